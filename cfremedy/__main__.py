@@ -1,0 +1,3 @@
+from cfremedy.cli import main
+
+main()

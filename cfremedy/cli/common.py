@@ -1,0 +1,188 @@
+"""What every command shares: options, settings loading, error handling, running async code."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import SecretStr, ValidationError
+
+from cfremedy.cli.console import register_secret, report_error, setup_logging
+from cfremedy.errors import UsageError
+from cfremedy.gateway import CloudflareGateway
+from cfremedy.inventory import EMPTY, Inventory, load_inventory
+from cfremedy.models import Severity
+from cfremedy.probes import ProbeOptions, parse_connect_to
+from cfremedy.registry import Playbook, load_registry
+from cfremedy.settings import Settings
+
+T = TypeVar("T")
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;"
+    " 2 bad usage, input or configuration; 3 Cloudflare API or network failure"
+    " (auth, permission, rate limit, unreachable); 4 apply/rollback refused or partly failed."
+)
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+class FailOn(str, enum.Enum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    never = "never"
+
+
+Verbose = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: HTTP too).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
+Format = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", "-f", help="Report format [default: table on a terminal, json otherwise]."),
+]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")
+]
+FailOnOpt = Annotated[
+    FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
+]
+PlaybookIds = Annotated[
+    list[str] | None,
+    typer.Option("--playbook", "-p", help="Run only this playbook (repeatable; see `playbooks list`)."),
+]
+PlaybookDirs = Annotated[
+    list[Path] | None,
+    typer.Option("--playbooks-dir", help="Also load playbooks from this directory (repeatable)."),
+]
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option("--inventory", "-i", help="TOML inventory: real origin addresses, slow endpoints"
+                 " [env: CFREMEDY_INVENTORY]."),
+]
+ConnectTo = Annotated[
+    list[str] | None,
+    typer.Option("--connect-to", metavar="HOST:PORT:TO_HOST:TO_PORT",
+                 help="Probe TO_HOST:TO_PORT instead of HOST:PORT, keeping SNI and Host (curl"
+                 " syntax, repeatable, IPv6 in brackets) [env: CFREMEDY_CONNECT_TO]."),
+]
+ConnectToOnly = Annotated[
+    bool, typer.Option("--connect-to-only", help="Probe only origins a --connect-to rule covers.")
+]
+OriginCa = Annotated[
+    list[Path] | None,
+    typer.Option("--origin-ca", help="Extra CA certificates (PEM) Cloudflare trusts for this zone's"
+                 " origins (repeatable) [env: CFREMEDY_ORIGIN_CA]."),
+]
+ProbeTimeout = Annotated[
+    float, typer.Option("--probe-timeout", min=0.1, help="Seconds allowed for each probe step.")
+]
+ProbeConcurrency = Annotated[
+    int, typer.Option("--probe-concurrency", min=1, help="Origins probed at the same time.")
+]
+NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"bad configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    if settings.api_token is not None:
+        register_secret(settings.api_token.get_secret_value())
+    return settings
+
+
+def require_token(settings: Settings) -> SecretStr:
+    if settings.api_token is None:
+        raise UsageError(
+            "CLOUDFLARE_API_TOKEN is not set",
+            hint="create a token (My Profile > API Tokens) with Zone Read, Zone Settings Read and"
+            " DNS Read, export it as CLOUDFLARE_API_TOKEN (or put it in .env); `cfremedy demo`"
+            " needs no token",
+        )
+    return settings.api_token
+
+
+def gateway_for(settings: Settings) -> CloudflareGateway:
+    return CloudflareGateway(require_token(settings), settings.base_url)
+
+
+def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:
+    extra = list(dirs or [])
+    if settings.playbooks_dir is not None:
+        extra.append(settings.playbooks_dir)
+    return load_registry(extra).select(ids)
+
+
+def load_inventory_option(settings: Settings, path: Path | None) -> Inventory:
+    path = path or settings.inventory
+    return load_inventory(path) if path is not None else EMPTY
+
+
+def probe_options(
+    settings: Settings, connect_to: list[str] | None, connect_to_only: bool,
+    origin_ca: list[Path] | None, timeout: float, concurrency: int, no_probe: bool,
+) -> ProbeOptions | None:
+    if no_probe:
+        return None
+    rules = [*settings.connect_to_rules, *(connect_to or [])]
+    try:
+        parsed = tuple(parse_connect_to(r) for r in rules)
+    except ValueError as exc:
+        raise UsageError(f"--connect-to: {exc}") from None
+    cas = tuple([*settings.origin_ca_files, *(origin_ca or [])])
+    for ca in cas:
+        if not ca.is_file():
+            raise UsageError(f"--origin-ca: {ca} is not a file")
+    return ProbeOptions(
+        timeout=timeout, concurrency=concurrency, connect_to=parsed, origin_ca=cas,
+        only_connect_to=connect_to_only or settings.connect_to_only,
+    )
+
+
+def fail_threshold(fail_on: FailOn) -> Severity | None:
+    return None if fail_on is FailOn.never else Severity(fail_on.value)
+
+
+def resolve_format(fmt: OutputFormat | None, output: Path | None) -> OutputFormat:
+    if fmt is not None:
+        return fmt
+    return OutputFormat.table if output is None and sys.stdout.isatty() else OutputFormat.json
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def command(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command body, turning its result or error into the process exit code (DESIGN §4)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        verbose = int(kwargs.get("verbose") or 0)
+        setup_logging(verbose, bool(kwargs.get("quiet")))
+        try:
+            code = fn(*args, **kwargs) or 0
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the one place every failure is reported
+            code = report_error(exc, verbose)
+        raise typer.Exit(code)
+
+    return wrapper

@@ -1,0 +1,105 @@
+"""`cfremedy doctor`: can this token, from this machine, audit and fix this account?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from tabulate import tabulate
+
+from cfremedy import permissions
+from cfremedy.cli.common import (
+    PlaybookDirs, Quiet, Verbose, command, gateway_for, load_settings, run_async,
+    select_playbooks,
+)
+from cfremedy.cli.console import out
+from cfremedy.errors import EXIT_OK, ApiError
+from cfremedy.gateway import TokenStatus
+from cfremedy.models import Zone
+
+BASE_READ = ("Zone Read", "Zone Settings Read", "DNS Read")
+
+
+@dataclass(frozen=True)
+class _Findings:
+    token: TokenStatus
+    zones: list[Zone]
+    zone: Zone | None
+
+
+@command
+def doctor_command(
+    zone: Annotated[str | None, typer.Option("--zone", "-z", help="Check permissions on this zone"
+                                             " (default: the first zone the token can see).")] = None,
+    playbooks_dir: PlaybookDirs = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Check the token, the API's reachability, and which permissions audit and apply need.
+
+    Verifies the token, lists the zones it can see, and compares the permissions the API
+    reports for a zone with those the playbooks declare. Exits 3 when the token is invalid or
+    lacks a permission an audit needs; missing write permissions only matter for `apply`.
+    """
+    settings = load_settings()
+    playbooks = select_playbooks(settings, None, playbooks_dir)
+
+    async def go() -> _Findings:
+        async with gateway_for(settings) as gateway:
+            token = await gateway.verify_token()
+            if zone:
+                target = await gateway.zone_by_name(zone)
+                return _Findings(token, [target], target)
+            zones = await gateway.list_zones(limit=50)
+            return _Findings(token, zones, zones[0] if zones else None)
+
+    found = run_async(go())
+    lines = [
+        f"API:   {settings.base_url} reachable",
+        f"Token: {found.token.status or 'unknown status'} (id {found.token.id or '?'}"
+        + (f", expires {found.token.expires_on}" if found.token.expires_on else "") + ")",
+        f"Zones: the token can see {len(found.zones)}{'+' if len(found.zones) >= 50 else ''}"
+        + (f" ({', '.join(z.name for z in found.zones[:5])}{', ...' if len(found.zones) > 5 else ''})"
+           if found.zones else ""),
+        f"State: {settings.state_dir}",
+    ]
+    out("\n".join(lines) + "\n")
+    if found.token.status and found.token.status != "active":
+        raise ApiError(f"the API token is {found.token.status}")
+    if found.zone is None:
+        raise ApiError("the token cannot see any zone", hint="grant it Zone Read on the zones to audit")
+
+    needed: dict[str, set[str]] = {}
+    for group in BASE_READ:
+        needed.setdefault(group, set()).add("audit")
+    for playbook in playbooks:
+        for group in playbook.read_permissions:
+            needed.setdefault(group, set()).add(f"audit ({playbook.id})")
+        for group in playbook.write_permissions:
+            needed.setdefault(group, set()).add(f"apply ({playbook.id})")
+    granted = found.zone.permissions
+    rows = []
+    missing_for_audit = []
+    for group, uses in needed.items():
+        if not granted:
+            status = "unknown"
+        elif permissions.missing([group], granted):
+            status = "MISSING"
+            if any(u.startswith("audit") for u in uses):
+                missing_for_audit.append(group)
+        else:
+            status = "ok"
+        rows.append([group, status, ", ".join(sorted(uses))])
+    out(f"\nPermissions on {found.zone.name}:\n"
+        + tabulate(rows, headers=["PERMISSION", "STATUS", "NEEDED FOR"], tablefmt="simple",
+                   maxcolwidths=[None, None, 70]) + "\n")
+    if not granted:
+        out("The API did not report this token's permissions for the zone; an audit will tell.\n")
+    if missing_for_audit:
+        raise ApiError(
+            f"the token lacks {', '.join(missing_for_audit)} on {found.zone.name}, needed to audit",
+            hint="edit the token in the dashboard (My Profile > API Tokens) and add them",
+        )
+    return EXIT_OK
+

@@ -1,0 +1,126 @@
+"""`cfremedy sandbox serve` and `cfremedy demo`: everything, offline, with no token."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from cfremedy.audit import AuditOptions, audit_zone
+from cfremedy.cli.common import Quiet, Verbose, command, run_async
+from cfremedy.cli.console import err, out
+from cfremedy.errors import UsageError
+from cfremedy.gateway import CloudflareGateway
+from cfremedy.models import Report, ZoneReport
+from cfremedy.registry import load_registry
+from cfremedy.reporters.table import render_table, render_zone
+from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
+from cfremedy.sandbox.session import SandboxSession
+
+sandbox_app = typer.Typer(help="Run the built-in Cloudflare API sandbox with real local origins.",
+                          no_args_is_help=True)
+
+ScenarioOpt = Annotated[
+    str, typer.Option("--scenario", "-s", help="A scenario TOML file, or a built-in scenario name"
+                      " (`demo`).")
+]
+
+
+def _load(scenario: str) -> Scenario:
+    try:
+        return load_scenario(scenario)
+    except ScenarioError as exc:
+        raise UsageError(str(exc), hint=f"built-in scenarios: {', '.join(builtin_scenarios())}") from None
+
+
+@sandbox_app.command("serve")
+@command
+def serve_command(
+    scenario: ScenarioOpt = "demo",
+    port: Annotated[int, typer.Option("--port", help="Port of the API on 127.0.0.1 (0: any free port).")] = 8787,
+    env_file: Annotated[Path | None, typer.Option("--env-file", help="Also write the environment"
+                        " variables to use into this file (for `set -a; . FILE`).")] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Serve a fake Cloudflare API on loopback, with stand-in origin servers, until Ctrl-C.
+
+    Point cfremedy at it by exporting the variables it prints; then every command works
+    offline, e.g. `cfremedy audit zone shop.example`. Probes reach the stand-in origins
+    through --connect-to rules only, so nothing is sent beyond this machine.
+    """
+    with SandboxSession(_load(scenario), port=port) as session:
+        env = session.env()
+        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+        if env_file is not None:
+            env_file.write_text(exports)
+        zones = ", ".join(z.name for z in session.scenario.zones)
+        err(f"cfremedy sandbox: Cloudflare API at {session.api.url}")
+        err(f"cfremedy sandbox: {len(session.scenario.zones)} zone(s): {zones}")
+        err(f"cfremedy sandbox: {len(session.scenario.origins)} origin server(s) on 127.0.0.1")
+        err("In another shell, run:\n")
+        err(exports)
+        first = session.scenario.zones[0].name if session.scenario.zones else "ZONE"
+        err(f"  cfremedy audit zone {first}\n\nPress Ctrl-C to stop.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            err("cfremedy sandbox: stopped")
+    return 0
+
+
+async def _audit_all(session: SandboxSession, probe_timeout: float) -> list[ZoneReport]:
+    options = AuditOptions(
+        playbooks=load_registry().playbooks,
+        probe=session.probe_options(timeout=probe_timeout),
+        inventory=session.inventory,
+    )
+    async with CloudflareGateway(SecretStr(session.token.value), session.api.url) as gateway:
+        return list(await asyncio.gather(
+            *(audit_zone(gateway, z.name, options) for z in session.scenario.zones)
+        ))
+
+
+NEXT_STEPS = """\
+That was the sandbox. To run the same audit against your own account:
+
+  export CLOUDFLARE_API_TOKEN=...   # a token with Zone Read, Zone Settings Read, DNS Read
+  cfremedy doctor                   # checks the token and what it may read and change
+  cfremedy audit zone example.com   # the findings table; --format json for scripts
+  cfremedy plan zone example.com -o plan.json   # the proposed changes, nothing applied
+
+Or keep exploring offline: `cfremedy sandbox serve` prints the variables that point every
+command at this sandbox. `cfremedy playbooks list` shows what is checked.
+"""
+
+
+@command
+def demo_command(
+    scenario: ScenarioOpt = "demo",
+    probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="Seconds per probe step.")] = 2.0,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Tour cfremedy on the built-in sandbox: no token, nothing leaves this machine.
+
+    Starts a fake Cloudflare API with several zones (different plans, seeded with the
+    misconfigurations of Cloudflare's 5xx troubleshooting article) and real origin servers on
+    loopback, audits every zone, and prints the findings and the dry-run plan of each.
+    """
+    with SandboxSession(_load(scenario)) as session:
+        err(f"cfremedy demo: sandbox API at {session.api.url},"
+            f" {len(session.scenario.origins)} origin servers on 127.0.0.1")
+        reports = run_async(_audit_all(session, probe_timeout))
+        api_calls = len(session.api.requests)
+    if session.scenario.description:
+        out(session.scenario.description.strip() + "\n\n")
+    for report in reports:
+        out(render_zone(report) + "\n")
+    summary_line = render_table(Report(zones=tuple(reports))).rstrip("\n").rsplit("\n", 1)[-1]
+    out(f"{summary_line}; {api_calls} API request(s), all reads\n\n{NEXT_STEPS}")
+    return 0

@@ -1,0 +1,62 @@
+"""Errors that end a command, each carrying the exit code of DESIGN §4.
+
+The CLI turns these into one clear line on stderr and the code; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+EXIT_REFUSED = 4
+EXIT_INTERNAL = 70  # a bug in cfremedy (EX_SOFTWARE); never part of a normal run
+
+
+class CfremedyError(Exception):
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(CfremedyError):
+    """Bad usage, bad input or configuration (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ApiError(CfremedyError):
+    """The Cloudflare API or the network failed us (exit 3)."""
+
+    exit_code = EXIT_API
+
+
+class AuthenticationFailed(ApiError):
+    """The token itself was rejected."""
+
+
+class MissingPermission(ApiError):
+    def __init__(self, message: str, *, permission: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.permission = permission
+
+
+class ZoneNotFound(ApiError):
+    pass
+
+
+class ApiUnreachable(ApiError):
+    pass
+
+
+class RateLimitExhausted(ApiError):
+    pass
+
+
+class Refused(CfremedyError):
+    """apply/rollback refused or partly failed (exit 4)."""
+
+    exit_code = EXIT_REFUSED

@@ -1,0 +1,41 @@
+"""Everything a playbook may know about one zone, gathered before any playbook runs.
+
+Playbooks are pure functions of this value: no clock, no network, no files. What they would be
+tempted to look up themselves (the time, Cloudflare's IP ranges) is put here by the caller.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+
+from cfremedy.inventory import ZoneInventory
+from cfremedy.models import ZoneSnapshot
+from cfremedy.probes.results import ProbeResults
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=1)
+def packaged_cloudflare_ranges() -> tuple[IPNetwork, ...]:
+    """Cloudflare's published ranges as shipped with this release.
+
+    Audits use this copy rather than `GET /ips` so a one-zone audit stays within its 3 API calls.
+    """
+    data = json.loads((resources.files("cfremedy") / "data" / "cloudflare-ips.json").read_text())
+    return tuple(
+        ipaddress.ip_network(c) for c in [*data["ipv4_cidrs"], *data["ipv6_cidrs"]]
+    )
+
+
+@dataclass(frozen=True)
+class ZoneFacts:
+    snapshot: ZoneSnapshot
+    probes: ProbeResults = field(default_factory=ProbeResults)
+    inventory: ZoneInventory = field(default_factory=ZoneInventory)
+    cloudflare_ranges: tuple[IPNetwork, ...] = field(default_factory=packaged_cloudflare_ranges)
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

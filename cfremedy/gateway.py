@@ -1,0 +1,374 @@
+"""The only module that talks to the Cloudflare API, through the official `cloudflare` SDK.
+
+Why a gateway rather than SDK calls scattered around:
+- the API budget (DESIGN §9) is enforced in one place: one call for the zone, one for all its
+  settings, DNS records in 5,000-record pages, and a count of every HTTP request sent;
+- pagination is ours: the SDK's auto-pagination stops only on an empty page, so a server that
+  keeps returning the same full page would loop forever; we stop on `total_pages`,
+  `total_count`, an empty page or a repeated page;
+- retries are ours: the SDK caps `Retry-After` at 60 s and then falls back to its own backoff,
+  which on Cloudflare's 5-minute lockout means burning the remaining attempts; we wait what the
+  API says, up to `RetryPolicy.max_retry_after`;
+- every failure becomes one clear `ApiError` naming what failed and what to do (a missing
+  permission is named), and the token never appears in any of it;
+- reads and writes are separated: a gateway opened for `audit`/`plan` refuses to send a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import cloudflare
+import httpx
+from pydantic import SecretStr
+
+from cfremedy.errors import (
+    ApiError,
+    ApiUnreachable,
+    AuthenticationFailed,
+    MissingPermission,
+    RateLimitExhausted,
+    ZoneNotFound,
+)
+from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
+
+log = logging.getLogger("cfremedy.gateway")
+
+ZONES_PER_PAGE = 50  # the API's maximum for GET /zones
+DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
+MAX_PAGES = 10_000  # a last-resort guard against a server that never stops paginating
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # total attempts per request
+    backoff: float = 0.5  # first pause after a 5xx or network error, doubled each time
+    max_retry_after: float = 900.0  # honour a 429's Retry-After up to this many seconds
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    id: str
+    status: str
+    expires_on: str | None = None
+
+
+@dataclass(frozen=True)
+class _Op:
+    """What a request is for, so an error can say it in the user's terms."""
+
+    what: str
+    permission: str = ""
+    write: bool = False
+
+
+class WritesNotAllowed(RuntimeError):
+    """A programming error: audit and plan must never reach a write."""
+
+
+def _error_detail(exc: cloudflare.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    errors = body.get("errors") or []
+    parts = [
+        f"code {e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+    ]
+    return f"HTTP {exc.status_code}" + (f", {'; '.join(parts)}" if parts else "")
+
+
+def _retry_after(exc: cloudflare.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _zone_from(data: dict[str, Any]) -> Zone:
+    plan = data.get("plan") or {}
+    account = data.get("account") or {}
+    return Zone(
+        id=str(data["id"]),
+        name=str(data["name"]),
+        plan=str(plan.get("legacy_id") or plan.get("name") or "unknown").lower(),
+        account_id=str(account.get("id") or ""),
+        status=str(data.get("status") or ""),
+        permissions=tuple(data.get("permissions") or ()),
+    )
+
+
+def _record_from(data: dict[str, Any]) -> DnsRecord:
+    return DnsRecord(
+        id=str(data["id"]),
+        type=str(data.get("type") or ""),
+        name=str(data.get("name") or "").lower(),
+        content=str(data.get("content") or ""),
+        proxied=bool(data.get("proxied")),
+        ttl=int(data.get("ttl") or 1),
+    )
+
+
+class CloudflareGateway:
+    """An async session with the API. Use as `async with CloudflareGateway(...) as gw:`."""
+
+    def __init__(
+        self,
+        token: SecretStr,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        allow_writes: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._token = token
+        self._base_url = base_url
+        self._timeout = timeout
+        self._retry = retry
+        self._allow_writes = allow_writes
+        self._sleep = sleep
+        self._client: cloudflare.AsyncCloudflare | None = None
+        self.requests_sent = 0
+
+    async def __aenter__(self) -> CloudflareGateway:
+        http_client = cloudflare.DefaultAsyncHttpxClient(
+            event_hooks={"request": [self._count_request]}
+        )
+        client = cloudflare.AsyncCloudflare(
+            api_token=self._token.get_secret_value(),
+            base_url=self._base_url,
+            max_retries=0,  # retries are ours, see the module docstring
+            timeout=self._timeout,
+            http_client=http_client,
+        )
+        # The SDK also reads CLOUDFLARE_API_KEY/EMAIL from the environment and would prefer them
+        # over the token; cfremedy authenticates with the token only.
+        client.api_key = None
+        client.api_email = None
+        client.user_service_key = None
+        self._client = client
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _count_request(self, request: httpx.Request) -> None:
+        self.requests_sent += 1
+        log.debug("API %s %s", request.method, request.url.path)
+
+    @property
+    def client(self) -> cloudflare.AsyncCloudflare:
+        if self._client is None:
+            raise RuntimeError("use CloudflareGateway as an async context manager")
+        return self._client
+
+    # -- the one place requests are sent, retried and turned into clear errors -----------------
+
+    async def _call(self, op: _Op, send: Callable[[], Awaitable[T]]) -> T:
+        if op.write and not self._allow_writes:
+            raise WritesNotAllowed(f"refusing to {op.what}: this session is read-only")
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= self._retry.attempts
+            try:
+                return await send()
+            except cloudflare.RateLimitError as exc:
+                wait = _retry_after(exc)
+                if last or (wait is not None and wait > self._retry.max_retry_after):
+                    raise RateLimitExhausted(
+                        f"Cloudflare API rate limit: {op.what} still refused after {attempt}"
+                        f" attempts ({_error_detail(exc)})",
+                        hint="the API allows 1,200 requests per 5 minutes per token;"
+                        " wait and rerun, or lower concurrency",
+                    ) from None
+                wait = self._backoff(attempt) if wait is None else wait
+                log.warning("rate limited while trying to %s; waiting %.1f s", op.what, wait)
+                await self._sleep(wait)
+            except cloudflare.AuthenticationError as exc:
+                raise AuthenticationFailed(
+                    f"the API token was rejected while trying to {op.what} ({_error_detail(exc)})",
+                    hint="check CLOUDFLARE_API_TOKEN: it may be mistyped, revoked or expired",
+                ) from None
+            except cloudflare.PermissionDeniedError as exc:
+                raise MissingPermission(
+                    f"the API token lacks the '{op.permission}' permission needed to {op.what}"
+                    f" ({_error_detail(exc)})",
+                    permission=op.permission,
+                    hint=f"add '{op.permission}' for this zone to the token"
+                    " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
+                ) from None
+            except (cloudflare.InternalServerError, cloudflare.APIConnectionError) as exc:
+                # Retrying a write after an ambiguous failure is the caller's decision (it
+                # re-reads before writing again); reads are always safe to retry.
+                if last or op.write:
+                    raise self._failure(op, exc) from None
+                wait = self._backoff(attempt)
+                log.warning("transient failure while trying to %s (%s); retrying in %.1f s",
+                            op.what, self._describe(exc), wait)
+                await self._sleep(wait)
+            except cloudflare.APIStatusError as exc:
+                raise ApiError(f"Cloudflare API refused to {op.what} ({_error_detail(exc)})") from None
+
+    def _backoff(self, attempt: int) -> float:
+        return self._retry.backoff * (2 ** (attempt - 1))
+
+    @staticmethod
+    def _describe(exc: Exception) -> str:
+        if isinstance(exc, cloudflare.APIStatusError):
+            return _error_detail(exc)
+        cause = exc.__cause__ or exc.__context__
+        return f"{type(exc).__name__}: {cause or exc}"
+
+    def _failure(self, op: _Op, exc: Exception) -> ApiError:
+        if isinstance(exc, cloudflare.APIConnectionError):
+            return ApiUnreachable(
+                f"cannot reach the Cloudflare API at {self._base_url} to {op.what}"
+                f" ({self._describe(exc)})",
+                hint="check the network, a proxy, or CLOUDFLARE_BASE_URL",
+            )
+        return ApiError(f"Cloudflare API failed to {op.what} ({self._describe(exc)})")
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def verify_token(self) -> TokenStatus:
+        result = await self._call(
+            _Op("verify the API token"), lambda: self.client.user.tokens.verify()
+        )
+        return TokenStatus(
+            id=str(getattr(result, "id", "") or ""),
+            status=str(getattr(result, "status", "") or ""),
+            expires_on=str(result.expires_on) if getattr(result, "expires_on", None) else None,
+        )
+
+    async def zone_by_name(self, name: str) -> Zone:
+        name = name.strip().rstrip(".").lower()
+        op = _Op(f"look up zone {name}", "Zone Read")
+        page = await self._call(
+            op, lambda: self.client.zones.list(name=name, per_page=ZONES_PER_PAGE)
+        )
+        for item in page.result:
+            data = item.to_dict()
+            if str(data.get("name", "")).lower() == name:
+                return _zone_from(data)
+        raise ZoneNotFound(
+            f"zone {name} not found, or not visible to this API token",
+            hint="check the spelling; the token needs 'Zone Read' on that zone"
+            " (`cfremedy doctor` lists the zones it can see)",
+        )
+
+    async def list_zones(self, account_id: str | None = None, limit: int | None = None) -> list[Zone]:
+        """Every zone the token can see, 50 per request, with the same stop rules as DNS."""
+        zones: list[Zone] = []
+        seen_pages: set[tuple[str, ...]] = set()
+        for number in range(1, MAX_PAGES + 1):
+            kwargs: dict[str, Any] = {"per_page": ZONES_PER_PAGE, "page": number}
+            if account_id:
+                kwargs["account"] = {"id": account_id}
+            page = await self._call(
+                _Op("list zones", "Zone Read"), lambda: self.client.zones.list(**kwargs)
+            )
+            items = [_zone_from(i.to_dict()) for i in page.result]
+            if not self._new_page([z.id for z in items], seen_pages):
+                break
+            zones.extend(items)
+            if limit is not None and len(zones) >= limit:
+                return zones[:limit]
+            if self._last_page(page, number, len(zones)):
+                break
+        return zones
+
+    async def settings(self, zone: Zone) -> tuple[dict[str, Any], dict[str, bool]]:
+        """All settings in one request (the SDK has no typed method for the bulk endpoint)."""
+        body = await self._call(
+            _Op(f"read the settings of {zone.name}", "Zone Settings Read"),
+            lambda: self.client.get(f"/zones/{zone.id}/settings", cast_to=object),
+        )
+        items = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to reading the settings of {zone.name}: no result list")
+        values = {str(i["id"]): i.get("value") for i in items if isinstance(i, dict) and "id" in i}
+        editable = {
+            str(i["id"]): bool(i.get("editable", True))
+            for i in items
+            if isinstance(i, dict) and "id" in i
+        }
+        return values, editable
+
+    async def dns_records(self, zone: Zone) -> tuple[DnsRecord, ...]:
+        records: list[DnsRecord] = []
+        seen_pages: set[tuple[str, ...]] = set()
+        op = _Op(f"list the DNS records of {zone.name}", "DNS Read")
+        for number in range(1, MAX_PAGES + 1):
+            page = await self._call(
+                op,
+                lambda n=number: self.client.dns.records.list(  # type: ignore[misc]
+                    zone_id=zone.id, per_page=DNS_PER_PAGE, page=n
+                ),
+            )
+            items = [_record_from(r.to_dict()) for r in page.result]
+            if not self._new_page([r.id for r in items], seen_pages):
+                if items:
+                    log.warning("the API repeated page %d of the DNS records of %s; stopping",
+                                number, zone.name)
+                break
+            records.extend(items)
+            if self._last_page(page, number, len(records)):
+                break
+        return tuple(records)
+
+    @staticmethod
+    def _new_page(ids: list[str], seen: set[tuple[str, ...]]) -> bool:
+        """False for an empty page or one we have already had (a server stuck on one page)."""
+        key = tuple(ids)
+        if not key or key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    @staticmethod
+    def _last_page(page: Any, number: int, collected: int) -> bool:
+        info = page.result_info
+        extra = (info.model_extra or {}) if info is not None else {}
+        total_pages = extra.get("total_pages")
+        total_count = extra.get("total_count")
+        if isinstance(total_pages, int) and number >= total_pages:
+            return True
+        if isinstance(total_count, int) and collected >= total_count:
+            return True
+        per_page = getattr(info, "per_page", None) if info is not None else None
+        # Without totals, a short page is the last one.
+        return total_pages is None and isinstance(per_page, int) and len(page.result) < per_page
+
+    async def zone_snapshot(self, name: str) -> ZoneSnapshot:
+        """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
+        started = time.monotonic()
+        zone = await self.zone_by_name(name)
+        (values, editable), records = await asyncio.gather(
+            self.settings(zone), self.dns_records(zone)
+        )
+        log.info("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
+                 len(records), time.monotonic() - started)
+        return ZoneSnapshot(
+            zone=zone,
+            settings=frozen_mapping(values),
+            editable=frozen_mapping(editable),
+            records=records,
+        )

@@ -1,0 +1,134 @@
+"""The inventory file (DESIGN §6): what the API cannot know about a zone.
+
+Where each hostname's origin really is (so a record pointing elsewhere is a finding, and the
+fix has a right answer) and which requests are legitimately slow (so a 524 can be predicted).
+Parsing is strict: an unknown key, a bad address or a bad number is a usage error that names
+the file and the key, because a silently ignored typo would make a broken zone look healthy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cfremedy.errors import UsageError
+from cfremedy.models import frozen_mapping
+
+
+def normalise_hostname(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class SlowEndpoint:
+    hostname: str
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ZoneInventory:
+    # hostname -> the addresses its origin is provisioned on
+    origins: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_mapping)
+    slow_endpoints: tuple[SlowEndpoint, ...] = ()
+
+    def origins_for(self, hostname: str) -> tuple[str, ...]:
+        return self.origins.get(normalise_hostname(hostname), ())
+
+
+@dataclass(frozen=True)
+class Inventory:
+    zones: Mapping[str, ZoneInventory] = field(default_factory=frozen_mapping)
+    source: str = ""
+
+    def for_zone(self, zone_name: str) -> ZoneInventory:
+        return self.zones.get(normalise_hostname(zone_name), ZoneInventory())
+
+
+EMPTY = Inventory()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SlowEndpointModel(_Strict):
+    hostname: str
+    path: str = "/"
+    seconds: float = Field(gt=0)
+
+
+class _ZoneModel(_Strict):
+    origins: dict[str, list[str]] = Field(default_factory=dict)
+    slow_endpoints: list[_SlowEndpointModel] = Field(default_factory=list)
+
+    @field_validator("origins")
+    @classmethod
+    def _addresses(cls, origins: dict[str, list[str]]) -> dict[str, list[str]]:
+        for hostname, addresses in origins.items():
+            for address in addresses:
+                try:
+                    ipaddress.ip_address(address)
+                except ValueError:
+                    raise ValueError(f"origins.{hostname}: {address!r} is not an IP address") from None
+        return origins
+
+
+class _InventoryModel(_Strict):
+    zones: dict[str, _ZoneModel] = Field(default_factory=dict)
+
+
+def _no_duplicates(keys: Mapping[str, Any], where: str, source: str) -> None:
+    """Names differing only in case or a trailing dot would silently overwrite each other."""
+    seen: dict[str, str] = {}
+    for key in keys:
+        other = seen.setdefault(normalise_hostname(key), key)
+        if other != key:
+            raise UsageError(f"{source}: {where}: {other!r} and {key!r} name the same host")
+
+
+def parse_inventory(data: Mapping[str, Any], source: str = "inventory") -> Inventory:
+    try:
+        model = _InventoryModel.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise UsageError(f"{source}: {where}: {message}") from None
+    _no_duplicates(model.zones, "zones", source)
+    for name, zone in model.zones.items():
+        _no_duplicates(zone.origins, f"zones.{name}.origins", source)
+    zones = {
+        normalise_hostname(name): ZoneInventory(
+            origins=frozen_mapping(
+                {
+                    normalise_hostname(h): tuple(str(ipaddress.ip_address(a)) for a in addrs)
+                    for h, addrs in zone.origins.items()
+                }
+            ),
+            slow_endpoints=tuple(
+                SlowEndpoint(normalise_hostname(s.hostname), s.path, s.seconds)
+                for s in zone.slow_endpoints
+            ),
+        )
+        for name, zone in model.zones.items()
+    }
+    return Inventory(zones=frozen_mapping(zones), source=source)
+
+
+def load_inventory(path: Path) -> Inventory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read inventory {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    return parse_inventory(data, str(path))

@@ -1,0 +1,183 @@
+"""The frozen values that flow from the gateway to the playbooks and on to the reporters.
+
+Everything here is immutable so a playbook can never change what another playbook sees, and
+so a snapshot can be cached, compared and serialised without defensive copies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+def frozen_mapping(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only view over a private copy, so callers cannot mutate it behind our back."""
+    return MappingProxyType(dict(data or {}))
+
+
+class Severity(str, enum.Enum):
+    """Ordered from least to most serious; `--fail-on` compares by this order."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_SEVERITY_ORDER = list(Severity)
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    plan: str  # the plan's legacy id: "free", "pro", "business", "enterprise", or whatever the API says
+    account_id: str = ""
+    status: str = "active"
+    # Permission strings the API reports for this token on this zone (e.g. "#dns_records:edit").
+    permissions: tuple[str, ...] = ()
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.plan == "enterprise"
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    id: str
+    type: str
+    name: str
+    content: str
+    proxied: bool = False
+    ttl: int = 1
+
+    @property
+    def is_address(self) -> bool:
+        return self.type in ("A", "AAAA")
+
+
+@dataclass(frozen=True)
+class ZoneSnapshot:
+    """What the API told us about one zone, read once per audit.
+
+    Settings keep whatever value the API returned, including values this version does not know
+    (e.g. `ssl = "origin_pull"`): playbooks decide what they understand, the gateway never drops data.
+    """
+
+    zone: Zone
+    settings: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    # Whether each setting is editable for this zone (plan-dependent, e.g. proxy_read_timeout).
+    editable: Mapping[str, bool] = field(default_factory=frozen_mapping)
+    records: tuple[DnsRecord, ...] = ()
+
+    def setting(self, setting_id: str, default: Any = None) -> Any:
+        return self.settings.get(setting_id, default)
+
+    def record(self, record_id: str) -> DnsRecord | None:
+        return next((r for r in self.records if r.id == record_id), None)
+
+    @property
+    def proxied_records(self) -> tuple[DnsRecord, ...]:
+        return tuple(r for r in self.records if r.proxied)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detected misconfiguration, explained well enough to act on without reading code."""
+
+    playbook: str
+    severity: Severity
+    error_codes: tuple[int, ...]
+    resource: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    docs_url: str = ""
+    # Steps a person must take when no API change fixes it (or in addition to the change).
+    remediation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """An inert description of one write; nothing happens until `apply` reads it from a plan.
+
+    `target` is `setting:<id>` or `dns:<record id>`. For settings, `before`/`after` are the
+    setting values; for DNS they are the record fields the change compares and writes.
+    """
+
+    playbook: str
+    target: str
+    before: Any
+    after: Any
+    reason: str
+    lowers_security: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.target.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class StageError:
+    """Something that stopped part of an audit; reported, never silently skipped."""
+
+    stage: str  # "api", "probe", "playbook", "inventory"
+    resource: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ZoneReport:
+    name: str
+    id: str = ""
+    plan: str = ""
+    findings: tuple[Finding, ...] = ()
+    changes: tuple[Change, ...] = ()
+    errors: tuple[StageError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    zones: tuple[ZoneReport, ...]
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for z in self.zones for f in z.findings)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(z.errors for z in self.zones)
+
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None, key=lambda s: s.rank)

@@ -1,0 +1,90 @@
+"""The plan file (DESIGN §5): the reviewed, checksummed list of changes `apply` will make.
+
+A plan is a value object: it is built from an audit, written, read back and checked, never
+edited in place. The checksum covers the changes only, so a hand-edited change is caught while
+the human-facing fields can be read freely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cfremedy import __version__
+from cfremedy.errors import Refused, UsageError
+from cfremedy.models import Change
+from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
+
+
+def changes_checksum(changes: tuple[Change, ...]) -> str:
+    canonical = json.dumps(
+        [change_dict(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    zone: str
+    zone_id: str
+    changes: tuple[Change, ...]
+    created_at: str
+
+    @classmethod
+    def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...]) -> Plan:
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now)
+
+    @property
+    def checksum(self) -> str:
+        return changes_checksum(self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "cfremedy", "version": __version__},
+            "zone": self.zone,
+            "zone_id": self.zone_id,
+            "created_at": self.created_at,
+            "changes": [change_dict(c) for c in self.changes],
+            "checksum": self.checksum,
+        }
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "plan") -> Plan:
+        try:
+            plan = cls(
+                zone=str(data["zone"]),
+                zone_id=str(data["zone_id"]),
+                changes=tuple(change_from_dict(c) for c in data["changes"]),
+                created_at=str(data.get("created_at", "")),
+            )
+            recorded = str(data["checksum"])
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"{source} is not a cfremedy plan (missing {exc})") from None
+        if recorded != plan.checksum:
+            raise Refused(
+                f"{source}: checksum mismatch: the changes were edited after the plan was made",
+                hint="make a new plan with `cfremedy plan zone`; never edit a plan by hand",
+            )
+        return plan
+
+    @classmethod
+    def read(cls, path: Path) -> Plan:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read plan {path}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{path} is not a cfremedy plan")
+        return cls.from_dict(data, str(path))

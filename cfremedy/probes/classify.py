@@ -1,0 +1,75 @@
+"""Turning the exceptions of sockets, ssl and httpx into `Outcome`s.
+
+The mapping is where the 5xx article meets the socket API: a refused connect is a 521, a
+timed-out one a 522, an unroutable address a 523, an alert during the handshake a 525. Keeping
+it in one place means TCP, TLS and HTTP/2 steps agree on what each failure means.
+"""
+
+from __future__ import annotations
+
+import errno
+import ssl
+
+import h2.exceptions
+import httpx
+
+from cfremedy.probes.results import Outcome
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
+# OpenSSL's reasons for "the peer's bytes are not a TLS record" (they vary across versions).
+_NOT_TLS_REASONS = {
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LENGTH_MISMATCH",
+}
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def classify(exc: BaseException, timeout: float | None = None) -> tuple[Outcome, str]:
+    """The outcome and a human-readable reason for a failed connect or TLS handshake."""
+    if isinstance(exc, TimeoutError):
+        return Outcome.TIMEOUT, f"no answer within {timeout:g} s" if timeout else describe(exc)
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return Outcome.RESET, f"connection closed during the TLS handshake ({describe(exc)})"
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or ""
+        if "ALERT" in reason:
+            return Outcome.TLS_ALERT, describe(exc)
+        if reason in _NOT_TLS_REASONS:
+            return Outcome.NOT_TLS, f"the origin did not answer with TLS ({describe(exc)})"
+        return Outcome.ERROR, describe(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return Outcome.REFUSED, "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return Outcome.RESET, "connection reset by the origin"
+    if isinstance(exc, (ConnectionAbortedError, BrokenPipeError, EOFError)):
+        return Outcome.RESET, f"connection closed by the origin ({describe(exc)})"
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
+        return Outcome.UNREACHABLE, describe(exc)
+    return Outcome.ERROR, describe(exc)
+
+
+def classify_http(exc: BaseException, timeout: float | None = None) -> tuple[Outcome, str]:
+    """Like `classify`, for the HTTP/2 request: protocol breakage is the 520 we look for."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Outcome.TIMEOUT, f"no answer within {timeout:g} s" if timeout else describe(exc)
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.LocalProtocolError, h2.exceptions.ProtocolError)):
+        return Outcome.PROTOCOL_ERROR, describe(exc)
+    if isinstance(exc, httpx.TransportError):
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, OSError) and (cause.__cause__ or cause.__context__):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, OSError):
+            outcome, _ = classify(cause, timeout)
+            if outcome is not Outcome.ERROR:
+                return outcome, describe(exc) if str(exc) else describe(cause)
+        return Outcome.ERROR, describe(exc)
+    return classify(exc, timeout)

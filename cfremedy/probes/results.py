@@ -1,0 +1,119 @@
+"""What a probe saw at an origin, as frozen data the playbooks can judge without doing I/O.
+
+A failure to connect or to shake hands is a *result* (an `Outcome`), never an exception: an
+origin that refuses connections is exactly what the 521 playbooks look for.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Outcome(str, enum.Enum):
+    OK = "ok"
+    REFUSED = "refused"  # RST to our SYN: nothing listens (521)
+    TIMEOUT = "timeout"  # no answer within the step's timeout (522)
+    UNREACHABLE = "unreachable"  # no route to the address (523)
+    RESET = "reset"  # connection reset or closed mid-conversation
+    TLS_ALERT = "tls_alert"  # the origin aborted the handshake with an alert (525)
+    NOT_TLS = "not_tls"  # something answered on the TLS port, but not TLS (e.g. plain HTTP)
+    PROTOCOL_ERROR = "protocol_error"  # the origin broke the protocol it negotiated (520)
+    ERROR = "error"  # anything else; `error` says what
+    SKIPPED = "skipped"  # not attempted (an earlier step failed, or not applicable)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: Outcome
+    error: str = ""
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str  # RFC 4514
+    issuer: str  # RFC 4514
+    common_name: str
+    sans: tuple[str, ...]  # DNS names and IP addresses
+    not_before: datetime
+    not_after: datetime
+    self_signed: bool
+    serial: str
+    sha256: str
+    # Issued by Cloudflare's Origin CA: trusted by Cloudflare in Full (strict), by no browser.
+    origin_ca: bool = False
+
+
+@dataclass(frozen=True)
+class TlsResult:
+    outcome: Outcome
+    error: str = ""
+    version: str = ""  # e.g. "TLSv1.3"
+    cipher: str = ""
+    alpn: str = ""  # negotiated protocol: "h2", "http/1.1" or "" when none
+    leaf: CertInfo | None = None
+    # Verification as Full (strict) would do it: chain to the system store, Cloudflare's
+    # Origin CA root or a `--origin-ca` file, hostname in SAN/CN, within validity.
+    verified: bool = False
+    verify_error: str = ""  # OpenSSL's reason when not verified ("self-signed certificate", ...)
+    hostname_matches: bool = False
+    expired: bool = False
+    elapsed_ms: float = 0.0
+
+    @property
+    def handshake_ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+@dataclass(frozen=True)
+class Http2Result:
+    """One real HTTP/2 request, made only when the origin negotiated h2 over ALPN."""
+
+    outcome: Outcome
+    error: str = ""
+    status: int | None = None
+    http_version: str = ""  # what httpx reports, "HTTP/2" when h2 really worked
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+@dataclass(frozen=True)
+class OriginProbe:
+    """One origin address as seen for one hostname (SNI and Host are that hostname)."""
+
+    hostname: str
+    address: str  # what the DNS record names (an IP, or a CNAME target's resolved address)
+    proxied: bool
+    tcp443: StepResult
+    tcp80: StepResult
+    tls: TlsResult | None = None
+    http2: Http2Result | None = None
+    via_cname: str = ""  # the CNAME target, when the address came from one
+    # "host:port" actually connected to for 443 and 80 (differs from address under --connect-to).
+    connected_to: tuple[str, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        return self.tcp443.ok or self.tcp80.ok
+
+
+@dataclass(frozen=True)
+class ProbeResults:
+    probes: tuple[OriginProbe, ...] = ()
+    # Why probing was not done at all (e.g. `--no-probe`), so playbooks can say so.
+    skipped_reason: str = ""
+
+    def for_hostname(self, hostname: str) -> tuple[OriginProbe, ...]:
+        return tuple(p for p in self.probes if p.hostname == hostname)
+
+    def get(self, hostname: str, address: str) -> OriginProbe | None:
+        return next((p for p in self.probes if p.hostname == hostname and p.address == address), None)

@@ -1,0 +1,165 @@
+"""Probing many origins at once: every target in parallel, every step bounded.
+
+An account can have hundreds of proxied records and a dead origin costs a full timeout, so
+targets run concurrently under one semaphore and ports 443 and 80 are tried in parallel:
+the wall time is about `timeout x ceil(targets / concurrency)`, not `targets x timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import Sequence
+
+from cfremedy.probes.classify import describe
+from cfremedy.probes.connect_to import find_rule, format_host, route
+from cfremedy.probes.http2 import http2_probe
+from cfremedy.probes.options import ProbeOptions
+from cfremedy.probes.results import OriginProbe, Outcome, ProbeResults, StepResult, TlsResult
+from cfremedy.probes.targets import ProbeTarget
+from cfremedy.probes.tcp import close, connect
+from cfremedy.probes.tls import inspecting_context, tls_probe, verifying_context
+
+HTTPS_PORT = 443
+HTTP_PORT = 80
+_DNS_ONLY = "DNS-only record: Cloudflare never connects to this origin on port 80"
+_ONLY_CONNECT_TO = "--connect-to-only is set and no --connect-to rule covers it"
+
+
+def _uncovered(target: ProbeTarget, port: int) -> StepResult:
+    return StepResult(Outcome.SKIPPED, f"{format_host(target.address)}:{port} not probed: {_ONLY_CONNECT_TO}")
+
+
+class _Prober:
+    """The state shared by one `probe_origins` call: options, trust, and the concurrency cap."""
+
+    def __init__(self, options: ProbeOptions) -> None:
+        self.options = options
+        self.verify_context = verifying_context(options)
+        self.inspect_context = inspecting_context()
+        self.slots = asyncio.Semaphore(options.concurrency)
+
+    async def target(self, target: ProbeTarget) -> list[OriginProbe]:
+        if not target.resolve:
+            return [await self.origin(target)]
+        if self.options.only_connect_to:
+            skipped = StepResult(Outcome.SKIPPED, f"{target.address} not resolved: {_ONLY_CONNECT_TO}")
+            return [
+                OriginProbe(
+                    hostname=target.hostname, address=target.address, proxied=target.proxied,
+                    tcp443=skipped, tcp80=skipped, via_cname=target.via_cname,
+                )
+            ]
+        async with self.slots:
+            addresses, error = await self._resolve(target.address)
+        if error:
+            failed = StepResult(Outcome.ERROR, error)
+            return [
+                OriginProbe(
+                    hostname=target.hostname, address=target.address, proxied=target.proxied,
+                    tcp443=failed, tcp80=failed if target.proxied else StepResult(Outcome.SKIPPED, _DNS_ONLY),
+                    via_cname=target.via_cname,
+                )
+            ]
+        return list(
+            await asyncio.gather(
+                *(self.origin(dataclasses.replace(target, address=a, resolve=False)) for a in addresses)
+            )
+        )
+
+    async def _resolve(self, host: str) -> tuple[list[str], str]:
+        """Resolve a CNAME target outside the zone, as Cloudflare's resolver would."""
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, HTTPS_PORT, type=socket.SOCK_STREAM
+                )
+        except Exception as exc:  # noqa: BLE001 - every failure is a result
+            return [], f"cannot resolve {host}: {describe(exc)}"
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        return addresses, "" if addresses else f"cannot resolve {host}: no addresses"
+
+    async def origin(self, target: ProbeTarget) -> OriginProbe:
+        try:
+            async with self.slots:
+                return await self._origin(target)
+        except Exception as exc:  # noqa: BLE001 - a probe never raises, even on our own bugs
+            failed = StepResult(Outcome.ERROR, f"internal error while probing: {describe(exc)}")
+            return OriginProbe(
+                hostname=target.hostname, address=target.address, proxied=target.proxied,
+                tcp443=failed, tcp80=failed, via_cname=target.via_cname,
+            )
+
+    def _destination(self, target: ProbeTarget, port: int) -> tuple[str, int] | None:
+        """Where to connect for `port`, or None when `only_connect_to` forbids connecting."""
+        rules = self.options.connect_to
+        if self.options.only_connect_to and find_rule(rules, target.hostname, target.address, port) is None:
+            return None
+        return route(rules, target.hostname, target.address, port)
+
+    async def _origin(self, target: ProbeTarget) -> OriginProbe:
+        timeout = self.options.timeout
+        https = self._destination(target, HTTPS_PORT)
+        http = self._destination(target, HTTP_PORT) if target.proxied else None
+
+        async def port_443() -> tuple[StepResult, TlsResult | None]:
+            if https is None:
+                return _uncovered(target, HTTPS_PORT), None
+            return await self._port_443(target, https)
+
+        async def port_80() -> StepResult:
+            if not target.proxied:
+                return StepResult(Outcome.SKIPPED, _DNS_ONLY)
+            if http is None:
+                return _uncovered(target, HTTP_PORT)
+            result, connection = await connect(*http, timeout)
+            if connection is not None:
+                await close(*connection)
+            return result
+
+        (tcp443, tls), tcp80 = await asyncio.gather(port_443(), port_80())
+        http2 = None
+        if https is not None and target.proxied and tls is not None and tls.handshake_ok and tls.alpn == "h2":
+            http2 = await http2_probe(https, target.hostname, timeout)
+        # What was really dialled, 443 first; a port we did not dial has no entry.
+        connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
+        return OriginProbe(
+            hostname=target.hostname,
+            address=target.address,
+            proxied=target.proxied,
+            tcp443=tcp443,
+            tcp80=tcp80,
+            tls=tls,
+            http2=http2,
+            via_cname=target.via_cname,
+            connected_to=connected,
+        )
+
+    async def _port_443(
+        self, target: ProbeTarget, address: tuple[str, int]
+    ) -> tuple[StepResult, TlsResult | None]:
+        tcp, connection = await connect(*address, self.options.timeout)
+        if connection is None:
+            return tcp, None
+        tls = await tls_probe(
+            *connection,
+            hostname=target.hostname,
+            connect=address,
+            verify_context=self.verify_context,
+            inspect_context=self.inspect_context,
+            timeout=self.options.timeout,
+        )
+        return tcp, tls
+
+
+async def probe_origins(targets: Sequence[ProbeTarget], options: ProbeOptions) -> ProbeResults:
+    """Probe every target; failures are results, never exceptions.
+
+    Only bad options raise (`ProbeConfigError`, e.g. an unreadable `--origin-ca`), before any
+    connection is made. `tls` is None when TCP 443 failed; `http2` is None unless the origin
+    negotiated h2 for a proxied hostname.
+    """
+    prober = _Prober(options)
+    groups = await asyncio.gather(*(prober.target(t) for t in targets))
+    return ProbeResults(probes=tuple(probe for group in groups for probe in group))

@@ -1,0 +1,155 @@
+"""Discovering playbooks: the built-in `playbooks` package plus any directory a user adds.
+
+A playbook is a plain module (DESIGN §3). The registry reads its metadata once, checks the parts
+a run depends on, and hands out `Playbook` values so nothing else imports playbook modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from cfremedy.errors import UsageError
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, Finding, Severity
+
+BUILTIN_PACKAGE = "playbooks"
+
+Detect = Callable[[ZoneFacts], list[Finding]]
+PlanFix = Callable[[ZoneFacts, Sequence[Finding]], list[Change]]
+
+
+@dataclass(frozen=True)
+class Playbook:
+    id: str
+    title: str
+    severity: Severity
+    error_codes: tuple[int, ...]
+    docs_url: str
+    read_permissions: tuple[str, ...]
+    write_permissions: tuple[str, ...]
+    docstring: str
+    source: str  # file the module was loaded from
+    builtin: bool
+    # Optional in a module (default True): False lets an audit skip probing origins entirely.
+    uses_probes: bool
+    detect: Detect
+    plan_fix: PlanFix
+
+    @property
+    def summary(self) -> str:
+        return self.docstring.strip().splitlines()[0] if self.docstring.strip() else self.title
+
+
+class PlaybookLoadError(UsageError):
+    pass
+
+
+def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playbook:
+    where = getattr(module, "__file__", expected_id)
+
+    def need(attr: str) -> object:
+        if not hasattr(module, attr):
+            raise PlaybookLoadError(f"playbook {where}: missing `{attr}` (see DESIGN §3)")
+        return getattr(module, attr)
+
+    playbook_id = need("id")
+    if playbook_id != expected_id:
+        raise PlaybookLoadError(
+            f"playbook {where}: `id` is {playbook_id!r} but the module is named {expected_id!r}"
+        )
+    for fn in ("detect", "plan_fix"):
+        if not callable(need(fn)):
+            raise PlaybookLoadError(f"playbook {where}: `{fn}` must be a function")
+    try:
+        severity = Severity(need("severity"))
+    except ValueError:
+        raise PlaybookLoadError(
+            f"playbook {where}: `severity` must be one of {', '.join(s.value for s in Severity)}"
+        ) from None
+    return Playbook(
+        id=expected_id,
+        title=str(need("title")),
+        severity=severity,
+        error_codes=tuple(int(c) for c in need("error_codes")),  # type: ignore[attr-defined]
+        docs_url=str(need("docs_url")),
+        read_permissions=tuple(need("read_permissions")),  # type: ignore[arg-type]
+        write_permissions=tuple(need("write_permissions")),  # type: ignore[arg-type]
+        docstring=inspect.getdoc(module) or "",
+        source=str(where),
+        builtin=builtin,
+        uses_probes=bool(getattr(module, "uses_probes", True)),
+        detect=module.detect,
+        plan_fix=module.plan_fix,
+    )
+
+
+def _builtin_modules() -> Iterable[tuple[str, ModuleType]]:
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    if not getattr(package, "CFREMEDY_PLAYBOOKS", False):
+        raise PlaybookLoadError(
+            f"the importable `{BUILTIN_PACKAGE}` package at {package.__file__} is not cfremedy's;"
+            " another installed distribution shadows it"
+        )
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            yield info.name, importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+
+
+def _directory_modules(directory: Path) -> Iterable[tuple[str, ModuleType]]:
+    if not directory.is_dir():
+        raise PlaybookLoadError(f"playbooks directory {directory} does not exist")
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        name = f"cfremedy_user_playbooks.{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise PlaybookLoadError(f"cannot load playbook {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # a user's module failing to import is their input error
+            raise PlaybookLoadError(f"playbook {path} failed to import: {exc}") from None
+        yield path.stem, module
+
+
+@dataclass(frozen=True)
+class Registry:
+    playbooks: tuple[Playbook, ...]
+
+    def get(self, playbook_id: str) -> Playbook:
+        for playbook in self.playbooks:
+            if playbook.id == playbook_id:
+                return playbook
+        known = ", ".join(p.id for p in self.playbooks)
+        raise UsageError(f"unknown playbook {playbook_id!r}; known playbooks: {known}")
+
+    def select(self, ids: Sequence[str] | None) -> tuple[Playbook, ...]:
+        if not ids:
+            return self.playbooks
+        return tuple(self.get(i) for i in dict.fromkeys(ids))
+
+
+def load_registry(extra_dirs: Sequence[Path] = ()) -> Registry:
+    found: dict[str, Playbook] = {}
+    sources: list[tuple[Iterable[tuple[str, ModuleType]], bool]] = [(_builtin_modules(), True)]
+    sources += [(_directory_modules(d), False) for d in extra_dirs]
+    for modules, builtin in sources:
+        for name, module in modules:
+            playbook = _from_module(module, name, builtin)
+            if playbook.id in found:
+                raise PlaybookLoadError(
+                    f"playbook id {playbook.id!r} defined twice: {found[playbook.id].source}"
+                    f" and {playbook.source}"
+                )
+            found[playbook.id] = playbook
+    return Registry(tuple(found.values()))

@@ -1,0 +1,12 @@
+"""`--format json`: the report of DESIGN §5, indented, keys in contract order."""
+
+from __future__ import annotations
+
+import json
+
+from cfremedy.models import Report
+from cfremedy.report import report_dict
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,0 +1,554 @@
+"""Real origin servers on loopback, each misbehaving the way one `OriginSpec` says.
+
+The probes are only trustworthy if they are tested against sockets that fail the way real
+origins fail: a refused port, a SYN that is never answered, a TLS handshake aborted by an
+alert, an h2 server that breaks HTTP/2. Mocks of `ssl` or `socket` would test our assumptions
+about those failures instead of the failures themselves, so every behaviour here is a real
+listener driven by one asyncio event loop in a background thread (the caller's own loop, if
+any, stays free for the probes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import re
+import select
+import shutil
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+
+from cfremedy.sandbox.certs import CERT_BEHAVIOURS, SandboxPki
+from cfremedy.sandbox.scenario import OriginSpec
+
+HTTPS_PORT = 443
+HTTP_PORT = 80
+
+# A TLS record carrying a fatal handshake_failure alert: what an origin whose TLS configuration
+# shares nothing with the client (no common cipher, no common version) answers a ClientHello with.
+HANDSHAKE_FAILURE_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+
+# How long a finished connection may wait for the peer's TLS close_notify before it is aborted:
+# asyncio's own default is 30 s, which would stall `stop()` on a peer that vanished.
+_CLOSE_GRACE = 2.0
+_MAX_HEAD = 64 * 1024
+# The start of an HTTP request line: a method token (possibly still arriving) then a space.
+_REQUEST_START = re.compile(rb"[A-Z]{1,20}(?: |$)")
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _strip_port(host: str) -> str:
+    """The Host header without its port: a redirect to HTTPS must not keep ":80"."""
+    if host.startswith("["):
+        return host[: host.index("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class _BadRequest(Exception):
+    """The bytes on the connection are not HTTP/1.x (e.g. a TLS ClientHello on a plain port)."""
+
+
+async def _read_head(reader: asyncio.StreamReader, buffer: bytearray) -> bytes | None:
+    """Read one request head; None on a clean EOF.
+
+    Checks the bytes as they arrive instead of waiting for CRLFCRLF, so a client that opened
+    a TLS handshake against a plain-HTTP port gets its 400 at once (as nginx answers) rather
+    than hanging until its own timeout.
+    """
+    while b"\r\n\r\n" not in buffer:
+        if buffer and not _REQUEST_START.match(bytes(buffer[:21])):
+            raise _BadRequest
+        if len(buffer) > _MAX_HEAD:
+            raise _BadRequest
+        chunk = await reader.read(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    buffer[:] = rest
+    return head
+
+
+async def _discard_body(reader: asyncio.StreamReader, buffer: bytearray, length: int) -> None:
+    taken = min(length, len(buffer))
+    del buffer[:taken]
+    if length > taken:
+        await reader.readexactly(length - taken)
+
+
+def _response(status: str, headers: dict[str, str], body: bytes, *, keep_alive: bool) -> bytes:
+    lines = [f"HTTP/1.1 {status}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += [f"Content-Length: {len(body)}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _body(spec: OriginSpec) -> bytes:
+    return f"cfremedy sandbox origin {spec.address}\n".encode()
+
+
+async def _serve_http1(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec, *, redirect: bool
+) -> None:
+    buffer = bytearray()
+    while True:
+        try:
+            head = await _read_head(reader, buffer)
+        except _BadRequest:
+            writer.write(_response("400 Bad Request", {}, b"Bad Request\n", keep_alive=False))
+            await writer.drain()
+            return
+        if head is None:
+            return
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        parts = request_line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            writer.write(_response("400 Bad Request", {}, b"Bad Request\n", keep_alive=False))
+            await writer.drain()
+            return
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        keep_alive = version == "HTTP/1.1" and "close" not in connection
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            keep_alive = False  # we never read chunked bodies; closing keeps framing honest
+        elif headers.get("content-length", "0").isdigit():
+            await _discard_body(reader, buffer, int(headers.get("content-length", "0")))
+        if spec.delay_seconds:
+            await asyncio.sleep(spec.delay_seconds)
+        host = headers.get("host") or (spec.hostnames[0] if spec.hostnames else _bracket(spec.address))
+        if redirect:
+            location = f"https://{_strip_port(host)}{target}"
+            data = _response("301 Moved Permanently", {"Location": location}, b"", keep_alive=keep_alive)
+        else:
+            data = _response(
+                "200 OK", {"Content-Type": "text/plain; charset=utf-8"}, _body(spec), keep_alive=keep_alive
+            )
+        if method == "HEAD":
+            data = data[: data.index(b"\r\n\r\n") + 4]
+        writer.write(data)
+        await writer.drain()
+        if not keep_alive:
+            return
+
+
+async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec) -> None:
+    """HTTP/2 after ALPN chose h2, correct or broken as `spec.h2` says (the 520 cases)."""
+    mode = spec.h2
+    if mode == "close":
+        return
+    if mode == "http1_reply":
+        if await reader.read(65536):
+            writer.write(_response("200 OK", {"Content-Type": "text/plain"}, b"ok\n", keep_alive=False))
+            await writer.drain()
+        return
+
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+    )
+    conn.initiate_connection()
+    writer.write(conn.data_to_send())
+    responders: set[asyncio.Task[None]] = set()
+
+    async def respond(stream_id: int) -> None:
+        if spec.delay_seconds:
+            await asyncio.sleep(spec.delay_seconds)
+        body = _body(spec)
+        with contextlib.suppress(h2.exceptions.H2Error):  # the client may have reset the stream
+            conn.send_headers(
+                stream_id,
+                [(":status", "200"), ("content-type", "text/plain; charset=utf-8"),
+                 ("content-length", str(len(body)))],
+            )
+            conn.send_data(stream_id, body, end_stream=True)
+        writer.write(conn.data_to_send())
+
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            try:
+                events = conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                writer.write(conn.data_to_send())  # h2 queued a GOAWAY of its own
+                await writer.drain()
+                return
+            if mode == "goaway":
+                conn.close_connection(error_code=h2.errors.ErrorCodes.PROTOCOL_ERROR, last_stream_id=0)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+                return
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    if mode == "rst_stream":
+                        conn.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                    else:
+                        task = asyncio.create_task(respond(event.stream_id))
+                        responders.add(task)
+                        task.add_done_callback(responders.discard)
+                elif isinstance(event, h2.events.DataReceived):
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    return
+            writer.write(conn.data_to_send())
+            await writer.drain()
+    finally:
+        for task in responders:
+            task.cancel()
+        await asyncio.gather(*responders, return_exceptions=True)
+
+
+async def _serve_tls(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec, context: ssl.SSLContext
+) -> None:
+    try:
+        await writer.start_tls(context)
+    except (OSError, EOFError):
+        return  # the client rejected our certificate or went away: its business, not ours
+    ssl_object = writer.get_extra_info("ssl_object")
+    if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+        await _serve_h2(reader, writer, spec)
+    else:
+        await _serve_http1(reader, writer, spec, redirect=False)
+
+
+async def _send_alert(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await reader.read(65536):  # the ClientHello (or whatever the client opened with)
+        writer.write(HANDSHAKE_FAILURE_ALERT)
+        await writer.drain()
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.read(65536):
+        pass  # swallow everything, answer nothing, until the client gives up
+
+
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Wait for the client's first bytes, then RST: the "reset mid-handshake" origin.
+
+    Waiting makes the outcome deterministic: the TCP connect has certainly succeeded and the
+    reset lands on the TLS handshake, which is where a real firewall or crashing origin hits.
+    """
+    await reader.read(1)
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def _refused_port(host: str) -> int:
+    """A port that was just bound and released, so nothing listens and connect is refused."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _drop_listener(host: str, port: int) -> list[socket.socket]:
+    """A listener whose accept queue is full, so the kernel drops every further SYN.
+
+    `listen(0)` leaves room for one queued connection; we fill it with our own connections
+    and never accept them. A client's `connect()` then retransmits SYNs until it times out,
+    exactly like an origin behind a firewall that drops Cloudflare's packets (522).
+    """
+    family = _family(host)
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    sockets = [listener]
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(2):
+            filler = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(filler)
+            filler.setblocking(False)
+            filler.connect_ex(address)
+        # The first filler must be established (queued) before anyone relies on the drop.
+        select.select([], [sockets[1]], [], 2.0)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class _OriginProtocol(asyncio.StreamReaderProtocol):
+    """What `asyncio.start_server` builds, minus a spurious warning on TLS connections.
+
+    Python 3.11 learns that a stream went TLS only when `start_tls` returns; a client that
+    closes in the same read as its last handshake flight reaches `eof_received` first, which
+    then asks the SSL layer to stay half-open and asyncio logs "returning true from
+    eof_received() has no effect when using ssl" for that connection.
+    """
+
+    def __init__(self, on_connect: Callable[..., object], *, upgrades_to_tls: bool) -> None:
+        super().__init__(asyncio.StreamReader(), on_connect)  # type: ignore[arg-type]
+        self._upgrades_to_tls = upgrades_to_tls
+
+    def eof_received(self) -> bool:
+        keep_open = bool(super().eof_received())
+        return keep_open and not self._upgrades_to_tls
+
+
+class OriginFleet:
+    """Loopback stand-ins for every origin of a scenario, on one background event loop.
+
+    With `real_addresses=True` (inside a private network namespace whose loopback carries the
+    scenario's addresses) each origin listens on its own address, ports 443 and 80, so probes
+    need no `--connect-to` at all.
+    """
+
+    def __init__(
+        self, origins: Sequence[OriginSpec], *, host: str = "127.0.0.1", real_addresses: bool = False
+    ) -> None:
+        self.origins = tuple(origins)
+        addresses = [spec.address for spec in self.origins]
+        if len(addresses) != len(set(addresses)):
+            raise ValueError("origin addresses must be unique: each one gets its own stand-in")
+        self.host = host
+        self.real_addresses = real_addresses
+        self._endpoints: dict[tuple[str, int], tuple[str, int]] = {}
+        self._directory: Path | None = None
+        self._pki: SandboxPki | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.Server] = []
+        self._raw_sockets: list[socket.socket] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._shared_drop: tuple[str, int] | None = None
+
+    # -- public surface ------------------------------------------------------------------
+
+    @property
+    def ca_file(self) -> Path:
+        """The sandbox CA: pass it as `--origin-ca` so "valid" origins pass Full (strict)."""
+        if self._pki is None:
+            raise RuntimeError("the origin fleet is not started")
+        return self._pki.ca.pem_path
+
+    @property
+    def untrusted_ca_file(self) -> Path:
+        if self._pki is None:
+            raise RuntimeError("the origin fleet is not started")
+        return self._pki.untrusted_ca.pem_path
+
+    def endpoint(self, address: str, port: int) -> tuple[str, int]:
+        key = (str(ipaddress.ip_address(address)), port)
+        try:
+            return self._endpoints[key]
+        except KeyError:
+            raise KeyError(f"no sandbox origin for {_bracket(key[0])}:{port}") from None
+
+    def connect_to(self) -> list[str]:
+        """curl-style `--connect-to` rules sending each origin address to its stand-in."""
+        if self.real_addresses:
+            return []
+        return [
+            f"{_bracket(address)}:{port}:{_bracket(host)}:{local_port}"
+            for (address, port), (host, local_port) in self._endpoints.items()
+        ]
+
+    def start(self) -> OriginFleet:
+        if self._loop is not None:
+            raise RuntimeError("the origin fleet is already started")
+        self._directory = Path(tempfile.mkdtemp(prefix="cfremedy-origins-"))
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="cfremedy-origin-fleet", daemon=True)
+        self._thread.start()
+        try:
+            self._pki = SandboxPki(self._directory)
+            asyncio.run_coroutine_threadsafe(self._open(), loop).result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            if thread.is_alive():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=30)
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=30)
+            loop.close()
+        for sock in self._raw_sockets:
+            sock.close()
+        self._raw_sockets.clear()
+        self._servers.clear()
+        self._endpoints.clear()
+        self._shared_drop = None
+        self._loop = self._thread = None
+        self._pki = None
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+    def __enter__(self) -> OriginFleet:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- inside the fleet's loop ---------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    async def _open(self) -> None:
+        assert self._pki is not None
+        for index, spec in enumerate(self.origins):
+            https_handler: Handler | None
+            if spec.https in CERT_BEHAVIOURS:
+                names = spec.hostnames or (spec.address,)
+                leaf = self._pki.leaf_for(f"origin{index}-{spec.https}", spec.https, names)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(leaf.cert_path, leaf.key_path)
+                if spec.alpn:
+                    context.set_alpn_protocols(list(spec.alpn))
+                https_handler = functools.partial(_serve_tls, spec=spec, context=context)
+            elif spec.https == "plain_http":
+                https_handler = functools.partial(_serve_http1, spec=spec, redirect=False)
+            elif spec.https == "tls_alert":
+                https_handler = _send_alert
+            elif spec.https == "silent":
+                https_handler = _silent
+            elif spec.https == "reset":
+                https_handler = _reset
+            else:
+                https_handler = None
+            await self._listen(spec, HTTPS_PORT, spec.https, https_handler)
+
+            http_handler: Handler | None = {
+                "ok": functools.partial(_serve_http1, spec=spec, redirect=False),
+                "redirect_https": functools.partial(_serve_http1, spec=spec, redirect=True),
+                "silent": _silent,
+            }.get(spec.http)
+            await self._listen(spec, HTTP_PORT, spec.http, http_handler)
+
+    async def _listen(self, spec: OriginSpec, port: int, behaviour: str, handler: Handler | None) -> None:
+        address = spec.address
+        if behaviour == "closed":
+            local = (address, port) if self.real_addresses else (self.host, _refused_port(self.host))
+        elif behaviour == "drop":
+            if self.real_addresses:
+                self._raw_sockets += _drop_listener(address, port)
+                local = (address, port)
+            else:
+                if self._shared_drop is None:  # one full queue serves every dropping origin
+                    sockets = _drop_listener(self.host, 0)
+                    self._raw_sockets += sockets
+                    self._shared_drop = (self.host, int(sockets[0].getsockname()[1]))
+                local = self._shared_drop
+        else:
+            assert handler is not None, behaviour
+            bind_host, bind_port = (address, port) if self.real_addresses else (self.host, 0)
+            on_connect = self._guard(handler)
+            upgrades = behaviour in CERT_BEHAVIOURS and port == HTTPS_PORT
+            server = await asyncio.get_running_loop().create_server(
+                lambda: _OriginProtocol(on_connect, upgrades_to_tls=upgrades),
+                bind_host, bind_port, reuse_address=True,
+            )
+            self._servers.append(server)
+            local = (bind_host, int(server.sockets[0].getsockname()[1]))
+        self._endpoints[(address, port)] = local
+
+    def _guard(self, handler: Handler) -> Handler:
+        """Register each connection the moment it is accepted, then serve it quietly.
+
+        asyncio calls this synchronously from `connection_made`, before the handler task has
+        run a single step, so `stop()` can abort even a connection accepted a moment before
+        it. Errors stay out of the logs: a probe hanging up on a broken origin is the norm here.
+        """
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
+            self._writers.add(writer)
+            return self._serve(handler, reader, writer)
+
+        return on_connect
+
+    async def _serve(self, handler: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        cancelled = False
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:  # noqa: BLE001 - every client misbehaviour ends just this connection
+            pass
+        finally:
+            if cancelled:
+                writer.transport.abort()
+            else:
+                await _close(writer)
+            self._writers.discard(writer)
+            self._tasks.discard(task)
+
+    async def _shutdown(self) -> None:
+        """End every connection, including ones accepted a moment ago.
+
+        Python 3.11's `Server.close()` leaves accepted connections open, and a connection the
+        loop has accepted but not yet handed to `connection_made` is known to no one but the
+        loop's own task; so we repeat abort-and-cancel until no task but this one is left.
+        """
+        loop = asyncio.get_running_loop()
+        for server in self._servers:
+            server.close()
+        current = asyncio.current_task()
+        deadline = loop.time() + 5.0
+        while True:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            for task in list(self._tasks):
+                task.cancel()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            if not pending or loop.time() > deadline:
+                break
+            await asyncio.wait(pending, timeout=0.05)
+        for server in self._servers:
+            await server.wait_closed()
+        for _ in range(3):  # let aborted transports run their connection_lost callbacks
+            await asyncio.sleep(0)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), _CLOSE_GRACE)
+    except (asyncio.TimeoutError, OSError, asyncio.CancelledError):
+        writer.transport.abort()

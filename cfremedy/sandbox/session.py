@@ -1,0 +1,80 @@
+"""One scenario brought to life: the fake API and the stand-in origins, started together.
+
+`demo`, `sandbox serve` and the end-to-end tests all need the same wiring: probes must reach
+the stand-in origins through `--connect-to` rules only (so no packet can leave the machine
+even for records that name real-looking addresses), trust the sandbox CA, and the inventory
+that goes with the scenario must be where the CLI looks for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from cfremedy.inventory import EMPTY, Inventory, load_inventory
+from cfremedy.probes import ProbeOptions, parse_connect_to
+from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.origins import OriginFleet
+from cfremedy.sandbox.scenario import Scenario, TokenSpec
+
+
+class SandboxSession:
+    def __init__(self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0,
+                 real_addresses: bool = False) -> None:
+        self.scenario = scenario
+        # Inside a private network namespace the origins listen on the real addresses, so
+        # probes go direct; otherwise only --connect-to rules may route them (to loopback).
+        self.real_addresses = real_addresses
+        self.api = SandboxApi(scenario, host=host, port=port)
+        self.fleet = OriginFleet(scenario.origins, real_addresses=real_addresses)
+
+    def __enter__(self) -> SandboxSession:
+        self.fleet.start()
+        try:
+            self.api.start()
+        except BaseException:
+            self.fleet.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.api.stop()
+        self.fleet.stop()
+
+    @property
+    def token(self) -> TokenSpec:
+        """The scenario's first token: by convention the one with every permission."""
+        if not self.scenario.tokens:
+            raise ValueError("the scenario defines no token")
+        return self.scenario.tokens[0]
+
+    @property
+    def inventory(self) -> Inventory:
+        path = self.inventory_file()
+        return EMPTY if path is None else load_inventory(path)
+
+    def probe_options(self, timeout: float = 3.0) -> ProbeOptions:
+        return ProbeOptions(
+            timeout=timeout,
+            connect_to=tuple(parse_connect_to(r) for r in self.fleet.connect_to()),
+            origin_ca=(self.fleet.ca_file,),
+            only_connect_to=not self.real_addresses,
+        )
+
+    def inventory_file(self) -> Path | None:
+        return Path(self.scenario.inventory) if self.scenario.inventory else None
+
+    def env(self, token: TokenSpec | None = None) -> dict[str, str]:
+        """Environment variables that point cfremedy at this sandbox."""
+        env = {
+            "CLOUDFLARE_BASE_URL": self.api.url,
+            "CLOUDFLARE_API_TOKEN": (token or self.token).value,
+            "CFREMEDY_CONNECT_TO": " ".join(self.fleet.connect_to()),
+            "CFREMEDY_ORIGIN_CA": str(self.fleet.ca_file),
+            "CFREMEDY_CONNECT_TO_ONLY": "false" if self.real_addresses else "true",
+        }
+        inventory = self.inventory_file()
+        if inventory is not None:
+            env["CFREMEDY_INVENTORY"] = str(inventory)
+        return env

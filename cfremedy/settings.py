@@ -1,0 +1,56 @@
+"""Configuration from the environment and `.env` (DESIGN §4 "Environment").
+
+Only the CLI constructs `Settings`; everything below it receives plain values, so no module deep
+in the stack can read the token on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("cfremedy", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # The name the official SDK, Terraform and wrangler use. A SecretStr: its repr and str are
+    # masked, so it cannot end up in a log line or an error by accident.
+    api_token: SecretStr | None = Field(default=None, validation_alias="CLOUDFLARE_API_TOKEN")
+    base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="CLOUDFLARE_BASE_URL")
+    state_dir: Path = Field(default_factory=default_state_dir, validation_alias="CFREMEDY_STATE_DIR")
+    inventory: Path | None = Field(default=None, validation_alias="CFREMEDY_INVENTORY")
+    playbooks_dir: Path | None = Field(default=None, validation_alias="CFREMEDY_PLAYBOOKS_DIR")
+    # Probe options settable for a whole shell session (what `cfremedy sandbox serve` prints).
+    connect_to: str = Field(default="", validation_alias="CFREMEDY_CONNECT_TO")  # space-separated
+    origin_ca: str = Field(default="", validation_alias="CFREMEDY_ORIGIN_CA")  # os.pathsep-separated
+    connect_to_only: bool = Field(default=False, validation_alias="CFREMEDY_CONNECT_TO_ONLY")
+
+    @property
+    def connect_to_rules(self) -> list[str]:
+        return self.connect_to.replace(",", " ").split()
+
+    @property
+    def origin_ca_files(self) -> list[Path]:
+        return [Path(p) for p in self.origin_ca.split(os.pathsep) if p.strip()]
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

@@ -1,0 +1,92 @@
+"""HTTP/2 to origin must only be on when every origin that offers h2 really speaks it.
+
+Anti-pattern:
+    "HTTP/2 to Origin" is enabled (`origin_max_http_version` = "2"). Cloudflare then uses
+    HTTP/2 with any origin that advertises `h2` in TLS ALPN. An origin (or a load balancer in
+    front of it) that advertises h2 but does not implement it correctly — answers the HTTP/2
+    preface with HTTP/1.1, resets the stream, sends GOAWAY, closes the connection — makes
+    every proxied request fail with 520.
+
+Fix:
+    The change sets `origin_max_http_version` back to "1", so Cloudflare speaks HTTP/1.1 to
+    the origin. A person should then fix or disable HTTP/2 on the origin before turning the
+    setting back on. Origins that offer only http/1.1, or that serve h2 correctly, are fine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, Finding, Severity, frozen_mapping
+
+id = "http2_to_origin"
+title = "HTTP/2 to origin is on, but an origin mishandles HTTP/2"
+severity = Severity.HIGH
+error_codes = (520,)
+docs_url = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+    "troubleshooting-cloudflare-5xx-errors/#error-520-web-server-returns-an-unknown-error"
+)
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
+write_permissions = ("Zone Settings Write",)
+
+SETTING = "origin_max_http_version"
+
+
+def _http2_enabled(facts: ZoneFacts) -> bool:
+    return str(facts.snapshot.setting(SETTING, "")) == "2"
+
+
+def detect(facts: ZoneFacts) -> list[Finding]:
+    if not _http2_enabled(facts):
+        return []
+    findings = []
+    for probe in facts.probes.probes:
+        tls, h2 = probe.tls, probe.http2
+        if not probe.proxied or tls is None or tls.alpn != "h2" or h2 is None or h2.ok:
+            continue
+        findings.append(
+            Finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(520,),
+                resource=probe.hostname,
+                message=f"origin {probe.address} advertises h2 over ALPN but a real HTTP/2"
+                f" request fails ({h2.outcome.value}: {h2.error or 'no detail'})",
+                evidence=frozen_mapping(
+                    {
+                        "setting": {SETTING: facts.snapshot.setting(SETTING)},
+                        "origin": probe.address,
+                        "alpn": tls.alpn,
+                        "http2_request": {
+                            "outcome": h2.outcome.value,
+                            "error": h2.error,
+                            "status": h2.status,
+                        },
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=(
+                    "Fix the origin's HTTP/2 support (or stop advertising h2 in ALPN), check its"
+                    " error log, then turn HTTP/2 to Origin back on"
+                    " (Speed > Optimization > Protocol Optimization).",
+                ),
+            )
+        )
+    return findings
+
+
+def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
+    if not findings:
+        return []
+    hosts = ", ".join(sorted({f.resource for f in findings}))
+    return [
+        Change(
+            playbook=id,
+            target=f"setting:{SETTING}",
+            before=facts.snapshot.setting(SETTING),
+            after="1",
+            reason=f"{hosts} advertise h2 but fail HTTP/2 requests (520); HTTP/1.1 to origin works",
+        )
+    ]

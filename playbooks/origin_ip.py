@@ -1,0 +1,234 @@
+"""Proxied DNS records must point at an address Cloudflare can reach: the origin's real, public IP.
+
+Anti-pattern:
+    A proxied A/AAAA record names an address Cloudflare's edge cannot connect to: a private
+    (RFC 1918), loopback, link-local, carrier-grade NAT, unspecified, multicast, reserved or
+    documentation address, a unique-local IPv6 address, or one of Cloudflare's own addresses;
+    or an address other than the one the hosting provider provisioned (the server moved and
+    DNS did not follow). Visitors get 522 (connection timed out) or 523 (origin unreachable);
+    an address inside Cloudflare's ranges is refused outright (1000). An origin that refuses or
+    ignores connections on both 80 and 443 gives 521 or 522.
+
+Fix:
+    When the inventory names the hostname's provisioned address, the change rewrites the
+    record's content to it (`dns:<id>`). Otherwise a person must find the right address with
+    the host and correct the record; for private origins, publish the service on a public
+    address or put it behind Cloudflare Tunnel. A down origin is for the host to restart or
+    to open its firewall to Cloudflare's ranges.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, DnsRecord, Finding, Severity, frozen_mapping
+from cfremedy.probes.results import OriginProbe, Outcome
+
+id = "origin_ip"
+title = "Proxied records point at an unreachable or wrong origin address"
+severity = Severity.CRITICAL
+error_codes = (521, 522, 523, 1000)
+docs_url = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+    "troubleshooting-cloudflare-5xx-errors/#error-523-origin-is-unreachable"
+)
+read_permissions = ("Zone Read", "DNS Read")
+write_permissions = ("DNS Write",)
+
+_DOCS_522 = docs_url.replace("#error-523-origin-is-unreachable", "#error-522-connection-timed-out")
+
+# Address classes Cloudflare's edge can never connect to, checked in this order.
+_UNROUTABLE: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "unspecified ('this network')"),
+    ("10.0.0.0/8", "private (RFC 1918)"),
+    ("100.64.0.0/10", "carrier-grade NAT (RFC 6598)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments (reserved)"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+    ("192.168.0.0/16", "private (RFC 1918)"),
+    ("198.18.0.0/15", "benchmarking (reserved)"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped (not a real IPv6 origin)"),
+    ("2001:db8::/32", "documentation"),
+    ("fc00::/7", "unique-local (private IPv6)"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+)
+_UNROUTABLE_NETS = tuple((ipaddress.ip_network(n), label) for n, label in _UNROUTABLE)
+
+
+def _address_problem(address: str, facts: ZoneFacts) -> tuple[str, int] | None:
+    """Why Cloudflare cannot use this address, and the error visitors get; None if it can."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{address!r} is not an IP address", 523
+    for network, label in _UNROUTABLE_NETS:
+        if ip.version == network.version and ip in network:
+            return f"{label} address {ip} (in {network})", 523
+    for network in facts.cloudflare_ranges:
+        if ip.version == network.version and ip in network:
+            return f"{ip} is a Cloudflare address (in {network}), not an origin", 1000
+    return None
+
+
+def _record_findings(facts: ZoneFacts) -> list[Finding]:
+    findings: list[Finding] = []
+    for record in facts.snapshot.records:
+        if not (record.proxied and record.is_address):
+            continue
+        expected = facts.inventory.origins_for(record.name)
+        problem = _address_problem(record.content, facts)
+        mismatch = bool(expected) and record.content not in expected
+        if problem is None and not mismatch:
+            continue
+        evidence: dict[str, object] = {
+            "record_id": record.id,
+            "type": record.type,
+            "content": record.content,
+            "proxied": True,
+        }
+        if expected:
+            evidence["inventory_origins"] = list(expected)
+        remediation: list[str]
+        if problem is not None:
+            reason, code = problem
+            evidence["address_class"] = reason
+            message = f"{record.type} record points at {reason}: Cloudflare cannot connect to it"
+            remediation = [
+                "Ask the hosting provider for the public IP address provisioned to this origin"
+                " and put it in the record.",
+            ]
+            if code == 523 and "private" in reason:
+                remediation.append(
+                    "If the origin only has a private address, publish it through Cloudflare"
+                    " Tunnel (a CNAME to the tunnel) instead of an A/AAAA record."
+                )
+            codes: tuple[int, ...] = (code,) if code == 1000 else (522, 523)
+            sev = Severity.CRITICAL
+        else:
+            message = (
+                f"{record.type} record points at {record.content}, but the inventory says the"
+                f" origin is provisioned at {', '.join(expected)}"
+            )
+            remediation = [
+                "Confirm with the hosting provider which address the origin has now, then"
+                " update the record (the proposed change uses the inventory's address).",
+            ]
+            codes = (522, 523)
+            sev = Severity.HIGH
+        findings.append(
+            Finding(
+                playbook=id,
+                severity=sev,
+                error_codes=codes,
+                resource=record.name,
+                message=message,
+                evidence=frozen_mapping(evidence),
+                docs_url=docs_url,
+                remediation=tuple(remediation),
+            )
+        )
+    return findings
+
+
+def _down(probe: OriginProbe) -> tuple[int, str] | None:
+    """The error an origin that answers on neither port produces, with the reason."""
+    outcomes = {probe.tcp443.outcome, probe.tcp80.outcome}
+    if outcomes & {Outcome.OK, Outcome.SKIPPED}:
+        return None
+    if outcomes == {Outcome.REFUSED}:
+        return 521, "refuses connections on ports 443 and 80"
+    if Outcome.UNREACHABLE in outcomes:
+        return 523, "is unreachable (no route) on ports 443 and 80"
+    return 522, (
+        f"does not complete a TCP connection on port 443 ({probe.tcp443.outcome.value})"
+        f" or port 80 ({probe.tcp80.outcome.value})"
+    )
+
+
+def _probe_findings(facts: ZoneFacts) -> list[Finding]:
+    findings: list[Finding] = []
+    for probe in facts.probes.probes:
+        if not probe.proxied:
+            continue
+        down = _down(probe)
+        if down is None:
+            continue
+        code, reason = down
+        findings.append(
+            Finding(
+                playbook=id,
+                severity=Severity.CRITICAL,
+                error_codes=(code,),
+                resource=probe.hostname,
+                message=f"origin {probe.address} {reason}",
+                evidence=frozen_mapping(
+                    {
+                        "address": probe.address,
+                        "via_cname": probe.via_cname or None,
+                        "port_443": {"outcome": probe.tcp443.outcome.value, "error": probe.tcp443.error},
+                        "port_80": {"outcome": probe.tcp80.outcome.value, "error": probe.tcp80.error},
+                        "connected_to": list(probe.connected_to),
+                    }
+                ),
+                docs_url=_DOCS_522,
+                remediation=(
+                    "Check that the web server is running and listening on 443 and 80.",
+                    "Allow all of Cloudflare's IP ranges (https://www.cloudflare.com/ips/) in the"
+                    " origin's firewall, .htaccess or iptables rules, without rate limits.",
+                    "If the server has moved, correct the DNS record to its new address.",
+                ),
+            )
+        )
+    return findings
+
+
+def detect(facts: ZoneFacts) -> list[Finding]:
+    return _record_findings(facts) + _probe_findings(facts)
+
+
+def _replacement(record: DnsRecord, facts: ZoneFacts) -> str | None:
+    """The inventory address of the record's family that no sibling record already uses."""
+    family = 4 if record.type == "A" else 6
+    taken = {
+        r.content for r in facts.snapshot.records if r.name == record.name and r.type == record.type
+    }
+    for address in facts.inventory.origins_for(record.name):
+        ip = ipaddress.ip_address(address)
+        if ip.version == family and address not in taken and _address_problem(address, facts) is None:
+            return address
+    return None
+
+
+def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
+    changes: list[Change] = []
+    for finding in findings:
+        record_id = finding.evidence.get("record_id")
+        record = facts.snapshot.record(str(record_id)) if record_id else None
+        if record is None:
+            continue
+        address = _replacement(record, facts)
+        if address is None:
+            continue
+        fields = {"type": record.type, "name": record.name}
+        changes.append(
+            Change(
+                playbook=id,
+                target=f"dns:{record.id}",
+                before={**fields, "content": record.content},
+                after={**fields, "content": address},
+                reason=f"{record.name} should point at the provisioned origin {address}"
+                f" (inventory), not {record.content}",
+            )
+        )
+    return changes

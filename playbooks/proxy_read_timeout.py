@@ -1,0 +1,140 @@
+"""Enterprise zones must wait longer than their slowest legitimate request takes.
+
+Anti-pattern:
+    An endpoint legitimately takes longer to answer than the zone's `proxy_read_timeout`
+    (100 seconds unless changed): Cloudflare stops waiting and the visitor gets 524. Only
+    Enterprise zones can raise the timeout (up to 6,000 s); the inventory's `slow_endpoints`
+    say which requests are slow and how slow.
+
+Fix:
+    On Enterprise, the change raises `proxy_read_timeout` to the smallest value that covers
+    the slowest endpoint with 20 % headroom, capped at 6,000 s. Beyond 6,000 s, or on any
+    other plan, a person must change the application: report progress through status
+    polling instead of one long request, or serve the endpoint from a DNS-only (grey-cloud)
+    subdomain. For cacheable content, a cache rule's Proxy Read Timeout is an alternative.
+    The 30-second proxy *write* timeout cannot be raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, Finding, Severity, frozen_mapping
+
+id = "proxy_read_timeout"
+title = "Slow endpoints exceed the proxy read timeout"
+severity = Severity.HIGH
+error_codes = (524,)
+docs_url = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+    "troubleshooting-cloudflare-5xx-errors/#error-524-a-timeout-occurred"
+)
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
+write_permissions = ("Zone Settings Write",)
+uses_probes = False  # everything it needs is in the settings, the plan and the inventory
+
+SETTING = "proxy_read_timeout"
+DEFAULT_SECONDS = 100
+MAX_SECONDS = 6000  # the API accepts 1..6000
+HEADROOM = 1.2
+
+_MANUAL = (
+    "Report progress through status polling: start the work in one request and let the client"
+    " poll for the result, so no single request runs this long.",
+    "Or serve this endpoint from a DNS-only (grey-cloud) subdomain, which Cloudflare does not"
+    " proxy and therefore does not time out.",
+)
+
+
+def _current(facts: ZoneFacts) -> int:
+    value = facts.snapshot.setting(SETTING)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_SECONDS
+    return seconds if 1 <= seconds <= MAX_SECONDS else DEFAULT_SECONDS
+
+
+def _can_raise(facts: ZoneFacts) -> bool:
+    snapshot = facts.snapshot
+    return snapshot.zone.is_enterprise or bool(snapshot.editable.get(SETTING, False))
+
+
+def target_seconds(slowest: float) -> int | None:
+    """The timeout to propose for the slowest endpoint, or None when no setting can cover it."""
+    if slowest > MAX_SECONDS:
+        return None
+    return min(MAX_SECONDS, max(1, math.ceil(slowest * HEADROOM)))
+
+
+def detect(facts: ZoneFacts) -> list[Finding]:
+    current = _current(facts)
+    proxied = {r.name for r in facts.snapshot.records if r.proxied}
+    findings = []
+    for endpoint in facts.inventory.slow_endpoints:
+        if endpoint.seconds <= current or endpoint.hostname not in proxied:
+            continue  # fast enough, or not behind Cloudflare's proxy at all
+        raisable = _can_raise(facts) and endpoint.seconds <= MAX_SECONDS
+        if raisable:
+            remediation: tuple[str, ...] = (
+                "Raise proxy_read_timeout (the proposed change), or for cacheable content use a"
+                " cache rule with a Proxy Read Timeout.",
+            )
+        elif _can_raise(facts):
+            remediation = (f"No timeout covers {endpoint.seconds:g} s (the maximum is"
+                           f" {MAX_SECONDS} s).", *_MANUAL)
+        else:
+            remediation = ("Only Enterprise zones can raise the timeout.", *_MANUAL)
+        findings.append(
+            Finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(524,),
+                resource=f"{endpoint.hostname}{endpoint.path}",
+                message=f"{endpoint.hostname}{endpoint.path} takes up to {endpoint.seconds:g} s,"
+                f" longer than the proxy read timeout of {current} s",
+                evidence=frozen_mapping(
+                    {
+                        "plan": facts.snapshot.zone.plan,
+                        SETTING: current,
+                        "setting_editable": bool(facts.snapshot.editable.get(SETTING, False)),
+                        "endpoint_seconds": endpoint.seconds,
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=remediation,
+            )
+        )
+    return findings
+
+
+def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
+    if not findings or not _can_raise(facts):
+        return []
+    coverable = [
+        float(f.evidence["endpoint_seconds"])
+        for f in findings
+        if float(f.evidence["endpoint_seconds"]) <= MAX_SECONDS
+    ]
+    if not coverable:
+        return []
+    slowest = max(coverable)
+    after = target_seconds(slowest)
+    assert after is not None
+    return [
+        Change(
+            playbook=id,
+            target=f"setting:{SETTING}",
+            before=facts.snapshot.setting(SETTING, DEFAULT_SECONDS),
+            after=after,
+            reason=f"the slowest proxied endpoint takes {slowest:g} s; "
+            + (
+                f"{after} s, the API's maximum, covers it with less than"
+                f" {round((HEADROOM - 1) * 100)} % headroom"
+                if after == MAX_SECONDS and slowest * HEADROOM > MAX_SECONDS
+                else f"{after} s covers it with {round((HEADROOM - 1) * 100)} % headroom"
+            ),
+        )
+    ]

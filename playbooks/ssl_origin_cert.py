@@ -1,0 +1,242 @@
+"""The zone's SSL/TLS mode must match what the origin actually presents on port 443.
+
+Anti-pattern:
+    SSL mode Full (strict) in front of an origin whose certificate Cloudflare cannot validate
+    (self-signed, issued by an untrusted CA, expired, or not naming the hostname): every
+    request fails with 526. Full or Full (strict) in front of an origin with no working TLS on
+    443 (nothing listening, plain HTTP, a failing handshake): 525, or 521 when 443 refuses.
+    Off or Flexible: the connection from Cloudflare to the origin is unencrypted.
+
+Fix:
+    For 526, the change lowers the zone from Full (strict) to Full so traffic flows again
+    (`lowers_security`: apply asks for `--allow-downgrade`); the real fix is manual: install a
+    Cloudflare Origin CA certificate or a publicly trusted one, then return to Full (strict).
+    For 525/521 only a person can fix the origin's TLS; cfremedy never proposes Flexible.
+    When every proxied origin already presents a certificate that passes Full (strict), the
+    change raises Full or Flexible to Full (strict). Off, and Flexible in front of origins that
+    cannot pass strict yet, need a person to install certificates first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, Finding, Severity, frozen_mapping
+from cfremedy.probes.results import OriginProbe, Outcome
+
+id = "ssl_origin_cert"
+title = "SSL/TLS mode does not match the origin's certificate"
+severity = Severity.CRITICAL
+error_codes = (521, 525, 526)
+_ARTICLE = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+    "troubleshooting-cloudflare-5xx-errors/"
+)
+docs_url = _ARTICLE + "#error-526-invalid-ssl-certificate"
+_DOCS_525 = _ARTICLE + "#error-525-ssl-handshake-failed"
+_DOCS_521 = _ARTICLE + "#error-521-web-server-is-down"
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
+write_permissions = ("Zone Settings Write",)
+
+KNOWN_MODES = ("off", "flexible", "full", "strict")
+
+# Finding kinds, carried in evidence so plan_fix reads decisions instead of re-deriving them.
+_INVALID_CERT = "invalid_certificate"
+_NO_TLS = "no_tls"
+_UPGRADE = "upgrade"
+_INSECURE = "insecure_mode"
+
+_INSTALL_CERT = (
+    "Install a certificate Cloudflare can validate on the origin: a free Cloudflare Origin CA"
+    " certificate (SSL/TLS > Origin Server) or one from a public CA, covering this hostname.",
+    "Then set SSL/TLS back to Full (strict).",
+)
+
+
+def _cert_evidence(probe: OriginProbe) -> dict[str, Any]:
+    tls = probe.tls
+    evidence: dict[str, Any] = {"hostname": probe.hostname, "origin": probe.address}
+    if probe.connected_to:
+        evidence["connected_to"] = list(probe.connected_to)
+    if tls is None:
+        return evidence
+    evidence["tls"] = {"outcome": tls.outcome.value, "version": tls.version, "alpn": tls.alpn}
+    if tls.error:
+        evidence["tls"]["error"] = tls.error
+    if tls.leaf is not None:
+        evidence["certificate"] = {
+            "subject": tls.leaf.subject,
+            "issuer": tls.leaf.issuer,
+            "sans": list(tls.leaf.sans),
+            "not_after": tls.leaf.not_after.isoformat(),
+            "self_signed": tls.leaf.self_signed,
+            "origin_ca": tls.leaf.origin_ca,
+            "sha256": tls.leaf.sha256,
+        }
+    return evidence
+
+
+def _invalid_reason(probe: OriginProbe) -> str:
+    """Why Full (strict) rejects this certificate, in the article's terms."""
+    tls = probe.tls
+    assert tls is not None and tls.leaf is not None
+    leaf = tls.leaf
+    reasons = []
+    if leaf.self_signed:
+        reasons.append("it is self-signed")
+    if tls.expired:
+        reasons.append(f"it expired on {leaf.not_after:%Y-%m-%d}")
+    if not tls.hostname_matches:
+        reasons.append(f"{probe.hostname} is not in its SANs/CN ({', '.join(leaf.sans) or leaf.common_name})")
+    if not reasons:
+        reasons.append(f"its issuer is not trusted ({leaf.issuer})")
+    detail = f" [{tls.verify_error}]" if tls.verify_error else ""
+    return "; ".join(reasons) + detail
+
+
+def _passes_strict(probe: OriginProbe) -> bool:
+    return probe.tls is not None and probe.tls.handshake_ok and probe.tls.verified
+
+
+def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
+    """The error Full/Full (strict) gives when TLS to this origin cannot even start."""
+    if probe.tcp443.outcome is Outcome.REFUSED:
+        return 521, "port 443 refuses connections (nothing listens for HTTPS)"
+    if not probe.tcp443.ok:
+        return 525, f"port 443 does not accept a connection ({probe.tcp443.outcome.value})"
+    tls = probe.tls
+    if tls is None or tls.handshake_ok:
+        return None
+    if tls.outcome is Outcome.NOT_TLS:
+        return 525, "port 443 answers, but not with TLS (plain HTTP?)"
+    return 525, f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
+
+
+def _finding(
+    kind: str, sev: Severity, codes: tuple[int, ...], resource: str, message: str,
+    evidence: dict[str, Any], url: str, remediation: Sequence[str] = (),
+) -> Finding:
+    return Finding(
+        playbook=id,
+        severity=sev,
+        error_codes=codes,
+        resource=resource,
+        message=message,
+        evidence=frozen_mapping({"kind": kind, **evidence}),
+        docs_url=url,
+        remediation=tuple(remediation),
+    )
+
+
+def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
+    findings: list[Finding] = []
+    # An origin down on both ports is origin_ip's finding (521/522/523), not a TLS problem.
+    for probe in (p for p in proxied if p.reachable):
+        evidence = {"ssl_mode": mode, **_cert_evidence(probe)}
+        failure = _tls_failure(probe)
+        if failure is not None:
+            code, reason = failure
+            findings.append(_finding(
+                _NO_TLS, Severity.CRITICAL, (code,), probe.hostname,
+                f"SSL mode {mode} connects to {probe.address}:443, but {reason}",
+                {**evidence, "reason": reason}, _DOCS_521 if code == 521 else _DOCS_525,
+                ("Make the origin serve HTTPS on port 443 (open the port, enable TLS with SNI,"
+                 " support Cloudflare's cipher suites) and check its error log at the time of"
+                 " the failures.",
+                 "Do not switch to Flexible: it hides the problem and leaves the origin leg"
+                 " unencrypted."),
+            ))
+        elif mode == "strict" and not _passes_strict(probe):
+            reason = _invalid_reason(probe)
+            findings.append(_finding(
+                _INVALID_CERT, Severity.CRITICAL, (526,), probe.hostname,
+                f"Full (strict) cannot validate the certificate of {probe.address}: {reason}",
+                {**evidence, "reason": reason}, docs_url, _INSTALL_CERT,
+            ))
+    return findings
+
+
+def _origin_ca_direct(dns_only: list[OriginProbe]) -> list[Finding]:
+    """Origin CA certificates are trusted by Cloudflare only; browsers reach DNS-only records."""
+    return [
+        _finding(
+            "origin_ca_dns_only", Severity.MEDIUM, (), probe.hostname,
+            f"{probe.hostname} is DNS-only, so browsers connect to {probe.address} directly, but"
+            " it serves a Cloudflare Origin CA certificate, which no browser trusts",
+            _cert_evidence(probe), docs_url,
+            ("Proxy the record through Cloudflare, or install a publicly trusted certificate"
+             " on this origin.",),
+        )
+        for probe in dns_only
+        if probe.tls is not None and probe.tls.leaf is not None and probe.tls.leaf.origin_ca
+    ]
+
+
+def detect(facts: ZoneFacts) -> list[Finding]:
+    zone = facts.snapshot.zone.name
+    mode = facts.snapshot.setting("ssl")
+    probes = facts.probes.probes
+    proxied = [p for p in probes if p.proxied]
+    findings = _origin_ca_direct([p for p in probes if not p.proxied])
+    if mode not in KNOWN_MODES:
+        findings.append(_finding(
+            "unknown_mode", Severity.INFO, (), zone,
+            f"SSL mode {mode!r} is not one cfremedy knows; origin certificates were not judged",
+            {"ssl_mode": mode}, docs_url,
+        ))
+        return findings
+
+    if mode in ("full", "strict"):
+        findings += _judge_proxied(mode, proxied)
+
+    # Upgrading is only safe when every proxied origin was seen passing: one that could not be
+    # probed (down, not covered) might serve anything once it is back.
+    all_pass = bool(proxied) and all(_passes_strict(p) for p in proxied)
+    hostnames = sorted({p.hostname for p in proxied})
+    if mode in ("full", "flexible") and all_pass:
+        sev = Severity.LOW if mode == "full" else Severity.MEDIUM
+        findings.append(_finding(
+            _UPGRADE, sev, (), zone,
+            f"SSL mode is {mode}, but every proxied origin already presents a certificate that"
+            " passes Full (strict): upgrade to validate it",
+            {"ssl_mode": mode, "hostnames": hostnames}, docs_url,
+        ))
+    elif mode in ("off", "flexible"):
+        findings.append(_finding(
+            _INSECURE, Severity.MEDIUM, (), zone,
+            f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
+            {"ssl_mode": mode, "origins_not_passing_strict": sorted(
+                {p.hostname for p in proxied if not _passes_strict(p)})}, docs_url,
+            ("Install an Origin CA or public certificate on every origin, then set SSL/TLS to"
+             " Full (strict); cfremedy proposes that change once every origin passes.",),
+        ))
+    return findings
+
+
+def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
+    mode = facts.snapshot.setting("ssl")
+    kinds = {f.evidence.get("kind") for f in findings}
+    if mode == "strict" and _INVALID_CERT in kinds:
+        failing = sorted({f.resource for f in findings if f.evidence.get("kind") == _INVALID_CERT})
+        return [Change(
+            playbook=id,
+            target="setting:ssl",
+            before="strict",
+            after="full",
+            reason="Full (strict) rejects the origin certificate of "
+            + ", ".join(failing)
+            + " (526); Full keeps encrypting without validating until a valid certificate is"
+            " installed",
+            lowers_security=True,
+        )]
+    if mode in ("full", "flexible") and _UPGRADE in kinds:
+        return [Change(
+            playbook=id,
+            target="setting:ssl",
+            before=mode,
+            after="strict",
+            reason="every proxied origin presents a certificate that passes Full (strict)",
+        )]
+    return []

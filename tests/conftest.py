@@ -1,0 +1,49 @@
+"""Fixtures shared across the test suite; keep this file small and general."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.scenario import Scenario, parse_scenario
+
+OPENAPI_NAME = "cloudflare-openapi-2024-08.json"
+
+
+def shared_dir() -> Path:
+    """`../shared` beside the project root, found by walking up so a moved checkout still works."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared"
+        if (candidate / "schemas" / OPENAPI_NAME).is_file():
+            return candidate
+    raise FileNotFoundError(f"no shared/schemas/{OPENAPI_NAME} above {Path(__file__).parent}")
+
+
+@pytest.fixture(scope="session")
+def openapi_doc() -> dict[str, Any]:
+    """Cloudflare's published OpenAPI document (about 4 MB: parsed once per session)."""
+    return json.loads((shared_dir() / "schemas" / OPENAPI_NAME).read_text(encoding="utf-8"))
+
+
+SandboxFactory = Callable[[Scenario | dict[str, Any]], SandboxApi]
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    """Start a sandbox API for a scenario (model or dict); every one started is stopped after."""
+    started: list[SandboxApi] = []
+
+    def start(scenario: Scenario | dict[str, Any]) -> SandboxApi:
+        model = scenario if isinstance(scenario, Scenario) else parse_scenario(scenario, "test")
+        api = SandboxApi(model).start()
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()

@@ -1,0 +1,210 @@
+"""The gateway with the real `cloudflare` SDK over real HTTP: the sandbox, or a hostile server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pydantic import SecretStr
+
+from cfremedy.errors import (
+    EXIT_API, ApiUnreachable, AuthenticationFailed, MissingPermission, RateLimitExhausted,
+    ZoneNotFound,
+)
+from cfremedy.gateway import CloudflareGateway, RetryPolicy
+from cfremedy.models import ZoneSnapshot
+from cfremedy.sandbox.scenario import FaultSpec
+
+TOKEN = "test-token-5f1b9c"
+READ_ONLY = ["Zone Read", "Zone Settings Read", "DNS Read"]
+
+
+def scenario(records: int = 0, **zone: Any) -> dict[str, Any]:
+    return {
+        "tokens": [
+            {"name": "full", "value": TOKEN, "permissions": READ_ONLY},
+            {"name": "no-dns", "value": "no-dns-token", "permissions": ["Zone Read", "Zone Settings Read"]},
+        ],
+        "zones": [
+            {"name": "example.com", "plan": "enterprise", "generate_records": records,
+             "settings": {"ssl": "strict"},
+             "records": [{"type": "A", "name": "www", "content": "93.184.215.10", "proxied": True}],
+             **zone},
+            {"name": "other.com"},
+        ],
+    }
+
+
+class Sleeps:
+    """Records the waits the gateway asks for instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+def snapshot(url: str, token: str = TOKEN, name: str = "example.com", **kwargs: Any) -> ZoneSnapshot:
+    async def go() -> ZoneSnapshot:
+        async with CloudflareGateway(SecretStr(token), url, **kwargs) as gateway:
+            return await gateway.zone_snapshot(name)
+
+    return asyncio.run(go())
+
+
+def test_a_zone_of_5000_records_costs_three_get_requests(sandbox_factory) -> None:
+    api = sandbox_factory(scenario(records=4999))
+    snap = snapshot(api.url)
+    assert len(snap.records) == 5000
+    assert snap.zone.name == "example.com" and snap.zone.plan == "enterprise"
+    assert snap.setting("ssl") == "strict"
+    assert snap.editable["proxy_read_timeout"] is True
+    www = next(r for r in snap.records if r.name == "www.example.com")
+    assert (www.type, www.content, www.proxied) == ("A", "93.184.215.10", True)
+    log = api.requests
+    assert len(log) == 3
+    assert {r.method for r in log} == {"GET"}
+    assert sorted(r.path for r in log) == sorted([
+        "/zones", f"/zones/{snap.zone.id}/settings", f"/zones/{snap.zone.id}/dns_records",
+    ])
+    dns = next(r for r in log if r.path.endswith("dns_records"))
+    assert dns.query["per_page"] == "5000"
+
+
+def test_a_larger_zone_pages_until_total_pages(sandbox_factory) -> None:
+    api = sandbox_factory(scenario(records=10_500))
+    snap = snapshot(api.url)
+    assert len(snap.records) == 10_501
+    assert len({r.id for r in snap.records}) == 10_501
+    assert [r.query.get("page") for r in api.requests if r.path.endswith("dns_records")] == ["1", "2", "3"]
+
+
+def test_unknown_setting_values_are_carried_through(sandbox_factory) -> None:
+    api = sandbox_factory(scenario(settings={"ssl": "origin_pull"}))
+    assert snapshot(api.url).setting("ssl") == "origin_pull"
+
+
+def test_wrong_token(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    with pytest.raises(AuthenticationFailed) as caught:
+        snapshot(api.url, token="not-a-token")
+    assert caught.value.exit_code == EXIT_API
+    assert "rejected" in caught.value.message and "not-a-token" not in caught.value.message
+
+
+def test_missing_dns_read_is_named(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    with pytest.raises(MissingPermission) as caught:
+        snapshot(api.url, token="no-dns-token")
+    assert caught.value.permission == "DNS Read"
+    assert "'DNS Read'" in caught.value.message and "example.com" in caught.value.message
+    assert caught.value.exit_code == EXIT_API
+
+
+def test_unknown_zone(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    with pytest.raises(ZoneNotFound, match="zone nope.example not found"):
+        snapshot(api.url, name="nope.example")
+
+
+def test_unreachable_api_after_retries() -> None:
+    sleeps = Sleeps()
+    with pytest.raises(ApiUnreachable, match="cannot reach the Cloudflare API at http://127.0.0.1:9/"):
+        snapshot("http://127.0.0.1:9/client/v4", sleep=sleeps, retry=RetryPolicy(attempts=3))
+    assert sleeps.waits == [0.5, 1.0]
+
+
+def test_permanent_429_is_exhausted_after_honouring_retry_after(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="429", retry_after=7)])
+    sleeps = Sleeps()
+    with pytest.raises(RateLimitExhausted, match="still refused after 4 attempts"):
+        snapshot(api.url, sleep=sleeps)
+    assert sleeps.waits == [7, 7, 7]
+    assert [r.status for r in api.requests] == [429] * 4
+
+
+def test_a_retry_after_beyond_the_sdks_60s_cap_is_honoured(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="429", count=1, retry_after=90)])
+    sleeps = Sleeps()
+    snap = snapshot(api.url, sleep=sleeps)
+    assert snap.zone.name == "example.com"
+    assert sleeps.waits == [90]
+
+
+def test_transient_500s_and_resets_are_retried(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="500", count=1, path="/settings$"),
+                    FaultSpec(kind="reset", count=1, path="/dns_records$")])
+    sleeps = Sleeps()
+    snap = snapshot(api.url, sleep=sleeps)
+    assert len(snap.records) == 1
+    statuses = sorted(r.status for r in api.requests)
+    assert statuses == [0, 200, 200, 200, 500]  # 0: the reset connection
+    assert len(sleeps.waits) == 2
+
+
+# -- a server that never stops paginating -------------------------------------------------------
+
+
+class _StuckPager(BaseHTTPRequestHandler):
+    """Answers every DNS page with the same full page, claiming there are many more."""
+
+    protocol_version = "HTTP/1.1"
+    totals = True
+    dns_requests = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        if url.path.endswith("/zones"):
+            result: Any = [{"id": "z" * 32, "name": "example.com", "plan": {"legacy_id": "free"}}]
+            info = {"page": 1, "per_page": 50, "count": 1, "total_count": 1, "total_pages": 1}
+        elif url.path.endswith("/settings"):
+            result, info = [{"id": "ssl", "value": "full", "editable": True}], None
+        else:
+            type(self).dns_requests += 1
+            per_page = int(query["per_page"][0])
+            result = [{"id": f"r{i}", "type": "TXT", "name": f"t{i}.example.com", "content": "x"}
+                      for i in range(per_page)]
+            info = {"page": int(query.get("page", ["1"])[0]), "per_page": per_page, "count": per_page}
+            if self.totals:
+                info |= {"total_pages": 10**9, "total_count": 10**12}
+        body = json.dumps({"success": True, "errors": [], "messages": [], "result": result,
+                           **({"result_info": info} if info else {})}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(params=[True, False], ids=["lying-totals", "no-totals"])
+def stuck_server(request: pytest.FixtureRequest) -> Iterator[type[_StuckPager]]:
+    handler = type("Handler", (_StuckPager,), {"totals": request.param, "dns_requests": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}/client/v4"  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.timeout(30)
+def test_a_server_repeating_the_same_full_page_does_not_loop_forever(stuck_server) -> None:
+    snap = snapshot(stuck_server.url)  # type: ignore[attr-defined]
+    assert len(snap.records) == 5000
+    assert stuck_server.dns_requests == 2  # page 1, then page 2 is seen to repeat it

@@ -1,0 +1,113 @@
+"""The playbook contract of DESIGN §3, checked for every registered playbook.
+
+A new playbook that forgets its docs page, declares a write permission it never uses, or
+proposes changes without declaring what they need to write fails here, not in production.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cfremedy import permissions
+from cfremedy.errors import UsageError
+from cfremedy.registry import Playbook, load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = load_registry()
+PLAYBOOKS = {p.id: p for p in REGISTRY.playbooks}
+BUILTIN = ["origin_ip", "ssl_origin_cert", "http2_to_origin", "proxy_read_timeout"]
+
+
+def _cases(playbook_id: str) -> list[dict]:
+    path = ROOT / "tests" / "cases" / f"{playbook_id}.yml"
+    return yaml.safe_load(path.read_text())["cases"] if path.exists() else []
+
+
+def test_the_documented_builtins_are_registered() -> None:
+    assert set(BUILTIN) <= set(PLAYBOOKS)
+
+
+@pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
+class TestContract:
+    def test_id_is_the_module_name_in_snake_case(self, playbook: Playbook) -> None:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", playbook.id)
+        assert Path(playbook.source).stem == playbook.id
+
+    def test_error_codes_are_5xx_or_1xxx(self, playbook: Playbook) -> None:
+        assert playbook.error_codes
+        assert all(500 <= c <= 599 or 1000 <= c <= 1999 for c in playbook.error_codes)
+
+    def test_docstring_has_summary_anti_pattern_and_fix(self, playbook: Playbook) -> None:
+        assert playbook.summary and not playbook.summary.startswith(("Anti-pattern", "Fix"))
+        assert "\nAnti-pattern:\n" in playbook.docstring
+        assert "\nFix:\n" in playbook.docstring
+
+    def test_docs_url_points_at_the_article(self, playbook: Playbook) -> None:
+        assert playbook.docs_url.startswith(
+            "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+            "troubleshooting-cloudflare-5xx-errors/#error-5"
+        )
+
+    def test_permissions_are_real_permission_groups(self, playbook: Playbook) -> None:
+        assert playbook.read_permissions
+        for group in (*playbook.read_permissions, *playbook.write_permissions):
+            assert permissions.is_known_group(group), group
+
+    def test_docs_page_exists_and_names_codes_and_permissions(self, playbook: Playbook) -> None:
+        page = ROOT / "docs" / "playbooks" / f"{playbook.id}.md"
+        assert page.exists(), f"missing {page}"
+        text = page.read_text()
+        for code in playbook.error_codes:
+            assert str(code) in text
+        for group in (*playbook.read_permissions, *playbook.write_permissions):
+            assert group in text, f"{page.name} does not mention {group!r}"
+
+    def test_write_permissions_declared_iff_changes_are_proposed(self, playbook: Playbook) -> None:
+        cases = _cases(playbook.id)
+        assert cases, f"tests/cases/{playbook.id}.yml has no cases"
+        proposes = any(c.get("expect", {}).get("changes") for c in cases)
+        assert bool(playbook.write_permissions) == proposes
+
+    def test_has_a_silent_case(self, playbook: Playbook) -> None:
+        assert any(not c.get("expect", {}).get("findings") for c in _cases(playbook.id)), (
+            "every playbook needs a case proving it stays silent on a healthy zone"
+        )
+
+
+def test_a_user_directory_adds_playbooks(tmp_path: Path) -> None:
+    (tmp_path / "always_warns.py").write_text(
+        '"""Always warns.\n\nAnti-pattern:\n    x\n\nFix:\n    y\n"""\n'
+        "from cfremedy.models import Finding, Severity\n"
+        'id = "always_warns"\ntitle = "t"\nseverity = "low"\nerror_codes = (520,)\n'
+        'docs_url = "https://example.invalid"\nread_permissions = ("Zone Read",)\n'
+        "write_permissions = ()\n"
+        "def detect(facts):\n"
+        '    return [Finding("always_warns", Severity.LOW, (520,), facts.snapshot.zone.name, "m")]\n'
+        "def plan_fix(facts, findings):\n    return []\n"
+    )
+    registry = load_registry([tmp_path])
+    assert registry.get("always_warns").builtin is False
+    assert {p.id for p in registry.playbooks} >= set(BUILTIN)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ('id = "other"\n', "`id` is 'other' but the module is named 'broken'"),
+        ("", "missing `id`"),
+        ("raise RuntimeError('boom')\n", "failed to import: boom"),
+    ],
+)
+def test_a_broken_user_playbook_is_a_usage_error(tmp_path: Path, source: str, message: str) -> None:
+    (tmp_path / "broken.py").write_text(source)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_registry([tmp_path])
+
+
+def test_unknown_playbook_id_lists_the_known_ones() -> None:
+    with pytest.raises(UsageError, match="unknown playbook 'nope'; known playbooks: .*origin_ip"):
+        REGISTRY.select(["nope"])
