@@ -87,6 +87,7 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
             target=f"setting:{SETTING}",
             before=facts.snapshot.setting(SETTING),
             after="1",
-            reason=f"{hosts} advertise h2 but fail HTTP/2 requests (520); HTTP/1.1 to origin works",
+            reason=f"the origins of {hosts} advertise h2 but fail HTTP/2 requests (520);"
+            " Cloudflare falls back to HTTP/1.1 for every origin of the zone",
         )
     ]

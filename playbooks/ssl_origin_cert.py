@@ -91,9 +91,10 @@ def _invalid_reason(probe: OriginProbe) -> str:
     if not tls.hostname_matches:
         reasons.append(f"{probe.hostname} is not in its SANs/CN ({', '.join(leaf.sans) or leaf.common_name})")
     if not reasons:
-        reasons.append(f"its issuer is not trusted ({leaf.issuer})")
-    detail = f" [{tls.verify_error}]" if tls.verify_error else ""
-    return "; ".join(reasons) + detail
+        # Nothing visible on the certificate itself: OpenSSL's reason is the best explanation.
+        detail = f": {tls.verify_error}" if tls.verify_error else ""
+        reasons.append(f"its issuer is not trusted ({leaf.issuer}){detail}")
+    return "; ".join(reasons)
 
 
 def _passes_strict(probe: OriginProbe) -> bool:
@@ -153,7 +154,8 @@ def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
             findings.append(_finding(
                 _INVALID_CERT, Severity.CRITICAL, (526,), probe.hostname,
                 f"Full (strict) cannot validate the certificate of {probe.address}: {reason}",
-                {**evidence, "reason": reason}, docs_url, _INSTALL_CERT,
+                {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
+                docs_url, _INSTALL_CERT,
             ))
     return findings
 

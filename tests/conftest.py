@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,3 +50,14 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
     yield start
     for api in started:
         api.stop()
+
+
+def netns_available() -> bool:
+    """Whether this machine lets a test create a private network namespace (root + unshare)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+# Where namespaces are unavailable, the --connect-to tests cover the same code against loopback.
+requires_netns = pytest.mark.skipif(not netns_available(), reason="needs root, unshare -n and ip")

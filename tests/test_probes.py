@@ -11,8 +11,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -45,6 +43,7 @@ from cfremedy.probes import (
 from cfremedy.probes.certificates import origin_ca_root
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import OriginSpec
+from conftest import requires_netns
 
 TIMEOUT = 1.0
 
@@ -592,14 +591,8 @@ NETNS_SCRIPT = textwrap.dedent(
 )
 
 
-def _netns_available() -> bool:
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
 @pytest.mark.netns
-@pytest.mark.skipif(not _netns_available(), reason="needs root, unshare -n and ip")
+@requires_netns
 def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
     script = tmp_path / "netns_probe.py"
     script.write_text(NETNS_SCRIPT)

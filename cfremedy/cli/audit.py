@@ -15,11 +15,11 @@ from cfremedy.cli.common import (
     Quiet, Verbose, command, fail_threshold, gateway_for, load_inventory_option, load_settings,
     probe_options, resolve_format, run_async, select_playbooks,
 )
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK
 from cfremedy.models import Report, ZoneReport
 from cfremedy.plan import Plan
-from cfremedy.reporters import RENDERERS
+from cfremedy.reporters import render
 from cfremedy.reporters.table import render_changes
 
 log = logging.getLogger("cfremedy.cli")
@@ -88,7 +88,7 @@ def audit_zone_command(
     zone = _audit(name, playbook, playbooks_dir, inventory, connect_to, connect_to_only, origin_ca,
                   probe_timeout, probe_concurrency, no_probe)
     report = Report(zones=(zone,))
-    text = RENDERERS[resolve_format(format, output).value](report)
+    text = render(report, resolve_format(format, output).value, width=terminal_width())
     if output is not None:
         output.write_text(text, encoding="utf-8")
         err(f"cfremedy: report written to {output}")
@@ -129,7 +129,8 @@ def plan_zone_command(
                   probe_timeout, probe_concurrency, no_probe)
     plan = Plan.new(zone.name, zone.id, zone.changes)
     plan.write(output)
-    out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))"))
+    out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
+                       width=terminal_width()))
     for finding in zone.findings:
         if not any(c.playbook == finding.playbook for c in plan.changes) and finding.remediation:
             err(f"cfremedy: manual fix needed for {finding.resource} ({finding.playbook}):"

@@ -8,6 +8,7 @@ through `redact`, which replaces every known secret value, as a last line of def
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import traceback
 from collections.abc import Iterable
@@ -52,6 +53,11 @@ def setup_logging(verbosity: int, quiet: bool = False) -> None:
 
 def err(text: str = "") -> None:
     print(redact(text), file=sys.stderr)
+
+
+def terminal_width() -> int:
+    """Columns to fit a table into: the terminal's, $COLUMNS, or 120 when neither is known."""
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def out(text: str) -> None:

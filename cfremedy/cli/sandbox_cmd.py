@@ -13,12 +13,12 @@ from pydantic import SecretStr
 
 from cfremedy.audit import AuditOptions, audit_zone
 from cfremedy.cli.common import Quiet, Verbose, command, run_async
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.errors import UsageError
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report, ZoneReport
 from cfremedy.registry import load_registry
-from cfremedy.reporters.table import render_table, render_zone
+from cfremedy.reporters.table import render_zone, summary_line
 from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from cfremedy.sandbox.session import SandboxSession
 
@@ -116,11 +116,13 @@ def demo_command(
         err(f"cfremedy demo: sandbox API at {session.api.url},"
             f" {len(session.scenario.origins)} origin servers on 127.0.0.1")
         reports = run_async(_audit_all(session, probe_timeout))
-        api_calls = len(session.api.requests)
+        api_log = session.api.requests
     if session.scenario.description:
         out(session.scenario.description.strip() + "\n\n")
     for report in reports:
-        out(render_zone(report) + "\n")
-    summary_line = render_table(Report(zones=tuple(reports))).rstrip("\n").rsplit("\n", 1)[-1]
-    out(f"{summary_line}; {api_calls} API request(s), all reads\n\n{NEXT_STEPS}")
+        out(render_zone(report, terminal_width()) + "\n")
+    summary = summary_line(Report(zones=tuple(reports)))
+    writes = sum(1 for r in api_log if r.method != "GET")
+    out(f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
+        f"\n\n{NEXT_STEPS}")
     return 0

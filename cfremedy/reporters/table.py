@@ -28,7 +28,21 @@ def describe_change(change: Change) -> str:
     return f"{_value(before)} -> {_value(after)}"
 
 
-def render_changes(changes: tuple[Change, ...] | list[Change], title: str = "Proposed changes (dry run)") -> str:
+DEFAULT_WIDTH = 120
+_MIN_TEXT = 30  # the free-text column never gets narrower than this
+
+
+def _text_width(width: int, rows: list[list[str]], fixed: list[int | None]) -> int:
+    """What is left for the last (free-text) column once the others take what they need."""
+    used = 0
+    for i, cap in enumerate(fixed):
+        longest = max((len(r[i]) for r in rows), default=0)
+        used += min(longest, cap) if cap else longest
+    return max(_MIN_TEXT, width - used - 2 * len(fixed))
+
+
+def render_changes(changes: tuple[Change, ...] | list[Change], title: str = "Proposed changes (dry run)",
+                   width: int = DEFAULT_WIDTH) -> str:
     if not changes:
         return f"{title}: none\n"
     rows = [
@@ -36,14 +50,15 @@ def render_changes(changes: tuple[Change, ...] | list[Change], title: str = "Pro
          ("LOWERS SECURITY; " if c.lowers_security else "") + c.reason]
         for c in changes
     ]
+    widths: list[int | None] = [None, 40, None]
     table = tabulate(
         rows, headers=["TARGET", "CHANGE", "PLAYBOOK", "WHY"], tablefmt="simple",
-        maxcolwidths=[None, 44, None, 60],
+        maxcolwidths=[*widths, _text_width(width, rows, widths)],
     )
     return f"{title}:\n{table}\n"
 
 
-def render_zone(zone: ZoneReport) -> str:
+def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH) -> str:
     header = f"== {zone.name} ({zone.plan or 'plan unknown'}) =="
     parts = [header]
     if zone.findings:
@@ -52,24 +67,28 @@ def render_zone(zone: ZoneReport) -> str:
              f.resource, f.message]
             for f in zone.findings
         ]
+        widths: list[int | None] = [None, None, None, 28]
         parts.append(tabulate(
             rows, headers=["SEVERITY", "PLAYBOOK", "CODES", "RESOURCE", "FINDING"],
-            tablefmt="simple", maxcolwidths=[None, None, None, 32, 70],
+            tablefmt="simple", maxcolwidths=[*widths, _text_width(width, rows, widths)],
         ))
     else:
         parts.append("No findings.")
-    parts.append(render_changes(zone.changes).rstrip("\n"))
+    parts.append(render_changes(zone.changes, width=width).rstrip("\n"))
     for error in zone.errors:
         parts.append(f"! {error.stage} error ({error.resource}): {error.message}")
     return "\n".join(parts) + "\n"
 
 
-def render_table(report: Report) -> str:
-    blocks = [render_zone(z) for z in report.zones]
+def render_table(report: Report, width: int = DEFAULT_WIDTH) -> str:
+    """`width` is the terminal's; the free-text columns wrap to fit it."""
+    blocks = [render_zone(z, width) for z in report.zones]
+    blocks.append(summary_line(report) + "\n")
+    return "\n".join(blocks)
+
+
+def summary_line(report: Report) -> str:
     s = summary(report)
     severities = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items()) or "none"
-    blocks.append(
-        f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}),"
-        f" {s['changes']} proposed change(s), {s['errors']} error(s)\n"
-    )
-    return "\n".join(blocks)
+    return (f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}),"
+            f" {s['changes']} proposed change(s), {s['errors']} error(s)")
