@@ -240,3 +240,24 @@ def test_sandbox_serve_is_usable_from_another_process(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_settings_come_from_a_dotenv_file(demo: SandboxSession, tmp_path: Path) -> None:
+    env = demo.env()
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    proc = run(["audit", "zone", "docs.example", "--format", "json"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["zones"][0]["changes"][0]["target"] == "setting:ssl"
+
+
+def test_help_teaches() -> None:
+    top = run(["--help"])
+    assert top.returncode == 0
+    for word in ("demo", "audit", "plan", "doctor", "playbooks", "sandbox", "CLOUDFLARE_API_TOKEN",
+                 "Exit codes"):
+        assert word in top.stdout
+    audit = run(["audit", "zone", "--help"]).stdout
+    for word in ("--format", "--fail-on", "--inventory", "--connect-to", "--origin-ca",
+                 "--probe-timeout", "--no-probe", "Examples", "Exit codes", "Zone Settings Read"):
+        assert word in audit, word
+    assert run(["--version"]).stdout.startswith("cfremedy ")

@@ -26,7 +26,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(help=HELP, epilog=EXIT_CODES_HELP, no_args_is_help=True,
+app = typer.Typer(rich_markup_mode=None, help=HELP, epilog=EXIT_CODES_HELP, no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
 
@@ -38,12 +38,13 @@ def _root(
     pass
 
 
-app.add_typer(audit_app, name="audit")
-app.add_typer(plan_app, name="plan")
-app.add_typer(playbooks_app, name="playbooks")
-app.command("doctor", epilog=EXIT_CODES_HELP)(doctor_command)
-app.add_typer(sandbox_app, name="sandbox")
-app.command("demo")(demo_command)
+app.command("demo", short_help="Tour cfremedy on the built-in sandbox (no token needed).")(demo_command)
+app.command("doctor", epilog=EXIT_CODES_HELP,
+            short_help="Check the token, the API, and the permissions audit/apply need.")(doctor_command)
+app.add_typer(audit_app, name="audit", short_help="Audit a zone for 5xx misconfigurations (read-only).")
+app.add_typer(plan_app, name="plan", short_help="Save the changes that fix an audit's findings as a plan.")
+app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, or show one.")
+app.add_typer(sandbox_app, name="sandbox", short_help="Serve the offline Cloudflare API sandbox.")
 
 
 def main() -> None:

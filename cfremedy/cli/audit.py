@@ -24,9 +24,9 @@ from cfremedy.reporters.table import render_changes
 
 log = logging.getLogger("cfremedy.cli")
 
-audit_app = typer.Typer(help="Audit zones for the misconfigurations behind 5xx errors (read-only).",
+audit_app = typer.Typer(rich_markup_mode=None, help="Audit zones for the misconfigurations behind 5xx errors (read-only).",
                         no_args_is_help=True)
-plan_app = typer.Typer(help="Write the changes that would fix an audit's findings to a plan file.",
+plan_app = typer.Typer(rich_markup_mode=None, help="Write the changes that would fix an audit's findings to a plan file.",
                        no_args_is_help=True)
 
 
@@ -56,7 +56,7 @@ def _audit(
 @audit_app.command("zone", epilog=EXIT_CODES_HELP)
 @command
 def audit_zone_command(
-    name: Annotated[str, typer.Argument(help="The zone's domain name, e.g. example.com.")],
+    name: Annotated[str, typer.Argument(metavar="ZONE", help="The zone's domain name, e.g. example.com.")],
     format: Format = None,
     output: Output = None,
     fail_on: FailOnOpt = FailOn.high,
@@ -102,8 +102,8 @@ def audit_zone_command(
 @plan_app.command("zone", epilog=EXIT_CODES_HELP)
 @command
 def plan_zone_command(
-    name: Annotated[str, typer.Argument(help="The zone's domain name, e.g. example.com.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plan (JSON).")],
+    name: Annotated[str, typer.Argument(metavar="ZONE", help="The zone's domain name, e.g. example.com.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PLAN.json", help="Where to write the plan (JSON).")],
     playbook: PlaybookIds = None,
     playbooks_dir: PlaybookDirs = None,
     inventory: InventoryOpt = None,

@@ -46,51 +46,53 @@ class FailOn(str, enum.Enum):
 
 
 Verbose = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: HTTP too).")
+    int, typer.Option("--verbose", "-v", count=True, show_default=False,
+                      help="More detail on stderr (-vv: HTTP too).")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 Format = Annotated[
     OutputFormat | None,
-    typer.Option("--format", "-f", help="Report format [default: table on a terminal, json otherwise]."),
+    typer.Option("--format", "-f", help="Report format  [default: table on a terminal, json otherwise]"),
 ]
 Output = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")
+    Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 ]
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
 ]
 PlaybookIds = Annotated[
     list[str] | None,
-    typer.Option("--playbook", "-p", help="Run only this playbook (repeatable; see `playbooks list`)."),
+    typer.Option("--playbook", "-p", metavar="ID", help="Run only this playbook (repeatable; see `playbooks list`)."),
 ]
 PlaybookDirs = Annotated[
     list[Path] | None,
-    typer.Option("--playbooks-dir", help="Also load playbooks from this directory (repeatable)."),
+    typer.Option("--playbooks-dir", metavar="DIR", help="Also load playbooks from this directory (repeatable)."),
 ]
 InventoryOpt = Annotated[
     Path | None,
-    typer.Option("--inventory", "-i", help="TOML inventory: real origin addresses, slow endpoints"
-                 " [env: CFREMEDY_INVENTORY]."),
+    typer.Option("--inventory", "-i", metavar="FILE", help="TOML inventory: real origin addresses,"
+                 " slow endpoints  [env: CFREMEDY_INVENTORY]"),
 ]
 ConnectTo = Annotated[
     list[str] | None,
     typer.Option("--connect-to", metavar="HOST:PORT:TO_HOST:TO_PORT",
                  help="Probe TO_HOST:TO_PORT instead of HOST:PORT, keeping SNI and Host (curl"
-                 " syntax, repeatable, IPv6 in brackets) [env: CFREMEDY_CONNECT_TO]."),
+                 " syntax, repeatable, IPv6 in brackets)  [env: CFREMEDY_CONNECT_TO]"),
 ]
 ConnectToOnly = Annotated[
-    bool, typer.Option("--connect-to-only", help="Probe only origins a --connect-to rule covers.")
+    bool, typer.Option("--connect-to-only", help="Probe only origins a --connect-to rule covers"
+                        "  [env: CFREMEDY_CONNECT_TO_ONLY]")
 ]
 OriginCa = Annotated[
     list[Path] | None,
-    typer.Option("--origin-ca", help="Extra CA certificates (PEM) Cloudflare trusts for this zone's"
-                 " origins (repeatable) [env: CFREMEDY_ORIGIN_CA]."),
+    typer.Option("--origin-ca", metavar="FILE", help="Extra CA certificates (PEM) Cloudflare trusts"
+                 " for this zone's origins (repeatable)  [env: CFREMEDY_ORIGIN_CA]"),
 ]
 ProbeTimeout = Annotated[
-    float, typer.Option("--probe-timeout", min=0.1, help="Seconds allowed for each probe step.")
+    float, typer.Option("--probe-timeout", min=0.1, metavar="SECONDS", help="Seconds allowed for each probe step.")
 ]
 ProbeConcurrency = Annotated[
-    int, typer.Option("--probe-concurrency", min=1, help="Origins probed at the same time.")
+    int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
 ]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
 

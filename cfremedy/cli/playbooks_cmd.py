@@ -10,7 +10,7 @@ from tabulate import tabulate
 from cfremedy.cli.common import PlaybookDirs, Quiet, Verbose, command, load_settings, select_playbooks
 from cfremedy.cli.console import out
 
-playbooks_app = typer.Typer(help="List the playbooks and show what each one checks.",
+playbooks_app = typer.Typer(rich_markup_mode=None, help="List the playbooks and show what each one checks.",
                             no_args_is_help=True)
 
 

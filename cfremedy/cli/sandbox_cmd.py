@@ -22,7 +22,7 @@ from cfremedy.reporters.table import render_zone, summary_line
 from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from cfremedy.sandbox.session import SandboxSession
 
-sandbox_app = typer.Typer(help="Run the built-in Cloudflare API sandbox with real local origins.",
+sandbox_app = typer.Typer(rich_markup_mode=None, help="Run the built-in Cloudflare API sandbox with real local origins.",
                           no_args_is_help=True)
 
 ScenarioOpt = Annotated[

@@ -1,0 +1,169 @@
+"""Every row of the playbooks' decision tables against real origins, through the whole stack.
+
+One sandbox scenario holds a zone per row, each in front of a real origin server on loopback
+(real certificates, real TLS handshakes, real HTTP/2). Each test audits its zone with the
+gateway, the probes and the playbooks exactly as `cfremedy audit zone` does, and checks the
+findings and changes that come out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from cfremedy.audit import AuditOptions, audit_zone
+from cfremedy.gateway import CloudflareGateway
+from cfremedy.models import ZoneReport
+from cfremedy.registry import load_registry
+from cfremedy.sandbox.scenario import Scenario
+from cfremedy.sandbox.session import SandboxSession
+
+TOKEN = "live-token"
+
+# zone label -> (zone settings, origin behaviour overrides)
+ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # ssl_origin_cert
+    "strict-valid": ({"ssl": "strict"}, {}),
+    "strict-self-signed": ({"ssl": "strict"}, {"https": "self_signed"}),
+    "strict-untrusted": ({"ssl": "strict"}, {"https": "untrusted"}),
+    "strict-expired": ({"ssl": "strict"}, {"https": "expired"}),
+    "strict-wrong-name": ({"ssl": "strict"}, {"https": "wrong_name"}),
+    "full-refused": ({"ssl": "full"}, {"https": "closed"}),
+    "strict-plain-http": ({"ssl": "strict"}, {"https": "plain_http"}),
+    "full-tls-alert": ({"ssl": "full"}, {"https": "tls_alert"}),
+    "strict-silent": ({"ssl": "strict"}, {"https": "silent"}),
+    "strict-reset": ({"ssl": "strict"}, {"https": "reset"}),
+    "full-valid": ({"ssl": "full"}, {}),
+    "full-self-signed": ({"ssl": "full"}, {"https": "self_signed"}),
+    "flexible-valid": ({"ssl": "flexible"}, {}),
+    "flexible-self-signed": ({"ssl": "flexible"}, {"https": "self_signed"}),
+    "off-valid": ({"ssl": "off"}, {}),
+    # http2_to_origin
+    "h2-ok": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "ok"}),
+    "h2-http1-reply": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "http1_reply"}),
+    "h2-goaway": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "goaway"}),
+    "h2-rst-stream": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "rst_stream"}),
+    "h2-close": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "close"}),
+    "h2-only-http11": ({"ssl": "strict", "origin_max_http_version": "2"},
+                       {"h2": "goaway", "alpn": ["http/1.1"]}),
+    "h2-setting-off": ({"ssl": "strict", "origin_max_http_version": "1"}, {"h2": "goaway"}),
+    # origin_ip
+    "down-refused": ({"ssl": "strict"}, {"https": "closed", "http": "closed"}),
+    "down-drop": ({"ssl": "strict"}, {"https": "drop", "http": "drop"}),
+}
+
+
+def _scenario() -> Scenario:
+    zones, origins = [], []
+    for n, (label, (settings, origin)) in enumerate(ROWS.items()):
+        name = f"{label}.example"
+        address = f"93.184.216.{n + 1}"
+        zones.append({"name": name, "plan": "pro",
+                      "settings": {"origin_max_http_version": "1", **settings},
+                      "records": [{"type": "A", "name": "www", "content": address, "proxied": True}]})
+        origins.append({"address": address, "hostnames": [f"www.{name}"], **origin})
+    return Scenario.model_validate({
+        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]}],
+        "zones": zones, "origins": origins,
+    })
+
+
+@pytest.fixture(scope="module")
+def reports() -> Iterator[dict[str, ZoneReport]]:
+    with SandboxSession(_scenario()) as session:
+        options = AuditOptions(playbooks=load_registry().playbooks,
+                               probe=session.probe_options(timeout=1.0))
+
+        async def audit_all() -> dict[str, ZoneReport]:
+            async with CloudflareGateway(SecretStr(TOKEN), session.api.url) as gateway:
+                results = await asyncio.gather(
+                    *(audit_zone(gateway, f"{label}.example", options) for label in ROWS))
+            return {r.name.removesuffix(".example"): r for r in results}
+
+        yield asyncio.run(audit_all())
+        assert {r.method for r in session.api.requests} == {"GET"}
+
+
+def summary(report: ZoneReport) -> tuple[set[tuple[str, tuple[int, ...], str]], set[tuple[str, Any, Any, bool]]]:
+    findings = {(f.playbook, f.error_codes, f.severity.value) for f in report.findings}
+    changes = {(c.target, c.before, c.after, c.lowers_security) for c in report.changes}
+    return findings, changes
+
+
+TO_FULL = ("setting:ssl", "strict", "full", True)
+
+
+@pytest.mark.parametrize(
+    "row, findings, changes, fragment",
+    [
+        ("strict-valid", set(), set(), None),
+        ("strict-self-signed", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "self-signed"),
+        ("strict-untrusted", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "issuer is not trusted"),
+        ("strict-expired", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "expired on"),
+        ("strict-wrong-name", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "is not in its SANs/CN (wrong.invalid)"),
+        ("full-refused", {("ssl_origin_cert", (521,), "critical")}, set(), "refuses connections"),
+        ("strict-plain-http", {("ssl_origin_cert", (525,), "critical")}, set(), "not with TLS"),
+        ("full-tls-alert", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (tls_alert"),
+        ("strict-silent", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (timeout"),
+        ("strict-reset", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (reset"),
+        ("full-valid", {("ssl_origin_cert", (), "low")}, {("setting:ssl", "full", "strict", False)}, "SSL mode is full"),
+        ("full-self-signed", set(), set(), None),
+        ("flexible-valid", {("ssl_origin_cert", (), "medium")}, {("setting:ssl", "flexible", "strict", False)}, "SSL mode is flexible"),
+        ("flexible-self-signed", {("ssl_origin_cert", (), "medium")}, set(), "not encrypted"),
+        ("off-valid", {("ssl_origin_cert", (), "medium")}, set(), "SSL mode is off"),
+    ],
+)
+def test_ssl_origin_cert_decision_table(reports: dict[str, ZoneReport], row: str, findings: set,
+                                        changes: set, fragment: str | None) -> None:
+    got_findings, got_changes = summary(reports[row])
+    assert got_findings == findings, [f.message for f in reports[row].findings]
+    assert got_changes == changes
+    if fragment:
+        assert any(fragment in f.message for f in reports[row].findings), [f.message for f in reports[row].findings]
+
+
+def test_526_evidence_names_host_origin_issuer_sans_expiry_and_reason(reports: dict[str, ZoneReport]) -> None:
+    (finding,) = reports["strict-untrusted"].findings
+    evidence = finding.evidence
+    assert finding.resource == "www.strict-untrusted.example"
+    assert evidence["origin"] == "93.184.216.3"
+    assert evidence["connected_to"][0].startswith("127.0.0.1:")
+    certificate = evidence["certificate"]
+    assert "untrusted" in certificate["issuer"].lower()
+    assert certificate["sans"] == ["www.strict-untrusted.example"]
+    assert certificate["not_after"][:4].isdigit()
+    assert evidence["verify_error"] and "issuer" in evidence["reason"]
+
+
+H2_FIX = {("setting:origin_max_http_version", "2", "1", False)}
+H2_FINDING = {("http2_to_origin", (520,), "high")}
+
+
+@pytest.mark.parametrize(
+    "row, findings, changes",
+    [
+        ("h2-ok", set(), set()),
+        ("h2-http1-reply", H2_FINDING, H2_FIX),
+        ("h2-goaway", H2_FINDING, H2_FIX),
+        ("h2-rst-stream", H2_FINDING, H2_FIX),
+        ("h2-close", H2_FINDING, H2_FIX),
+        ("h2-only-http11", set(), set()),
+        ("h2-setting-off", set(), set()),
+    ],
+)
+def test_http2_to_origin_with_real_servers(reports: dict[str, ZoneReport], row: str, findings: set,
+                                           changes: set) -> None:
+    got_findings, got_changes = summary(reports[row])
+    assert got_findings == findings, [f.message for f in reports[row].findings]
+    assert got_changes == changes
+
+
+@pytest.mark.parametrize("row, code", [("down-refused", 521), ("down-drop", 522)])
+def test_origin_down_on_both_ports(reports: dict[str, ZoneReport], row: str, code: int) -> None:
+    findings, changes = summary(reports[row])
+    assert findings == {("origin_ip", (code,), "critical")}  # and no TLS finding on top
+    assert changes == set()
