@@ -16,6 +16,7 @@ from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory
 from cfremedy.models import Change, Finding, StageError, ZoneReport, ZoneSnapshot
 from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
+from cfremedy.plan import Plan, PlannedFinding
 from cfremedy.probes.results import ProbeResults
 from cfremedy.registry import Playbook
 
@@ -100,3 +101,35 @@ async def audit_zone(gateway: CloudflareGateway, name: str, options: AuditOption
         now=datetime.now(timezone.utc),
     )
     return evaluate(facts, options.playbooks)
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Whether a finding a plan set out to fix is gone from a fresh audit."""
+
+    finding: PlannedFinding
+    resolved: bool | None  # None: could not be re-checked
+    note: str = ""
+
+
+async def recheck(gateway: CloudflareGateway, plan: Plan, options: AuditOptions) -> list[Recheck]:
+    """Re-run the playbooks a plan's changes came from on a fresh snapshot (after apply)."""
+    changed = {c.playbook for c in plan.changes}
+    affected = tuple(p for p in options.playbooks if p.id in changed)
+    snapshot = await gateway.zone_snapshot(plan.zone)
+    scoped = AuditOptions(playbooks=affected, probe=options.probe, inventory=options.inventory)
+    probes = await gather_probes(snapshot, scoped)
+    facts = ZoneFacts(snapshot=snapshot, probes=probes,
+                      inventory=options.inventory.for_zone(plan.zone), now=datetime.now(timezone.utc))
+    now_found = {(f.playbook, f.resource, f.error_codes) for f in evaluate(facts, affected).findings}
+    by_id = {p.id: p for p in affected}
+    results = []
+    for finding in plan.findings:
+        playbook = by_id.get(finding.playbook)
+        if playbook is None:
+            results.append(Recheck(finding, None, "playbook not available"))
+        elif playbook.uses_probes and options.probe is None:
+            results.append(Recheck(finding, None, "not re-checked: probing is disabled"))
+        else:
+            results.append(Recheck(finding, finding.key not in now_found))
+    return results

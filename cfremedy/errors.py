@@ -44,8 +44,17 @@ class MissingPermission(ApiError):
         self.permission = permission
 
 
-class ZoneNotFound(ApiError):
+class NotFound(ApiError):
+    """The object asked for does not exist (or this token cannot see it)."""
+
+
+class ZoneNotFound(NotFound):
     pass
+
+
+class WriteOutcomeUnknown(ApiError):
+    """A write failed in a way that does not say whether Cloudflare applied it (5xx, a dropped
+    connection): the caller must re-read the value before deciding anything."""
 
 
 class ApiUnreachable(ApiError):

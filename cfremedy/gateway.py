@@ -34,7 +34,9 @@ from cfremedy.errors import (
     ApiUnreachable,
     AuthenticationFailed,
     MissingPermission,
+    NotFound,
     RateLimitExhausted,
+    WriteOutcomeUnknown,
     ZoneNotFound,
 )
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
@@ -215,10 +217,17 @@ class CloudflareGateway:
                     hint=f"add '{op.permission}' for this zone to the token"
                     " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
                 ) from None
+            except cloudflare.NotFoundError as exc:
+                raise NotFound(f"not found while trying to {op.what} ({_error_detail(exc)})") from None
             except (cloudflare.InternalServerError, cloudflare.APIConnectionError) as exc:
-                # Retrying a write after an ambiguous failure is the caller's decision (it
-                # re-reads before writing again); reads are always safe to retry.
-                if last or op.write:
+                # Whether a failed write landed is unknown: retrying it is the caller's decision,
+                # after re-reading the value. Reads are always safe to retry.
+                if op.write:
+                    raise WriteOutcomeUnknown(
+                        f"no answer to the request to {op.what} ({self._describe(exc)});"
+                        " it may or may not have been applied"
+                    ) from None
+                if last:
                     raise self._failure(op, exc) from None
                 wait = self._backoff(attempt)
                 log.warning("transient failure while trying to %s (%s); retrying in %.1f s",
@@ -372,3 +381,84 @@ class CloudflareGateway:
             editable=frozen_mapping(editable),
             records=records,
         )
+
+    async def zone_by_id(self, zone_id: str) -> Zone:
+        data = await self._call(
+            _Op(f"read zone {zone_id}", "Zone Read"),
+            lambda: self.client.get(f"/zones/{zone_id}", cast_to=object),
+        )
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(result, dict):
+            raise ApiError(f"unexpected answer to reading zone {zone_id}: no result")
+        return _zone_from(result)
+
+    async def count_dns_records(self, zone: Zone) -> int:
+        """How many records the zone has, from one 1-record page's `total_count`."""
+        page = await self._call(
+            _Op(f"count the DNS records of {zone.name}", "DNS Read"),
+            lambda: self.client.dns.records.list(zone_id=zone.id, per_page=1),
+        )
+        extra = (page.result_info.model_extra or {}) if page.result_info is not None else {}
+        total = extra.get("total_count")
+        if not isinstance(total, int):
+            raise ApiError(f"the API did not report how many DNS records {zone.name} has")
+        return total
+
+    # -- writes, refused unless the gateway was opened for apply/rollback --------------------------
+
+    async def get_setting(self, zone: Zone, setting_id: str) -> Any:
+        data = await self._call(
+            _Op(f"read setting {setting_id} of {zone.name}", "Zone Settings Read"),
+            lambda: self.client.get(f"/zones/{zone.id}/settings/{setting_id}", cast_to=object),
+        )
+        return _result(data, f"setting {setting_id} of {zone.name}").get("value")
+
+    async def edit_setting(self, zone: Zone, setting_id: str, value: Any) -> Any:
+        data = await self._call(
+            _Op(f"set {setting_id} of {zone.name} to {value!r}", "Zone Settings Write", write=True),
+            lambda: self.client.patch(
+                f"/zones/{zone.id}/settings/{setting_id}", body={"value": value}, cast_to=object
+            ),
+        )
+        return _result(data, f"setting {setting_id} of {zone.name}").get("value")
+
+    async def get_record(self, zone: Zone, record_id: str) -> DnsRecord | None:
+        """The record, or None when it no longer exists."""
+        try:
+            record = await self._call(
+                _Op(f"read DNS record {record_id} of {zone.name}", "DNS Read"),
+                lambda: self.client.dns.records.get(record_id, zone_id=zone.id),
+            )
+        except NotFound:
+            return None
+        return _record_from(record.to_dict()) if record is not None else None
+
+    async def edit_record(self, zone: Zone, record_id: str, fields: dict[str, Any]) -> DnsRecord:
+        # A plain PATCH through the SDK's client: its typed `records.edit` insists on `ttl`,
+        # which a partial update has no reason to send (or to overwrite).
+        data = await self._call(
+            _Op(f"edit DNS record {record_id} of {zone.name}", "DNS Write", write=True),
+            lambda: self.client.patch(
+                f"/zones/{zone.id}/dns_records/{record_id}", body=fields, cast_to=object
+            ),
+        )
+        return _record_from(_result(data, f"DNS record {record_id} of {zone.name}"))
+
+    async def batch_edit_records(
+        self, zone: Zone, patches: list[tuple[str, dict[str, Any]]]
+    ) -> list[DnsRecord]:
+        """Several record edits in one atomic request: all are applied or none is."""
+        result = await self._call(
+            _Op(f"edit {len(patches)} DNS records of {zone.name}", "DNS Write", write=True),
+            lambda: self.client.dns.records.batch(
+                zone_id=zone.id, patches=[{"id": rid, **fields} for rid, fields in patches]
+            ),
+        )
+        return [_record_from(r.to_dict()) for r in (result.patches or []) if r is not None]
+
+
+def _result(data: Any, what: str) -> dict[str, Any]:
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, dict):
+        raise ApiError(f"unexpected answer about {what}: no result")
+    return result

@@ -17,7 +17,7 @@ from typing import Any
 
 from cfremedy import __version__
 from cfremedy.errors import Refused, UsageError
-from cfremedy.models import Change
+from cfremedy.models import Change, Finding
 from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
 
 
@@ -29,16 +29,38 @@ def changes_checksum(changes: tuple[Change, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class PlannedFinding:
+    """What a change is meant to resolve, kept so `apply` can say whether it did."""
+
+    playbook: str
+    resource: str
+    error_codes: tuple[int, ...]
+    severity: str
+    message: str
+
+    @property
+    def key(self) -> tuple[str, str, tuple[int, ...]]:
+        return (self.playbook, self.resource, self.error_codes)
+
+
+@dataclass(frozen=True)
 class Plan:
     zone: str
     zone_id: str
     changes: tuple[Change, ...]
     created_at: str
+    findings: tuple[PlannedFinding, ...] = ()
 
     @classmethod
-    def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...]) -> Plan:
+    def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...],
+            findings: tuple[Finding, ...] = ()) -> Plan:
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now)
+        planned = tuple(
+            PlannedFinding(f.playbook, f.resource, f.error_codes, f.severity.value, f.message)
+            for f in findings
+            if any(c.playbook == f.playbook for c in changes)
+        )
+        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned)
 
     @property
     def checksum(self) -> str:
@@ -53,6 +75,12 @@ class Plan:
             "created_at": self.created_at,
             "changes": [change_dict(c) for c in self.changes],
             "checksum": self.checksum,
+            # Informational, outside the checksum: what the changes should resolve.
+            "findings": [
+                {"playbook": f.playbook, "resource": f.resource, "error_codes": list(f.error_codes),
+                 "severity": f.severity, "message": f.message}
+                for f in self.findings
+            ],
         }
 
     def write(self, path: Path) -> None:
@@ -66,6 +94,12 @@ class Plan:
                 zone_id=str(data["zone_id"]),
                 changes=tuple(change_from_dict(c) for c in data["changes"]),
                 created_at=str(data.get("created_at", "")),
+                findings=tuple(
+                    PlannedFinding(str(f["playbook"]), str(f["resource"]),
+                                   tuple(int(c) for c in f.get("error_codes", ())),
+                                   str(f.get("severity", "")), str(f.get("message", "")))
+                    for f in data.get("findings", ())
+                ),
             )
             recorded = str(data["checksum"])
         except (KeyError, TypeError) as exc:

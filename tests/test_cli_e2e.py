@@ -261,3 +261,50 @@ def test_help_teaches() -> None:
                  "--probe-timeout", "--no-probe", "Examples", "Exit codes", "Zone Settings Read"):
         assert word in audit, word
     assert run(["--version"]).stdout.startswith("cfremedy ")
+
+
+def test_apply_history_rollback_through_the_cli(tmp_path: Path) -> None:
+    with SandboxSession(load_scenario("demo")) as session:
+        env = {**session.env(), "CFREMEDY_STATE_DIR": str(tmp_path / "state")}
+        zone_id = session.api.state.zone_by_name("blog.example").id
+        plan_file = tmp_path / "plan.json"
+        assert run(["plan", "zone", "blog.example", "-o", str(plan_file)], env).returncode == 0
+        session.api.clear_log()
+
+        refused = run(["apply", str(plan_file), "--yes"], env)
+        assert refused.returncode == 4
+        assert "setting:ssl would lower security (pass --allow-downgrade)" in one_clear_line(refused)
+        no_prompt = run(["apply", str(plan_file), "--allow-downgrade"], env)
+        assert no_prompt.returncode == 2 and "pass --yes" in no_prompt.stderr
+        read_only = run(["apply", str(plan_file), "--yes", "--allow-downgrade"],
+                        {**env, "CLOUDFLARE_API_TOKEN": "sandbox-read-only-token"})
+        assert read_only.returncode == 3
+        assert "lacks 'Zone Settings Write'" in one_clear_line(read_only)
+        edited = json.loads(plan_file.read_text())
+        edited["changes"][0]["after"] = "flexible"
+        (tmp_path / "edited.json").write_text(json.dumps(edited))
+        tampered = run(["apply", str(tmp_path / "edited.json"), "--yes", "--allow-downgrade"], env)
+        assert tampered.returncode == 4 and "checksum mismatch" in one_clear_line(tampered)
+        assert not [r for r in session.api.requests if r.method != "GET"]  # none of it wrote
+
+        applied = run(["apply", str(plan_file), "--yes", "--allow-downgrade"], env)
+        assert applied.returncode == 0, applied.stderr
+        assert re.search(r"APPLIED\s+setting:ssl\s+strict -> full", applied.stdout)
+        assert re.search(r"resolved\s+ssl_origin_cert\s+blog\.example\s+526", applied.stdout)
+        run_id = re.search(r"cfremedy rollback (\S+)", applied.stdout).group(1)
+        assert session.api.state.setting_value(zone_id, "ssl") == "full"
+
+        session.api.clear_log()
+        again = run(["apply", str(plan_file), "--yes", "--allow-downgrade"], env)
+        assert again.returncode == 0 and "no-op" in again.stdout
+        assert not [r for r in session.api.requests if r.method != "GET"]
+
+        history = json.loads(run(["history", "--format", "json"], env).stdout)["runs"]
+        assert [(r["kind"], r["outcome"]) for r in history] == [("apply", "no-op"), ("apply", "applied")]
+        ambiguous = run(["rollback", run_id[:12], "--yes"], env)  # both runs started then
+        assert ambiguous.returncode == 2 and "is ambiguous" in one_clear_line(ambiguous)
+        undo = run(["rollback", run_id.rsplit("-", 1)[1], "--yes"], env)  # the suffix is unique
+        assert undo.returncode == 0, undo.stderr
+        assert session.api.state.setting_value(zone_id, "ssl") == "strict"
+        table = run(["history", "--format", "table"], env).stdout
+        assert f"rollback of {run_id}" in table

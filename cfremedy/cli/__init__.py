@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cfremedy import __version__
+from cfremedy.cli.apply_cmd import apply_command, history_command, rollback_command
 from cfremedy.cli.audit import audit_app, plan_app
 from cfremedy.cli.common import EXIT_CODES_HELP
 from cfremedy.cli.doctor import doctor_command
@@ -43,6 +44,11 @@ app.command("doctor", epilog=EXIT_CODES_HELP,
             short_help="Check the token, the API, and the permissions audit/apply need.")(doctor_command)
 app.add_typer(audit_app, name="audit", short_help="Audit a zone for 5xx misconfigurations (read-only).")
 app.add_typer(plan_app, name="plan", short_help="Save the changes that fix an audit's findings as a plan.")
+app.command("apply", epilog=EXIT_CODES_HELP,
+            short_help="Apply a saved plan safely: drift checks, journal, re-audit.")(apply_command)
+app.command("history", short_help="List apply and rollback runs and their outcomes.")(history_command)
+app.command("rollback", epilog=EXIT_CODES_HELP,
+            short_help="Undo a run, restoring the values it changed.")(rollback_command)
 app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, or show one.")
 app.add_typer(sandbox_app, name="sandbox", short_help="Serve the offline Cloudflare API sandbox.")
 

@@ -127,7 +127,7 @@ def plan_zone_command(
     """
     zone = _audit(name, playbook, playbooks_dir, inventory, connect_to, connect_to_only, origin_ca,
                   probe_timeout, probe_concurrency, no_probe)
-    plan = Plan.new(zone.name, zone.id, zone.changes)
+    plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings)
     plan.write(output)
     out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
                        width=terminal_width()))

@@ -119,8 +119,9 @@ def require_token(settings: Settings) -> SecretStr:
     return settings.api_token
 
 
-def gateway_for(settings: Settings) -> CloudflareGateway:
-    return CloudflareGateway(require_token(settings), settings.base_url)
+def gateway_for(settings: Settings, allow_writes: bool = False) -> CloudflareGateway:
+    """Read-only unless the command is apply or rollback: audit and plan can never write."""
+    return CloudflareGateway(require_token(settings), settings.base_url, allow_writes=allow_writes)
 
 
 def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:

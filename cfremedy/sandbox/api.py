@@ -75,6 +75,7 @@ request, faulted or not.
 from __future__ import annotations
 
 import fnmatch
+import io
 import ipaddress
 import json
 import math
@@ -556,7 +557,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def reset_connection(self) -> None:
-        """Abort with an RST: linger on, zero seconds, then close without a byte sent."""
+        """Abort with an RST: linger on, zero seconds, then close without a byte sent.
+
+        The socket must close here: socketserver's own close sends a FIN first. http.server
+        still flushes `wfile` after the handler returns, so a discard buffer takes its place
+        (a closed file there would print a traceback for every reset).
+        """
         self.close_connection = True
         try:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -565,6 +571,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.connection.close()
         except OSError:
             pass
+        self.wfile = io.BytesIO()
 
 
 class SandboxApi:

@@ -1,0 +1,333 @@
+"""Applying a plan to Cloudflare: refuse what is unsafe, never overwrite drift, journal everything.
+
+The protocol for each change (DESIGN §8):
+  1. read the live value; if it already equals `after` there is nothing to do, and if it is
+     anything but `before` someone changed it since the plan: skip it as drifted;
+  2. journal the intent (`sent`) durably;
+  3. write;
+  4. journal the outcome; a write that failed without saying whether it landed (5xx, a dropped
+     connection) is decided by reading the value back, and retried only if it did not land;
+  5. read back and compare.
+Safety checks run before the first write and send nothing (octoDNS's `raise_if_unsafe`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cfremedy import permissions
+from cfremedy.errors import (
+    ApiError, AuthenticationFailed, MissingPermission, Refused, UsageError, WriteOutcomeUnknown,
+)
+from cfremedy.gateway import CloudflareGateway
+from cfremedy.journal import ChangeState, Journal, Run, RunKind
+from cfremedy.models import Change, DnsRecord, Zone
+from cfremedy.plan import Plan
+
+log = logging.getLogger("cfremedy.apply")
+
+DNS_BLAST_RADIUS = 0.30  # share of a zone's records one plan may change without --force
+WRITE_ATTEMPTS = 3  # writes that verifiably did not land are retried this many times in all
+READ_BACK_ROUNDS = 3  # each round is a gateway read with its own retries
+WRITE_PERMISSION = {"setting": "#zone_settings:edit", "dns": "#dns_records:edit"}
+
+_FATAL = (AuthenticationFailed, MissingPermission)  # every later write would fail the same way
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    max_changes: int = 10
+    allow_downgrade: bool = False
+    force: bool = False
+
+
+def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions) -> list[str]:
+    """Why this plan must not be applied as is; empty when it may. Pure."""
+    if options.force:
+        return []
+    problems = []
+    if len(plan.changes) > options.max_changes:
+        problems.append(f"{len(plan.changes)} changes exceed --max-changes {options.max_changes}")
+    dns = [c for c in plan.changes if c.kind == "dns"]
+    if dns and record_count is not None and len(dns) > DNS_BLAST_RADIUS * record_count:
+        problems.append(
+            f"{len(dns)} DNS changes touch {len(dns) / max(record_count, 1):.0%} of the zone's"
+            f" {record_count} records (more than {DNS_BLAST_RADIUS:.0%})"
+        )
+    downgrades = [c.target for c in plan.changes if c.lowers_security]
+    if downgrades and not options.allow_downgrade:
+        problems.append(f"{', '.join(downgrades)} would lower security (pass --allow-downgrade)")
+    return problems
+
+
+def missing_write_permissions(plan: Plan, zone: Zone) -> list[str]:
+    """Permission groups the token lacks for this plan, when the API reports them. Pure."""
+    if not zone.permissions:
+        return []  # unknown: the writes themselves will tell
+    keys = sorted({WRITE_PERMISSION[c.kind] for c in plan.changes if c.kind in WRITE_PERMISSION})
+    return [permissions.group_for(k) for k in keys if k not in zone.permissions]
+
+
+def check_targets(plan: Plan) -> None:
+    for change in plan.changes:
+        if change.kind not in WRITE_PERMISSION:
+            raise UsageError(f"plan change {change.target!r}: cfremedy cannot apply this kind of target")
+        if change.kind == "dns" and not (isinstance(change.before, dict) and isinstance(change.after, dict)):
+            raise UsageError(f"plan change {change.target!r}: DNS changes need field mappings")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plan: Plan
+    zone: Zone
+
+
+async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions) -> Prepared:
+    """Every check that can refuse the plan, before anything is written."""
+    check_targets(plan)
+    zone = await gateway.zone_by_id(plan.zone_id)
+    if zone.name != plan.zone:
+        raise Refused(f"the plan is for zone {plan.zone} but its zone id {plan.zone_id} is {zone.name}")
+    missing = missing_write_permissions(plan, zone)
+    if missing:
+        raise MissingPermission(
+            f"the API token lacks {', '.join(repr(m) for m in missing)} on {zone.name},"
+            " needed to apply this plan",
+            permission=missing[0],
+            hint="add the permission to the token (My Profile > API Tokens), or run `cfremedy doctor`",
+        )
+    needs_count = not options.force and any(c.kind == "dns" for c in plan.changes)
+    record_count = await gateway.count_dns_records(zone) if needs_count else None
+    problems = safety_problems(plan, record_count, options)
+    if problems:
+        raise Refused("refusing to apply: " + "; ".join(problems),
+                      hint="review the plan; --force overrides these checks")
+    return Prepared(plan=plan, zone=zone)
+
+
+# -- reading, comparing and writing one change's target -------------------------------------------
+
+
+class _Target(Protocol):
+    async def read(self) -> Any: ...
+    def matches(self, live: Any, expected: Any) -> bool: ...
+    async def write(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Setting:
+    gateway: CloudflareGateway
+    zone: Zone
+    change: Change
+
+    async def read(self) -> Any:
+        return await self.gateway.get_setting(self.zone, self.change.key)
+
+    def matches(self, live: Any, expected: Any) -> bool:
+        return bool(live == expected)
+
+    async def write(self) -> None:
+        await self.gateway.edit_setting(self.zone, self.change.key, self.change.after)
+
+
+@dataclass(frozen=True)
+class _Record:
+    gateway: CloudflareGateway
+    zone: Zone
+    change: Change
+
+    async def read(self) -> DnsRecord | None:
+        return await self.gateway.get_record(self.zone, self.change.key)
+
+    def matches(self, live: DnsRecord | None, expected: dict[str, Any]) -> bool:
+        return live is not None and all(getattr(live, k, None) == v for k, v in expected.items())
+
+    async def write(self) -> None:
+        await self.gateway.edit_record(self.zone, self.change.key, dict(self.change.after))
+
+
+def _target(gateway: CloudflareGateway, zone: Zone, change: Change) -> _Target:
+    return (_Setting if change.kind == "setting" else _Record)(gateway, zone, change)
+
+
+def describe_live(live: Any) -> str:
+    if isinstance(live, DnsRecord):
+        return f"{live.type} {live.name} {live.content}"
+    return "the record no longer exists" if live is None else repr(live)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    state: ChangeState | None  # None: still at `before`, so the write did not land
+    detail: str = ""
+
+
+async def _read_back(target: _Target, change: Change) -> _Decision:
+    """What the live value says about a write; SENT when it cannot be read (in doubt)."""
+    last_error = ""
+    for _ in range(READ_BACK_ROUNDS):
+        try:
+            live = await target.read()
+        except _FATAL:
+            raise
+        except ApiError as exc:
+            last_error = exc.message
+            continue
+        if target.matches(live, change.after):
+            return _Decision(ChangeState.APPLIED)
+        if target.matches(live, change.before):
+            return _Decision(None)
+        return _Decision(ChangeState.DRIFTED,
+                         f"now {describe_live(live)}: changed by someone else meanwhile")
+    return _Decision(ChangeState.SENT,
+                     f"could not read the value back ({last_error}); in doubt until"
+                     " `cfremedy history` re-checks it")
+
+
+class Executor:
+    """Runs the protocol for every change of one prepared plan, journaling each step."""
+
+    def __init__(self, gateway: CloudflareGateway, journal: Journal, prepared: Prepared,
+                 kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> None:
+        self.gateway = gateway
+        self.journal = journal
+        self.zone = prepared.zone
+        self.plan = prepared.plan
+        self.run_id = journal.start_run(kind, self.plan.zone, self.plan.zone_id, self.plan.checksum,
+                                        self.plan.changes, rolls_back)
+
+    def _mark(self, seqs: int | list[int], state: ChangeState, detail: str = "") -> None:
+        self.journal.mark(self.run_id, seqs, state, detail)
+
+    async def run(self) -> Run:
+        try:
+            indexed = list(enumerate(self.plan.changes))
+            for seq, change in indexed:
+                if change.kind == "setting":
+                    await self._one(seq, change)
+            await self._dns([(seq, c) for seq, c in indexed if c.kind == "dns"])
+        finally:
+            self.journal.finish_run(self.run_id)
+        return self.journal.run(self.run_id)
+
+    async def _precheck(self, seq: int, change: Change) -> bool:
+        """True when the change should be written now; otherwise its state is journaled."""
+        target = _target(self.gateway, self.zone, change)
+        try:
+            live = await target.read()
+        except _FATAL:
+            self._mark(seq, ChangeState.NOT_APPLIED, "not attempted: the token was refused")
+            raise
+        except ApiError as exc:
+            self._mark(seq, ChangeState.NOT_APPLIED, f"could not read the live value: {exc.message}")
+            return False
+        if target.matches(live, change.after):
+            self._mark(seq, ChangeState.UNCHANGED, "already had the planned value")
+            return False
+        if not target.matches(live, change.before):
+            self._mark(seq, ChangeState.DRIFTED,
+                       f"live value is {describe_live(live)}, the plan expected"
+                       f" {describe_live(_expected(change))}: left alone")
+            return False
+        return True
+
+    async def _one(self, seq: int, change: Change, attempts: int = WRITE_ATTEMPTS) -> None:
+        if not await self._precheck(seq, change):
+            return
+        await self._write(seq, change, attempts)
+
+    async def _write(self, seq: int, change: Change, attempts: int) -> None:
+        target = _target(self.gateway, self.zone, change)
+        for attempt in range(1, attempts + 1):
+            self._mark(seq, ChangeState.SENT, f"write attempt {attempt}")
+            try:
+                await target.write()
+            except WriteOutcomeUnknown as exc:
+                log.warning("%s: %s", change.target, exc.message)
+            except _FATAL:
+                self._mark(seq, ChangeState.NOT_APPLIED, "the token was refused")
+                raise
+            except ApiError as exc:
+                self._mark(seq, ChangeState.NOT_APPLIED, f"refused by the API: {exc.message}")
+                return
+            decision = await _read_back(target, change)
+            if decision.state is not None:
+                self._mark(seq, decision.state, decision.detail)
+                return
+        self._mark(seq, ChangeState.NOT_APPLIED, f"the write did not take effect after {attempts} attempts")
+
+    async def _dns(self, changes: list[tuple[int, Change]]) -> None:
+        """Several record edits go out as one atomic batch; stragglers are written one by one."""
+        ready = [(seq, c) for seq, c in changes if await self._precheck(seq, c)]
+        if len(ready) < 2:
+            for seq, change in ready:
+                await self._write(seq, change, WRITE_ATTEMPTS)
+            return
+        seqs = [seq for seq, _ in ready]
+        self._mark(seqs, ChangeState.SENT, "batch write")
+        try:
+            await self.gateway.batch_edit_records(
+                self.zone, [(c.key, dict(c.after)) for _, c in ready])
+        except WriteOutcomeUnknown as exc:
+            log.warning("DNS batch: %s", exc.message)
+        except _FATAL:
+            self._mark(seqs, ChangeState.NOT_APPLIED, "the token was refused")
+            raise
+        except ApiError as exc:
+            self._mark(seqs, ChangeState.NOT_APPLIED, f"batch refused by the API: {exc.message}")
+            return
+        for seq, change in ready:
+            decision = await _read_back(_target(self.gateway, self.zone, change), change)
+            if decision.state is None:  # the batch did not land: try this record on its own
+                await self._write(seq, change, WRITE_ATTEMPTS - 1)
+            else:
+                self._mark(seq, decision.state, decision.detail)
+
+
+def _expected(change: Change) -> Any:
+    before = change.before
+    if change.kind == "dns" and isinstance(before, dict):
+        return DnsRecord(id=change.key, type=str(before.get("type", "")), name=str(before.get("name", "")),
+                         content=str(before.get("content", "")))
+    return before
+
+
+async def reconcile(gateway: CloudflareGateway, journal: Journal, run: Run) -> Run:
+    """Settle a run's in-doubt writes by reading what Cloudflare has now."""
+    if not run.in_doubt:
+        return run
+    zone = await gateway.zone_by_id(run.zone_id)
+    for entry in run.in_doubt:
+        decision = await _read_back(_target(gateway, zone, entry.change), entry.change)
+        if decision.state is None:
+            journal.mark(run.id, entry.seq, ChangeState.NOT_APPLIED,
+                         "re-checked later: the write never reached Cloudflare")
+        elif decision.state is ChangeState.APPLIED:
+            journal.mark(run.id, entry.seq, ChangeState.APPLIED,
+                         "re-checked later: the write reached Cloudflare")
+        elif decision.state is ChangeState.DRIFTED:
+            journal.mark(run.id, entry.seq, ChangeState.DRIFTED, f"re-checked later: {decision.detail}")
+    return journal.run(run.id)
+
+
+def inverse_plan(run: Run) -> Plan:
+    """The changes that undo what a run verifiably applied, newest first."""
+    changes = tuple(
+        Change(
+            playbook=e.change.playbook,
+            target=e.change.target,
+            before=e.change.after,
+            after=e.change.before,
+            reason=f"roll back run {run.id}",
+        )
+        for e in reversed(run.entries)
+        if e.state is ChangeState.APPLIED
+    )
+    return Plan(zone=run.zone, zone_id=run.zone_id, changes=changes, created_at=run.started_at)
+
+
+def run_succeeded(run: Run) -> bool:
+    """Every change is now at its planned value (written, or already there)."""
+    return all(e.state in (ChangeState.APPLIED, ChangeState.UNCHANGED) for e in run.entries)

@@ -1,0 +1,199 @@
+"""`cfremedy apply`, `history` and `rollback`: the only commands that write to Cloudflare."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cfremedy.apply import ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded
+from cfremedy.audit import AuditOptions, Recheck, recheck
+from cfremedy.cli.common import (
+    ConnectTo, ConnectToOnly, Format, InventoryOpt, NoProbe, OriginCa, OutputFormat, PlaybookDirs,
+    ProbeConcurrency, ProbeTimeout, Quiet, Verbose, command, gateway_for, load_inventory_option,
+    load_settings, probe_options, run_async, select_playbooks,
+)
+from cfremedy.cli.console import err, out, terminal_width
+from cfremedy.errors import EXIT_OK, EXIT_REFUSED, ApiError, Refused, UsageError
+from cfremedy.gateway import CloudflareGateway
+from cfremedy.journal import Journal, Run, RunKind
+from cfremedy.plan import Plan
+from cfremedy.reporters.runs import render_history, render_rechecks, render_run, run_summary
+from cfremedy.reporters.table import render_changes
+from cfremedy.settings import Settings
+
+log = logging.getLogger("cfremedy.cli")
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (for CI).")]
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("stdin is not a terminal, so nobody can confirm",
+                         hint="review the plan, then pass --yes")
+    if not typer.confirm(question, default=False, err=True):
+        raise Refused("cancelled at the prompt; nothing was changed")
+
+
+def _journal(settings: Settings) -> Journal:
+    return Journal.in_state_dir(settings.state_dir)
+
+
+async def _execute(gateway: CloudflareGateway, journal: Journal, plan: Plan, options: ApplyOptions,
+                   yes: bool, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> Run:
+    prepared = await prepare(gateway, plan, options)
+    _confirm(f"Apply these {len(plan.changes)} change(s) to {plan.zone}?", yes)
+    executor = Executor(gateway, journal, prepared, kind, rolls_back)
+    log.info("run %s: applying %d change(s) to %s", executor.run_id, len(plan.changes), plan.zone)
+    return await executor.run()
+
+
+def _report(run: Run) -> int:
+    out(f"\nResults:\n{render_run(run, terminal_width())}\n{run_summary(run)}\n")
+    return EXIT_OK if run_succeeded(run) else EXIT_REFUSED
+
+
+@command
+def apply_command(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN.json", help="A plan from `cfremedy plan zone`.")],
+    yes: Yes = False,
+    max_changes: Annotated[int, typer.Option("--max-changes", metavar="N", min=0,
+                                             help="Refuse plans with more changes than this.")] = 10,
+    allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow changes that"
+                                                  " lower security (e.g. SSL strict -> full).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Override --max-changes, the 30 % DNS limit"
+                                        " and --allow-downgrade. Drift checks still apply.")] = False,
+    inventory: InventoryOpt = None,
+    connect_to: ConnectTo = None,
+    connect_to_only: ConnectToOnly = False,
+    origin_ca: OriginCa = None,
+    probe_timeout: ProbeTimeout = 10.0,
+    probe_concurrency: ProbeConcurrency = 100,
+    no_probe: NoProbe = False,
+    playbooks_dir: PlaybookDirs = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Apply a saved plan: check it, ask, write each change safely, journal, re-audit.
+
+    Refuses (exit 4, nothing sent) a plan edited after it was made (checksum), more than
+    --max-changes changes, DNS changes to more than 30 % of the zone's records, and changes
+    that lower security without --allow-downgrade. Checks the token may write what the plan
+    touches (exit 3). Then, per change: re-reads the live value and skips it if it is no longer
+    the plan's `before` (drift), journals, writes, reads back. Finally re-runs the affected
+    playbooks on a fresh snapshot (probe options as for audit) and says which findings are
+    resolved. Applying the same plan again changes nothing. Prints a run id for `rollback`.
+
+    Examples:
+
+      cfremedy apply plan.json
+
+      cfremedy apply plan.json --yes --allow-downgrade
+    """
+    settings = load_settings()
+    plan = Plan.read(plan_file)
+    audit_options = AuditOptions(
+        playbooks=select_playbooks(settings, None, playbooks_dir),
+        probe=probe_options(settings, connect_to, connect_to_only, origin_ca, probe_timeout,
+                            probe_concurrency, no_probe),
+        inventory=load_inventory_option(settings, inventory),
+    )
+    if not plan.changes:
+        out(f"The plan for {plan.zone} has no changes: nothing to apply.\n")
+        return EXIT_OK
+    out(render_changes(plan.changes, title=f"Plan for {plan.zone} ({len(plan.changes)} change(s),"
+                       f" {plan.checksum[:19]}...)", width=terminal_width()))
+
+    async def go() -> tuple[Run, list[Recheck]]:
+        async with gateway_for(settings, allow_writes=True) as gateway:
+            with _journal(settings) as journal:
+                run = await _execute(gateway, journal, plan, ApplyOptions(max_changes, allow_downgrade, force), yes)
+            rechecks: list[Recheck] = []
+            if any(e.state.reached_cloudflare for e in run.entries) and plan.findings:
+                try:
+                    rechecks = await recheck(gateway, plan, audit_options)
+                except ApiError as exc:
+                    err(f"cfremedy: warning: could not re-audit after applying: {exc.message}")
+            return run, rechecks
+
+    run, rechecks = run_async(go())
+    code = _report(run)
+    if rechecks:
+        out("\n" + render_rechecks(rechecks))
+    if any(e.state.reached_cloudflare for e in run.entries):
+        out(f"\nUndo with: cfremedy rollback {run.id}\n")
+    return code
+
+
+@command
+def history_command(
+    format: Format = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest runs.")] = 20,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not re-check in-doubt changes"
+                                          " against the API.")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """List apply and rollback runs: when, which zone, how many changes, the outcome.
+
+    A run interrupted mid-write (killed, network lost) can leave changes "in doubt": the
+    journal knows the write was sent but not whether it landed. With a token, history reads
+    those values from Cloudflare and records the answer, so it shows exactly what reached
+    Cloudflare.
+    """
+    settings = load_settings()
+    fmt = format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
+    with _journal(settings) as journal:
+        runs = journal.runs(limit)
+        doubtful = [r for r in runs if r.in_doubt]
+        if doubtful and not offline and settings.api_token is not None:
+            async def settle() -> None:
+                async with gateway_for(settings) as gateway:
+                    for r in doubtful:
+                        await reconcile(gateway, journal, r)
+            run_async(settle())
+            runs = journal.runs(limit)
+        elif doubtful:
+            err(f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
+                " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them")
+    out(render_history(runs, fmt.value))
+    return EXIT_OK
+
+
+@command
+def rollback_command(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id from `cfremedy history`"
+                                          " (a unique prefix or suffix is enough).")],
+    yes: Yes = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Undo a run: restore the values every change it applied had before.
+
+    Plans the inverse of each change the journal shows as applied (in-doubt changes are first
+    re-checked against Cloudflare), shows it, asks, and applies it under the same drift check:
+    a value changed again since the run is left alone and reported. The rollback is itself a
+    run in the journal.
+    """
+    settings = load_settings()
+
+    async def go() -> Run | None:
+        async with gateway_for(settings, allow_writes=True) as gateway:
+            with _journal(settings) as journal:
+                run = await reconcile(gateway, journal, journal.run(run_id))
+                plan = inverse_plan(run)
+                if not plan.changes:
+                    out(f"Run {run.id} applied nothing: nothing to roll back.\n")
+                    return None
+                out(render_changes(plan.changes, title=f"Rollback of run {run.id} on {run.zone}"
+                                   f" ({len(plan.changes)} change(s))", width=terminal_width()))
+                return await _execute(gateway, journal, plan, ApplyOptions(force=True), yes,
+                                      RunKind.ROLLBACK, rolls_back=run.id)
+
+    result = run_async(go())
+    return EXIT_OK if result is None else _report(result)

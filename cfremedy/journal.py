@@ -1,0 +1,234 @@
+"""The journal: what every apply and rollback intended, sent and achieved, on disk first.
+
+Each change's state is committed to SQLite *before* its write leaves (`sent`) and again when the
+outcome is known, with `synchronous=FULL`, so a process killed at any instant leaves a journal
+that says exactly which writes might have reached Cloudflare: those still `sent`. Nothing is
+guessed about them; `reconcile` re-reads their live values later and records the answer.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cfremedy.errors import UsageError
+from cfremedy.models import Change
+from cfremedy.report import change_dict, change_from_dict
+
+SCHEMA_VERSION = 1
+FILENAME = "cfremedy.sqlite3"
+
+
+class ChangeState(str, enum.Enum):
+    PENDING = "pending"  # planned; no write attempted yet
+    SENT = "sent"  # the write may have reached Cloudflare: in doubt until re-read
+    APPLIED = "applied"  # written and read back with the planned value
+    UNCHANGED = "unchanged"  # already had the planned value: nothing sent
+    DRIFTED = "drifted"  # the live value was neither `before` nor `after`: left alone
+    NOT_APPLIED = "not_applied"  # refused, failed, or read back unchanged
+
+    @property
+    def reached_cloudflare(self) -> bool:
+        return self is ChangeState.APPLIED
+
+
+class RunKind(str, enum.Enum):
+    APPLY = "apply"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    change: Change
+    state: ChangeState
+    detail: str
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    kind: RunKind
+    zone: str
+    zone_id: str
+    plan_checksum: str
+    started_at: str
+    finished_at: str | None
+    rolls_back: str | None
+    entries: tuple[Entry, ...]
+
+    @property
+    def in_doubt(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.state is ChangeState.SENT)
+
+    @property
+    def outcome(self) -> str:
+        """One word for `history`, derived from the entries rather than stored twice."""
+        states = {e.state for e in self.entries}
+        if ChangeState.SENT in states:
+            return "in doubt"
+        if self.finished_at is None:
+            return "interrupted"
+        if ChangeState.PENDING in states:
+            return "aborted"  # stopped early, e.g. the token was refused mid-run
+        if states <= {ChangeState.UNCHANGED}:
+            return "no-op"
+        if states <= {ChangeState.APPLIED, ChangeState.UNCHANGED}:
+            return "applied"
+        if ChangeState.APPLIED in states:
+            return "partial"
+        return "failed"
+
+    def count(self, state: ChangeState) -> int:
+        return sum(1 for e in self.entries if e.state is state)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """Sortable by time and short enough to type: 20261121T120301Z-3f9a."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    zone_id TEXT NOT NULL,
+    plan_checksum TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    rolls_back TEXT REFERENCES runs(id)
+);
+CREATE TABLE IF NOT EXISTS entries (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    change TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+"""
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise UsageError(f"cannot open the journal at {path}: {exc}",
+                             hint="set CFREMEDY_STATE_DIR to a writable directory") from None
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed state survives a crash
+        self._db.execute("PRAGMA foreign_keys=ON")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UsageError(f"the journal at {path} was written by a newer cfremedy")
+        self._db.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Journal:
+        return cls(state_dir / FILENAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def start_run(self, kind: RunKind, zone: str, zone_id: str, checksum: str,
+                  changes: tuple[Change, ...], rolls_back: str | None = None) -> str:
+        run_id = new_run_id()
+        now = _now()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs (id, kind, zone, zone_id, plan_checksum, started_at, rolls_back)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind.value, zone, zone_id, checksum, now, rolls_back),
+            )
+            self._db.executemany(
+                "INSERT INTO entries (run_id, seq, change, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, seq, json.dumps(change_dict(c), sort_keys=True), ChangeState.PENDING.value, now)
+                 for seq, c in enumerate(changes)],
+            )
+        return run_id
+
+    def mark(self, run_id: str, seqs: int | list[int], state: ChangeState, detail: str = "") -> None:
+        """Record a state, durably, before the caller does anything else."""
+        seq_list = [seqs] if isinstance(seqs, int) else seqs
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE entries SET state = ?, detail = ?, updated_at = ? WHERE run_id = ? AND seq = ?",
+                [(state.value, detail, _now(), run_id, seq) for seq in seq_list],
+            )
+
+    def finish_run(self, run_id: str) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (_now(), run_id))
+
+    def _load(self, row: tuple[Any, ...]) -> Run:
+        run_id = row[0]
+        entries = tuple(
+            Entry(seq=seq, change=change_from_dict(json.loads(change)), state=ChangeState(state),
+                  detail=detail)
+            for seq, change, state, detail in self._db.execute(
+                "SELECT seq, change, state, detail FROM entries WHERE run_id = ? ORDER BY seq",
+                (run_id,),
+            )
+        )
+        return Run(id=run_id, kind=RunKind(row[1]), zone=row[2], zone_id=row[3],
+                   plan_checksum=row[4], started_at=row[5], finished_at=row[6], rolls_back=row[7],
+                   entries=entries)
+
+    _COLUMNS = "id, kind, zone, zone_id, plan_checksum, started_at, finished_at, rolls_back"
+
+    def runs(self, limit: int | None = None) -> list[Run]:
+        """Newest first."""
+        query = f"SELECT {self._COLUMNS} FROM runs ORDER BY started_at DESC, id DESC"
+        rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+        return [self._load(r) for r in rows]
+
+    def run(self, run_id: str) -> Run:
+        """A run by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`)."""
+        pattern = run_id.replace("%", "").replace("_", "")
+        rows = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM runs WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id",
+            (run_id, pattern + "%", "%" + pattern),
+        ).fetchall()
+        exact = [r for r in rows if r[0] == run_id]
+        if exact:
+            return self._load(exact[0])
+        if len(rows) == 1:
+            return self._load(rows[0])
+        if not rows:
+            raise UsageError(f"no run {run_id!r} in the journal at {self.path}",
+                             hint="`cfremedy history` lists the runs")
+        raise UsageError(f"run id {run_id!r} is ambiguous: {', '.join(r[0] for r in rows)}")

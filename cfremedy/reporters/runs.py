@@ -1,0 +1,59 @@
+"""Rendering journal runs: what `apply`, `rollback` and `history` print."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from cfremedy.audit import Recheck
+from cfremedy.journal import ChangeState, Run
+from cfremedy.report import change_dict
+from cfremedy.reporters.table import DEFAULT_WIDTH, _text_width, describe_change
+
+
+def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
+    rows = [[e.state.value.upper().replace("_", " "), e.change.target, describe_change(e.change),
+             e.detail] for e in run.entries]
+    widths: list[int | None] = [None, None, 40]
+    return tabulate(rows, headers=["RESULT", "TARGET", "CHANGE", "DETAIL"], tablefmt="simple",
+                    maxcolwidths=[*widths, _text_width(width, rows, widths)]) + "\n"
+
+
+def render_rechecks(rechecks: Sequence[Recheck]) -> str:
+    if not rechecks:
+        return ""
+    rows = [["resolved" if r.resolved else "NOT RESOLVED" if r.resolved is False else "unknown",
+             r.finding.playbook, r.finding.resource, ",".join(map(str, r.finding.error_codes)) or "-",
+             r.note] for r in rechecks]
+    return "Re-audit of the affected playbooks on a fresh snapshot:\n" + tabulate(
+        rows, headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"], tablefmt="simple") + "\n"
+
+
+def run_summary(run: Run) -> str:
+    counts = [f"{run.count(s)} {s.value.replace('_', ' ')}" for s in ChangeState if run.count(s)]
+    return f"{run.kind.value} run {run.id} on {run.zone}: {run.outcome} ({', '.join(counts) or 'no changes'})"
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id, "kind": run.kind.value, "zone": run.zone, "zone_id": run.zone_id,
+        "started_at": run.started_at, "finished_at": run.finished_at, "rolls_back": run.rolls_back,
+        "plan_checksum": run.plan_checksum, "outcome": run.outcome,
+        "changes": [{**change_dict(e.change), "state": e.state.value, "detail": e.detail}
+                    for e in run.entries],
+    }
+
+
+def render_history(runs: Sequence[Run], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"runs": [run_dict(r) for r in runs]}, indent=2, ensure_ascii=False) + "\n"
+    if not runs:
+        return "No apply or rollback runs yet.\n"
+    rows = [[r.id, r.started_at.replace("T", " ")[:19], r.kind.value
+             + (f" of {r.rolls_back}" if r.rolls_back else ""), r.zone,
+             f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}", r.outcome] for r in runs]
+    return tabulate(rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"],
+                    tablefmt="simple") + "\n"

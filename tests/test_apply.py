@@ -1,0 +1,282 @@
+"""Applying plans against the sandbox over real HTTP: refusals, drift, faults, idempotence, rollback.
+
+Every claim is checked on the sandbox itself: its request log (what was sent) and its state
+(what Cloudflare would now hold), compared with the journal (what cfremedy says happened).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from cfremedy.apply import (
+    ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded, safety_problems,
+)
+from cfremedy.errors import EXIT_API, EXIT_REFUSED, ApiError, MissingPermission, Refused
+from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritesNotAllowed
+from cfremedy.journal import ChangeState, Journal, Run, RunKind
+from cfremedy.models import Change
+from cfremedy.plan import Plan
+from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.scenario import FaultSpec
+
+TOKEN = "writer-token"
+READ_ONLY = "reader-token"
+ZONE = "apply.example"
+FAST = RetryPolicy(attempts=4, backoff=0.005)
+SETTINGS_BEFORE = {"ssl": "full", "origin_max_http_version": "2", "proxy_read_timeout": 100,
+                   "min_tls_version": "1.0", "always_use_https": "off"}
+SETTINGS_AFTER = {"ssl": "strict", "origin_max_http_version": "1", "proxy_read_timeout": 360,
+                  "min_tls_version": "1.2", "always_use_https": "on"}
+
+
+def scenario(seed: int = 0, extra_records: int = 15) -> dict[str, Any]:
+    return {
+        "sandbox": {"seed": seed},
+        "tokens": [
+            {"name": "writer", "value": TOKEN, "permissions": [
+                "Zone Read", "Zone Settings Read", "Zone Settings Write", "DNS Read", "DNS Write"]},
+            {"name": "reader", "value": READ_ONLY, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]},
+        ],
+        "zones": [{
+            "name": ZONE, "plan": "enterprise", "settings": SETTINGS_BEFORE,
+            "generate_records": extra_records,
+            "records": [{"type": "A", "name": f"host{i}", "content": f"93.184.215.{i}", "proxied": True}
+                        for i in range(1, 6)],
+        }],
+    }
+
+
+def zone_id(api: SandboxApi) -> str:
+    return api.state.zone_by_name(ZONE).id
+
+
+def hosts(api: SandboxApi) -> list[Any]:
+    return sorted((r for r in api.state.records(zone_id(api)) if r.name.startswith("host")),
+                  key=lambda r: r.name)
+
+
+def ten_change_plan(api: SandboxApi) -> Plan:
+    changes = [Change("test", f"setting:{k}", v, SETTINGS_AFTER[k], "test") for k, v in SETTINGS_BEFORE.items()]
+    for record in hosts(api):
+        fields = {"type": "A", "name": record.name}
+        changes.append(Change("test", f"dns:{record.id}", {**fields, "content": record.content},
+                              {**fields, "content": record.content.replace(".215.", ".216.")}, "test"))
+    return Plan.new(ZONE, zone_id(api), tuple(changes))
+
+
+def live(api: SandboxApi, change: Change) -> Any:
+    if change.kind == "setting":
+        return api.state.setting_value(zone_id(api), change.key)
+    record = api.state.record(zone_id(api), change.key)
+    return {"type": record.type, "name": record.name, "content": record.content}
+
+
+def apply(api: SandboxApi, plan: Plan, state_dir: Path, options: ApplyOptions = ApplyOptions(),
+          token: str = TOKEN, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> Run:
+    async def go() -> Run:
+        async with CloudflareGateway(SecretStr(token), api.url, allow_writes=True, retry=FAST) as gw:
+            with Journal.in_state_dir(state_dir) as journal:
+                prepared = await prepare(gw, plan, options)
+                return await Executor(gw, journal, prepared, kind, rolls_back).run()
+
+    return asyncio.run(go())
+
+
+def writes(api: SandboxApi) -> list[str]:
+    return [f"{r.method} {r.path}" for r in api.requests if r.method != "GET"]
+
+
+# -- refusals: exit 4 (or 3), a message naming the reason, and not one write -------------------
+
+
+def test_an_edited_plan_is_refused(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    data = ten_change_plan(api).to_dict()
+    data["changes"][0]["after"] = "flexible"
+    with pytest.raises(Refused, match="checksum mismatch") as caught:
+        Plan.from_dict(data)
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+@pytest.mark.parametrize(
+    "make_plan, options, reason",
+    [
+        (lambda p: p, ApplyOptions(max_changes=9), "10 changes exceed --max-changes 9"),
+        (lambda p: Plan.new(ZONE, p.zone_id, p.changes[5:]), ApplyOptions(),
+         None),  # 5 of 20 records (25 %) is allowed: the control case
+        (lambda p: Plan.new(ZONE, p.zone_id, (*p.changes[:1], Change(
+            "test", "setting:ssl", "full", "flexible", "test", lowers_security=True))[1:]),
+         ApplyOptions(), "setting:ssl would lower security (pass --allow-downgrade)"),
+    ],
+    ids=["max-changes", "dns-25-percent-ok", "downgrade"],
+)
+def test_safety_refusals_send_no_write(sandbox_factory, tmp_path: Path, make_plan, options, reason) -> None:
+    api = sandbox_factory(scenario())
+    plan = make_plan(ten_change_plan(api))
+    api.clear_log()
+    if reason is None:
+        assert run_succeeded(apply(api, plan, tmp_path, options))
+        return
+    with pytest.raises(Refused) as caught:
+        apply(api, plan, tmp_path, options)
+    assert reason in caught.value.message and caught.value.exit_code == EXIT_REFUSED
+    assert writes(api) == []
+
+
+def test_dns_changes_over_30_percent_of_the_zone_are_refused(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario(extra_records=10))  # 5 DNS changes of 15 records: 33 %
+    plan = Plan.new(ZONE, zone_id(api), ten_change_plan(api).changes[5:])
+    api.clear_log()
+    with pytest.raises(Refused, match="5 DNS changes touch 33% of the zone's 15 records"):
+        apply(api, plan, tmp_path)
+    assert writes(api) == []
+    assert run_succeeded(apply(api, plan, tmp_path, ApplyOptions(force=True)))  # --force overrides
+
+
+def test_a_token_that_cannot_write_is_refused_before_the_first_write(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    plan = ten_change_plan(api)
+    api.clear_log()
+    with pytest.raises(MissingPermission) as caught:
+        apply(api, plan, tmp_path, token=READ_ONLY)
+    assert "'DNS Write', 'Zone Settings Write'" in caught.value.message
+    assert caught.value.exit_code == EXIT_API
+    assert writes(api) == []
+
+
+def test_a_read_only_gateway_cannot_write(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+
+    async def go() -> None:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url) as gw:
+            zone = await gw.zone_by_name(ZONE)
+            await gw.edit_setting(zone, "ssl", "strict")
+
+    with pytest.raises(WritesNotAllowed):
+        asyncio.run(go())
+    assert writes(api) == []
+
+
+def test_safety_problems_is_pure_and_force_overrides_all() -> None:
+    downgrade = Change("p", "setting:ssl", "strict", "full", "r", lowers_security=True)
+    dns = [Change("p", f"dns:{i}", {"content": "a"}, {"content": "b"}, "r") for i in range(4)]
+    plan = Plan.new("z", "id", (downgrade, *dns))
+    assert safety_problems(plan, 10, ApplyOptions(max_changes=4)) == [
+        "5 changes exceed --max-changes 4",
+        "4 DNS changes touch 40% of the zone's 10 records (more than 30%)",
+        "setting:ssl would lower security (pass --allow-downgrade)",
+    ]
+    assert safety_problems(plan, 100, ApplyOptions(allow_downgrade=True)) == []
+    assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True)) == []
+
+
+# -- the write protocol ---------------------------------------------------------------------------
+
+
+def test_apply_writes_everything_and_a_second_apply_sends_no_write(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    plan = ten_change_plan(api)
+    run = apply(api, plan, tmp_path)
+    assert [e.state for e in run.entries] == [ChangeState.APPLIED] * 10
+    assert all(live(api, c) == c.after for c in plan.changes)
+    assert "POST /zones/" + zone_id(api) + "/dns_records/batch" in writes(api)  # 5 records, one batch
+    assert sum(1 for w in writes(api) if "/settings/" in w) == 5
+
+    api.clear_log()
+    again = apply(api, plan, tmp_path)
+    assert writes(api) == []
+    assert [e.state for e in again.entries] == [ChangeState.UNCHANGED] * 10
+    assert again.outcome == "no-op"
+
+
+def test_drift_is_never_overwritten(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    plan = ten_change_plan(api)
+    api.state.set_setting(zone_id(api), "ssl", "flexible")  # someone changed it after the plan
+    moved = hosts(api)[0]
+    api.state.patch_record(zone_id(api), moved.id, {"content": "93.184.217.1"})
+    run = apply(api, plan, tmp_path)
+    states = {e.change.target: e for e in run.entries}
+    assert states["setting:ssl"].state is ChangeState.DRIFTED
+    assert "'flexible'" in states["setting:ssl"].detail
+    assert states[f"dns:{moved.id}"].state is ChangeState.DRIFTED
+    assert api.state.setting_value(zone_id(api), "ssl") == "flexible"
+    assert api.state.record(zone_id(api), moved.id).content == "93.184.217.1"
+    assert run.count(ChangeState.APPLIED) == 8 and run.outcome == "partial"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_under_random_faults_the_journal_and_the_sandbox_agree(sandbox_factory, tmp_path: Path, seed: int) -> None:
+    api = sandbox_factory(scenario(seed=seed))
+    plan = ten_change_plan(api)
+    api.clear_log()
+    api.set_faults([FaultSpec(kind="429", rate=0.1, retry_after=0.01),
+                    FaultSpec(kind="500", rate=0.1),
+                    FaultSpec(kind="reset", rate=0.1)])
+    try:
+        run = apply(api, plan, tmp_path)
+    except ApiError:
+        # The API failing every retry before the first write is an exit-3 outcome: then
+        # nothing may have been written and nothing journaled.
+        assert writes(api) == [] and all(live(api, c) == c.before for c in plan.changes)
+        with Journal.in_state_dir(tmp_path) as journal:
+            assert journal.runs() == []
+        return
+    api.set_faults([])
+    injected = [r.fault for r in api.requests if r.fault]
+    assert injected, "the seed injected no fault: the test would prove nothing"
+    for entry in run.entries:
+        now = live(api, entry.change)
+        if entry.state is ChangeState.APPLIED:
+            assert now == entry.change.after, entry
+        else:
+            assert entry.state in (ChangeState.NOT_APPLIED,), entry
+            assert now == entry.change.before, entry
+
+
+def test_rollback_restores_what_the_run_applied(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    plan = ten_change_plan(api)
+    api.state.set_setting(zone_id(api), "brotli", "on")  # untouched by the plan
+    run = apply(api, plan, tmp_path)
+    inverse = inverse_plan(run)
+    assert len(inverse.changes) == 10
+    undone = apply(api, inverse, tmp_path, ApplyOptions(force=True), kind=RunKind.ROLLBACK, rolls_back=run.id)
+    assert run_succeeded(undone) and undone.rolls_back == run.id
+    assert all(live(api, c) == c.before for c in plan.changes)
+    assert api.state.setting_value(zone_id(api), "brotli") == "on"
+
+
+def test_rollback_leaves_values_changed_since_the_run(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    run = apply(api, ten_change_plan(api), tmp_path)
+    api.state.set_setting(zone_id(api), "min_tls_version", "1.3")
+    undone = apply(api, inverse_plan(run), tmp_path, ApplyOptions(force=True), kind=RunKind.ROLLBACK)
+    drifted = [e for e in undone.entries if e.state is ChangeState.DRIFTED]
+    assert [e.change.target for e in drifted] == ["setting:min_tls_version"]
+    assert api.state.setting_value(zone_id(api), "min_tls_version") == "1.3"
+
+
+def test_reconcile_settles_in_doubt_writes_from_live_values(sandbox_factory, tmp_path: Path) -> None:
+    """A run killed between journaling `sent` and hearing back: the live value decides."""
+    api = sandbox_factory(scenario())
+    plan = Plan.new(ZONE, zone_id(api), ten_change_plan(api).changes[:2])
+    with Journal.in_state_dir(tmp_path) as journal:
+        run_id = journal.start_run(RunKind.APPLY, ZONE, zone_id(api), plan.checksum, plan.changes)
+        journal.mark(run_id, [0, 1], ChangeState.SENT)  # then the process died
+        api.state.set_setting(zone_id(api), "ssl", "strict")  # the first write had landed
+        assert journal.run(run_id).outcome == "in doubt"
+
+        async def go() -> Run:
+            async with CloudflareGateway(SecretStr(TOKEN), api.url, retry=FAST) as gw:
+                return await reconcile(gw, journal, journal.run(run_id))
+
+        settled = asyncio.run(go())
+    assert [e.state for e in settled.entries] == [ChangeState.APPLIED, ChangeState.NOT_APPLIED]
+    assert settled.outcome == "interrupted"
+    assert [c.target for c in inverse_plan(settled).changes] == ["setting:ssl"]
