@@ -7,8 +7,10 @@ so a snapshot can be cached, compared and serialised without defensive copies.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from types import MappingProxyType
 from typing import Any
 
@@ -110,6 +112,15 @@ class ZoneSnapshot:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """Why a finding is accepted for now: it is still reported and counted, never hidden."""
+
+    reason: str
+    rule: str  # which ignore entry matched, e.g. "cfremedy.toml ignore[2]"
+    until: date | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     """One detected misconfiguration, explained well enough to act on without reading code."""
 
@@ -122,6 +133,16 @@ class Finding:
     docs_url: str = ""
     # Steps a person must take when no API change fixes it (or in addition to the change).
     remediation: tuple[str, ...] = ()
+    # Tells apart findings of one playbook on one resource (e.g. the origin address), so each
+    # keeps its own identity across runs. Messages are not identity: their wording may change.
+    key: str = ""
+    suppression: Suppression | None = None
+
+    def fingerprint(self, zone: str) -> str:
+        """Stable across runs for the same problem: baselines, diffs and SARIF alerts use it."""
+        identity = "|".join([self.playbook, zone.lower(), self.resource.lower(), self.key,
+                             ",".join(map(str, self.error_codes))])
+        return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -170,14 +191,23 @@ class ZoneReport:
 @dataclass(frozen=True)
 class Report:
     zones: tuple[ZoneReport, ...]
+    generated_at: str = ""  # ISO 8601 UTC; the only field that differs between identical runs
+    # Set when findings known in a baseline were left out: where it came from, how many.
+    baseline: str = ""
+    baseline_known: int = 0
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for z in self.zones for f in z.findings)
 
     @property
+    def active_findings(self) -> tuple[Finding, ...]:
+        """Findings that count: not suppressed (these decide the exit code)."""
+        return tuple(f for f in self.findings if f.suppression is None)
+
+    @property
     def has_errors(self) -> bool:
         return any(z.errors for z in self.zones)
 
     def worst(self) -> Severity | None:
-        return max((f.severity for f in self.findings), default=None, key=lambda s: s.rank)
+        return max((f.severity for f in self.active_findings), default=None, key=lambda s: s.rank)

@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def finding_dict(finding: Finding) -> dict[str, Any]:
+def finding_dict(finding: Finding, zone: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "playbook": finding.playbook,
         "severity": finding.severity.value,
@@ -37,6 +37,13 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     }
     if finding.remediation:
         data["remediation"] = list(finding.remediation)
+    data["fingerprint"] = finding.fingerprint(zone)
+    if finding.suppression is not None:
+        data["suppressed"] = {
+            "reason": finding.suppression.reason,
+            "rule": finding.suppression.rule,
+            "until": finding.suppression.until.isoformat() if finding.suppression.until else None,
+        }
     return data
 
 
@@ -71,27 +78,34 @@ def zone_dict(zone: ZoneReport) -> dict[str, Any]:
         "name": zone.name,
         "id": zone.id,
         "plan": zone.plan,
-        "findings": [finding_dict(f) for f in zone.findings],
+        "findings": [finding_dict(f, zone.name) for f in zone.findings],
         "changes": [change_dict(c) for c in zone.changes],
         "errors": [error_dict(e) for e in zone.errors],
     }
 
 
 def summary(report: Report) -> dict[str, Any]:
-    counts = Counter(f.severity for f in report.findings)
-    return {
+    """Counts over findings that count; suppressed ones are counted apart, never dropped."""
+    active = report.active_findings
+    counts = Counter(f.severity for f in active)
+    data: dict[str, Any] = {
         "zones": len(report.zones),
-        "findings": len(report.findings),
+        "findings": len(active),
         "by_severity": {s.value: counts[s] for s in reversed(Severity) if counts[s]},
+        "suppressed": len(report.findings) - len(active),
         "changes": sum(len(z.changes) for z in report.zones),
         "errors": sum(len(z.errors) for z in report.zones),
     }
+    if report.baseline:
+        data["baseline"] = {"source": report.baseline, "known_findings_left_out": report.baseline_known}
+    return data
 
 
 def report_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "cfremedy", "version": __version__},
+        "generated_at": report.generated_at,
         "zones": [zone_dict(z) for z in report.zones],
         "summary": summary(report),
     }

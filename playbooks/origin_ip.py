@@ -136,6 +136,7 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
                 evidence=frozen_mapping(evidence),
                 docs_url=docs_url,
                 remediation=tuple(remediation),
+                key=record.id,
             )
         )
     return findings
@@ -188,6 +189,7 @@ def _probe_findings(facts: ZoneFacts) -> list[Finding]:
                     " origin's firewall, .htaccess or iptables rules, without rate limits.",
                     "If the server has moved, correct the DNS record to its new address.",
                 ),
+                key=probe.address,
             )
         )
     return findings

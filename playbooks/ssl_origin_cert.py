@@ -117,7 +117,7 @@ def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
 
 def _finding(
     kind: str, sev: Severity, codes: tuple[int, ...], resource: str, message: str,
-    evidence: dict[str, Any], url: str, remediation: Sequence[str] = (),
+    evidence: dict[str, Any], url: str, remediation: Sequence[str] = (), key: str = "",
 ) -> Finding:
     return Finding(
         playbook=id,
@@ -128,6 +128,7 @@ def _finding(
         evidence=frozen_mapping({"kind": kind, **evidence}),
         docs_url=url,
         remediation=tuple(remediation),
+        key=key,
     )
 
 
@@ -148,6 +149,7 @@ def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
                  " the failures.",
                  "Do not switch to Flexible: it hides the problem and leaves the origin leg"
                  " unencrypted."),
+                key=probe.address,
             ))
         elif mode == "strict" and not _passes_strict(probe):
             reason = _invalid_reason(probe)
@@ -155,7 +157,7 @@ def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
                 _INVALID_CERT, Severity.CRITICAL, (526,), probe.hostname,
                 f"Full (strict) cannot validate the certificate of {probe.address}: {reason}",
                 {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
-                docs_url, _INSTALL_CERT,
+                docs_url, _INSTALL_CERT, key=probe.address,
             ))
     return findings
 
@@ -170,6 +172,7 @@ def _origin_ca_direct(dns_only: list[OriginProbe]) -> list[Finding]:
             _cert_evidence(probe), docs_url,
             ("Proxy the record through Cloudflare, or install a publicly trusted certificate"
              " on this origin.",),
+            key=probe.address,
         )
         for probe in dns_only
         if probe.tls is not None and probe.tls.leaf is not None and probe.tls.leaf.origin_ca

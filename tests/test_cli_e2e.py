@@ -72,7 +72,7 @@ def test_audit_json_is_the_report_and_only_the_report(demo: SandboxSession, env:
         ("setting:origin_max_http_version", "2", "1"), ("setting:proxy_read_timeout", 100, 360),
     }
     assert report["summary"] == {"zones": 1, "findings": 2, "by_severity": {"high": 2},
-                                 "changes": 2, "errors": 0}
+                                 "suppressed": 0, "changes": 2, "errors": 0}
     assert "shop.example" in proc.stderr  # progress goes to stderr
     log = demo.api.requests
     assert len(log) == 3 and {r.method for r in log} == {"GET"}
