@@ -87,7 +87,7 @@ async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions) -> ProbeR
     if not any(p.uses_probes for p in options.playbooks):
         return ProbeResults(skipped_reason="no selected playbook uses origin probes")
     targets = plan_targets(snapshot, options.probe)
-    log.info("probing %d origin(s) of %s", len(targets), snapshot.zone.name)
+    log.debug("probing %d origin(s) of %s", len(targets), snapshot.zone.name)
     return await probe_origins(targets, options.probe)
 
 

@@ -40,6 +40,7 @@ from cfremedy.errors import (
     ZoneNotFound,
 )
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
+from cfremedy.ratelimit import RateLimiter
 
 log = logging.getLogger("cfremedy.gateway")
 
@@ -137,6 +138,7 @@ class CloudflareGateway:
         retry: RetryPolicy = RetryPolicy(),
         allow_writes: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._token = token
         self._base_url = base_url
@@ -144,6 +146,8 @@ class CloudflareGateway:
         self._retry = retry
         self._allow_writes = allow_writes
         self._sleep = sleep
+        # Shared by every request of this gateway; it also carries a 429's pause to all tasks.
+        self._limiter = limiter
         self._client: cloudflare.AsyncCloudflare | None = None
         self.requests_sent = 0
 
@@ -189,52 +193,68 @@ class CloudflareGateway:
         attempt = 0
         while True:
             attempt += 1
-            last = attempt >= self._retry.attempts
+            if self._limiter is not None:
+                await self._limiter.acquire()
             try:
                 return await send()
-            except cloudflare.RateLimitError as exc:
-                wait = _retry_after(exc)
-                if last or (wait is not None and wait > self._retry.max_retry_after):
-                    raise RateLimitExhausted(
-                        f"Cloudflare API rate limit: {op.what} still refused after {attempt}"
-                        f" attempts ({_error_detail(exc)})",
-                        hint="the API allows 1,200 requests per 5 minutes per token;"
-                        " wait and rerun, or lower concurrency",
-                    ) from None
-                wait = self._backoff(attempt) if wait is None else wait
-                log.warning("rate limited while trying to %s; waiting %.1f s", op.what, wait)
+            except cloudflare.APIError as exc:
+                failure = exc
+            finally:
+                if self._limiter is not None:
+                    self._limiter.release()  # before any wait below: that is not API traffic
+            wait = self._retry_wait(op, failure, attempt)
+            if isinstance(failure, cloudflare.RateLimitError) and self._limiter is not None:
+                self._limiter.pause(wait)  # every task holds off, not only this one
+            else:
                 await self._sleep(wait)
-            except cloudflare.AuthenticationError as exc:
-                raise AuthenticationFailed(
-                    f"the API token was rejected while trying to {op.what} ({_error_detail(exc)})",
-                    hint="check CLOUDFLARE_API_TOKEN: it may be mistyped, revoked or expired",
+
+    def _retry_wait(self, op: _Op, exc: cloudflare.APIError, attempt: int) -> float:
+        """How long to wait before trying again, or the clear error that ends the call."""
+        last = attempt >= self._retry.attempts
+        if isinstance(exc, cloudflare.RateLimitError):
+            wait = _retry_after(exc)
+            if last or (wait is not None and wait > self._retry.max_retry_after):
+                raise RateLimitExhausted(
+                    f"Cloudflare API rate limit: {op.what} still refused after {attempt}"
+                    f" attempts ({_error_detail(exc)})",
+                    hint="the API allows 1,200 requests per 5 minutes per token;"
+                    " wait and rerun, or lower --rate-limit",
                 ) from None
-            except cloudflare.PermissionDeniedError as exc:
-                raise MissingPermission(
-                    f"the API token lacks the '{op.permission}' permission needed to {op.what}"
-                    f" ({_error_detail(exc)})",
-                    permission=op.permission,
-                    hint=f"add '{op.permission}' for this zone to the token"
-                    " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
+            wait = self._backoff(attempt) if wait is None else wait
+            log.warning("rate limited while trying to %s; waiting %.1f s", op.what, wait)
+            return wait
+        if isinstance(exc, cloudflare.AuthenticationError):
+            raise AuthenticationFailed(
+                f"the API token was rejected while trying to {op.what} ({_error_detail(exc)})",
+                hint="check CLOUDFLARE_API_TOKEN: it may be mistyped, revoked or expired",
+            ) from None
+        if isinstance(exc, cloudflare.PermissionDeniedError):
+            raise MissingPermission(
+                f"the API token lacks the '{op.permission}' permission needed to {op.what}"
+                f" ({_error_detail(exc)})",
+                permission=op.permission,
+                hint=f"add '{op.permission}' for this zone to the token"
+                " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
+            ) from None
+        if isinstance(exc, cloudflare.NotFoundError):
+            raise NotFound(f"not found while trying to {op.what} ({_error_detail(exc)})") from None
+        if isinstance(exc, (cloudflare.InternalServerError, cloudflare.APIConnectionError)):
+            # Whether a failed write landed is unknown: retrying it is the caller's decision,
+            # after re-reading the value. Reads are always safe to retry.
+            if op.write:
+                raise WriteOutcomeUnknown(
+                    f"no answer to the request to {op.what} ({self._describe(exc)});"
+                    " it may or may not have been applied"
                 ) from None
-            except cloudflare.NotFoundError as exc:
-                raise NotFound(f"not found while trying to {op.what} ({_error_detail(exc)})") from None
-            except (cloudflare.InternalServerError, cloudflare.APIConnectionError) as exc:
-                # Whether a failed write landed is unknown: retrying it is the caller's decision,
-                # after re-reading the value. Reads are always safe to retry.
-                if op.write:
-                    raise WriteOutcomeUnknown(
-                        f"no answer to the request to {op.what} ({self._describe(exc)});"
-                        " it may or may not have been applied"
-                    ) from None
-                if last:
-                    raise self._failure(op, exc) from None
-                wait = self._backoff(attempt)
-                log.warning("transient failure while trying to %s (%s); retrying in %.1f s",
-                            op.what, self._describe(exc), wait)
-                await self._sleep(wait)
-            except cloudflare.APIStatusError as exc:
-                raise ApiError(f"Cloudflare API refused to {op.what} ({_error_detail(exc)})") from None
+            if last:
+                raise self._failure(op, exc) from None
+            wait = self._backoff(attempt)
+            log.warning("transient failure while trying to %s (%s); retrying in %.1f s",
+                        op.what, self._describe(exc), wait)
+            return wait
+        if isinstance(exc, cloudflare.APIStatusError):
+            raise ApiError(f"Cloudflare API refused to {op.what} ({_error_detail(exc)})") from None
+        raise ApiError(f"Cloudflare API failed to {op.what} ({self._describe(exc)})") from None
 
     def _backoff(self, attempt: int) -> float:
         return self._retry.backoff * (2 ** (attempt - 1))
@@ -368,12 +388,15 @@ class CloudflareGateway:
 
     async def zone_snapshot(self, name: str) -> ZoneSnapshot:
         """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
+        return await self.snapshot(await self.zone_by_name(name))
+
+    async def snapshot(self, zone: Zone) -> ZoneSnapshot:
+        """Settings and DNS records of a zone already read (e.g. from the zone list): two requests."""
         started = time.monotonic()
-        zone = await self.zone_by_name(name)
         (values, editable), records = await asyncio.gather(
             self.settings(zone), self.dns_records(zone)
         )
-        log.info("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
+        log.debug("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
                  len(records), time.monotonic() - started)
         return ZoneSnapshot(
             zone=zone,
@@ -404,21 +427,12 @@ class CloudflareGateway:
             raise ApiError(f"the API did not report how many DNS records {zone.name} has")
         return total
 
-    # -- writes, refused unless the gateway was opened for apply/rollback --------------------------
+    # -- single values, read back around writes ----------------------------------------------------
 
     async def get_setting(self, zone: Zone, setting_id: str) -> Any:
         data = await self._call(
             _Op(f"read setting {setting_id} of {zone.name}", "Zone Settings Read"),
             lambda: self.client.get(f"/zones/{zone.id}/settings/{setting_id}", cast_to=object),
-        )
-        return _result(data, f"setting {setting_id} of {zone.name}").get("value")
-
-    async def edit_setting(self, zone: Zone, setting_id: str, value: Any) -> Any:
-        data = await self._call(
-            _Op(f"set {setting_id} of {zone.name} to {value!r}", "Zone Settings Write", write=True),
-            lambda: self.client.patch(
-                f"/zones/{zone.id}/settings/{setting_id}", body={"value": value}, cast_to=object
-            ),
         )
         return _result(data, f"setting {setting_id} of {zone.name}").get("value")
 
@@ -432,6 +446,17 @@ class CloudflareGateway:
         except NotFound:
             return None
         return _record_from(record.to_dict()) if record is not None else None
+
+    # -- writes, refused unless the gateway was opened for apply/rollback -------------------------
+
+    async def edit_setting(self, zone: Zone, setting_id: str, value: Any) -> Any:
+        data = await self._call(
+            _Op(f"set {setting_id} of {zone.name} to {value!r}", "Zone Settings Write", write=True),
+            lambda: self.client.patch(
+                f"/zones/{zone.id}/settings/{setting_id}", body={"value": value}, cast_to=object
+            ),
+        )
+        return _result(data, f"setting {setting_id} of {zone.name}").get("value")
 
     async def edit_record(self, zone: Zone, record_id: str, fields: dict[str, Any]) -> DnsRecord:
         # A plain PATCH through the SDK's client: its typed `records.edit` insists on `ttl`,

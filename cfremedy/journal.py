@@ -1,4 +1,5 @@
-"""The journal: what every apply and rollback intended, sent and achieved, on disk first.
+"""The journal: what every apply and rollback intended, sent and achieved, on disk first;
+and every audit's full report, for baselines and diffs over time.
 
 Each change's state is committed to SQLite *before* its write leaves (`sent`) and again when the
 outcome is known, with `synchronous=FULL`, so a process killed at any instant leaves a journal
@@ -120,7 +121,22 @@ CREATE TABLE IF NOT EXISTS entries (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS audits (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audits_by_scope ON audits (scope, started_at);
 """
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: str
+    scope: str  # "zone example.com", "all zones; shard 1/4", ...: what the audit covered
+    started_at: str
+    report: dict[str, Any]  # the JSON report (DESIGN §5), before any baseline was subtracted
 
 
 class Journal:
@@ -216,19 +232,53 @@ class Journal:
         rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         return [self._load(r) for r in rows]
 
-    def run(self, run_id: str) -> Run:
-        """A run by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`)."""
-        pattern = run_id.replace("%", "").replace("_", "")
+    def _lookup(self, table: str, columns: str, wanted: str, what: str) -> tuple[Any, ...]:
+        """A row by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`)."""
+        pattern = wanted.replace("%", "").replace("_", "")
         rows = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM runs WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id",
-            (run_id, pattern + "%", "%" + pattern),
+            f"SELECT {columns} FROM {table} WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id",
+            (wanted, pattern + "%", "%" + pattern),
         ).fetchall()
-        exact = [r for r in rows if r[0] == run_id]
-        if exact:
-            return self._load(exact[0])
-        if len(rows) == 1:
-            return self._load(rows[0])
+        exact = [r for r in rows if r[0] == wanted]
+        if exact or len(rows) == 1:
+            return (exact or rows)[0]
         if not rows:
-            raise UsageError(f"no run {run_id!r} in the journal at {self.path}",
-                             hint="`cfremedy history` lists the runs")
-        raise UsageError(f"run id {run_id!r} is ambiguous: {', '.join(r[0] for r in rows)}")
+            raise UsageError(f"no {what} {wanted!r} in the journal at {self.path}",
+                             hint="`cfremedy history` lists them")
+        raise UsageError(f"{what} id {wanted!r} is ambiguous: {', '.join(r[0] for r in rows)}")
+
+    def run(self, run_id: str) -> Run:
+        return self._load(self._lookup("runs", self._COLUMNS, run_id, "run"))
+
+    # -- audits -----------------------------------------------------------------------------------
+
+    def record_audit(self, scope: str, report: dict[str, Any]) -> str:
+        audit_id = new_run_id()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO audits (id, scope, started_at, report) VALUES (?, ?, ?, ?)",
+                (audit_id, scope, _now(), json.dumps(report, sort_keys=True)),
+            )
+        return audit_id
+
+    @staticmethod
+    def _audit(row: tuple[Any, ...]) -> AuditRecord:
+        return AuditRecord(id=row[0], scope=row[1], started_at=row[2], report=json.loads(row[3]))
+
+    def audits(self, limit: int | None = None, scope: str | None = None,
+               before: str | None = None) -> list[AuditRecord]:
+        """Newest first; optionally only one scope, or only those older than an audit id."""
+        clauses, args = [], []
+        if scope is not None:
+            clauses.append("scope = ?")
+            args.append(scope)
+        if before is not None:
+            clauses.append("id < ?")
+            args.append(before)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT id, scope, started_at, report FROM audits{where} ORDER BY id DESC"
+        rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
+        return [self._audit(r) for r in rows]
+
+    def audit(self, audit_id: str) -> AuditRecord:
+        return self._audit(self._lookup("audits", "id, scope, started_at, report", audit_id, "audit"))

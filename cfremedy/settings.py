@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir, validation_alias="CFREMEDY_STATE_DIR")
     inventory: Path | None = Field(default=None, validation_alias="CFREMEDY_INVENTORY")
     playbooks_dir: Path | None = Field(default=None, validation_alias="CFREMEDY_PLAYBOOKS_DIR")
+    config: Path | None = Field(default=None, validation_alias="CFREMEDY_CONFIG")
     # Probe options settable for a whole shell session (what `cfremedy sandbox serve` prints).
     connect_to: str = Field(default="", validation_alias="CFREMEDY_CONNECT_TO")  # space-separated
     origin_ca: str = Field(default="", validation_alias="CFREMEDY_ORIGIN_CA")  # os.pathsep-separated

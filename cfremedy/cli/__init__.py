@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from cfremedy import __version__
-from cfremedy.cli.apply_cmd import apply_command, history_command, rollback_command
+from cfremedy.cli.apply_cmd import apply_command, rollback_command
 from cfremedy.cli.audit import audit_app, plan_app
 from cfremedy.cli.common import EXIT_CODES_HELP
 from cfremedy.cli.doctor import doctor_command
+from cfremedy.cli.history_cmd import diff_command, history_command
 from cfremedy.cli.playbooks_cmd import playbooks_app
 from cfremedy.cli.sandbox_cmd import demo_command, sandbox_app
 
@@ -42,11 +43,12 @@ def _root(
 app.command("demo", short_help="Tour cfremedy on the built-in sandbox (no token needed).")(demo_command)
 app.command("doctor", epilog=EXIT_CODES_HELP,
             short_help="Check the token, the API, and the permissions audit/apply need.")(doctor_command)
-app.add_typer(audit_app, name="audit", short_help="Audit a zone for 5xx misconfigurations (read-only).")
+app.add_typer(audit_app, name="audit", short_help="Audit a zone or a whole account for 5xx misconfigurations.")
 app.add_typer(plan_app, name="plan", short_help="Save the changes that fix an audit's findings as a plan.")
 app.command("apply", epilog=EXIT_CODES_HELP,
             short_help="Apply a saved plan safely: drift checks, journal, re-audit.")(apply_command)
-app.command("history", short_help="List apply and rollback runs and their outcomes.")(history_command)
+app.command("history", short_help="List audits, apply and rollback runs, and their outcomes.")(history_command)
+app.command("diff", short_help="Findings new and resolved between two audits.")(diff_command)
 app.command("rollback", epilog=EXIT_CODES_HELP,
             short_help="Undo a run, restoring the values it changed.")(rollback_command)
 app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, or show one.")

@@ -1,4 +1,4 @@
-"""`cfremedy apply`, `history` and `rollback`: the only commands that write to Cloudflare."""
+"""`cfremedy apply` and `rollback`: the only commands that write to Cloudflare."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import typer
 from cfremedy.apply import ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded
 from cfremedy.audit import AuditOptions, Recheck, recheck
 from cfremedy.cli.common import (
-    ConnectTo, ConnectToOnly, Format, InventoryOpt, NoProbe, OriginCa, OutputFormat, PlaybookDirs,
-    ProbeConcurrency, ProbeTimeout, Quiet, Verbose, command, gateway_for, load_inventory_option,
-    load_settings, probe_options, run_async, select_playbooks,
+    ConnectTo, ConnectToOnly, InventoryOpt, NoProbe, OriginCa, PlaybookDirs, ProbeConcurrency,
+    ProbeTimeout, Quiet, Verbose, command, gateway_for, load_inventory_option, load_settings,
+    probe_options, run_async, select_playbooks,
 )
 from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.errors import EXIT_OK, EXIT_REFUSED, ApiError, Refused, UsageError
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.journal import Journal, Run, RunKind
 from cfremedy.plan import Plan
-from cfremedy.reporters.runs import render_history, render_rechecks, render_run, run_summary
+from cfremedy.reporters.runs import render_rechecks, render_run, run_summary
 from cfremedy.reporters.table import render_changes
 from cfremedy.settings import Settings
 
@@ -128,41 +128,6 @@ def apply_command(
     if any(e.state.reached_cloudflare for e in run.entries):
         out(f"\nUndo with: cfremedy rollback {run.id}\n")
     return code
-
-
-@command
-def history_command(
-    format: Format = None,
-    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest runs.")] = 20,
-    offline: Annotated[bool, typer.Option("--offline", help="Do not re-check in-doubt changes"
-                                          " against the API.")] = False,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-) -> int:
-    """List apply and rollback runs: when, which zone, how many changes, the outcome.
-
-    A run interrupted mid-write (killed, network lost) can leave changes "in doubt": the
-    journal knows the write was sent but not whether it landed. With a token, history reads
-    those values from Cloudflare and records the answer, so it shows exactly what reached
-    Cloudflare.
-    """
-    settings = load_settings()
-    fmt = format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
-    with _journal(settings) as journal:
-        runs = journal.runs(limit)
-        doubtful = [r for r in runs if r.in_doubt]
-        if doubtful and not offline and settings.api_token is not None:
-            async def settle() -> None:
-                async with gateway_for(settings) as gateway:
-                    for r in doubtful:
-                        await reconcile(gateway, journal, r)
-            run_async(settle())
-            runs = journal.runs(limit)
-        elif doubtful:
-            err(f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
-                " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them")
-    out(render_history(runs, fmt.value))
-    return EXIT_OK
 
 
 @command

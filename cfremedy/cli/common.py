@@ -19,6 +19,7 @@ from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory, load_inventory
 from cfremedy.models import Severity
 from cfremedy.probes import ProbeOptions, parse_connect_to
+from cfremedy.ratelimit import DEFAULT_RATE, Rate, RateLimiter
 from cfremedy.registry import Playbook, load_registry
 from cfremedy.settings import Settings
 
@@ -34,6 +35,9 @@ EXIT_CODES_HELP = (
 class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"
+    sarif = "sarif"
+    junit = "junit"
+    markdown = "markdown"
 
 
 class FailOn(str, enum.Enum):
@@ -55,7 +59,11 @@ Format = Annotated[
     typer.Option("--format", "-f", help="Report format  [default: table on a terminal, json otherwise]"),
 ]
 Output = Annotated[
-    Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+    list[str] | None,
+    typer.Option("--output", "-o", metavar="[FORMAT:]FILE",
+                 help="Write the report to FILE instead of stdout (repeatable: one audit, several"
+                 " formats). FORMAT defaults to --format, else the extension (.json .sarif .xml"
+                 " .md), else json. FILE '-' is stdout."),
 ]
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
@@ -95,6 +103,20 @@ ProbeConcurrency = Annotated[
     int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
 ]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", metavar="FILE", help="Config with [[ignore]] entries"
+                 "  [default: ./cfremedy.toml when present; env: CFREMEDY_CONFIG]"),
+]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option("--baseline", metavar="FILE|last", help="Report only findings new since this JSON"
+                 " report, or since the last stored audit of the same scope."),
+]
+RateLimitOpt = Annotated[
+    str, typer.Option("--rate-limit", metavar="N/SECONDS", help="At most N API requests per"
+                      " SECONDS (Cloudflare allows 1200/300 per token).")
+]
 
 
 def load_settings() -> Settings:
@@ -119,9 +141,18 @@ def require_token(settings: Settings) -> SecretStr:
     return settings.api_token
 
 
-def gateway_for(settings: Settings, allow_writes: bool = False) -> CloudflareGateway:
+def gateway_for(settings: Settings, allow_writes: bool = False,
+                rate: Rate = DEFAULT_RATE) -> CloudflareGateway:
     """Read-only unless the command is apply or rollback: audit and plan can never write."""
-    return CloudflareGateway(require_token(settings), settings.base_url, allow_writes=allow_writes)
+    return CloudflareGateway(require_token(settings), settings.base_url, allow_writes=allow_writes,
+                             limiter=RateLimiter(rate))
+
+
+def parse_rate(text: str) -> Rate:
+    try:
+        return Rate.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--rate-limit: {exc}") from None
 
 
 def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:
@@ -161,10 +192,24 @@ def fail_threshold(fail_on: FailOn) -> Severity | None:
     return None if fail_on is FailOn.never else Severity(fail_on.value)
 
 
-def resolve_format(fmt: OutputFormat | None, output: Path | None) -> OutputFormat:
-    if fmt is not None:
-        return fmt
-    return OutputFormat.table if output is None and sys.stdout.isatty() else OutputFormat.json
+_EXTENSIONS = {".json": OutputFormat.json, ".sarif": OutputFormat.sarif, ".xml": OutputFormat.junit,
+               ".md": OutputFormat.markdown, ".txt": OutputFormat.table}
+
+
+def resolve_outputs(fmt: OutputFormat | None, outputs: list[str] | None) -> list[tuple[OutputFormat, str]]:
+    """Where each rendering goes: (format, path), "-" being stdout."""
+    if not outputs:
+        default = OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
+        return [(fmt or default, "-")]
+    resolved = []
+    for spec in outputs:
+        prefix, sep, rest = spec.partition(":")
+        if sep and prefix in OutputFormat.__members__ and rest:
+            resolved.append((OutputFormat(prefix), rest))
+        else:
+            suffix = Path(spec).suffix.lower()
+            resolved.append((fmt or _EXTENSIONS.get(suffix, OutputFormat.json), spec))
+    return resolved
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

@@ -82,3 +82,33 @@ def report_error(exc: BaseException, verbosity: int = 0) -> int:
 
 def lines(items: Iterable[str]) -> str:
     return "".join(f"{i}\n" for i in items)
+
+
+class ProgressLine:
+    """`123/1000 zones audited`: redrawn in place on a terminal, every 10 % as a log line in CI.
+
+    Only ever on stderr, so it can never corrupt a report on stdout.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.live = sys.stderr.isatty()
+        self._last_decile = -1
+        self._drawn = False
+
+    def update(self, done: int, total: int) -> None:
+        if self.live:
+            sys.stderr.write(f"\rcfremedy: {done}/{total} {self.label}")
+            sys.stderr.flush()
+            self._drawn = True
+            return
+        decile = done * 10 // max(total, 1)
+        if decile != self._last_decile:
+            self._last_decile = decile
+            logging.getLogger("cfremedy.progress").info("%d/%d %s", done, total, self.label)
+
+    def close(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._drawn = False

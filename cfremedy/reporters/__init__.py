@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from cfremedy.models import Report
+from cfremedy.registry import Playbook
 from cfremedy.reporters.json_report import render_json
+from cfremedy.reporters.junit import render_junit
+from cfremedy.reporters.markdown import render_markdown
+from cfremedy.reporters.sarif import render_sarif
 from cfremedy.reporters.table import DEFAULT_WIDTH, render_table
 
-FORMATS = ("table", "json")
+# Formats that describe rules need the playbooks' metadata; without it they derive a minimal
+# rule from the findings, so callers that pass none still get a valid file.
+_WITH_PLAYBOOKS: dict[str, Callable[[Report, Sequence[Playbook]], str]] = {
+    "sarif": render_sarif,
+    "junit": render_junit,
+    "markdown": render_markdown,
+}
+
+FORMATS = ("table", "json", *_WITH_PLAYBOOKS)
 
 
-def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH) -> str:
+def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH,
+           playbooks: Sequence[Playbook] = ()) -> str:
     """`width` only shapes the table, which wraps its free-text columns to a terminal's width."""
     if fmt == "table":
         return render_table(report, width)
     if fmt == "json":
         return render_json(report)
+    if fmt in _WITH_PLAYBOOKS:
+        return _WITH_PLAYBOOKS[fmt](report, playbooks)
     raise ValueError(f"unknown format {fmt!r}")

@@ -9,7 +9,8 @@ from typing import Any
 from tabulate import tabulate
 
 from cfremedy.audit import Recheck
-from cfremedy.journal import ChangeState, Run
+from cfremedy.baseline import Diff
+from cfremedy.journal import AuditRecord, ChangeState, Run
 from cfremedy.report import change_dict
 from cfremedy.reporters.table import DEFAULT_WIDTH, _text_width, describe_change
 
@@ -47,13 +48,54 @@ def run_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def render_history(runs: Sequence[Run], fmt: str) -> str:
+def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"runs": [run_dict(r) for r in runs]}, indent=2, ensure_ascii=False) + "\n"
-    if not runs:
-        return "No apply or rollback runs yet.\n"
-    rows = [[r.id, r.started_at.replace("T", " ")[:19], r.kind.value
-             + (f" of {r.rolls_back}" if r.rolls_back else ""), r.zone,
-             f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}", r.outcome] for r in runs]
-    return tabulate(rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"],
-                    tablefmt="simple") + "\n"
+        return json.dumps({"runs": [run_dict(r) for r in runs],
+                           "audits": [audit_dict(a) for a in audits]},
+                          indent=2, ensure_ascii=False) + "\n"
+    parts = []
+    if audits:
+        rows = []
+        for a in audits:
+            s = a.report.get("summary", {})
+            severities = ", ".join(f"{n} {sev}" for sev, n in s.get("by_severity", {}).items())
+            rows.append([a.id, a.started_at.replace("T", " ")[:19], a.scope, s.get("zones", 0),
+                         f"{s.get('findings', 0)}" + (f" ({severities})" if severities else ""),
+                         s.get("suppressed", 0), s.get("errors", 0)])
+        parts.append("Audits:\n" + tabulate(
+            rows, headers=["AUDIT", "STARTED (UTC)", "SCOPE", "ZONES", "FINDINGS", "SUPPRESSED", "ERRORS"],
+            tablefmt="simple"))
+    else:
+        parts.append("Audits: none stored yet.")
+    if runs:
+        rows = [[r.id, r.started_at.replace("T", " ")[:19], r.kind.value
+                 + (f" of {r.rolls_back}" if r.rolls_back else ""), r.zone,
+                 f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}", r.outcome] for r in runs]
+        parts.append("Apply and rollback runs:\n" + tabulate(
+            rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"], tablefmt="simple"))
+    else:
+        parts.append("Apply and rollback runs: none yet.")
+    return "\n\n".join(parts) + "\n"
+
+
+def audit_dict(record: AuditRecord) -> dict[str, Any]:
+    summary = record.report.get("summary", {})
+    return {"id": record.id, "scope": record.scope, "started_at": record.started_at,
+            "summary": summary}
+
+
+def render_diff(diff: Diff, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def table(items: tuple[tuple[str, dict[str, Any]], ...]) -> str:
+        if not items:
+            return "  none\n"
+        rows = [[f.get("severity", ""), f.get("playbook", ""), zone, f.get("resource", ""),
+                 ",".join(map(str, f.get("error_codes", []))) or "-"] for zone, f in items]
+        return tabulate(rows, headers=["SEVERITY", "PLAYBOOK", "ZONE", "RESOURCE", "CODES"],
+                        tablefmt="simple") + "\n"
+
+    return (f"From {diff.old}\nto   {diff.new}\n\n"
+            f"New findings ({len(diff.appeared)}):\n{table(diff.appeared)}\n"
+            f"Resolved findings ({len(diff.resolved)}):\n{table(diff.resolved)}")

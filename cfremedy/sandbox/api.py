@@ -83,6 +83,7 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -511,6 +512,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: SandboxApi) -> None:
         self.api = api
         super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client vanishing mid-request (killed, timed out) is routine here, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

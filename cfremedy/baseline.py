@@ -1,0 +1,81 @@
+"""Findings over time: what is new since a baseline, and what two audits differ by.
+
+A finding's identity is its fingerprint (playbook, zone, resource, key, error codes), the same
+one SARIF uploads carry, so "new" here means the same thing as a new alert in code scanning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cfremedy.errors import UsageError
+from cfremedy.models import Report
+
+
+def _findings(report: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for zone in report.get("zones", []):
+        for finding in zone.get("findings", []):
+            yield zone.get("name", ""), finding
+
+
+def fingerprints(report: Mapping[str, Any], source: str) -> set[str]:
+    found = set()
+    for _, finding in _findings(report):
+        if "fingerprint" not in finding:
+            raise UsageError(f"{source}: findings carry no fingerprint (a report from an older"
+                             " cfremedy?); make a new baseline with --format json")
+        found.add(finding["fingerprint"])
+    return found
+
+
+def load_report_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not a JSON report: {exc}") from None
+    if not isinstance(data, dict) or "zones" not in data:
+        raise UsageError(f"{path} is not a cfremedy JSON report (--format json)")
+    return data
+
+
+def subtract_baseline(report: Report, known: set[str], source: str) -> Report:
+    """Only the findings not in the baseline; how many were left out is kept. Pure."""
+    zones = []
+    left_out = 0
+    for zone in report.zones:
+        new = tuple(f for f in zone.findings if f.fingerprint(zone.name) not in known)
+        left_out += len(zone.findings) - len(new)
+        zones.append(replace(zone, findings=new))
+    return replace(report, zones=tuple(zones), baseline=source, baseline_known=left_out)
+
+
+@dataclass(frozen=True)
+class Diff:
+    old: str
+    new: str
+    appeared: tuple[tuple[str, dict[str, Any]], ...]  # (zone, finding) in new, not in old
+    resolved: tuple[tuple[str, dict[str, Any]], ...]  # in old, gone from new
+
+    def to_dict(self) -> dict[str, Any]:
+        def rows(items: tuple[tuple[str, dict[str, Any]], ...]) -> list[dict[str, Any]]:
+            return [{"zone": zone, **finding} for zone, finding in items]
+        return {"old": self.old, "new": self.new, "new_findings": rows(self.appeared),
+                "resolved_findings": rows(self.resolved)}
+
+
+def diff_reports(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str, new_label: str) -> Diff:
+    """Findings that appeared and that were resolved between two JSON reports. Pure."""
+    before = {f["fingerprint"]: (z, f) for z, f in _findings(old) if "fingerprint" in f}
+    after = {f["fingerprint"]: (z, f) for z, f in _findings(new) if "fingerprint" in f}
+    return Diff(
+        old=old_label,
+        new=new_label,
+        appeared=tuple(after[k] for k in sorted(after.keys() - before.keys(), key=lambda k: after[k][0])),
+        resolved=tuple(before[k] for k in sorted(before.keys() - after.keys(), key=lambda k: before[k][0])),
+    )

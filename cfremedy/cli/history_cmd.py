@@ -1,0 +1,121 @@
+"""`cfremedy history` and `cfremedy diff`: what cfremedy did and saw, over time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cfremedy.apply import reconcile
+from cfremedy.baseline import diff_reports, load_report_file
+from cfremedy.cli.common import (
+    Format, OutputFormat, Quiet, Verbose, command, gateway_for, load_settings, run_async,
+)
+from cfremedy.cli.console import err, out
+from cfremedy.errors import EXIT_OK, UsageError
+from cfremedy.journal import Journal
+from cfremedy.reporters.runs import render_diff, render_history
+
+
+def _format(option: OutputFormat | None) -> str:
+    fmt = option or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
+    if fmt.value not in ("table", "json"):
+        raise UsageError(f"--format {fmt.value} is for audit reports; use table or json here")
+    return fmt.value
+
+
+@command
+def history_command(
+    format: Format = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest of each.")] = 20,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not re-check in-doubt changes"
+                                          " against the API.")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """List audits, and apply and rollback runs: when, which zone, what came out.
+
+    A run interrupted mid-write (killed, network lost) can leave changes "in doubt": the
+    journal knows the write was sent but not whether it landed. With a token, history reads
+    those values from Cloudflare and records the answer, so it shows exactly what reached
+    Cloudflare. Audit ids work with `cfremedy diff`, run ids with `cfremedy rollback`.
+    """
+    settings = load_settings()
+    fmt = _format(format)
+    with Journal.in_state_dir(settings.state_dir) as journal:
+        runs = journal.runs(limit)
+        doubtful = [r for r in runs if r.in_doubt]
+        if doubtful and not offline and settings.api_token is not None:
+            async def settle() -> None:
+                async with gateway_for(settings) as gateway:
+                    for r in doubtful:
+                        await reconcile(gateway, journal, r)
+            run_async(settle())
+            runs = journal.runs(limit)
+        elif doubtful:
+            err(f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
+                " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them")
+        audits = journal.audits(limit)
+    out(render_history(runs, audits, fmt))
+    return EXIT_OK
+
+
+def _report(journal: Journal, spec: str) -> tuple[dict[str, Any], str, str | None]:
+    """A JSON report from a file, or a stored audit by id: (report, label, scope)."""
+    path = Path(spec)
+    if path.suffix == ".json" or path.is_file():
+        return load_report_file(path), spec, None
+    record = journal.audit(spec)
+    return record.report, f"audit {record.id} ({record.scope})", record.scope
+
+
+@command
+def diff_command(
+    old: Annotated[str | None, typer.Argument(metavar="[OLD]", help="An audit id or a JSON report"
+                                              " [default: the audit before NEW of the same scope]")] = None,
+    new: Annotated[str | None, typer.Argument(metavar="[NEW]", help="An audit id or a JSON report"
+                                              " [default: the newest audit]")] = None,
+    format: Format = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Findings that appeared and that were resolved between two audits (drift over time).
+
+    With no argument, compares the newest stored audit with the previous one of the same
+    scope. Findings are matched by fingerprint (the same identity SARIF alerts use).
+
+    Examples:
+
+      cfremedy diff
+
+      cfremedy diff 3f9a 7c01
+
+      cfremedy diff last-week.json report.json
+    """
+    settings = load_settings()
+    fmt = _format(format)
+    with Journal.in_state_dir(settings.state_dir) as journal:
+        if new is None and old is not None:
+            old, new = None, old  # one argument: compare it with the audit before it
+        if new is None:
+            newest = journal.audits(limit=1)
+            if not newest:
+                raise UsageError("no audit is stored yet", hint="run `cfremedy audit zone|account` first")
+            new_report, new_label, scope = newest[0].report, f"audit {newest[0].id} ({newest[0].scope})", newest[0].scope
+            new_id: str | None = newest[0].id
+        else:
+            new_report, new_label, scope = _report(journal, new)
+            new_id = journal.audit(new).id if scope is not None else None
+        if old is None:
+            if scope is None or new_id is None:
+                raise UsageError("give OLD when NEW is a report file")
+            earlier = journal.audits(limit=1, scope=scope, before=new_id)
+            if not earlier:
+                raise UsageError(f"no audit of {scope} before {new_id}")
+            old_report, old_label = earlier[0].report, f"audit {earlier[0].id} ({earlier[0].scope})"
+        else:
+            old_report, old_label, _ = _report(journal, old)
+    out(render_diff(diff_reports(old_report, new_report, old_label, new_label), fmt))
+    return EXIT_OK

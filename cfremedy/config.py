@@ -1,0 +1,127 @@
+"""The project config file (`cfremedy.toml`): what a team has decided to accept, and until when.
+
+```toml
+[[ignore]]
+playbook = "ssl_origin_cert"        # a playbook id, or "*"
+zone = "legacy-*.example.com"       # glob on the zone name (default "*")
+resource = "*"                      # glob on the finding's resource (default "*")
+reason = "origin certificates are being replaced (TICKET-123)"
+until = 2027-01-31                  # optional: the entry stops applying after this date
+```
+
+Suppressed findings stay in every report, marked and counted; they only stop counting toward
+`--fail-on`. An entry past its `until` date no longer applies, so forgotten exceptions expire
+on their own instead of hiding a problem forever.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cfremedy.errors import UsageError
+from cfremedy.models import Report, Suppression
+
+DEFAULT_FILE = "cfremedy.toml"
+
+
+class _Ignore(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    playbook: str
+    zone: str = "*"
+    resource: str = "*"
+    reason: str = Field(min_length=1)
+    until: date | None = None
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ignore: list[_Ignore] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    playbook: str
+    zone: str
+    resource: str
+    reason: str
+    until: date | None
+    label: str  # "cfremedy.toml ignore[1]": where to look when a report cites it
+
+    def matches(self, playbook: str, zone: str, resource: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(playbook, self.playbook)
+            and fnmatch.fnmatchcase(zone.lower(), self.zone.lower())
+            and fnmatch.fnmatchcase(resource.lower(), self.resource.lower())
+        )
+
+    def active(self, today: date) -> bool:
+        return self.until is None or today <= self.until
+
+
+@dataclass(frozen=True)
+class Config:
+    ignore: tuple[IgnoreRule, ...] = ()
+    source: str = ""
+
+
+EMPTY = Config()
+
+
+def parse_config(data: dict[str, Any], source: str) -> Config:
+    try:
+        model = _Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{source}: {where}: {first['msg']}") from None
+    name = Path(source).name
+    return Config(
+        ignore=tuple(
+            IgnoreRule(i.playbook, i.zone, i.resource, i.reason, i.until, f"{name} ignore[{n}]")
+            for n, i in enumerate(model.ignore, start=1)
+        ),
+        source=source,
+    )
+
+
+def load_config(path: Path | None) -> Config:
+    """The file given, else ./cfremedy.toml when it exists, else nothing to apply."""
+    if path is None:
+        path = Path(DEFAULT_FILE)
+        if not path.is_file():
+            return EMPTY
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def apply_suppressions(report: Report, config: Config, today: date) -> Report:
+    """Mark each finding the first active ignore entry matches. Pure."""
+    rules = [r for r in config.ignore if r.active(today)]
+    if not rules:
+        return report
+    zones = []
+    for zone in report.zones:
+        findings = []
+        for finding in zone.findings:
+            rule = next((r for r in rules if r.matches(finding.playbook, zone.name, finding.resource)), None)
+            if rule is not None:
+                finding = replace(finding, suppression=Suppression(rule.reason, rule.label, rule.until))
+            findings.append(finding)
+        zones.append(replace(zone, findings=tuple(findings)))
+    return replace(report, zones=tuple(zones))
+
+
+def expired(config: Config, today: date) -> list[IgnoreRule]:
+    return [r for r in config.ignore if not r.active(today)]
