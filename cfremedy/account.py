@@ -14,18 +14,29 @@ import fnmatch
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 
-from cfremedy.audit import AuditOptions, evaluate, gather_probes
-from cfremedy.errors import ApiError, AuthenticationFailed
-from cfremedy.facts import ZoneFacts
+from cfremedy.analytics import ObservedErrors
+from cfremedy.audit import AuditOptions, gather_observed, judge
+from cfremedy.errors import ApiError, AuthenticationFailed, UsageError, ZoneNotFound
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report, StageError, Zone, ZoneReport
 
 log = logging.getLogger("cfremedy.account")
 
 DEFAULT_PARALLEL = 8  # zones in flight at once; the rate limiter, not this, bounds the API load
+
+
+class NoZones(UsageError):
+    """Nothing to audit: a success that audits nothing would keep a CI build green forever."""
+
+    def __init__(self, visible: int, scope: AccountScope) -> None:
+        if visible == 0:
+            super().__init__("the token can see no zone", hint="it needs Zone Read on the zones to audit")
+            self.exit_code = ZoneNotFound.exit_code
+        else:
+            super().__init__(f"none of the {visible} zone(s) the token can see is selected ({scope.label})",
+                             hint="check --zone globs, --account-id and --shard")
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,9 @@ class AccountScope:
         return "; ".join(parts)
 
 
-async def audit_one(gateway: CloudflareGateway, zone: Zone, options: AuditOptions) -> ZoneReport:
+async def audit_one(gateway: CloudflareGateway, zone: Zone, options: AuditOptions,
+                    observed: ObservedErrors | None = None,
+                    errors: tuple[StageError, ...] = ()) -> ZoneReport:
     """A zone already read from the list: its failures become its report's errors."""
     try:
         snapshot = await gateway.snapshot(zone)
@@ -83,11 +96,9 @@ async def audit_one(gateway: CloudflareGateway, zone: Zone, options: AuditOption
         raise  # the token itself is refused: every other zone would fail the same way
     except ApiError as exc:
         return ZoneReport(name=zone.name, id=zone.id, plan=zone.plan,
-                          errors=(StageError("api", zone.name, exc.message),))
-    probes = await gather_probes(snapshot, options)
-    facts = ZoneFacts(snapshot=snapshot, probes=probes, inventory=options.inventory.for_zone(zone.name),
-                      now=datetime.now(timezone.utc))
-    return evaluate(facts, options.playbooks)
+                          errors=(StageError("api", zone.name, exc.message), *errors))
+    report = await judge(snapshot, options, observed)
+    return replace(report, errors=report.errors + errors)
 
 
 async def audit_account(
@@ -98,16 +109,30 @@ async def audit_account(
     parallel: int = DEFAULT_PARALLEL,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    zones = [z for z in await gateway.list_zones(scope.account_id) if scope.selects(z)]
-    zones.sort(key=lambda z: z.name)
+    visible = await gateway.list_zones(scope.account_id)
+    zones = sorted((z for z in visible if scope.selects(z)), key=lambda z: z.name)
+    if not zones:
+        raise NoZones(len(visible), scope)
     log.info("auditing %d zone(s) (%s)", len(zones), scope.label)
+    if options.probe is not None and parallel > 1:
+        # One budget of connections for the whole run, not one per zone in flight: 8 zones x
+        # 100 probes x 2 ports would exceed a default limit of 1,024 open files.
+        per_zone = max(1, options.probe.concurrency // parallel)
+        options = replace(options, probe=replace(options.probe, concurrency=per_zone))
+    observed: dict[str, ObservedErrors] = {}
+    analytics_errors: dict[str, list[StageError]] = {}
+    if options.errors_since:
+        observed, failures = await gather_observed(gateway, zones, options.errors_since)
+        for error in failures:
+            analytics_errors.setdefault(error.resource, []).append(error)
     slots = asyncio.Semaphore(parallel)
     done = 0
 
     async def one(zone: Zone) -> ZoneReport:
         nonlocal done
         async with slots:
-            report = await audit_one(gateway, zone, options)
+            report = await audit_one(gateway, zone, options, observed.get(zone.id),
+                                     tuple(analytics_errors.get(zone.name, ())))
         done += 1
         if progress is not None:
             progress(done, len(zones))

@@ -29,6 +29,10 @@ from cfremedy.plan import Plan
 log = logging.getLogger("cfremedy.apply")
 
 DNS_BLAST_RADIUS = 0.30  # share of a zone's records one plan may change without --force
+# Below this many records any fix is a large share (1 of 3 is 33 %): the share rule would only
+# push people to --force, as octoDNS found (its MIN_EXISTING_RECORDS). --max-changes still holds.
+DNS_BLAST_RADIUS_MIN_RECORDS = 10
+DNS_FIELDS = frozenset({"type", "name", "content", "proxied", "ttl"})  # what a DNS change may compare
 WRITE_ATTEMPTS = 3  # writes that verifiably did not land are retried this many times in all
 READ_BACK_ROUNDS = 3  # each round is a gateway read with its own retries
 WRITE_PERMISSION = {"setting": "#zone_settings:edit", "dns": "#dns_records:edit"}
@@ -44,17 +48,23 @@ class ApplyOptions:
 
 
 def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions) -> list[str]:
-    """Why this plan must not be applied as is; empty when it may. Pure."""
-    if options.force:
-        return []
+    """Why this plan must not be applied as is; empty when it may. Pure.
+
+    `--force` overrides the two size limits only. A change that lowers security always needs
+    its own, explicit `--allow-downgrade` (DESIGN §8): forcing a big plan through must never
+    also weaken a zone's TLS as a side effect.
+    """
     problems = []
-    if len(plan.changes) > options.max_changes:
-        problems.append(f"{len(plan.changes)} changes exceed --max-changes {options.max_changes}")
+    if not options.force and len(plan.changes) > options.max_changes:
+        problems.append(f"{len(plan.changes)} changes exceed --max-changes {options.max_changes}"
+                        " (--force overrides)")
     dns = [c for c in plan.changes if c.kind == "dns"]
-    if dns and record_count is not None and len(dns) > DNS_BLAST_RADIUS * record_count:
+    if (not options.force and dns and record_count is not None
+            and record_count >= DNS_BLAST_RADIUS_MIN_RECORDS
+            and len(dns) > DNS_BLAST_RADIUS * record_count):
         problems.append(
-            f"{len(dns)} DNS changes touch {len(dns) / max(record_count, 1):.0%} of the zone's"
-            f" {record_count} records (more than {DNS_BLAST_RADIUS:.0%})"
+            f"{len(dns)} DNS changes touch {len(dns) / record_count:.0%} of the zone's"
+            f" {record_count} records (more than {DNS_BLAST_RADIUS:.0%}; --force overrides)"
         )
     downgrades = [c.target for c in plan.changes if c.lowers_security]
     if downgrades and not options.allow_downgrade:
@@ -71,11 +81,19 @@ def missing_write_permissions(plan: Plan, zone: Zone) -> list[str]:
 
 
 def check_targets(plan: Plan) -> None:
+    """Every change must be one the drift check can really check."""
     for change in plan.changes:
         if change.kind not in WRITE_PERMISSION:
             raise UsageError(f"plan change {change.target!r}: cfremedy cannot apply this kind of target")
-        if change.kind == "dns" and not (isinstance(change.before, dict) and isinstance(change.after, dict)):
-            raise UsageError(f"plan change {change.target!r}: DNS changes need field mappings")
+        if change.kind != "dns":
+            continue
+        before, after = change.before, change.after
+        if not (isinstance(before, dict) and isinstance(after, dict) and before and after):
+            raise UsageError(f"plan change {change.target!r}: a DNS change needs non-empty"
+                             " `before` and `after` field mappings")
+        if set(before) != set(after) or not set(before) <= DNS_FIELDS:
+            raise UsageError(f"plan change {change.target!r}: `before` and `after` must name the"
+                             f" same fields, among {', '.join(sorted(DNS_FIELDS))}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,7 @@ async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions)
     problems = safety_problems(plan, record_count, options)
     if problems:
         raise Refused("refusing to apply: " + "; ".join(problems),
-                      hint="review the plan; --force overrides these checks")
+                      hint="review the plan first; each reason names the flag that accepts it")
     return Prepared(plan=plan, zone=zone)
 
 

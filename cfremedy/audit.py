@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 
+from cfremedy.analytics import ZONES_PER_QUERY, ObservedErrors, window_ending
+from cfremedy.errors import ApiError, AuthenticationFailed
 from cfremedy.facts import ZoneFacts
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory
-from cfremedy.models import Change, Finding, StageError, ZoneReport, ZoneSnapshot
+from cfremedy.models import Change, Finding, StageError, Zone, ZoneReport, ZoneSnapshot
 from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
 from cfremedy.plan import Plan, PlannedFinding
-from cfremedy.probes.results import ProbeResults
+from cfremedy.probes.results import Outcome, ProbeResults
 from cfremedy.registry import Playbook
 
 log = logging.getLogger("cfremedy.audit")
@@ -28,6 +30,32 @@ class AuditOptions:
     playbooks: tuple[Playbook, ...]
     probe: ProbeOptions | None = field(default_factory=ProbeOptions)  # None: --no-probe
     inventory: Inventory = EMPTY
+    errors_since: timedelta | None = None  # also read Cloudflare's 5xx counts over this window
+
+
+async def gather_observed(
+    gateway: CloudflareGateway, zones: Sequence[Zone], since: timedelta
+) -> tuple[dict[str, ObservedErrors], list[StageError]]:
+    """5xx counts for every zone, ten zones per GraphQL query (the API's limit)."""
+    start, end = window_ending(datetime.now(timezone.utc), since)
+    observed: dict[str, ObservedErrors] = {}
+    errors: list[StageError] = []
+    for i in range(0, len(zones), ZONES_PER_QUERY):
+        batch = zones[i:i + ZONES_PER_QUERY]
+        try:
+            counts, messages = await gateway.error_counts(batch, start, end)
+        except AuthenticationFailed:
+            raise
+        except ApiError as exc:
+            errors += [StageError("analytics", z.name, exc.message) for z in batch]
+            continue
+        for zone in batch:
+            if zone.id in counts:
+                observed[zone.id] = ObservedErrors.of(start, end, counts[zone.id])
+            else:
+                detail = "; ".join(m for m in messages if zone.id in m) or "; ".join(messages)
+                errors.append(StageError("analytics", zone.name, detail or "no analytics returned"))
+    return observed, errors
 
 
 def _finding_order(f: Finding) -> tuple[int, str, str, str]:
@@ -63,13 +91,16 @@ def evaluate(facts: ZoneFacts, playbooks: Sequence[Playbook]) -> ZoneReport:
     for playbook in playbooks:
         try:
             found = list(playbook.detect(facts))
-            proposed = list(playbook.plan_fix(facts, found)) if found else []
         except Exception as exc:  # one broken playbook must not hide the others' findings
             log.debug("playbook %s failed", playbook.id, exc_info=True)
-            errors.append(StageError("playbook", playbook.id, f"{type(exc).__name__}: {exc}"))
+            errors.append(StageError("playbook", playbook.id, f"detect: {type(exc).__name__}: {exc}"))
             continue
-        findings.extend(found)
-        changes.extend(proposed)
+        findings.extend(found)  # kept even if planning their fix fails
+        try:
+            changes.extend(playbook.plan_fix(facts, found) if found else [])
+        except Exception as exc:
+            log.debug("playbook %s failed to plan", playbook.id, exc_info=True)
+            errors.append(StageError("playbook", playbook.id, f"plan_fix: {type(exc).__name__}: {exc}"))
     merged, conflicts = _merge_changes(changes)
     return ZoneReport(
         name=zone.name,
@@ -77,8 +108,22 @@ def evaluate(facts: ZoneFacts, playbooks: Sequence[Playbook]) -> ZoneReport:
         plan=zone.plan,
         findings=tuple(sorted(findings, key=_finding_order)),
         changes=tuple(merged),
-        errors=tuple(errors + conflicts),
+        errors=tuple(_probe_errors(facts) + errors + conflicts),
     )
+
+
+def _probe_errors(facts: ZoneFacts) -> list[StageError]:
+    """Probes that failed on our side, said out loud: an origin we could not look at is not a pass.
+
+    (Not probing at all, `--no-probe`, is the user's choice; the CLI says it once per run.)
+    """
+    errors = []
+    for probe in facts.probes.probes:
+        for port, step in ((443, probe.tcp443), (80, probe.tcp80)):
+            if step.outcome is Outcome.ERROR:
+                errors.append(StageError("probe", f"{probe.hostname} ({probe.address}:{port})",
+                                         f"probe failed on our side: {step.error}"))
+    return errors
 
 
 async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions) -> ProbeResults:
@@ -91,16 +136,25 @@ async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions) -> ProbeR
     return await probe_origins(targets, options.probe)
 
 
+async def judge(snapshot: ZoneSnapshot, options: AuditOptions, observed: ObservedErrors | None = None,
+                probes: ProbeResults | None = None) -> ZoneReport:
+    """Probe (unless given), assemble the facts, run the playbooks: every audit's last step."""
+    if probes is None:
+        probes = await gather_probes(snapshot, options)
+    facts = ZoneFacts(snapshot=snapshot, probes=probes,
+                      inventory=options.inventory.for_zone(snapshot.zone.name),
+                      now=datetime.now(timezone.utc), observed=observed)
+    return evaluate(facts, options.playbooks)
+
+
 async def audit_zone(gateway: CloudflareGateway, name: str, options: AuditOptions) -> ZoneReport:
     snapshot = await gateway.zone_snapshot(name)
-    probes = await gather_probes(snapshot, options)
-    facts = ZoneFacts(
-        snapshot=snapshot,
-        probes=probes,
-        inventory=options.inventory.for_zone(snapshot.zone.name),
-        now=datetime.now(timezone.utc),
+    observed, analytics_errors = (
+        await gather_observed(gateway, [snapshot.zone], options.errors_since)
+        if options.errors_since else ({}, [])
     )
-    return evaluate(facts, options.playbooks)
+    report = await judge(snapshot, options, observed.get(snapshot.zone.id))
+    return replace(report, errors=report.errors + tuple(analytics_errors))
 
 
 @dataclass(frozen=True)
@@ -118,10 +172,7 @@ async def recheck(gateway: CloudflareGateway, plan: Plan, options: AuditOptions)
     affected = tuple(p for p in options.playbooks if p.id in changed)
     snapshot = await gateway.zone_snapshot(plan.zone)
     scoped = AuditOptions(playbooks=affected, probe=options.probe, inventory=options.inventory)
-    probes = await gather_probes(snapshot, scoped)
-    facts = ZoneFacts(snapshot=snapshot, probes=probes,
-                      inventory=options.inventory.for_zone(plan.zone), now=datetime.now(timezone.utc))
-    now_found = {(f.playbook, f.resource, f.error_codes) for f in evaluate(facts, affected).findings}
+    now_found = {(f.playbook, f.resource, f.error_codes) for f in (await judge(snapshot, scoped)).findings}
     by_id = {p.id: p for p in affected}
     results = []
     for finding in plan.findings:
@@ -133,3 +184,21 @@ async def recheck(gateway: CloudflareGateway, plan: Plan, options: AuditOptions)
         else:
             results.append(Recheck(finding, finding.key not in now_found))
     return results
+
+
+def about_hostname(finding: Finding, hostname: str, zone: str) -> bool:
+    """Findings on the hostname itself, its paths, or the whole zone (its SSL mode, say)."""
+    resource = finding.resource.lower()
+    return resource in (hostname, zone) or resource.startswith(hostname + "/")
+
+
+async def audit_hostname(gateway: CloudflareGateway, zone: Zone, hostname: str,
+                         options: AuditOptions) -> list[Finding]:
+    """Run the given playbooks for one hostname: only its origins are probed (`diagnose`)."""
+    snapshot = await gateway.snapshot(zone)
+    probes = None
+    if options.probe is not None and any(p.uses_probes for p in options.playbooks):
+        targets = [t for t in plan_targets(snapshot, options.probe) if t.hostname == hostname]
+        probes = await probe_origins(targets, options.probe)
+    report = await judge(snapshot, options, probes=probes)
+    return [f for f in report.findings if about_hostname(f, hostname, zone.name)]

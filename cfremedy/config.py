@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cfremedy.errors import UsageError
+from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.models import Report, Suppression
 
 DEFAULT_FILE = "cfremedy.toml"
@@ -78,9 +78,7 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
     try:
         model = _Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{source}: {where}: {first['msg']}") from None
+        raise UsageError(f"{source}: {first_validation_error(exc)}") from None
     name = Path(source).name
     return Config(
         ignore=tuple(

@@ -5,6 +5,8 @@ The CLI turns these into one clear line on stderr and the code; anything else is
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -69,3 +71,10 @@ class Refused(CfremedyError):
     """apply/rollback refused or partly failed (exit 4)."""
 
     exit_code = EXIT_REFUSED
+
+
+def first_validation_error(exc: Any) -> str:
+    """`where: what` for the first problem pydantic found, e.g. `zones.e.com.seconds: ...`."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
+from cfremedy.analytics import ObservedErrors
 from cfremedy.inventory import ZoneInventory
 from cfremedy.models import ZoneSnapshot
 from cfremedy.probes.results import ProbeResults
@@ -39,3 +40,5 @@ class ZoneFacts:
     inventory: ZoneInventory = field(default_factory=ZoneInventory)
     cloudflare_ranges: tuple[IPNetwork, ...] = field(default_factory=packaged_cloudflare_ranges)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    # 5xx responses Cloudflare counted for the zone (`--errors-since`); None when not asked.
+    observed: ObservedErrors | None = None

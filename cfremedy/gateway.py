@@ -20,7 +20,7 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -39,7 +39,8 @@ from cfremedy.errors import (
     WriteOutcomeUnknown,
     ZoneNotFound,
 )
-from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
+from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse_response
+from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping, iso_z, normalise_name
 from cfremedy.ratelimit import RateLimiter
 
 log = logging.getLogger("cfremedy.gateway")
@@ -288,7 +289,7 @@ class CloudflareGateway:
         )
 
     async def zone_by_name(self, name: str) -> Zone:
-        name = name.strip().rstrip(".").lower()
+        name = normalise_name(name)
         op = _Op(f"look up zone {name}", "Zone Read")
         page = await self._call(
             op, lambda: self.client.zones.list(name=name, per_page=ZONES_PER_PAGE)
@@ -301,6 +302,22 @@ class CloudflareGateway:
             f"zone {name} not found, or not visible to this API token",
             hint="check the spelling; the token needs 'Zone Read' on that zone"
             " (`cfremedy doctor` lists the zones it can see)",
+        )
+
+    async def zone_for_hostname(self, hostname: str) -> Zone:
+        """The zone a hostname belongs to: its own name, then each parent, one request each."""
+        labels = normalise_name(hostname).split(".")
+        tried = []
+        for i in range(len(labels) - 1):
+            candidate = ".".join(labels[i:])
+            tried.append(candidate)
+            try:
+                return await self.zone_by_name(candidate)
+            except ZoneNotFound:
+                continue
+        raise ZoneNotFound(
+            f"no zone visible to this token contains {hostname} (tried {', '.join(tried)})",
+            hint="pass --zone NAME, or check the token has Zone Read on that zone",
         )
 
     async def list_zones(self, account_id: str | None = None, limit: int | None = None) -> list[Zone]:
@@ -426,6 +443,30 @@ class CloudflareGateway:
         if not isinstance(total, int):
             raise ApiError(f"the API did not report how many DNS records {zone.name} has")
         return total
+
+    async def error_counts(
+        self, zones: Sequence[Zone], since: datetime, until: datetime
+    ) -> tuple[dict[str, list[ErrorBucket]], list[str]]:
+        """5xx counts for up to 10 zones in one GraphQL query; GraphQL's own errors come back
+        as messages (a zone the token may not read), beside whatever data the API did return."""
+        if len(zones) > ZONES_PER_QUERY:
+            raise ValueError(f"at most {ZONES_PER_QUERY} zones per analytics query")
+        names = ", ".join(z.name for z in zones)
+        body = {"query": ERRORS_QUERY, "variables": {
+            "zoneTags": [z.id for z in zones],
+            "since": iso_z(since),
+            "until": iso_z(until),
+        }}
+        answer = await self._call(
+            _Op(f"read the 5xx analytics of {names}", "Analytics Read"),
+            lambda: self.client.post("/graphql", body=body, cast_to=object),
+        )
+        if not isinstance(answer, dict):
+            raise ApiError(f"unexpected answer to the analytics query for {names}")
+        messages = [str(e.get("message", e)) for e in answer.get("errors") or [] if isinstance(e, dict)]
+        if answer.get("data") is None:
+            raise ApiError(f"the analytics query for {names} failed: {'; '.join(messages) or 'no data'}")
+        return parse_response(answer["data"]), messages
 
     # -- single values, read back around writes ----------------------------------------------------
 

@@ -17,12 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cfremedy.errors import UsageError
-from cfremedy.models import frozen_mapping
-
-
-def normalise_hostname(name: str) -> str:
-    return name.strip().rstrip(".").lower()
+from cfremedy.errors import UsageError, first_validation_error
+from cfremedy.models import frozen_mapping, normalise_name
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class ZoneInventory:
     slow_endpoints: tuple[SlowEndpoint, ...] = ()
 
     def origins_for(self, hostname: str) -> tuple[str, ...]:
-        return self.origins.get(normalise_hostname(hostname), ())
+        return self.origins.get(normalise_name(hostname), ())
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ class Inventory:
     source: str = ""
 
     def for_zone(self, zone_name: str) -> ZoneInventory:
-        return self.zones.get(normalise_hostname(zone_name), ZoneInventory())
+        return self.zones.get(normalise_name(zone_name), ZoneInventory())
 
 
 EMPTY = Inventory()
@@ -59,12 +55,14 @@ class _Strict(BaseModel):
 
 
 class _SlowEndpointModel(_Strict):
-    hostname: str
+    hostname: str = Field(min_length=1)
     path: str = "/"
-    seconds: float = Field(gt=0)
+    # strict: "300" or true is a typo to report, not a number to guess; no infinity either
+    seconds: float = Field(gt=0, strict=True, allow_inf_nan=False)
 
 
 class _ZoneModel(_Strict):
+    # an empty list would silently switch the mismatch check off for that hostname
     origins: dict[str, list[str]] = Field(default_factory=dict)
     slow_endpoints: list[_SlowEndpointModel] = Field(default_factory=list)
 
@@ -72,6 +70,8 @@ class _ZoneModel(_Strict):
     @classmethod
     def _addresses(cls, origins: dict[str, list[str]]) -> dict[str, list[str]]:
         for hostname, addresses in origins.items():
+            if not addresses:
+                raise ValueError(f"origins.{hostname}: list at least one address")
             for address in addresses:
                 try:
                     ipaddress.ip_address(address)
@@ -88,7 +88,7 @@ def _no_duplicates(keys: Mapping[str, Any], where: str, source: str) -> None:
     """Names differing only in case or a trailing dot would silently overwrite each other."""
     seen: dict[str, str] = {}
     for key in keys:
-        other = seen.setdefault(normalise_hostname(key), key)
+        other = seen.setdefault(normalise_name(key), key)
         if other != key:
             raise UsageError(f"{source}: {where}: {other!r} and {key!r} name the same host")
 
@@ -97,23 +97,20 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory") -> Inven
     try:
         model = _InventoryModel.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise UsageError(f"{source}: {where}: {message}") from None
+        raise UsageError(f"{source}: {first_validation_error(exc)}") from None
     _no_duplicates(model.zones, "zones", source)
     for name, zone in model.zones.items():
         _no_duplicates(zone.origins, f"zones.{name}.origins", source)
     zones = {
-        normalise_hostname(name): ZoneInventory(
+        normalise_name(name): ZoneInventory(
             origins=frozen_mapping(
                 {
-                    normalise_hostname(h): tuple(str(ipaddress.ip_address(a)) for a in addrs)
+                    normalise_name(h): tuple(str(ipaddress.ip_address(a)) for a in addrs)
                     for h, addrs in zone.origins.items()
                 }
             ),
             slow_endpoints=tuple(
-                SlowEndpoint(normalise_hostname(s.hostname), s.path, s.seconds)
+                SlowEndpoint(normalise_name(s.hostname), s.path, s.seconds)
                 for s in zone.slow_endpoints
             ),
         )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cfremedy.errors import UsageError
-from cfremedy.models import Change
+from cfremedy.models import Change, utc_now_iso
 from cfremedy.report import change_dict, change_from_dict
 
 SCHEMA_VERSION = 1
@@ -93,7 +93,7 @@ class Run:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_now_iso("milliseconds")
 
 
 def new_run_id() -> str:

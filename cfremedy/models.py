@@ -10,7 +10,7 @@ import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -18,6 +18,20 @@ from typing import Any
 def frozen_mapping(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only view over a private copy, so callers cannot mutate it behind our back."""
     return MappingProxyType(dict(data or {}))
+
+
+def normalise_name(name: str) -> str:
+    """DNS names compare case-insensitively and without the root's trailing dot."""
+    return name.strip().rstrip(".").lower()
+
+
+def iso_z(moment: datetime, timespec: str = "seconds") -> str:
+    """UTC in ISO 8601 with a `Z`, the form the API and every report use."""
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def utc_now_iso(timespec: str = "seconds") -> str:
+    return iso_z(datetime.now(timezone.utc), timespec)
 
 
 class Severity(str, enum.Enum):
@@ -105,10 +119,6 @@ class ZoneSnapshot:
 
     def record(self, record_id: str) -> DnsRecord | None:
         return next((r for r in self.records if r.id == record_id), None)
-
-    @property
-    def proxied_records(self) -> tuple[DnsRecord, ...]:
-        return tuple(r for r in self.records if r.proxied)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cfremedy import __version__
 from cfremedy.errors import Refused, UsageError
-from cfremedy.models import Change, Finding
+from cfremedy.models import Change, Finding, utc_now_iso
 from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
 
 
@@ -54,7 +53,7 @@ class Plan:
     @classmethod
     def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...],
             findings: tuple[Finding, ...] = ()) -> Plan:
-        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        now = utc_now_iso()
         planned = tuple(
             PlannedFinding(f.playbook, f.resource, f.error_codes, f.severity.value, f.message)
             for f in findings

@@ -35,12 +35,18 @@ class Settings(BaseSettings):
     config: Path | None = Field(default=None, validation_alias="CFREMEDY_CONFIG")
     # Probe options settable for a whole shell session (what `cfremedy sandbox serve` prints).
     connect_to: str = Field(default="", validation_alias="CFREMEDY_CONNECT_TO")  # space-separated
+    # Where `diagnose` sends the request for the URL (the edge); unset: CFREMEDY_CONNECT_TO.
+    edge_connect_to: str = Field(default="", validation_alias="CFREMEDY_EDGE_CONNECT_TO")
     origin_ca: str = Field(default="", validation_alias="CFREMEDY_ORIGIN_CA")  # os.pathsep-separated
     connect_to_only: bool = Field(default=False, validation_alias="CFREMEDY_CONNECT_TO_ONLY")
 
     @property
     def connect_to_rules(self) -> list[str]:
         return self.connect_to.replace(",", " ").split()
+
+    @property
+    def edge_connect_to_rules(self) -> list[str]:
+        return self.edge_connect_to.replace(",", " ").split()
 
     @property
     def origin_ca_files(self) -> list[Path]:

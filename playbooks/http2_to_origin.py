@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from cfremedy.facts import ZoneFacts
 from cfremedy.models import Change, Finding, Severity, frozen_mapping
+from cfremedy.probes.results import Outcome
 
 id = "http2_to_origin"
 title = "HTTP/2 to origin is on, but an origin mishandles HTTP/2"
@@ -32,6 +33,9 @@ read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
 write_permissions = ("Zone Settings Write",)
 
 SETTING = "origin_max_http_version"
+# What a broken HTTP/2 implementation looks like from the client: the stream or connection
+# torn down, or the protocol violated, or no answer at all after a good handshake.
+BROKEN = frozenset({Outcome.PROTOCOL_ERROR, Outcome.RESET, Outcome.TIMEOUT})
 
 
 def _http2_enabled(facts: ZoneFacts) -> bool:
@@ -41,11 +45,17 @@ def _http2_enabled(facts: ZoneFacts) -> bool:
 def detect(facts: ZoneFacts) -> list[Finding]:
     if not _http2_enabled(facts):
         return []
+    # 520s Cloudflare actually counted turn "this origin mishandles h2" into "and it hurts".
+    counted = facts.observed
+    seen = counted.count(520) if counted is not None else 0
+    observed = f"; Cloudflare returned {seen} 520 response(s) in the last {counted.window}" if counted and seen else ""
     findings = []
     for probe in facts.probes.probes:
         tls, h2 = probe.tls, probe.http2
-        if not probe.proxied or tls is None or tls.alpn != "h2" or h2 is None or h2.ok:
+        if not probe.proxied or tls is None or tls.alpn != "h2" or h2 is None:
             continue
+        if h2.outcome not in BROKEN:
+            continue  # it worked, or failed in a way that proves nothing about its HTTP/2
         findings.append(
             Finding(
                 playbook=id,
@@ -53,7 +63,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 error_codes=(520,),
                 resource=probe.hostname,
                 message=f"origin {probe.address} advertises h2 over ALPN but a real HTTP/2"
-                f" request fails ({h2.outcome.value}: {h2.error or 'no detail'})",
+                f" request fails ({h2.outcome.value}: {h2.error or 'no detail'}){observed}",
                 evidence=frozen_mapping(
                     {
                         "setting": {SETTING: facts.snapshot.setting(SETTING)},
@@ -64,6 +74,8 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                             "error": h2.error,
                             "status": h2.status,
                         },
+                        "observed_520s": seen if counted is not None else None,
+                        "confidence": "confirmed by observed 520s" if seen else "reproduced by probe",
                     }
                 ),
                 docs_url=docs_url,

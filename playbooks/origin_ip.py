@@ -88,7 +88,10 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
             continue
         expected = facts.inventory.origins_for(record.name)
         problem = _address_problem(record.content, facts)
-        mismatch = bool(expected) and record.content not in expected
+        # An A record is judged against the inventory's IPv4 addresses only, an AAAA against
+        # its IPv6 ones: a correct AAAA is not wrong because the inventory lists only IPv4.
+        same_family = [a for a in expected if _family(a) == _family_of(record)]
+        mismatch = bool(same_family) and record.content not in same_family
         if problem is None and not mismatch:
             continue
         evidence: dict[str, object] = {
@@ -142,10 +145,15 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
     return findings
 
 
+# Outcomes that say something about the origin. ERROR (our side failed: no file descriptor,
+# no resolver) and SKIPPED (not probed) say nothing, and must never become a finding.
+_TELLING = frozenset({Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE, Outcome.RESET})
+
+
 def _down(probe: OriginProbe) -> tuple[int, str] | None:
     """The error an origin that answers on neither port produces, with the reason."""
     outcomes = {probe.tcp443.outcome, probe.tcp80.outcome}
-    if outcomes & {Outcome.OK, Outcome.SKIPPED}:
+    if Outcome.OK in outcomes or not outcomes <= _TELLING:
         return None
     if outcomes == {Outcome.REFUSED}:
         return 521, "refuses connections on ports 443 and 80"
@@ -199,29 +207,40 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     return _record_findings(facts) + _probe_findings(facts)
 
 
-def _replacement(record: DnsRecord, facts: ZoneFacts) -> str | None:
-    """The inventory address of the record's family that no sibling record already uses."""
-    family = 4 if record.type == "A" else 6
-    taken = {
-        r.content for r in facts.snapshot.records if r.name == record.name and r.type == record.type
-    }
+def _family(address: str) -> int | None:
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return None
+
+
+def _family_of(record: DnsRecord) -> int:
+    return 4 if record.type == "A" else 6
+
+
+def _replacement(record: DnsRecord, facts: ZoneFacts, taken: set[tuple[str, str, str]]) -> str | None:
+    """The inventory address of the record's family that no sibling record uses or will use."""
     for address in facts.inventory.origins_for(record.name):
-        ip = ipaddress.ip_address(address)
-        if ip.version == family and address not in taken and _address_problem(address, facts) is None:
+        if (_family(address) == _family_of(record) and (record.name, record.type, address) not in taken
+                and _address_problem(address, facts) is None):
             return address
     return None
 
 
 def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
     changes: list[Change] = []
+    # Addresses in use, and those this plan gives out: two wrong records of one name must not
+    # both become the same right one (Cloudflare refuses identical records, failing the batch).
+    taken = {(r.name, r.type, r.content) for r in facts.snapshot.records}
     for finding in findings:
         record_id = finding.evidence.get("record_id")
         record = facts.snapshot.record(str(record_id)) if record_id else None
         if record is None:
             continue
-        address = _replacement(record, facts)
+        address = _replacement(record, facts, taken)
         if address is None:
             continue
+        taken.add((record.name, record.type, address))
         fields = {"type": record.type, "name": record.name}
         changes.append(
             Change(

@@ -12,7 +12,9 @@ Fix:
     other plan, a person must change the application: report progress through status
     polling instead of one long request, or serve the endpoint from a DNS-only (grey-cloud)
     subdomain. For cacheable content, a cache rule's Proxy Read Timeout is an alternative.
-    The 30-second proxy *write* timeout cannot be raised.
+    The 30-second proxy *write* timeout cannot be raised. When Cloudflare counted 524s
+    (`--errors-since`) but the inventory names no slow endpoint, the finding asks for the
+    endpoints' durations instead of guessing a timeout.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ docs_url = (
 )
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
 write_permissions = ("Zone Settings Write",)
-uses_probes = False  # everything it needs is in the settings, the plan and the inventory
+uses_probes = False  # everything it needs is in the settings, the plan, the inventory and analytics
 
 SETTING = "proxy_read_timeout"
 DEFAULT_SECONDS = 100
@@ -67,6 +69,35 @@ def target_seconds(slowest: float) -> int | None:
     if slowest > MAX_SECONDS:
         return None
     return min(MAX_SECONDS, max(1, math.ceil(slowest * HEADROOM)))
+
+
+def _observed(facts: ZoneFacts, current: int) -> Finding | None:
+    """524s Cloudflare counted: evidence enough, even when the inventory names no endpoint."""
+    observed = facts.observed
+    if observed is None or observed.count(524) == 0:
+        return None
+    count = observed.count(524)
+    if _can_raise(facts):
+        remediation: tuple[str, ...] = (
+            "Find the slow requests (Analytics, or the origin's logs) and add them to the"
+            " inventory's slow_endpoints with their duration: cfremedy then proposes a"
+            " proxy_read_timeout that covers them.",
+        )
+    else:
+        remediation = ("Only Enterprise zones can raise the timeout.", *_MANUAL)
+    return Finding(
+        playbook=id,
+        severity=Severity.HIGH,
+        error_codes=(524,),
+        resource=facts.snapshot.zone.name,
+        message=f"Cloudflare returned {count} 524 response(s) in the last {observed.window}:"
+        f" requests ran longer than the proxy read timeout of {current} s",
+        evidence=frozen_mapping({"plan": facts.snapshot.zone.plan, SETTING: current,
+                                 "observed_524s": count, "window": observed.window}),
+        docs_url=docs_url,
+        remediation=remediation,
+        key="observed",
+    )
 
 
 def detect(facts: ZoneFacts) -> list[Finding]:
@@ -107,17 +138,17 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 remediation=remediation,
             )
         )
+    if not findings:  # the inventory explains nothing: the counted 524s still need a look
+        observed = _observed(facts, current)
+        findings += [observed] if observed is not None else []
     return findings
 
 
 def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
     if not findings or not _can_raise(facts):
         return []
-    coverable = [
-        float(f.evidence["endpoint_seconds"])
-        for f in findings
-        if float(f.evidence["endpoint_seconds"]) <= MAX_SECONDS
-    ]
+    durations = [float(f.evidence["endpoint_seconds"]) for f in findings if "endpoint_seconds" in f.evidence]
+    coverable = [d for d in durations if d <= MAX_SECONDS]
     if not coverable:
         return []
     slowest = max(coverable)

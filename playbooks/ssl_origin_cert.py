@@ -81,7 +81,9 @@ def _cert_evidence(probe: OriginProbe) -> dict[str, Any]:
 def _invalid_reason(probe: OriginProbe) -> str:
     """Why Full (strict) rejects this certificate, in the article's terms."""
     tls = probe.tls
-    assert tls is not None and tls.leaf is not None
+    if tls is None or tls.leaf is None:
+        detail = f" [{tls.verify_error}]" if tls is not None and tls.verify_error else ""
+        return f"its certificate could not be read or parsed{detail}"
     leaf = tls.leaf
     reasons = []
     if leaf.self_signed:
@@ -101,14 +103,23 @@ def _passes_strict(probe: OriginProbe) -> bool:
     return probe.tls is not None and probe.tls.handshake_ok and probe.tls.verified
 
 
+def _unknown(probe: OriginProbe) -> bool:
+    """Our side failed or did not look (no file descriptor, --connect-to-only): no evidence."""
+    tls = probe.tls
+    return (probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED) or tls is None
+            or tls.outcome is Outcome.ERROR)
+
+
 def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
     """The error Full/Full (strict) gives when TLS to this origin cannot even start."""
     if probe.tcp443.outcome is Outcome.REFUSED:
         return 521, "port 443 refuses connections (nothing listens for HTTPS)"
+    if probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED):
+        return None  # our side failed or did not look: that says nothing about the origin
     if not probe.tcp443.ok:
         return 525, f"port 443 does not accept a connection ({probe.tcp443.outcome.value})"
     tls = probe.tls
-    if tls is None or tls.handshake_ok:
+    if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
         return 525, "port 443 answers, but not with TLS (plain HTTP?)"
@@ -151,6 +162,8 @@ def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
                  " unencrypted."),
                 key=probe.address,
             ))
+        elif _unknown(probe):
+            continue  # nothing was learned about this origin's TLS: no verdict either way
         elif mode == "strict" and not _passes_strict(probe):
             reason = _invalid_reason(probe)
             findings.append(_finding(

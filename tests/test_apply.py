@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from cfremedy.apply import (
     ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded, safety_problems,
 )
-from cfremedy.errors import EXIT_API, EXIT_REFUSED, ApiError, MissingPermission, Refused
+from cfremedy.errors import EXIT_API, EXIT_REFUSED, ApiError, MissingPermission, Refused, UsageError
 from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritesNotAllowed
 from cfremedy.journal import ChangeState, Journal, Run, RunKind
 from cfremedy.models import Change
@@ -162,17 +162,36 @@ def test_a_read_only_gateway_cannot_write(sandbox_factory) -> None:
     assert writes(api) == []
 
 
-def test_safety_problems_is_pure_and_force_overrides_all() -> None:
+def test_safety_problems_is_pure_and_force_never_allows_a_downgrade() -> None:
     downgrade = Change("p", "setting:ssl", "strict", "full", "r", lowers_security=True)
     dns = [Change("p", f"dns:{i}", {"content": "a"}, {"content": "b"}, "r") for i in range(4)]
     plan = Plan.new("z", "id", (downgrade, *dns))
     assert safety_problems(plan, 10, ApplyOptions(max_changes=4)) == [
-        "5 changes exceed --max-changes 4",
-        "4 DNS changes touch 40% of the zone's 10 records (more than 30%)",
+        "5 changes exceed --max-changes 4 (--force overrides)",
+        "4 DNS changes touch 40% of the zone's 10 records (more than 30%; --force overrides)",
         "setting:ssl would lower security (pass --allow-downgrade)",
     ]
     assert safety_problems(plan, 100, ApplyOptions(allow_downgrade=True)) == []
-    assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True)) == []
+    assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True)) == [
+        "setting:ssl would lower security (pass --allow-downgrade)"]
+    assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True, allow_downgrade=True)) == []
+    # a small zone: 4 of 6 records is no blast radius worth refusing
+    assert safety_problems(plan, 6, ApplyOptions(allow_downgrade=True)) == []
+
+
+@pytest.mark.parametrize("before, after", [
+    ({}, {}),
+    ({"content": "a"}, {"content": "b", "proxied": False}),
+    ({"comment": "a"}, {"comment": "b"}),
+])
+def test_dns_changes_the_drift_check_cannot_check_are_refused(sandbox_factory, tmp_path: Path,
+                                                              before: dict, after: dict) -> None:
+    api = sandbox_factory(scenario())
+    record = hosts(api)[0]
+    plan = Plan.new(ZONE, zone_id(api), (Change("p", f"dns:{record.id}", before, after, "r"),))
+    with pytest.raises(UsageError, match="DNS change|same fields"):
+        apply(api, plan, tmp_path)
+    assert writes(api) == []
 
 
 # -- the write protocol ---------------------------------------------------------------------------

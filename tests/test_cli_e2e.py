@@ -128,7 +128,9 @@ def test_api_failures_exit_3_with_one_clear_line(
     proc = run(["audit", "zone", zone], {**env, **({"CLOUDFLARE_API_TOKEN": token} if token else {})})
     assert proc.returncode == 3
     assert fragment in one_clear_line(proc)
-    assert proc.stdout == ""
+    (failed,) = json.loads(proc.stdout)["zones"]  # the zone still appears, with its error
+    assert failed["name"] == zone and failed["findings"] == []
+    assert [e["stage"] for e in failed["errors"]] == ["api"] and fragment in failed["errors"][0]["message"]
 
 
 def test_unreachable_api_exits_3(env: dict[str, str]) -> None:

@@ -47,6 +47,10 @@ def test_parses_and_normalises_names(tmp_path: Path) -> None:
         ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = "slow"\n',
          "zones.e.com.slow_endpoints.0.seconds"),
         ("zones = [\n", "invalid TOML"),
+        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = "300"\n', "seconds"),
+        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = true\n', "seconds"),
+        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = inf\n', "seconds"),
+        ('[zones."e.com".origins]\n"w.e.com" = []\n', "list at least one address"),
         ('[zonez."e.com"]\n', "zonez: Extra inputs are not permitted"),
     ],
 )

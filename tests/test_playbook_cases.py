@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cfremedy.analytics import ErrorBucket, ObservedErrors
 from cfremedy.facts import ZoneFacts
 from cfremedy.inventory import parse_inventory
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
@@ -52,7 +53,9 @@ def _probe(data: dict[str, Any]) -> OriginProbe:
     tls = None
     if "tls" in data:
         t = data["tls"] or {}
-        leaf = _leaf(t.get("leaf", {}), hostname) if t.get("outcome", "ok") == "ok" else None
+        # `leaf: null` is a handshake that succeeded with a certificate we could not parse
+        parsed = t.get("leaf", {}) is not None
+        leaf = _leaf(t.get("leaf") or {}, hostname) if t.get("outcome", "ok") == "ok" and parsed else None
         tls = TlsResult(
             outcome=Outcome(t.get("outcome", "ok")),
             error=t.get("error", ""),
@@ -95,11 +98,17 @@ def build_facts(case: dict[str, Any]) -> ZoneFacts:
         records=records,
     )
     inventory = parse_inventory({"zones": {zone.name: case["inventory"]}} if "inventory" in case else {})
+    observed = None
+    if "observed" in case:  # {edge status: count} over the last 24 h
+        buckets = [ErrorBucket(NOW - timedelta(hours=1), int(code), 0, int(count))
+                   for code, count in case["observed"].items()]
+        observed = ObservedErrors.of(NOW - timedelta(hours=24), NOW, buckets)
     return ZoneFacts(
         snapshot=snapshot,
         probes=ProbeResults(tuple(_probe(p) for p in case.get("probes", []))),
         inventory=inventory.for_zone(zone.name),
         now=NOW,
+        observed=observed,
     )
 
 

@@ -502,7 +502,8 @@ def test_every_route_is_covered(openapi_doc: dict[str, Any], record_property: An
     listing = [f"{m} {t}: {sorted(s)}" for (m, t), s in sorted(covered.items())]
     record_property("covered_operations", listing)
     print("\n".join(["OpenAPI-validated operations:", *listing]))
-    routes = {(r.method, r.template) for r in ROUTES}
+    # GraphQL is not in the 2024 document (nor in the v4 envelope): test_sandbox_graphql covers it.
+    routes = {(r.method, r.template) for r in ROUTES} - {("POST", "/graphql")}
     assert routes == set(covered), f"routes without cases: {routes - set(covered)}"
     for route, statuses in covered.items():
         assert 200 in statuses, f"{route} has no success case"

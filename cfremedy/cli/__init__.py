@@ -8,7 +8,9 @@ from cfremedy import __version__
 from cfremedy.cli.apply_cmd import apply_command, rollback_command
 from cfremedy.cli.audit import audit_app, plan_app
 from cfremedy.cli.common import EXIT_CODES_HELP
+from cfremedy.cli.diagnose_cmd import diagnose_command
 from cfremedy.cli.doctor import doctor_command
+from cfremedy.cli.errors_cmd import errors_app
 from cfremedy.cli.history_cmd import diff_command, history_command
 from cfremedy.cli.playbooks_cmd import playbooks_app
 from cfremedy.cli.sandbox_cmd import demo_command, sandbox_app
@@ -51,6 +53,9 @@ app.command("history", short_help="List audits, apply and rollback runs, and the
 app.command("diff", short_help="Findings new and resolved between two audits.")(diff_command)
 app.command("rollback", epilog=EXIT_CODES_HELP,
             short_help="Undo a run, restoring the values it changed.")(rollback_command)
+app.command("diagnose", epilog=EXIT_CODES_HELP,
+            short_help="Diagnose a live 5xx URL and write a support bundle.")(diagnose_command)
+app.add_typer(errors_app, name="errors", short_help="The 5xx Cloudflare counted for a zone, by code and hour.")
 app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, or show one.")
 app.add_typer(sandbox_app, name="sandbox", short_help="Serve the offline Cloudflare API sandbox.")
 

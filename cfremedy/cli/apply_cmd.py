@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from cfremedy.cli.common import (
     probe_options, run_async, select_playbooks,
 )
 from cfremedy.cli.console import err, out, terminal_width
-from cfremedy.errors import EXIT_OK, EXIT_REFUSED, ApiError, Refused, UsageError
+from cfremedy.errors import EXIT_OK, EXIT_REFUSED, ApiError, CfremedyError, Refused, UsageError
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.journal import Journal, Run, RunKind
 from cfremedy.plan import Plan
@@ -44,18 +45,38 @@ def _journal(settings: Settings) -> Journal:
     return Journal.in_state_dir(settings.state_dir)
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    run: Run
+    stopped_by: CfremedyError | None = None  # e.g. the token refused halfway through
+
+
 async def _execute(gateway: CloudflareGateway, journal: Journal, plan: Plan, options: ApplyOptions,
-                   yes: bool, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> Run:
+                   yes: bool, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> _Outcome:
     prepared = await prepare(gateway, plan, options)
     _confirm(f"Apply these {len(plan.changes)} change(s) to {plan.zone}?", yes)
     executor = Executor(gateway, journal, prepared, kind, rolls_back)
     log.info("run %s: applying %d change(s) to %s", executor.run_id, len(plan.changes), plan.zone)
-    return await executor.run()
+    try:
+        return _Outcome(await executor.run())
+    except CfremedyError as exc:  # what was written before the stop must still be shown
+        return _Outcome(journal.run(executor.run_id), exc)
 
 
-def _report(run: Run) -> int:
+def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
+    run = outcome.run
     out(f"\nResults:\n{render_run(run, terminal_width())}\n{run_summary(run)}\n")
-    return EXIT_OK if run_succeeded(run) else EXIT_REFUSED
+    if rechecks:
+        out("\n" + render_rechecks(rechecks))
+    if outcome.stopped_by is not None:
+        err(f"cfremedy: error: stopped: {outcome.stopped_by.message}")
+        if outcome.stopped_by.hint:
+            err(f"cfremedy: hint: {outcome.stopped_by.hint}")
+        if not any(e.state.reached_cloudflare for e in run.entries):
+            return outcome.stopped_by.exit_code
+    if any(e.state.reached_cloudflare for e in run.entries):
+        out(f"\nUndo with: cfremedy rollback {run.id}\n")
+    return EXIT_OK if outcome.stopped_by is None and run_succeeded(run) else EXIT_REFUSED
 
 
 @command
@@ -109,25 +130,22 @@ def apply_command(
     out(render_changes(plan.changes, title=f"Plan for {plan.zone} ({len(plan.changes)} change(s),"
                        f" {plan.checksum[:19]}...)", width=terminal_width()))
 
-    async def go() -> tuple[Run, list[Recheck]]:
+    async def go() -> tuple[_Outcome, list[Recheck]]:
         async with gateway_for(settings, allow_writes=True) as gateway:
             with _journal(settings) as journal:
-                run = await _execute(gateway, journal, plan, ApplyOptions(max_changes, allow_downgrade, force), yes)
+                outcome = await _execute(gateway, journal, plan,
+                                         ApplyOptions(max_changes, allow_downgrade, force), yes)
             rechecks: list[Recheck] = []
-            if any(e.state.reached_cloudflare for e in run.entries) and plan.findings:
+            wrote = any(e.state.reached_cloudflare for e in outcome.run.entries)
+            if wrote and plan.findings and outcome.stopped_by is None:
                 try:
                     rechecks = await recheck(gateway, plan, audit_options)
                 except ApiError as exc:
                     err(f"cfremedy: warning: could not re-audit after applying: {exc.message}")
-            return run, rechecks
+            return outcome, rechecks
 
-    run, rechecks = run_async(go())
-    code = _report(run)
-    if rechecks:
-        out("\n" + render_rechecks(rechecks))
-    if any(e.state.reached_cloudflare for e in run.entries):
-        out(f"\nUndo with: cfremedy rollback {run.id}\n")
-    return code
+    outcome, rechecks = run_async(go())
+    return _report(outcome, rechecks)
 
 
 @command
@@ -147,7 +165,7 @@ def rollback_command(
     """
     settings = load_settings()
 
-    async def go() -> Run | None:
+    async def go() -> _Outcome | None:
         async with gateway_for(settings, allow_writes=True) as gateway:
             with _journal(settings) as journal:
                 run = await reconcile(gateway, journal, journal.run(run_id))
@@ -160,5 +178,5 @@ def rollback_command(
                 return await _execute(gateway, journal, plan, ApplyOptions(force=True), yes,
                                       RunKind.ROLLBACK, rolls_back=run.id)
 
-    result = run_async(go())
-    return EXIT_OK if result is None else _report(result)
+    outcome = run_async(go())
+    return EXIT_OK if outcome is None else _report(outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -14,17 +14,19 @@ from cfremedy.account import AccountScope, Shard, audit_account
 from cfremedy.audit import AuditOptions, audit_zone
 from cfremedy.baseline import fingerprints, load_report_file, subtract_baseline
 from cfremedy.cli.common import (
-    EXIT_CODES_HELP, BaselineOpt, ConfigOpt, ConnectTo, ConnectToOnly, FailOn, FailOnOpt, Format,
+    EXIT_CODES_HELP, BaselineOpt, ConfigOpt, ConnectTo, ConnectToOnly, ErrorsSince, FailOn, FailOnOpt, Format,
     InventoryOpt, NoProbe, OriginCa, Output, PlaybookDirs, PlaybookIds, ProbeConcurrency,
     ProbeTimeout, Quiet, RateLimitOpt, Verbose, command, fail_threshold, gateway_for,
     load_inventory_option, load_settings, parse_rate, probe_options, resolve_outputs, run_async,
-    select_playbooks,
+    select_playbooks, window_option,
 )
 from cfremedy.cli.console import ProgressLine, err, out, terminal_width
-from cfremedy.config import apply_suppressions, expired, load_config
-from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, CfremedyError, UsageError
+from cfremedy.config import Config, apply_suppressions, expired, load_config
+from cfremedy.errors import (
+    EXIT_API, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, ApiError, CfremedyError, UsageError,
+)
 from cfremedy.journal import Journal
-from cfremedy.models import Report, ZoneReport
+from cfremedy.models import Report, StageError, ZoneReport, utc_now_iso
 from cfremedy.plan import Plan
 from cfremedy.registry import Playbook
 from cfremedy.report import report_dict
@@ -43,12 +45,16 @@ plan_app = typer.Typer(rich_markup_mode=None, help="Write the changes that would
 def _options(settings: Settings, playbook: list[str] | None, playbooks_dir: list[Path] | None,
              inventory: Path | None, connect_to: list[str] | None, connect_to_only: bool,
              origin_ca: list[Path] | None, probe_timeout: float, probe_concurrency: int,
-             no_probe: bool) -> AuditOptions:
+             no_probe: bool, errors_since: str | None = None) -> AuditOptions:
+    if no_probe:
+        err("cfremedy: note: --no-probe: origins are not contacted, so the checks that need them"
+            " (SSL certificates 525/526, refused ports 521, HTTP/2 520, dead origins 522) do not run")
     return AuditOptions(
         playbooks=select_playbooks(settings, playbook, playbooks_dir),
         probe=probe_options(settings, connect_to, connect_to_only, origin_ca, probe_timeout,
                             probe_concurrency, no_probe),
         inventory=load_inventory_option(settings, inventory),
+        errors_since=window_option(errors_since, "--errors-since"),
     )
 
 
@@ -63,10 +69,6 @@ def _audit(name: str, settings: Settings, options: AuditOptions, rate: str) -> Z
             return report
 
     return run_async(go())
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _baseline(spec: str | None, scope: str, journal: Journal | None) -> tuple[set[str], str] | None:
@@ -92,14 +94,13 @@ def _open_journal(settings: Settings) -> Journal | None:
 
 
 def _finish(report: Report, scope: str, settings: Settings, playbooks: tuple[Playbook, ...],
-            config_file: Path | None, baseline: str | None, fmt_option: Format,
+            config: Config, baseline: str | None, fmt_option: Format,
             outputs: list[str] | None, fail_on: FailOn) -> int:
     """Suppress, store, subtract the baseline, render, and turn what is left into an exit code."""
-    config = load_config(config_file or settings.config)
     today = date.today()
     for rule in expired(config, today):
         err(f"cfremedy: {rule.label} expired on {rule.until}; its findings count again")
-    report = apply_suppressions(replace(report, generated_at=_now()), config, today)
+    report = apply_suppressions(replace(report, generated_at=utc_now_iso()), config, today)
     journal = _open_journal(settings)
     try:
         known = _baseline(baseline, scope, journal)
@@ -121,6 +122,14 @@ def _finish(report: Report, scope: str, settings: Settings, playbooks: tuple[Pla
         except OSError as exc:
             raise UsageError(f"cannot write the report to {destination}: {exc.strerror}") from None
         err(f"cfremedy: {fmt.value} report written to {destination}")
+    for zone in report.zones:
+        for error in zone.errors:
+            if error.stage == "analytics":
+                err(f"cfremedy: warning: no analytics for {zone.name}: {error.message}")
+    crashed = [f"{e.resource} on {z.name}" for z in report.zones for e in z.errors if e.stage == "playbook"]
+    if crashed:
+        err(f"cfremedy: error: playbook failures, the audit is incomplete: {', '.join(crashed[:5])}")
+        return EXIT_INTERNAL
     if any(e.stage == "api" for z in report.zones for e in z.errors):
         failed = [z.name for z in report.zones if any(e.stage == "api" for e in z.errors)]
         err(f"cfremedy: {len(failed)} zone(s) could not be audited: {', '.join(failed[:10])}"
@@ -150,6 +159,7 @@ def audit_zone_command(
     probe_concurrency: ProbeConcurrency = 100,
     no_probe: NoProbe = False,
     rate_limit: RateLimitOpt = "1000/300",
+    errors_since: ErrorsSince = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -168,10 +178,18 @@ def audit_zone_command(
       cfremedy audit zone example.com --inventory origins.toml --playbook origin_ip
     """
     settings = load_settings()
+    rules = load_config(config or settings.config)  # a typo fails now, not after the API calls
     options = _options(settings, playbook, playbooks_dir, inventory, connect_to, connect_to_only,
-                       origin_ca, probe_timeout, probe_concurrency, no_probe)
-    zone = _audit(name, settings, options, rate_limit)
-    return _finish(Report(zones=(zone,)), f"zone {zone.name}", settings, options.playbooks, config,
+                       origin_ca, probe_timeout, probe_concurrency, no_probe, errors_since)
+    name = name.strip().rstrip(".").lower()
+    try:
+        zone = _audit(name, settings, options, rate_limit)
+    except ApiError as exc:  # the zone still appears in the report, with its error (DESIGN §5)
+        err(f"cfremedy: error: {exc.message}")
+        if exc.hint:
+            err(f"cfremedy: hint: {exc.hint}")
+        zone = ZoneReport(name=name, errors=(StageError("api", name, exc.message),))
+    return _finish(Report(zones=(zone,)), f"zone {zone.name}", settings, options.playbooks, rules,
                    baseline, format, output, fail_on)
 
 
@@ -185,6 +203,7 @@ def audit_account_command(
     shard: Annotated[str | None, typer.Option("--shard", metavar="I/N", help="Audit only the I-th"
                                               " of N deterministic slices of the zones (CI matrix).")] = None,
     rate_limit: RateLimitOpt = "1000/300",
+    errors_since: ErrorsSince = None,
     parallel: Annotated[int, typer.Option("--parallel", metavar="N", min=1,
                                           help="Zones audited at once.")] = 8,
     format: Format = None,
@@ -223,8 +242,9 @@ def audit_account_command(
         scope = AccountScope(account_id, tuple(zone or ()), Shard.parse(shard) if shard else None)
     except ValueError as exc:
         raise UsageError(f"--shard: {exc}") from None
+    rules = load_config(config or settings.config)  # a typo fails now, not after the API calls
     options = _options(settings, playbook, playbooks_dir, inventory, connect_to, connect_to_only,
-                       origin_ca, probe_timeout, probe_concurrency, no_probe)
+                       origin_ca, probe_timeout, probe_concurrency, no_probe, errors_since)
     progress = ProgressLine("zones audited")
 
     async def go() -> Report:
@@ -236,7 +256,7 @@ def audit_account_command(
             return report
 
     report = run_async(go())
-    return _finish(report, scope.label, settings, options.playbooks, config, baseline, format,
+    return _finish(report, scope.label, settings, options.playbooks, rules, baseline, format,
                    output, fail_on)
 
 
@@ -271,7 +291,10 @@ def plan_zone_command(
                        origin_ca, probe_timeout, probe_concurrency, no_probe)
     zone = _audit(name, settings, options, "1000/300")
     plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings)
-    plan.write(output)
+    try:
+        plan.write(output)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plan to {output}: {exc.strerror}") from None
     out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
                        width=terminal_width()))
     for finding in zone.findings:

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import functools
 import sys
+from datetime import timedelta
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,11 +15,13 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from cfremedy.cli.console import register_secret, report_error, setup_logging
-from cfremedy.errors import UsageError
+from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory, load_inventory
 from cfremedy.models import Severity
+from cfremedy.analytics import parse_since
 from cfremedy.probes import ProbeOptions, parse_connect_to
+from cfremedy.probes.tls import verifying_context
 from cfremedy.ratelimit import DEFAULT_RATE, Rate, RateLimiter
 from cfremedy.registry import Playbook, load_registry
 from cfremedy.settings import Settings
@@ -26,9 +29,10 @@ from cfremedy.settings import Settings
 T = TypeVar("T")
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;"
-    " 2 bad usage, input or configuration; 3 Cloudflare API or network failure"
-    " (auth, permission, rate limit, unreachable); 4 apply/rollback refused or partly failed."
+    "Exit codes (the same for every command): 0 success (for audits: nothing at or above"
+    " --fail-on); 1 findings at or above --fail-on; 2 bad usage, input or configuration;"
+    " 3 Cloudflare API or network failure (auth, permission, rate limit, unreachable);"
+    " 4 apply/rollback refused or partly failed; 70 a bug (in cfremedy or a playbook)."
 )
 
 
@@ -47,6 +51,23 @@ class FailOn(str, enum.Enum):
     high = "high"
     critical = "critical"
     never = "never"
+
+
+class ListFormat(str, enum.Enum):
+    """For listings (history, diff, errors): a table for people, JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+ListFormatOpt = Annotated[
+    ListFormat | None,
+    typer.Option("--format", "-f", help="Output format  [default: table on a terminal, json otherwise]"),
+]
+
+
+def list_format(option: ListFormat | None) -> str:
+    return (option or (ListFormat.table if sys.stdout.isatty() else ListFormat.json)).value
 
 
 Verbose = Annotated[
@@ -113,6 +134,12 @@ BaselineOpt = Annotated[
     typer.Option("--baseline", metavar="FILE|last", help="Report only findings new since this JSON"
                  " report, or since the last stored audit of the same scope."),
 ]
+ErrorsSince = Annotated[
+    str | None,
+    typer.Option("--errors-since", metavar="DURATION", help="Also read the 5xx Cloudflare counted"
+                 " over this window (e.g. 24h; needs Analytics Read): observed 524s and 520s feed"
+                 " the playbooks. One GraphQL query per 10 zones."),
+]
 RateLimitOpt = Annotated[
     str, typer.Option("--rate-limit", metavar="N/SECONDS", help="At most N API requests per"
                       " SECONDS (Cloudflare allows 1200/300 per token).")
@@ -123,8 +150,7 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"bad configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise UsageError(f"bad configuration: {first_validation_error(exc)}") from None
     if settings.api_token is not None:
         register_secret(settings.api_token.get_secret_value())
     return settings
@@ -146,6 +172,15 @@ def gateway_for(settings: Settings, allow_writes: bool = False,
     """Read-only unless the command is apply or rollback: audit and plan can never write."""
     return CloudflareGateway(require_token(settings), settings.base_url, allow_writes=allow_writes,
                              limiter=RateLimiter(rate))
+
+
+def window_option(text: str | None, option: str = "--since") -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def parse_rate(text: str) -> Rate:
@@ -182,10 +217,12 @@ def probe_options(
     for ca in cas:
         if not ca.is_file():
             raise UsageError(f"--origin-ca: {ca} is not a file")
-    return ProbeOptions(
+    options = ProbeOptions(
         timeout=timeout, concurrency=concurrency, connect_to=parsed, origin_ca=cas,
         only_connect_to=connect_to_only or settings.connect_to_only,
     )
+    verifying_context(options)  # an unusable --origin-ca fails now, before any API request
+    return options
 
 
 def fail_threshold(fail_on: FailOn) -> Severity | None:

@@ -49,6 +49,9 @@ def setup_logging(verbosity: int, quiet: bool = False) -> None:
         ours.setLevel(logging.DEBUG if verbosity >= 1 else logging.INFO)
     if verbosity >= 2:
         handler.setFormatter(_RedactingFormatter("%(name)s: %(message)s"))
+    # httpcore's debug lines dump raw headers (Set-Cookie from an edge, say): -vv shows the
+    # requests through httpx's and the SDK's own lines instead.
+    logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 def err(text: str = "") -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ import typer
 from cfremedy.apply import reconcile
 from cfremedy.baseline import diff_reports, load_report_file
 from cfremedy.cli.common import (
-    Format, OutputFormat, Quiet, Verbose, command, gateway_for, load_settings, run_async,
+    ListFormatOpt, Quiet, Verbose, command, gateway_for, list_format, load_settings, run_async,
 )
 from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_OK, UsageError
@@ -19,16 +18,9 @@ from cfremedy.journal import Journal
 from cfremedy.reporters.runs import render_diff, render_history
 
 
-def _format(option: OutputFormat | None) -> str:
-    fmt = option or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
-    if fmt.value not in ("table", "json"):
-        raise UsageError(f"--format {fmt.value} is for audit reports; use table or json here")
-    return fmt.value
-
-
 @command
 def history_command(
-    format: Format = None,
+    format: ListFormatOpt = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest of each.")] = 20,
     offline: Annotated[bool, typer.Option("--offline", help="Do not re-check in-doubt changes"
                                           " against the API.")] = False,
@@ -43,7 +35,7 @@ def history_command(
     Cloudflare. Audit ids work with `cfremedy diff`, run ids with `cfremedy rollback`.
     """
     settings = load_settings()
-    fmt = _format(format)
+    fmt = list_format(format)
     with Journal.in_state_dir(settings.state_dir) as journal:
         runs = journal.runs(limit)
         doubtful = [r for r in runs if r.in_doubt]
@@ -77,7 +69,7 @@ def diff_command(
                                               " [default: the audit before NEW of the same scope]")] = None,
     new: Annotated[str | None, typer.Argument(metavar="[NEW]", help="An audit id or a JSON report"
                                               " [default: the newest audit]")] = None,
-    format: Format = None,
+    format: ListFormatOpt = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -95,7 +87,7 @@ def diff_command(
       cfremedy diff last-week.json report.json
     """
     settings = load_settings()
-    fmt = _format(format)
+    fmt = list_format(format)
     with Journal.in_state_dir(settings.state_dir) as journal:
         if new is None and old is not None:
             old, new = None, old  # one argument: compare it with the audit before it

@@ -109,11 +109,6 @@ class OriginProbe:
 @dataclass(frozen=True)
 class ProbeResults:
     probes: tuple[OriginProbe, ...] = ()
-    # Why probing was not done at all (e.g. `--no-probe`), so playbooks can say so.
+    # Why probing was not done at all (e.g. `--no-probe`): the audit reports it as a probe-stage
+    # error, so a check that did not run never reads as a pass.
     skipped_reason: str = ""
-
-    def for_hostname(self, hostname: str) -> tuple[OriginProbe, ...]:
-        return tuple(p for p in self.probes if p.hostname == hostname)
-
-    def get(self, hostname: str, address: str) -> OriginProbe | None:
-        return next((p for p in self.probes if p.hostname == hostname and p.address == address), None)

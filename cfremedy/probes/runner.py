@@ -121,7 +121,7 @@ class _Prober:
         (tcp443, tls), tcp80 = await asyncio.gather(port_443(), port_80())
         http2 = None
         if https is not None and target.proxied and tls is not None and tls.handshake_ok and tls.alpn == "h2":
-            http2 = await http2_probe(https, target.hostname, timeout)
+            http2 = await http2_probe(https, target.server_name, timeout)
         # What was really dialled, 443 first; a port we did not dial has no entry.
         connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
         return OriginProbe(
@@ -144,7 +144,7 @@ class _Prober:
             return tcp, None
         tls = await tls_probe(
             *connection,
-            hostname=target.hostname,
+            hostname=target.server_name,
             connect=address,
             verify_context=self.verify_context,
             inspect_context=self.inspect_context,

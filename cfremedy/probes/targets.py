@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from cfremedy.models import DnsRecord, ZoneSnapshot
+from cfremedy.models import DnsRecord, ZoneSnapshot, normalise_name
 from cfremedy.probes.options import ProbeOptions
 
 
@@ -26,9 +26,17 @@ class ProbeTarget:
     # False for out-of-zone names a `--connect-to` rule already sends somewhere.
     resolve: bool = False
 
+    @property
+    def server_name(self) -> str:
+        """The SNI and Host a visitor would send: a wildcard record stands for concrete names,
+        so it is probed as one (a literal `*.example.com` would match only the wildcard cert
+        and no visitor ever sends it)."""
+        if self.hostname.startswith("*."):
+            return WILDCARD_LABEL + self.hostname[1:]
+        return self.hostname
 
-def _name(name: str) -> str:
-    return name.strip().lower().rstrip(".")
+
+WILDCARD_LABEL = "cfremedy-wildcard-probe"
 
 
 def _address(content: str) -> str:
@@ -61,7 +69,7 @@ def _follow(
         cname = next((r for r in records if r.type == "CNAME"), None)
         if cname is None:
             return [], None
-        name = _name(cname.content)
+        name = normalise_name(cname.content)
     if name in seen:
         return [], None
     return [], name
@@ -74,10 +82,10 @@ def plan_targets(snapshot: ZoneSnapshot, options: ProbeOptions) -> list[ProbeTar
     origins directly, which is where an Origin CA certificate breaks; proxied CNAMEs are
     followed; DNS-only CNAMEs are not ours to probe.
     """
-    zone = _name(snapshot.zone.name)
+    zone = normalise_name(snapshot.zone.name)
     by_name: dict[str, list[DnsRecord]] = {}
     for record in snapshot.records:
-        by_name.setdefault(_name(record.name), []).append(record)
+        by_name.setdefault(normalise_name(record.name), []).append(record)
 
     planned: dict[tuple[str, str], ProbeTarget] = {}
 
@@ -90,11 +98,13 @@ def plan_targets(snapshot: ZoneSnapshot, options: ProbeOptions) -> list[ProbeTar
             planned[key] = target  # any proxied record means Cloudflare connects to it
 
     for record in snapshot.records:
-        hostname = _name(record.name)
+        hostname = normalise_name(record.name)
+        if not record.content.strip():
+            continue  # nothing to connect to
         if record.is_address:
             add(ProbeTarget(hostname, _address(record.content), record.proxied))
         elif record.type == "CNAME" and record.proxied:
-            via = _name(record.content)
+            via = normalise_name(record.content)
             addresses, outside = _follow(via, by_name, zone)
             for address in addresses:
                 add(ProbeTarget(hostname, address, True, via_cname=via))

@@ -13,6 +13,7 @@ import ssl
 import time
 from pathlib import Path
 
+from cfremedy.errors import UsageError
 from cfremedy.probes.certificates import cert_info, expired, hostname_matches, origin_ca_pem
 from cfremedy.probes.classify import classify, describe
 from cfremedy.probes.options import ProbeOptions
@@ -23,7 +24,7 @@ from cfremedy.probes.tcp import Link, close, elapsed_ms
 ALPN_OFFER = ["h2", "http/1.1"]
 
 
-class ProbeConfigError(ValueError):
+class ProbeConfigError(UsageError):
     """Probe options that cannot work (e.g. an unreadable `--origin-ca` file): exit 2, not a probe result."""
 
 

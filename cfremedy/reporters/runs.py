@@ -26,7 +26,7 @@ def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
 def render_rechecks(rechecks: Sequence[Recheck]) -> str:
     if not rechecks:
         return ""
-    rows = [["resolved" if r.resolved else "NOT RESOLVED" if r.resolved is False else "unknown",
+    rows = [["resolved" if r.resolved else "still reported" if r.resolved is False else "unknown",
              r.finding.playbook, r.finding.resource, ",".join(map(str, r.finding.error_codes)) or "-",
              r.note] for r in rechecks]
     return "Re-audit of the affected playbooks on a fresh snapshot:\n" + tabulate(

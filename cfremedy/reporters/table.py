@@ -63,8 +63,10 @@ def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH) -> str:
     parts = [header]
     if zone.findings:
         rows = [
-            [f.severity.value.upper(), f.playbook, ",".join(map(str, f.error_codes)) or "-",
-             f.resource, f.message]
+            [f.severity.value.upper() if f.suppression is None else f"({f.severity.value}) SUPPRESSED",
+             f.playbook, ",".join(map(str, f.error_codes)) or "-", f.resource,
+             f.message if f.suppression is None
+             else f"{f.message} [suppressed by {f.suppression.rule}: {f.suppression.reason}]"]
             for f in zone.findings
         ]
         widths: list[int | None] = [None, None, None, 28]
@@ -90,5 +92,8 @@ def render_table(report: Report, width: int = DEFAULT_WIDTH) -> str:
 def summary_line(report: Report) -> str:
     s = summary(report)
     severities = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items()) or "none"
-    return (f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}),"
+    suppressed = f", {s['suppressed']} suppressed" if s["suppressed"] else ""
+    known = (f", {s['baseline']['known_findings_left_out']} known in the baseline left out"
+             if "baseline" in s else "")
+    return (f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}){suppressed}{known},"
             f" {s['changes']} proposed change(s), {s['errors']} error(s)")

@@ -67,6 +67,33 @@ class RecordSpec(_Strict):
     id: str | None = None
 
 
+class AnalyticsSpec(_Strict):
+    """One hourly bucket of a zone's 5xx traffic, as the GraphQL Analytics API reports it.
+
+    Hours are relative to the current hour so a scenario keeps meaning "errors in the last day"
+    whenever it runs; a fixed date would fall out of every audit window a week later.
+    """
+
+    edge_status: int  # what the visitor got: 500-599
+    origin_status: int = 0  # what the origin answered; 0: it never answered (e.g. 522)
+    count: int = Field(ge=1)
+    hours_ago: int = Field(default=0, ge=0)  # 0 = the current hour, 1 = the hour before, ...
+
+    @field_validator("edge_status")
+    @classmethod
+    def _edge_5xx(cls, status: int) -> int:
+        if not 500 <= status <= 599:
+            raise ValueError(f"edge_status {status} is not a 5xx status (500-599)")
+        return status
+
+    @field_validator("origin_status")
+    @classmethod
+    def _origin_status(cls, status: int) -> int:
+        if status != 0 and not 100 <= status <= 599:
+            raise ValueError(f"origin_status {status} is neither 0 (no answer) nor 100-599")
+        return status
+
+
 class ZoneSpec(_Strict):
     name: str
     id: str | None = None
@@ -77,6 +104,11 @@ class ZoneSpec(_Strict):
     records: tuple[RecordSpec, ...] = ()
     # Extra DNS-only TXT records, for load tests and benchmarks.
     generate_records: int = 0
+    # 5xx traffic the GraphQL Analytics API reports for this zone.
+    analytics: tuple[AnalyticsSpec, ...] = ()
+    # When set, GraphQL answers this zone with this error message instead of data (the other
+    # zones of the same query are still answered: GraphQL's partial data).
+    graphql_error: str | None = None
 
     @field_validator("plan")
     @classmethod
@@ -119,6 +151,58 @@ class FaultSpec(_Strict):
     retry_after: float = 1.0  # seconds, for 429
 
 
+class EdgeSpec(_Strict):
+    """What Cloudflare's edge answers for one proxied hostname (what `cfremedy diagnose` sees).
+
+    The article tells Cloudflare's own error pages from the origin's by the word "cloudflare" in
+    the body; `branded` picks which of the two the sandbox edge serves.
+    """
+
+    hostname: str
+    status: int = 200
+    branded: bool = True  # a Cloudflare error page (mentions "cloudflare", shows the Ray ID)
+    error_1xxx: int | None = None  # for 530: the 1xxx error the page names (e.g. 1016)
+    body: str = ""  # the origin's own page when not branded (default: a plain nginx page)
+    colo: str = "SJC"
+    set_cookie: str = ""  # a Set-Cookie header to send (it must never reach a bundle)
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, hostname: str) -> str:
+        name = hostname.strip().lower().rstrip(".")
+        if not name or any(c.isspace() or c in ":/[]" for c in name):
+            raise ValueError(f"{hostname!r} is not a hostname")
+        return name
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, status: int) -> int:
+        if not 200 <= status <= 599:
+            raise ValueError(f"status {status} is not an HTTP status the edge answers (200-599)")
+        return status
+
+    @field_validator("error_1xxx")
+    @classmethod
+    def _error_1xxx(cls, code: int | None) -> int | None:
+        if code is not None and not 1000 <= code <= 1999:
+            raise ValueError(f"error_1xxx {code} is not a Cloudflare 1xxx error (1000-1999)")
+        return code
+
+    @field_validator("colo")
+    @classmethod
+    def _colo(cls, colo: str) -> str:
+        if not colo.isalnum():  # it ends up in a header and in the trace, unquoted
+            raise ValueError(f"colo {colo!r} must be letters and digits (e.g. SJC)")
+        return colo
+
+    @field_validator("set_cookie")
+    @classmethod
+    def _one_header_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("set_cookie must be a single header line")
+        return value
+
+
 class SandboxOptions(_Strict):
     latency_ms: float = 0.0
     seed: int = 0
@@ -134,9 +218,22 @@ class Scenario(_Strict):
     zones: tuple[ZoneSpec, ...] = ()
     origins: tuple[OriginSpec, ...] = ()
     sandbox: SandboxOptions = SandboxOptions()
+    # Hostnames the sandbox edge answers for, over plain HTTP (see `sandbox/edge.py`).
+    edge: tuple[EdgeSpec, ...] = ()
     # An inventory file (DESIGN §6) that goes with the scenario; a relative path is relative to
     # the scenario file, and `load_scenario` makes it absolute.
     inventory: str | None = None
+
+    @field_validator("edge")
+    @classmethod
+    def _unique_edge_hostnames(cls, edge: tuple[EdgeSpec, ...]) -> tuple[EdgeSpec, ...]:
+        """The edge picks a page by Host header: two specs for one name would be a coin toss."""
+        seen: set[str] = set()
+        for spec in edge:
+            if spec.hostname in seen:
+                raise ValueError(f"edge hostnames must be unique: {spec.hostname} appears twice")
+            seen.add(spec.hostname)
+        return edge
 
     @model_validator(mode="after")
     def _unique(self) -> Scenario:

@@ -1,9 +1,16 @@
-"""One scenario brought to life: the fake API and the stand-in origins, started together.
+"""One scenario brought to life: the fake API, the stand-in origins and edge, started together.
 
 `demo`, `sandbox serve` and the end-to-end tests all need the same wiring: probes must reach
 the stand-in origins through `--connect-to` rules only (so no packet can leave the machine
 even for records that name real-looking addresses), trust the sandbox CA, and the inventory
 that goes with the scenario must be where the CLI looks for it.
+
+Two sets of connect-to rules, never mixed: the fleet's, keyed by origin address, for origin
+probes (`CFREMEDY_CONNECT_TO`), and the edge's, keyed by hostname, for the URL `diagnose`
+requests (`CFREMEDY_EDGE_CONNECT_TO`). A hostname rule in the probes' set would also catch a
+port-80 origin probe of that hostname, sending it to the edge instead of the origin. The edge
+is always on loopback, so its rules are needed even when the origins sit on their real
+addresses.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from types import TracebackType
 from cfremedy.inventory import EMPTY, Inventory, load_inventory
 from cfremedy.probes import ProbeOptions, parse_connect_to
 from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.edge import EdgeServer
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import Scenario, TokenSpec
 
@@ -27,18 +35,22 @@ class SandboxSession:
         self.real_addresses = real_addresses
         self.api = SandboxApi(scenario, host=host, port=port)
         self.fleet = OriginFleet(scenario.origins, real_addresses=real_addresses)
+        self.edge = EdgeServer(scenario.edge)
 
     def __enter__(self) -> SandboxSession:
         self.fleet.start()
         try:
             self.api.start()
+            self.edge.start()
         except BaseException:
+            self.api.stop()
             self.fleet.stop()
             raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.edge.stop()
         self.api.stop()
         self.fleet.stop()
 
@@ -55,12 +67,18 @@ class SandboxSession:
         return EMPTY if path is None else load_inventory(path)
 
     def probe_options(self, timeout: float = 3.0) -> ProbeOptions:
+        """Origin probes reach the fleet only. The edge has its own rules (`edge_rules`): a
+        hostname rule for the edge would otherwise also catch a port-80 origin probe."""
         return ProbeOptions(
             timeout=timeout,
             connect_to=tuple(parse_connect_to(r) for r in self.fleet.connect_to()),
             origin_ca=(self.fleet.ca_file,),
             only_connect_to=not self.real_addresses,
         )
+
+    def edge_rules(self) -> list[str]:
+        """Where `diagnose` sends a request for a URL on a scenario hostname: the edge server."""
+        return self.edge.connect_to()
 
     def inventory_file(self) -> Path | None:
         return Path(self.scenario.inventory) if self.scenario.inventory else None
@@ -71,6 +89,7 @@ class SandboxSession:
             "CLOUDFLARE_BASE_URL": self.api.url,
             "CLOUDFLARE_API_TOKEN": (token or self.token).value,
             "CFREMEDY_CONNECT_TO": " ".join(self.fleet.connect_to()),
+            "CFREMEDY_EDGE_CONNECT_TO": " ".join(self.edge_rules()),
             "CFREMEDY_ORIGIN_CA": str(self.fleet.ca_file),
             "CFREMEDY_CONNECT_TO_ONLY": "false" if self.real_addresses else "true",
         }

@@ -23,13 +23,20 @@ import hashlib
 import ipaddress
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from cfremedy.sandbox import settings_catalog
-from cfremedy.sandbox.scenario import RecordSpec, Scenario, ScenarioError, ZoneSpec, stable_id
+from cfremedy.sandbox.scenario import (
+    AnalyticsSpec,
+    RecordSpec,
+    Scenario,
+    ScenarioError,
+    ZoneSpec,
+    stable_id,
+)
 
 # Fixed timestamps for seeded objects, so two runs of one scenario serve identical bodies.
 SEED_TIME = "2024-06-01T00:00:00.000000Z"
@@ -127,6 +134,9 @@ class ZoneState:
     records: dict[str, DnsRecord] = field(default_factory=dict)
     modified_on: str = SEED_TIME
     created_count: int = 0
+    # 5xx traffic for GraphQL, in hours relative to the current one (see `error_buckets`).
+    analytics: tuple[AnalyticsSpec, ...] = ()
+    graphql_error: str | None = None
     _sorted: list[DnsRecord] | None = None
 
     def sorted_records(self) -> list[DnsRecord]:
@@ -142,11 +152,27 @@ class ZoneState:
 BatchResult = dict[str, list[DnsRecord]]
 
 
+class ErrorBucketRow(NamedTuple):
+    """One GraphQL `httpRequestsAdaptiveGroups` row: an hour, the two statuses, a count."""
+
+    hour: datetime  # start of the hour, UTC
+    edge_status: int
+    origin_status: int
+    count: int
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SandboxState:
     """The account a scenario describes, and the operations the API performs on it."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.lock = threading.RLock()
+        # What "now" is for analytics: a test replaces it to pin the current hour, so a run
+        # that crosses the top of an hour cannot move every bucket under its feet.
+        self.clock: Callable[[], datetime] = _utc_now
         self.zones: dict[str, ZoneState] = {}
         self._by_name: dict[str, str] = {}
         for spec in scenario.zones:
@@ -173,6 +199,27 @@ class SandboxState:
     def all_zones(self) -> list[ZoneState]:
         with self.lock:
             return sorted(self.zones.values(), key=lambda z: z.name)
+
+    # -- analytics -----------------------------------------------------------------------------
+
+    def current_hour(self) -> datetime:
+        return self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def error_buckets(self, zone_id: str, since: datetime, until: datetime) -> list[ErrorBucketRow]:
+        """The zone's hourly 5xx rows with `since <= hour < until`, by hour then statuses.
+
+        Rows of one hour and status pair are summed, as the real API groups by its dimensions.
+        """
+        with self.lock:
+            zone = self._zone(zone_id)
+            now = self.current_hour()
+            totals: dict[tuple[datetime, int, int], int] = {}
+            for spec in zone.analytics:
+                hour = now - timedelta(hours=spec.hours_ago)
+                if since <= hour < until:
+                    key = (hour, spec.edge_status, spec.origin_status)
+                    totals[key] = totals.get(key, 0) + spec.count
+            return [ErrorBucketRow(*key, count) for key, count in sorted(totals.items())]
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -287,8 +334,9 @@ class SandboxState:
 def _build_zone(spec: ZoneSpec) -> ZoneState:
     name = spec.name.lower().rstrip(".")
     zone = ZoneState(
-        id=spec.zone_id, name=name, plan=spec.plan, account_id=spec.account, status=spec.status
-    )
+        id=spec.zone_id, name=name, plan=spec.plan, account_id=spec.account, status=spec.status,
+        analytics=spec.analytics, graphql_error=spec.graphql_error,
+    )  # fmt: skip
     for setting_id, value in spec.settings.items():
         if settings_catalog.get(setting_id) is None:
             raise ScenarioError(

@@ -1,0 +1,140 @@
+"""`cfremedy diagnose URL`: a live 5xx read the way the article reads it, and a support bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from cfremedy.audit import AuditOptions, audit_hostname
+from cfremedy.cli.common import (
+    ConnectTo, ConnectToOnly, FailOn, FailOnOpt, InventoryOpt, ListFormat, ListFormatOpt, NoProbe,
+    OriginCa, PlaybookDirs, ProbeConcurrency, ProbeTimeout, Quiet, Verbose, command,
+    fail_threshold, gateway_for, load_inventory_option, load_settings, probe_options, run_async,
+    select_playbooks,
+)
+from cfremedy.cli.console import err, out
+from cfremedy.diagnosis import PlaybookRun, build_bundle, bundle_markdown, interpret
+from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
+from cfremedy.probes import parse_connect_to
+from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace
+from cfremedy.settings import Settings
+
+
+def _playbooks(settings: Settings, code: int | None, host: str, zone_name: str | None,
+               options: AuditOptions) -> PlaybookRun:
+    related = tuple(p for p in options.playbooks if code is not None and code in p.error_codes)
+    ids = tuple(p.id for p in related)
+    if not related:
+        return PlaybookRun(None, (), (), "")
+    if settings.api_token is None:
+        return PlaybookRun(None, (), ids, "no CLOUDFLARE_API_TOKEN: set one (Zone Read, Zone"
+                           " Settings Read, DNS Read) to check this hostname's configuration")
+    scoped = AuditOptions(playbooks=related, probe=options.probe, inventory=options.inventory)
+
+    async def go() -> PlaybookRun:
+        async with gateway_for(settings) as gateway:
+            zone = await (gateway.zone_by_name(zone_name) if zone_name else gateway.zone_for_hostname(host))
+            findings = await audit_hostname(gateway, zone, host, scoped)
+            return PlaybookRun(zone.name, ids, (), "", tuple(findings))
+
+    return run_async(go())
+
+
+@command
+def diagnose_command(
+    url: Annotated[str, typer.Argument(metavar="URL", help="The URL that returns the error,"
+                                       " e.g. https://www.example.com/path.")],
+    zone: Annotated[str | None, typer.Option("--zone", "-z", metavar="NAME", help="The zone the"
+                                             " hostname belongs to [default: found from the hostname]")] = None,
+    bundle: Annotated[Path | None, typer.Option("--bundle", metavar="DIR", help="Write bundle.json"
+                                                " and bundle.md for the host or Cloudflare support.")] = None,
+    follow_redirects: Annotated[bool, typer.Option("--follow-redirects", help="Follow redirects"
+                                                   " (default: report the first response).")] = False,
+    edge_connect_to: Annotated[list[str] | None, typer.Option(
+        "--edge-connect-to", metavar="HOST:PORT:TO_HOST:TO_PORT",
+        help="Send the request for URL elsewhere (curl syntax, repeatable); --connect-to is for"
+        " origin probes  [env: CFREMEDY_EDGE_CONNECT_TO; default: the --connect-to rules]")] = None,
+    format: ListFormatOpt = None,
+    fail_on: FailOnOpt = FailOn.high,
+    inventory: InventoryOpt = None,
+    connect_to: ConnectTo = None,
+    connect_to_only: ConnectToOnly = False,
+    origin_ca: OriginCa = None,
+    probe_timeout: ProbeTimeout = 10.0,
+    probe_concurrency: ProbeConcurrency = 100,
+    no_probe: NoProbe = False,
+    playbooks_dir: PlaybookDirs = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Diagnose a live 5xx: what it is, who generated it, likely causes, what to hand over.
+
+    Requests the URL as a browser would (no cookies, no redirects unless asked) and its
+    /cdn-cgi/trace, tells a Cloudflare-generated error from the origin's own (the article's
+    test: "cloudflare" in the page), maps the code to the article's section, and - with
+    CLOUDFLARE_API_TOKEN - runs the playbooks that check that code on this hostname only
+    (e.g. 526 -> ssl_origin_cert, 522/523 -> origin_ip). --bundle writes what the article says
+    to give your host or Cloudflare support; never the token, never a cookie. Exits 1 when the
+    URL returned a 5xx or a playbook found something at or above --fail-on.
+
+    Examples:
+
+      cfremedy diagnose https://www.example.com/
+
+      cfremedy diagnose https://api.example.com/export --bundle ./ticket-4711
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{url!r} is not an http(s) URL with a hostname")
+    host = parts.hostname.lower()
+    settings = load_settings()
+    options = AuditOptions(
+        playbooks=select_playbooks(settings, None, playbooks_dir),
+        probe=probe_options(settings, connect_to, connect_to_only, origin_ca, probe_timeout,
+                            probe_concurrency, no_probe),
+        inventory=load_inventory_option(settings, inventory),
+    )
+    edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]
+    try:
+        rules = (tuple(parse_connect_to(r) for r in edge_specs) if edge_specs
+                 else options.probe.connect_to if options.probe else ())
+    except ValueError as exc:
+        raise UsageError(f"--edge-connect-to: {exc}") from None
+    only = connect_to_only or settings.connect_to_only
+    try:
+        response = run_async(fetch(url, rules=rules, only_connect_to=only,
+                                   follow_redirects=follow_redirects))
+        trace = run_async(fetch_trace(url, rules=rules, only_connect_to=only))
+    except EdgeRouteRefused as exc:
+        raise UsageError(str(exc)) from None
+    interpretation = interpret(response)
+    api_failed = ""
+    try:
+        playbooks = _playbooks(settings, interpretation.code, host, zone, options)
+    except ApiError as exc:  # the diagnosis of the URL stands on its own: still report it
+        api_failed = exc.message
+        related = tuple(p.id for p in options.playbooks
+                        if interpretation.code is not None and interpretation.code in p.error_codes)
+        playbooks = PlaybookRun(zone, (), related, f"the Cloudflare API failed: {exc.message}")
+    data = build_bundle(response, trace, interpretation, playbooks)
+    if format is ListFormat.json:
+        out(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        out(bundle_markdown(data))
+    if bundle is not None:
+        bundle.mkdir(parents=True, exist_ok=True)
+        (bundle / "bundle.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        (bundle / "bundle.md").write_text(bundle_markdown(data))
+        err(f"cfremedy: support bundle written to {bundle}/bundle.json and bundle.md")
+    if api_failed:
+        err(f"cfremedy: error: could not check the configuration: {api_failed}")
+    if response.error or api_failed:
+        return EXIT_API
+    threshold = fail_threshold(fail_on)
+    serious = [f for f in playbooks.findings if threshold is not None and f.severity >= threshold]
+    return EXIT_FINDINGS if interpretation.code is not None or serious else EXIT_OK
+
