@@ -315,3 +315,9 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
     markdown = (tmp_path / "r.md").read_text()
     assert "z006.example" in markdown and "| 8 | 4 |" in markdown
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["errors"] == 1
+
+
+def test_an_audit_that_selects_no_zone_is_not_a_green_build(account) -> None:
+    _, env = account
+    typo = cli(["audit", "account", "--zone", "shpo.*"], env)
+    assert typo.returncode == 2 and "none of the 8 zone(s) the token can see is selected" in typo.stderr

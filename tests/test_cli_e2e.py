@@ -310,3 +310,59 @@ def test_apply_history_rollback_through_the_cli(tmp_path: Path) -> None:
         assert session.api.state.setting_value(zone_id, "ssl") == "strict"
         table = run(["history", "--format", "table"], env).stdout
         assert f"rollback of {run_id}" in table
+
+
+def test_a_permission_lost_mid_apply_still_shows_what_was_written(tmp_path: Path) -> None:
+    with SandboxSession(load_scenario("demo")) as session:
+        env = {**session.env(), "CFREMEDY_STATE_DIR": str(tmp_path / "state")}
+        plan_file = tmp_path / "plan.json"
+        assert run(["plan", "zone", "shop.example", "-o", str(plan_file)], env).returncode == 0
+        session.api.set_faults([FaultSpec(kind="403", method="PATCH", path="/settings/proxy_read_timeout$")])
+        proc = run(["apply", str(plan_file), "--yes"], env)
+        assert proc.returncode == 4, proc.stderr  # partly applied
+        assert re.search(r"APPLIED\s+setting:origin_max_http_version", proc.stdout)
+        assert re.search(r"NOT APPLIED\s+setting:proxy_read_timeout", proc.stdout)
+        assert "stopped: the API token lacks the 'Zone Settings Write' permission" in proc.stderr
+        run_id = re.search(r"cfremedy rollback (\S+)", proc.stdout).group(1)
+        session.api.set_faults([])
+        assert run(["rollback", run_id, "--yes"], env).returncode == 0
+        zone = session.api.state.zone_by_name("shop.example").id
+        assert session.api.state.setting_value(zone, "origin_max_http_version") == "2"
+
+
+def test_bad_paths_fail_before_any_api_request(env: dict[str, str], demo: SandboxSession, tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate")
+    demo.api.clear_log()
+    proc = run(["audit", "zone", "shop.example", "--origin-ca", str(not_pem)], env)
+    assert proc.returncode == 2 and "ca.pem" in one_clear_line(proc)
+    assert demo.api.requests == []
+    unwritable = run(["plan", "zone", "docs.example", "-o", str(tmp_path / "missing" / "plan.json")], env)
+    assert unwritable.returncode == 2 and "cannot write the plan" in one_clear_line(unwritable)
+
+
+def test_a_crashing_playbook_fails_the_run_but_not_the_others_findings(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "explodes.py").write_text(
+        '"""Explodes.\n\nAnti-pattern:\n    x\n\nFix:\n    y\n"""\n'
+        'id = "explodes"\ntitle = "t"\nseverity = "low"\nerror_codes = (520,)\n'
+        'docs_url = "https://example.invalid"\nread_permissions = ("Zone Read",)\nwrite_permissions = ()\n'
+        "def detect(facts):\n    raise RuntimeError('kaboom')\n"
+        "def plan_fix(facts, findings):\n    return []\n"
+    )
+    proc = run(["audit", "zone", "blog.example", "--playbooks-dir", str(tmp_path), "--format", "json"], env)
+    assert proc.returncode == 70
+    assert "playbook failures, the audit is incomplete: explodes on blog.example" in proc.stderr
+    zone = json.loads(proc.stdout)["zones"][0]
+    assert {f["playbook"] for f in zone["findings"]} == {"ssl_origin_cert"}  # the others still ran
+    assert zone["errors"] == [{"stage": "playbook", "resource": "explodes",
+                               "message": "detect: RuntimeError: kaboom"}]
+
+
+def test_the_table_marks_suppressed_findings(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "cfremedy.toml").write_text(
+        '[[ignore]]\nplaybook = "ssl_origin_cert"\nresource = "legacy.*"\nreason = "retiring in May"\n')
+    proc = run(["audit", "zone", "blog.example", "--format", "table", "--config",
+                str(tmp_path / "cfremedy.toml")], env)
+    row = next(line for line in proc.stdout.splitlines() if "legacy.blog.example" in line)
+    assert "(critical) SUPPRESSED" in row
+    assert "2 finding(s) (2 critical), 1 suppressed" in proc.stdout

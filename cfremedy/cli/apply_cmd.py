@@ -87,8 +87,9 @@ def apply_command(
                                              help="Refuse plans with more changes than this.")] = 10,
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow changes that"
                                                   " lower security (e.g. SSL strict -> full).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Override --max-changes, the 30 % DNS limit"
-                                        " and --allow-downgrade. Drift checks still apply.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Override --max-changes and the 30 % DNS"
+                                        " limit. Never a downgrade (that takes --allow-downgrade),"
+                                        " never the drift check.")] = False,
     inventory: InventoryOpt = None,
     connect_to: ConnectTo = None,
     connect_to_only: ConnectToOnly = False,
@@ -103,8 +104,8 @@ def apply_command(
     """Apply a saved plan: check it, ask, write each change safely, journal, re-audit.
 
     Refuses (exit 4, nothing sent) a plan edited after it was made (checksum), more than
-    --max-changes changes, DNS changes to more than 30 % of the zone's records, and changes
-    that lower security without --allow-downgrade. Checks the token may write what the plan
+    --max-changes changes, DNS changes to more than 30 % of the zone's records (zones of 10
+    records or more), and changes that lower security without --allow-downgrade. Checks the token may write what the plan
     touches (exit 3). Then, per change: re-reads the live value and skips it if it is no longer
     the plan's `before` (drift), journals, writes, reads back. Finally re-runs the affected
     playbooks on a fresh snapshot (probe options as for audit) and says which findings are

@@ -95,7 +95,10 @@ That was the sandbox. To run the same audit against your own account:
   cfremedy plan zone example.com -o plan.json   # the proposed changes, nothing applied
 
 Or keep exploring offline: `cfremedy sandbox serve` prints the variables that point every
-command at this sandbox. `cfremedy playbooks list` shows what is checked.
+command at this sandbox; then try `cfremedy diagnose http://www.blog.example/` (a live 526 as a
+visitor gets it, with a support bundle), `cfremedy errors zone shop.example` (the 5xx counted),
+or `cfremedy plan zone shop.example -o plan.json` and `cfremedy apply plan.json`.
+`cfremedy playbooks list` shows what is checked.
 """
 
 

@@ -67,7 +67,8 @@ request's and its `path` regular expression (if set) matches the path relative t
 given, each drawing one number from a `random.Random(scenario.sandbox.seed)`; the first whose
 draw is below its `rate` fires. `set_faults` replaces the faults, re-arms the counts and reseeds,
 so one seed and one request order always give the same faults. "429" answers with Retry-After,
-"500" with the internal error, "reset" closes the connection with an RST and answers nothing;
+"500" with the internal error, "403" as if the token had lost the permission (revoked mid-run),
+"reset" closes the connection with an RST and answers nothing;
 none of them runs the operation. `latency_ms` (settable at run time) is slept before every API
 request, faulted or not.
 
@@ -152,7 +153,7 @@ class LoggedRequest:
     query: dict[str, str]
     status: int  # 0 when the connection was reset
     token: str | None  # the token's scenario name, never its value
-    fault: str | None  # "429", "500", "reset" or None
+    fault: str | None  # "429", "500", "403", "reset" or None
     body: Any | None  # the parsed JSON request body
     at: float  # time.time() when the request was logged
 
@@ -237,6 +238,11 @@ def too_many_requests(retry_after: float) -> Reply:
 
 def internal_error() -> Reply:
     return fail(500, (ERR_INTERNAL, "Internal server error"))
+
+
+def permission_denied() -> Reply:
+    """A token whose permission was revoked mid-run: what a fault of kind "403" answers."""
+    return fail(403, (10000, "Authentication error"))
 
 
 def _seconds(value: float) -> str:
@@ -834,8 +840,10 @@ class SandboxApi:
             handler.reset_connection()
             return
         if fault is not None:
-            throttled = fault.kind == "429"
-            reply = too_many_requests(fault.retry_after) if throttled else internal_error()
+            reply = {
+                "429": lambda: too_many_requests(fault.retry_after),
+                "403": permission_denied,
+            }.get(fault.kind, internal_error)()
         else:
             reply = self._dispatch(handler.command, path, query, body, malformed, token)
         fault_kind = fault.kind if fault else None

@@ -143,7 +143,7 @@ class OriginSpec(_Strict):
 class FaultSpec(_Strict):
     """A fault the API injects: deterministic under the sandbox seed."""
 
-    kind: Literal["429", "500", "reset"]
+    kind: Literal["429", "500", "403", "reset"]
     rate: float = Field(default=1.0, ge=0.0, le=1.0)  # probability per matching request
     count: int | None = None  # stop after injecting this many
     method: str | None = None  # only requests with this method ("GET", "PATCH", ...)
