@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import resource
 import sys
 import time
-from multiprocessing.connection import Connection
 
 import httpx
 from pydantic import SecretStr
@@ -29,8 +27,9 @@ from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report
 from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.registry import load_registry
-from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import FaultSpec, SandboxOptions, Scenario, TokenSpec, ZoneSpec
+
+from sandbox_process import sandbox_in_child
 
 TOKEN = "benchmark-token"
 MODES = ("off", "flexible", "full", "strict")
@@ -52,12 +51,6 @@ def scenario(args: argparse.Namespace) -> Scenario:
     )
 
 
-def serve(spec: Scenario, pipe: Connection) -> None:
-    with SandboxApi(spec) as api:
-        pipe.send((api.url, api.control_url))
-        pipe.recv()
-
-
 async def audit(url: str, rate: Rate, parallel: int) -> tuple[Report, RateLimiter]:
     limiter = RateLimiter(rate)
     async with CloudflareGateway(SecretStr(TOKEN), url, limiter=limiter) as gateway:
@@ -77,18 +70,11 @@ def main() -> int:
     args = parser.parse_args()
 
     spec = scenario(args)
-    parent, child = multiprocessing.Pipe()
-    server = multiprocessing.get_context("fork").Process(target=serve, args=(spec, child), daemon=True)
-    server.start()
-    url, control = parent.recv()
-    try:
+    with sandbox_in_child(spec) as (url, control):
         started = time.perf_counter()
         report, limiter = asyncio.run(audit(url, Rate.parse(args.rate_limit), args.parallel))
         wall = time.perf_counter() - started
         log = httpx.get(f"{control}/requests").json()
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
     statuses = [entry["status"] for entry in log]
     audited = sum(1 for z in report.zones if not z.errors)
     print(f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms"

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import resource
 import sys
 import time
-from multiprocessing.connection import Connection
 
 import httpx
 from pydantic import SecretStr
@@ -24,8 +22,9 @@ from pydantic import SecretStr
 from cfremedy.audit import AuditOptions, audit_zone
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.registry import load_registry
-from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import SandboxOptions, Scenario, TokenSpec, ZoneSpec
+
+from sandbox_process import sandbox_in_child
 
 TOKEN = "benchmark-token"
 
@@ -40,12 +39,6 @@ def scenario(zones: int, records: int, latency_ms: float) -> Scenario:
         ),
         sandbox=SandboxOptions(latency_ms=latency_ms),
     )
-
-
-def serve(spec: Scenario, pipe: Connection) -> None:
-    with SandboxApi(spec) as api:
-        pipe.send((api.url, api.control_url))
-        pipe.recv()  # run until the parent says stop
 
 
 async def audit_all(url: str, names: list[str], parallel: int) -> int:
@@ -70,18 +63,11 @@ def main() -> int:
     args = parser.parse_args()
 
     spec = scenario(args.zones, args.records, args.latency_ms)
-    parent, child = multiprocessing.Pipe()
-    server = multiprocessing.get_context("fork").Process(target=serve, args=(spec, child), daemon=True)
-    server.start()
-    url, control = parent.recv()
-    try:
+    with sandbox_in_child(spec) as (url, control):
         started = time.perf_counter()
         sent = asyncio.run(audit_all(url, [z.name for z in spec.zones], args.parallel))
         wall = time.perf_counter() - started
         log = httpx.get(f"{control}/requests").json()
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
     methods = {entry["method"] for entry in log}
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms"

@@ -90,26 +90,24 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import ipaddress
 import json
 import math
 import random
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfremedy import permissions
+from cfremedy.sandbox.loopback import LoopbackServer, TrackedHandler
 from cfremedy.sandbox.scenario import FaultSpec, Scenario, TokenSpec, stable_id
 from cfremedy.sandbox.state import (
     ERR_BAD_REQUEST,
@@ -623,50 +621,11 @@ class _RateLimiter:
 # -- the server -----------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], api: SandboxApi) -> None:
-        self.api = api
-        super().__init__(address, _RequestHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client vanishing mid-request (killed, timed out) is routine here, not a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the SDK reuses one connection per client
-    server_version = "cloudflare"
-    sys_version = ""
-    server: _Server
-    timeout = 120  # an idle keep-alive connection is dropped after this
-    # Buffered writes and no Nagle: headers and body leave in one segment. Two small writes
-    # would meet the client's delayed ACK and add ~40 ms to every request.
-    wbufsize = 64 * 1024
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.api._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.api._track(self.connection, add=False)
-
+class _RequestHandler(TrackedHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.api._serve(self)
+        self.server.owner._serve(self)  # type: ignore[attr-defined]
 
     do_POST = do_PATCH = do_PUT = do_DELETE = do_GET  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Silent: the request log is the record, and headers must never reach a terminal."""
 
     def write_reply(self, reply: Reply) -> None:
         payload = json.dumps(reply.body).encode()
@@ -700,17 +659,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile = io.BytesIO()
 
 
-class SandboxApi:
+class SandboxApi(LoopbackServer):
     """The fake API for one scenario; use as a context manager or start()/stop()."""
 
+    handler_class = _RequestHandler
+    kind = "sandbox API"
+
     def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
-        if not _is_loopback(host):
-            raise ValueError(f"the sandbox API binds to loopback only, not {host!r}")
+        super().__init__(host, port)
         self.scenario = scenario
         self.state = SandboxState(scenario)
         self.latency_ms: float = scenario.sandbox.latency_ms
-        self._host = host
-        self._port = port
         self._tokens: dict[str, TokenSpec] = {}
         for token in scenario.tokens:
             self._tokens.setdefault(token.value, token)
@@ -722,54 +681,10 @@ class SandboxApi:
         self.set_faults(scenario.sandbox.faults)
         limit = scenario.sandbox.rate_limit_requests
         self._limiter = _RateLimiter(limit, scenario.sandbox.rate_limit_window) if limit else None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> SandboxApi:
-        if self._server is not None:
-            return self
-        self._server = _Server((self._host, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},  # stop() returns within ~10 ms
-            name=f"sandbox-api:{self._server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._connections_lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:  # wake handler threads parked on keep-alive reads
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SandboxApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the sandbox API is not running; call start() first")
-        host, port = self._server.server_address[:2]
+        host, port = self.address
         return f"http://{host}:{port}{API_PREFIX}"
 
     @property
@@ -804,13 +719,6 @@ class SandboxApi:
     def _append(self, entry: LoggedRequest) -> None:
         with self._log_lock:
             self._log.append(entry)
-
-    def _track(self, connection: socket.socket, *, add: bool) -> None:
-        with self._connections_lock:
-            if add:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
 
     # -- request pipeline ----------------------------------------------------------------------
 
@@ -904,13 +812,6 @@ class SandboxApi:
                 self.clear_log()
                 return Reply(200, {"cleared": True})
         return Reply(404, {"error": f"no sandbox control endpoint {method} {path}"})
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address("127.0.0.1" if host == "localhost" else host).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_path(raw: str) -> str:

@@ -18,17 +18,12 @@ adds "-<colo>".
 from __future__ import annotations
 
 import html
-import ipaddress
-import socket
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 
+from cfremedy.sandbox.loopback import LoopbackServer, TrackedHandler
 from cfremedy.sandbox.scenario import EdgeSpec, stable_id
 
 EDGE_PORT = 80  # the port edge rules are keyed on: the URLs diagnose requests are plain http://
@@ -136,54 +131,14 @@ def host_of(header: str | None) -> str:
     return host.rstrip(".")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], edge: EdgeServer) -> None:
-        self.edge = edge
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client vanishing mid-request is routine, not a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "cloudflare"
-    sys_version = ""
-    server: _Server
+class _Handler(TrackedHandler):
     timeout = 60  # an idle keep-alive connection is dropped after this
-    wbufsize = 64 * 1024  # headers and body in one segment (see api.py)
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.edge._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.edge._track(self.connection, add=False)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._discard_body()
-        self.server.edge._serve(self)
+        self.server.owner._serve(self)  # type: ignore[attr-defined]
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Silent: headers (cookies among them) must never reach a terminal or a log file."""
-
-    def version_string(self) -> str:
-        return self.server_version  # "server: cloudflare", without a Python version
 
     def _discard_body(self) -> None:
         """Read a request body away so the next request on a keep-alive connection parses."""
@@ -208,73 +163,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class EdgeServer:
+class EdgeServer(LoopbackServer):
     """Cloudflare's edge for a scenario's `edge` hostnames; start()/stop() or a context manager."""
 
+    handler_class = _Handler
+    kind = "sandbox edge"
+
     def __init__(self, specs: Sequence[EdgeSpec], host: str = "127.0.0.1", port: int = 0) -> None:
-        if not _is_loopback(host):
-            raise ValueError(f"the sandbox edge binds to loopback only, not {host!r}")
+        super().__init__(host, port)
         self.specs = tuple(specs)
         self._by_host = {spec.hostname: spec for spec in self.specs}
         if len(self._by_host) != len(self.specs):
             raise ValueError("edge hostnames must be unique: the Host header picks one page")
-        self._host = host
-        self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._counter = 0
         self._counter_lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> EdgeServer:
-        if self._server is not None:
-            return self
-        self._server = _Server((self._host, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},  # stop() returns within ~10 ms
-            name=f"sandbox-edge:{self._server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._connections_lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:  # a pooled keep-alive client must not outlive us
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> EdgeServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- public surface ------------------------------------------------------------------------
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._server is None:
-            raise RuntimeError("the sandbox edge is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
 
     @property
     def port(self) -> int:
@@ -298,13 +202,6 @@ class EdgeServer:
         with self._counter_lock:
             self._counter += 1
             return self._counter
-
-    def _track(self, connection: socket.socket, *, add: bool) -> None:
-        with self._connections_lock:
-            if add:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
 
     def _serve(self, handler: _Handler) -> None:
         host = host_of(handler.headers.get("Host"))
@@ -337,10 +234,3 @@ class EdgeServer:
         if spec.set_cookie:
             headers.append(("Set-Cookie", spec.set_cookie))
         handler.reply(spec.status, reason_phrase(spec.status), headers, page.encode())
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address("127.0.0.1" if host == "localhost" else host).is_loopback
-    except ValueError:
-        return False
