@@ -3,7 +3,8 @@
 One query covers up to 10 zones (the API's limit for `zoneTag_in`), hour by hour, split by the
 status the edge returned and the status the origin returned: the article tells Cloudflare's
 own errors (52x) from the origin's (500-504) exactly this way. GraphQL has its own budget
-(300 queries per 5 minutes), so an account audit asks for ten zones at a time.
+(300 queries per 5 minutes): an account audit asks for ten zones at a time, and the gateway
+paces GraphQL queries separately from REST requests (250 per 5 minutes).
 """
 
 from __future__ import annotations

@@ -41,11 +41,12 @@ from cfremedy.errors import (
 )
 from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse_response
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping, iso_z, normalise_name
-from cfremedy.ratelimit import RateLimiter
+from cfremedy.ratelimit import Rate, RateLimiter
 
 log = logging.getLogger("cfremedy.gateway")
 
 ZONES_PER_PAGE = 50  # the API's maximum for GET /zones
+GRAPHQL_RATE = Rate(250, 300.0)  # under GraphQL Analytics' 300 queries per 5 minutes
 DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
 MAX_PAGES = 10_000  # a last-resort guard against a server that never stops paginating
 
@@ -140,6 +141,7 @@ class CloudflareGateway:
         allow_writes: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limiter: RateLimiter | None = None,
+        graphql_limiter: RateLimiter | None = None,
     ) -> None:
         self._token = token
         self._base_url = base_url
@@ -149,6 +151,8 @@ class CloudflareGateway:
         self._sleep = sleep
         # Shared by every request of this gateway; it also carries a 429's pause to all tasks.
         self._limiter = limiter
+        # GraphQL Analytics has its own budget (300 queries per 5 minutes), on top of the REST one.
+        self._graphql_limiter = graphql_limiter or RateLimiter(GRAPHQL_RATE, sleep=sleep)
         self._client: cloudflare.AsyncCloudflare | None = None
         self.requests_sent = 0
 
@@ -457,10 +461,14 @@ class CloudflareGateway:
             "since": iso_z(since),
             "until": iso_z(until),
         }}
-        answer = await self._call(
-            _Op(f"read the 5xx analytics of {names}", "Analytics Read"),
-            lambda: self.client.post("/graphql", body=body, cast_to=object),
-        )
+        await self._graphql_limiter.acquire()
+        try:
+            answer = await self._call(
+                _Op(f"read the 5xx analytics of {names}", "Analytics Read"),
+                lambda: self.client.post("/graphql", body=body, cast_to=object),
+            )
+        finally:
+            self._graphql_limiter.release()
         if not isinstance(answer, dict):
             raise ApiError(f"unexpected answer to the analytics query for {names}")
         messages = [str(e.get("message", e)) for e in answer.get("errors") or [] if isinstance(e, dict)]

@@ -51,6 +51,10 @@ class FakeTime:
     def clock(self) -> float:
         return self.now
 
+    def now_utc(self) -> Any:
+        from datetime import datetime, timezone
+        return datetime(2026, 11, 21, tzinfo=timezone.utc)
+
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
@@ -321,3 +325,27 @@ def test_an_audit_that_selects_no_zone_is_not_a_green_build(account) -> None:
     _, env = account
     typo = cli(["audit", "account", "--zone", "shpo.*"], env)
     assert typo.returncode == 2 and "none of the 8 zone(s) the token can see is selected" in typo.stderr
+
+
+def test_graphql_queries_have_their_own_budget(sandbox_factory) -> None:
+    """300 GraphQL queries per 5 minutes, whatever the REST limiter allows."""
+    from cfremedy.gateway import GRAPHQL_RATE
+
+    api = sandbox_factory({**scenario(zones=1), "tokens": [{"value": TOKEN, "permissions": [
+        "Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read"]}]})
+    time = FakeTime()
+
+    async def go() -> list[float]:
+        graphql = RateLimiter(GRAPHQL_RATE, clock=time.clock, sleep=time.sleep)
+        async with CloudflareGateway(SecretStr(TOKEN), api.url, sleep=time.sleep, graphql_limiter=graphql,
+                                     limiter=RateLimiter(Rate(10**6, 1))) as gateway:
+            zone = await gateway.zone_by_name("z000.example")
+            stamps = []
+            for _ in range(GRAPHQL_RATE.requests + 2):
+                await gateway.error_counts([zone], time.now_utc(), time.now_utc())
+                stamps.append(time.now)
+            return stamps
+
+    stamps = asyncio.run(go())
+    assert stamps[GRAPHQL_RATE.requests - 1] == stamps[0]  # the first 250 go straight through
+    assert stamps[GRAPHQL_RATE.requests] - stamps[0] >= GRAPHQL_RATE.window  # the 251st waits
