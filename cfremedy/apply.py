@@ -14,6 +14,7 @@ Safety checks run before the first write and send nothing (octoDNS's `raise_if_u
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -256,19 +257,25 @@ class Executor:
             return
         await self._write(seq, change, attempts)
 
+    async def _send(self, seqs: list[int], what: str, write: Callable[[], Awaitable[object]]) -> bool:
+        """Send one journaled write. True: it may have landed, read it back. False: refused."""
+        try:
+            await write()
+        except WriteOutcomeUnknown as exc:
+            log.warning("%s: %s", what, exc.message)  # the read-back decides
+        except _FATAL:
+            self._mark(seqs, ChangeState.NOT_APPLIED, "the token was refused")
+            raise
+        except ApiError as exc:
+            self._mark(seqs, ChangeState.NOT_APPLIED, f"refused by the API: {exc.message}")
+            return False
+        return True
+
     async def _write(self, seq: int, change: Change, attempts: int) -> None:
         target = _target(self.gateway, self.zone, change)
         for attempt in range(1, attempts + 1):
             self._mark(seq, ChangeState.SENT, f"write attempt {attempt}")
-            try:
-                await target.write()
-            except WriteOutcomeUnknown as exc:
-                log.warning("%s: %s", change.target, exc.message)
-            except _FATAL:
-                self._mark(seq, ChangeState.NOT_APPLIED, "the token was refused")
-                raise
-            except ApiError as exc:
-                self._mark(seq, ChangeState.NOT_APPLIED, f"refused by the API: {exc.message}")
+            if not await self._send([seq], change.target, target.write):
                 return
             decision = await _read_back(target, change)
             if decision.state is not None:
@@ -285,16 +292,8 @@ class Executor:
             return
         seqs = [seq for seq, _ in ready]
         self._mark(seqs, ChangeState.SENT, "batch write")
-        try:
-            await self.gateway.batch_edit_records(
-                self.zone, [(c.key, dict(c.after)) for _, c in ready])
-        except WriteOutcomeUnknown as exc:
-            log.warning("DNS batch: %s", exc.message)
-        except _FATAL:
-            self._mark(seqs, ChangeState.NOT_APPLIED, "the token was refused")
-            raise
-        except ApiError as exc:
-            self._mark(seqs, ChangeState.NOT_APPLIED, f"batch refused by the API: {exc.message}")
+        batch = [(c.key, dict(c.after)) for _, c in ready]
+        if not await self._send(seqs, "DNS batch", lambda: self.gateway.batch_edit_records(self.zone, batch)):
             return
         for seq, change in ready:
             decision = await _read_back(_target(self.gateway, self.zone, change), change)

@@ -431,10 +431,7 @@ class CloudflareGateway:
             _Op(f"read zone {zone_id}", "Zone Read"),
             lambda: self.client.get(f"/zones/{zone_id}", cast_to=object),
         )
-        result = data.get("result") if isinstance(data, dict) else None
-        if not isinstance(result, dict):
-            raise ApiError(f"unexpected answer to reading zone {zone_id}: no result")
-        return _zone_from(result)
+        return _zone_from(_result(data, f"zone {zone_id}"))
 
     async def count_dns_records(self, zone: Zone) -> int:
         """How many records the zone has, from one 1-record page's `total_count`."""

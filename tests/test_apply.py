@@ -295,3 +295,17 @@ def test_reconcile_settles_in_doubt_writes_from_live_values(sandbox_factory, tmp
     assert [e.state for e in settled.entries] == [ChangeState.APPLIED, ChangeState.NOT_APPLIED]
     assert settled.outcome == "interrupted"
     assert [c.target for c in inverse_plan(settled).changes] == ["setting:ssl"]
+
+
+def test_a_write_the_api_refuses_is_reported_once_and_never_retried(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    bad = Change("test", "setting:min_tls_version", "1.0", "9.9", "an invalid value")  # API: 400
+    plan = Plan.new(ZONE, zone_id(api), (bad,))
+    api.clear_log()
+    run = apply(api, plan, tmp_path)
+    (entry,) = run.entries
+    assert entry.state is ChangeState.NOT_APPLIED
+    assert entry.detail.startswith("refused by the API:") and "1007" in entry.detail
+    assert [w for w in writes(api) if "min_tls_version" in w] == [
+        f"PATCH /zones/{zone_id(api)}/settings/min_tls_version"]  # one attempt, not three
+    assert api.state.setting_value(zone_id(api), "min_tls_version") == "1.0"
