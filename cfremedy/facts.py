@@ -15,7 +15,7 @@ from importlib import resources
 
 from cfremedy.analytics import ObservedErrors
 from cfremedy.inventory import ZoneInventory
-from cfremedy.models import ZoneSnapshot
+from cfremedy.models import AllowlistFile, PagesProject, ZoneSnapshot
 from cfremedy.probes.results import ProbeResults
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -42,3 +42,7 @@ class ZoneFacts:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     # 5xx responses Cloudflare counted for the zone (`--errors-since`); None when not asked.
     observed: ObservedErrors | None = None
+    # The inventory's `allowlist_files`, read; `cloudflare_ranges` then come from `GET /ips`.
+    allowlists: tuple[AllowlistFile, ...] = ()
+    # The account's Pages projects; None when not read (no proxied CNAME to *.pages.dev).
+    pages_projects: tuple[PagesProject, ...] | None = None
