@@ -39,7 +39,8 @@ def scenario(args: argparse.Namespace) -> Scenario:
     server = Rate.parse(args.server_limit) if args.server_limit else None
     faults = (FaultSpec(kind="429", count=1, retry_after=args.force_429, path="/settings$"),) if args.force_429 else ()
     return Scenario(
-        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read")),),
+        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read",
+                                                               "Config Rules Read", "Page Rules Read")),),
         zones=tuple(
             ZoneSpec(name=f"zone{i:05d}.example", plan="enterprise" if i % 10 == 0 else "pro",
                      settings={"ssl": MODES[i % 4]}, generate_records=args.records)

@@ -31,7 +31,8 @@ TOKEN = "benchmark-token"
 
 def scenario(zones: int, records: int, latency_ms: float) -> Scenario:
     return Scenario(
-        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read")),),
+        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read",
+                                                               "Config Rules Read", "Page Rules Read")),),
         zones=tuple(
             ZoneSpec(name=f"zone{i:04d}.example", plan="enterprise" if i % 10 == 0 else "pro",
                      settings={"ssl": "strict"}, generate_records=records)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from cfremedy.analytics import ObservedErrors
-from cfremedy.audit import AuditOptions, gather_observed, judge
+from cfremedy.audit import AuditOptions, gather_observed, judge, read_zone
 from cfremedy.errors import ApiError, AuthenticationFailed, UsageError, ZoneNotFound
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report, StageError, Zone, ZoneReport
@@ -91,14 +91,14 @@ async def audit_one(gateway: CloudflareGateway, zone: Zone, options: AuditOption
                     errors: tuple[StageError, ...] = ()) -> ZoneReport:
     """A zone already read from the list: its failures become its report's errors."""
     try:
-        snapshot = await gateway.snapshot(zone)
+        snapshot, read_errors = await read_zone(gateway, zone, options)
     except AuthenticationFailed:
         raise  # the token itself is refused: every other zone would fail the same way
     except ApiError as exc:
         return ZoneReport(name=zone.name, id=zone.id, plan=zone.plan,
                           errors=(StageError("api", zone.name, exc.message), *errors))
-    report = await judge(snapshot, options, observed)
-    return replace(report, errors=report.errors + errors)
+    report = await judge(gateway, snapshot, options, observed)
+    return replace(report, errors=report.errors + tuple(read_errors) + errors)
 
 
 async def audit_account(

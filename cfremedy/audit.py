@@ -6,19 +6,33 @@ is the thin async shell that gathers the facts through the gateway and the probe
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
+from cfremedy.allowlist import read_allowlist
 from cfremedy.analytics import ZONES_PER_QUERY, ObservedErrors, window_ending
 from cfremedy.errors import ApiError, AuthenticationFailed
-from cfremedy.facts import ZoneFacts
+from cfremedy.facts import IPNetwork, ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory
-from cfremedy.models import Change, Finding, StageError, Zone, ZoneReport, ZoneSnapshot
-from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
+from cfremedy.models import (
+    AllowlistFile,
+    Change,
+    Finding,
+    PagesProject,
+    StageError,
+    Zone,
+    ZoneReport,
+    ZoneSnapshot,
+    frozen_mapping,
+)
 from cfremedy.plan import Plan, PlannedFinding
+from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
 from cfremedy.probes.results import Outcome, ProbeResults
 from cfremedy.registry import Playbook
 
@@ -31,6 +45,85 @@ class AuditOptions:
     probe: ProbeOptions | None = field(default_factory=ProbeOptions)  # None: --no-probe
     inventory: Inventory = EMPTY
     errors_since: timedelta | None = None  # also read Cloudflare's 5xx counts over this window
+    # cfremedy.toml `[playbooks.<id>]` settings, handed to the playbooks as `facts.options`.
+    playbook_options: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_mapping)
+
+    # Sources not to read even if a playbook wants them (`audit account --skip-rules`).
+    skip: frozenset[str] = frozenset()
+
+    def reads(self, source: str) -> bool:
+        """Whether a selected playbook needs this source (`registry.SOURCES`) read."""
+        return source not in self.skip and any(source in p.reads for p in self.playbooks)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What an audit read beyond the snapshot and probes, for the playbooks that asked."""
+
+    allowlists: tuple[AllowlistFile, ...] = ()
+    cloudflare_ranges: tuple[IPNetwork, ...] = field(default_factory=packaged_cloudflare_ranges)
+    pages_projects: tuple[PagesProject, ...] | None = None
+    errors: tuple[StageError, ...] = ()
+
+
+PAGES_SUFFIX = ".pages.dev"
+
+
+async def read_zone(gateway: CloudflareGateway, zone: Zone, options: AuditOptions) -> tuple[ZoneSnapshot, list[StageError]]:
+    """Settings and DNS, plus the SSL-mode rules when a playbook needs them.
+
+    The rules are read next to the snapshot (same wall time) but a failure to read them, such
+    as a token without "Config Rules Read", costs only the per-hostname precision: it is
+    reported and the zone is judged by its zone-wide SSL mode, instead of failing the audit.
+    """
+    if not options.reads("ssl_rules"):
+        skipped = "ssl_rules" in options.skip and any("ssl_rules" in p.reads for p in options.playbooks)
+        note = [StageError("rules", zone.name, "Configuration Rules and Page Rules not read"
+                           " (--skip-rules): SSL modes were judged zone-wide")] if skipped else []
+        return await gateway.snapshot(zone), note
+    snapshot, rules = await asyncio.gather(
+        gateway.snapshot(zone), gateway.ssl_rules(zone), return_exceptions=True
+    )
+    if isinstance(snapshot, BaseException):
+        raise snapshot
+    if isinstance(rules, AuthenticationFailed):
+        raise rules
+    if isinstance(rules, ApiError):
+        return snapshot, [StageError("rules", zone.name, f"{rules.message}; SSL modes were judged"
+                                     " zone-wide, without Configuration Rules and Page Rules")]
+    if isinstance(rules, BaseException):
+        raise rules
+    return replace(snapshot, ssl_rules=rules), []
+
+
+async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions) -> Extras:
+    """Allowlist files and Cloudflare's current ranges, Pages projects: only when asked for."""
+    errors: list[StageError] = []
+    zone = snapshot.zone
+    allowlists: tuple[AllowlistFile, ...] = ()
+    ranges = packaged_cloudflare_ranges()
+    files = options.inventory.for_zone(zone.name).allowlist_files
+    if files and options.reads("allowlists"):
+        allowlists = tuple(read_allowlist(Path(f)) for f in files)
+        errors += [StageError("allowlist", a.path, a.error) for a in allowlists if a.error]
+        try:
+            ranges = await gateway.cloudflare_ips()
+        except AuthenticationFailed:
+            raise
+        except ApiError as exc:
+            errors.append(StageError("allowlist", zone.name, f"{exc.message}; allowlists were"
+                                     " compared with the ranges shipped with cfremedy"))
+    projects = None
+    pages_cnames = any(r.type == "CNAME" and r.proxied and r.content.lower().rstrip(".").endswith(PAGES_SUFFIX)
+                       for r in snapshot.records)
+    if pages_cnames and options.reads("pages_projects"):
+        try:
+            projects = await gateway.pages_projects(zone.account_id)
+        except AuthenticationFailed:
+            raise
+        except ApiError as exc:
+            errors.append(StageError("pages", zone.name, exc.message))
+    return Extras(allowlists, ranges, projects, tuple(errors))
 
 
 async def gather_observed(
@@ -136,25 +229,32 @@ async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions) -> ProbeR
     return await probe_origins(targets, options.probe)
 
 
-async def judge(snapshot: ZoneSnapshot, options: AuditOptions, observed: ObservedErrors | None = None,
-                probes: ProbeResults | None = None) -> ZoneReport:
-    """Probe (unless given), assemble the facts, run the playbooks: every audit's last step."""
+async def judge(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions,
+                observed: ObservedErrors | None = None, probes: ProbeResults | None = None) -> ZoneReport:
+    """Probe (unless given), read the extras, assemble the facts, run the playbooks: every
+    audit's last step."""
     if probes is None:
-        probes = await gather_probes(snapshot, options)
+        probes, extras = await asyncio.gather(gather_probes(snapshot, options),
+                                              gather_extras(gateway, snapshot, options))
+    else:
+        extras = await gather_extras(gateway, snapshot, options)
     facts = ZoneFacts(snapshot=snapshot, probes=probes,
                       inventory=options.inventory.for_zone(snapshot.zone.name),
-                      now=datetime.now(timezone.utc), observed=observed)
-    return evaluate(facts, options.playbooks)
+                      now=datetime.now(timezone.utc), observed=observed,
+                      allowlists=extras.allowlists, cloudflare_ranges=extras.cloudflare_ranges,
+                      pages_projects=extras.pages_projects, options=options.playbook_options)
+    report = evaluate(facts, options.playbooks)
+    return replace(report, errors=report.errors + extras.errors)
 
 
 async def audit_zone(gateway: CloudflareGateway, name: str, options: AuditOptions) -> ZoneReport:
-    snapshot = await gateway.zone_snapshot(name)
+    snapshot, read_errors = await read_zone(gateway, await gateway.zone_by_name(name), options)
     observed, analytics_errors = (
         await gather_observed(gateway, [snapshot.zone], options.errors_since)
         if options.errors_since else ({}, [])
     )
-    report = await judge(snapshot, options, observed.get(snapshot.zone.id))
-    return replace(report, errors=report.errors + tuple(analytics_errors))
+    report = await judge(gateway, snapshot, options, observed.get(snapshot.zone.id))
+    return replace(report, errors=report.errors + tuple(read_errors + analytics_errors))
 
 
 @dataclass(frozen=True)
@@ -170,9 +270,10 @@ async def recheck(gateway: CloudflareGateway, plan: Plan, options: AuditOptions)
     """Re-run the playbooks a plan's changes came from on a fresh snapshot (after apply)."""
     changed = {c.playbook for c in plan.changes}
     affected = tuple(p for p in options.playbooks if p.id in changed)
-    snapshot = await gateway.zone_snapshot(plan.zone)
-    scoped = AuditOptions(playbooks=affected, probe=options.probe, inventory=options.inventory)
-    now_found = {(f.playbook, f.resource, f.error_codes) for f in (await judge(snapshot, scoped)).findings}
+    scoped = replace(options, playbooks=affected, errors_since=None)
+    snapshot, _ = await read_zone(gateway, await gateway.zone_by_name(plan.zone), scoped)
+    now_found = {(f.playbook, f.resource, f.error_codes)
+                 for f in (await judge(gateway, snapshot, scoped)).findings}
     by_id = {p.id: p for p in affected}
     results = []
     for finding in plan.findings:
@@ -195,10 +296,10 @@ def about_hostname(finding: Finding, hostname: str, zone: str) -> bool:
 async def audit_hostname(gateway: CloudflareGateway, zone: Zone, hostname: str,
                          options: AuditOptions) -> list[Finding]:
     """Run the given playbooks for one hostname: only its origins are probed (`diagnose`)."""
-    snapshot = await gateway.snapshot(zone)
+    snapshot, _ = await read_zone(gateway, zone, options)
     probes = None
     if options.probe is not None and any(p.uses_probes for p in options.playbooks):
         targets = [t for t in plan_targets(snapshot, options.probe) if t.hostname == hostname]
         probes = await probe_origins(targets, options.probe)
-    report = await judge(snapshot, options, probes=probes)
+    report = await judge(gateway, snapshot, options, probes=probes)
     return [f for f in report.findings if about_hostname(f, hostname, zone.name)]

@@ -7,6 +7,9 @@ zone = "legacy-*.example.com"       # glob on the zone name (default "*")
 resource = "*"                      # glob on the finding's resource (default "*")
 reason = "origin certificates are being replaced (TICKET-123)"
 until = 2027-01-31                  # optional: the entry stops applying after this date
+
+[playbooks.origin_cert_expiry]
+days = 30                           # warn this many days before an origin certificate expires
 ```
 
 Suppressed findings stay in every report, marked and counted; they only stop counting toward
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cfremedy.errors import UsageError, first_validation_error
-from cfremedy.models import Report, Suppression
+from cfremedy.models import Report, Suppression, frozen_mapping
 
 DEFAULT_FILE = "cfremedy.toml"
 
@@ -40,9 +44,22 @@ class _Ignore(BaseModel):
     until: date | None = None
 
 
+class _Expiry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    days: int = Field(default=21, ge=1, le=3650, strict=True)
+
+
+class _PlaybookOptions(BaseModel):
+    """Settings a playbook takes from the team's file; unknown playbooks or keys are typos."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    origin_cert_expiry: _Expiry | None = None
+
+
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     ignore: list[_Ignore] = Field(default_factory=list)
+    playbooks: _PlaybookOptions = Field(default_factory=_PlaybookOptions)
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,8 @@ class IgnoreRule:
 class Config:
     ignore: tuple[IgnoreRule, ...] = ()
     source: str = ""
+    # `[playbooks.<id>]` tables: what each playbook reads through `ZoneFacts.option`.
+    playbook_options: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_mapping)
 
 
 EMPTY = Config()
@@ -86,6 +105,7 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
             for n, i in enumerate(model.ignore, start=1)
         ),
         source=source,
+        playbook_options=frozen_mapping(model.playbooks.model_dump(exclude_none=True)),
     )
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from cfremedy.analytics import ObservedErrors
 from cfremedy.inventory import ZoneInventory
-from cfremedy.models import AllowlistFile, PagesProject, ZoneSnapshot
+from cfremedy.models import AllowlistFile, PagesProject, ZoneSnapshot, frozen_mapping
 from cfremedy.probes.results import ProbeResults
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -46,3 +48,8 @@ class ZoneFacts:
     allowlists: tuple[AllowlistFile, ...] = ()
     # The account's Pages projects; None when not read (no proxied CNAME to *.pages.dev).
     pages_projects: tuple[PagesProject, ...] | None = None
+    # Per-playbook settings from cfremedy.toml (`[playbooks.<id>]`), e.g. the expiry horizon.
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_mapping)
+
+    def option(self, playbook: str, name: str, default: Any) -> Any:
+        return self.options.get(playbook, {}).get(name, default)

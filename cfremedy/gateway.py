@@ -40,7 +40,17 @@ from cfremedy.errors import (
     ZoneNotFound,
 )
 from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse_response
-from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping, iso_z, normalise_name
+from cfremedy.models import (
+    DnsRecord,
+    PagesProject,
+    SslRule,
+    Zone,
+    ZoneSnapshot,
+    frozen_mapping,
+    iso_z,
+    normalise_name,
+)
+from cfremedy.facts import IPNetwork
 from cfremedy.ratelimit import Rate, RateLimiter
 
 log = logging.getLogger("cfremedy.gateway")
@@ -49,6 +59,10 @@ ZONES_PER_PAGE = 50  # the API's maximum for GET /zones
 GRAPHQL_RATE = Rate(250, 300.0)  # under GraphQL Analytics' 300 queries per 5 minutes
 DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
 MAX_PAGES = 10_000  # a last-resort guard against a server that never stops paginating
+PAGES_PER_PAGE = 10  # Pages projects per request (what wrangler asks for; no documented maximum)
+CONFIG_RULES_PHASE = "http_config_settings"  # the phase Configuration Rules live in
+# A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
+_NO_ROUTE_CODES = frozenset({7000, 7003})
 
 T = TypeVar("T")
 
@@ -114,6 +128,70 @@ def _zone_from(data: dict[str, Any]) -> Zone:
         account_id=str(account.get("id") or ""),
         status=str(data.get("status") or ""),
         permissions=tuple(data.get("permissions") or ()),
+    )
+
+
+def _error_codes(exc: cloudflare.APIStatusError) -> set[int]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return {e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)}
+
+
+def _config_rules_from(ruleset: dict[str, Any]) -> tuple[SslRule, ...]:
+    """The entry point's rules that set `ssl`; `position` is the rule's index in the ruleset,
+    so later rules (which win) have higher positions."""
+    rules = ruleset.get("rules") or []
+    found = []
+    for position, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict) or rule.get("action") != "set_config":
+            continue
+        parameters = rule.get("action_parameters")
+        if not isinstance(parameters, dict) or parameters.get("ssl") is None:
+            continue
+        found.append(SslRule(
+            source="config_rule",
+            id=str(rule.get("id") or ""),
+            mode=str(parameters["ssl"]),
+            description=str(rule.get("description") or ""),
+            expression=str(rule.get("expression") or ""),
+            enabled=bool(rule.get("enabled", True)),
+            position=position,
+        ))
+    return tuple(found)
+
+
+def _page_rules_from(items: Any) -> tuple[SslRule, ...]:
+    """Page Rules with an `ssl` action, `position` their place in the API's list (highest
+    priority first: the first match wins). Disabled rules are kept, `enabled=False`."""
+    found = []
+    for position, rule in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        actions = [a for a in rule.get("actions") or [] if isinstance(a, dict)]
+        ssl = next((a.get("value") for a in actions if a.get("id") == "ssl"), None)
+        if ssl is None:
+            continue
+        targets = [t for t in rule.get("targets") or [] if isinstance(t, dict)]
+        url = next(
+            (str((t.get("constraint") or {}).get("value") or "") for t in targets
+             if t.get("target") == "url"),
+            "",
+        )
+        found.append(SslRule(
+            source="page_rule",
+            id=str(rule.get("id") or ""),
+            mode=str(ssl),
+            url_pattern=url,
+            enabled=rule.get("status") == "active",
+            position=position,
+        ))
+    return tuple(found)
+
+
+def _project_from(data: dict[str, Any]) -> PagesProject:
+    return PagesProject(
+        name=str(data.get("name") or ""),
+        subdomain=normalise_name(str(data.get("subdomain") or "")),
+        domains=tuple(normalise_name(str(d)) for d in data.get("domains") or () if d),
     )
 
 
@@ -407,16 +485,80 @@ class CloudflareGateway:
         # Without totals, a short page is the last one.
         return total_pages is None and isinstance(per_page, int) and len(page.result) < per_page
 
+    async def ssl_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        """Configuration Rules, then Page Rules, that set the SSL/TLS mode: two concurrent
+        requests. A zone without Configuration Rules has no entry point ruleset (404): that is
+        "none", not an error. Rules that set something else are left out; disabled ones are
+        kept with `enabled=False` (the playbooks decide)."""
+        config, pages = await asyncio.gather(self._config_rules(zone), self._page_rules(zone))
+        return config + pages
+
+    async def _config_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        path = f"/zones/{zone.id}/rulesets/phases/{CONFIG_RULES_PHASE}/entrypoint"
+
+        async def send() -> Any:
+            try:
+                return await self.client.get(path, cast_to=object)
+            except cloudflare.NotFoundError as exc:
+                if _error_codes(exc) & _NO_ROUTE_CODES:
+                    raise
+                return None  # 10003: no entry point ruleset, so no Configuration Rules
+
+        body = await self._call(
+            _Op(f"read the Configuration Rules of {zone.name}", "Config Rules Read"), send
+        )
+        if body is None:
+            return ()
+        return _config_rules_from(_result(body, f"the Configuration Rules of {zone.name}"))
+
+    async def _page_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        # Asked for explicitly rather than relying on the default: the order is the meaning.
+        params = {"order": "priority", "direction": "desc"}
+        body = await self._call(
+            _Op(f"read the Page Rules of {zone.name}", "Page Rules Read"),
+            lambda: self.client.get(
+                f"/zones/{zone.id}/pagerules", cast_to=object, options={"params": params}
+            ),
+        )
+        items = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to reading the Page Rules of {zone.name}: no result list")
+        return _page_rules_from(items)
+
+    async def pages_projects(self, account_id: str) -> tuple[PagesProject, ...]:
+        """Every Cloudflare Pages project of an account, with the same stop rules as DNS."""
+        projects: list[PagesProject] = []
+        seen_pages: set[tuple[str, ...]] = set()
+        op = _Op(f"list the Cloudflare Pages projects of account {account_id}",
+                 "Cloudflare Pages Read")
+        for number in range(1, MAX_PAGES + 1):
+            page = await self._call(
+                op,
+                lambda n=number: self.client.pages.projects.list(  # type: ignore[misc]
+                    account_id=account_id, per_page=PAGES_PER_PAGE, page=n
+                ),
+            )
+            items = [_project_from(p.to_dict()) for p in page.result]
+            if not self._new_page([p.name for p in items], seen_pages):
+                if items:
+                    log.warning("the API repeated page %d of the Pages projects of account %s;"
+                                " stopping", number, account_id)
+                break
+            projects.extend(items)
+            if self._last_page(page, number, len(projects)):
+                break
+        return tuple(projects)
+
     async def zone_snapshot(self, name: str) -> ZoneSnapshot:
         """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
         return await self.snapshot(await self.zone_by_name(name))
 
     async def snapshot(self, zone: Zone) -> ZoneSnapshot:
-        """Settings and DNS records of a zone already read (e.g. from the zone list): two requests."""
+        """Settings and DNS records of a zone already read (e.g. from the zone list): two
+        requests. `ssl_rules` stays None (not read): `audit.read_zone` adds them when a
+        playbook needs them, and decides what a failure to read them means."""
         started = time.monotonic()
-        (values, editable), records = await asyncio.gather(
-            self.settings(zone), self.dns_records(zone)
-        )
+        (values, editable), records = await asyncio.gather(self.settings(zone), self.dns_records(zone))
         log.debug("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
                  len(records), time.monotonic() - started)
         return ZoneSnapshot(
@@ -526,6 +668,43 @@ class CloudflareGateway:
             ),
         )
         return [_record_from(r.to_dict()) for r in (result.patches or []) if r is not None]
+
+    # -- Cloudflare's own IP ranges: a public endpoint, no token needed --------------------------
+
+    async def cloudflare_ips(self) -> tuple[IPNetwork, ...]:
+        """Cloudflare's current IP ranges (`GET /ips`, one request), IPv4 then IPv6.
+
+        The endpoint is public, so the request carries no Authorization header: a gateway
+        opened without a token (`cfremedy ips`) works, and a token is never sent where it is
+        not needed. An empty or malformed answer is an error, never an empty list: an
+        allowlist generated from it would shut Cloudflare out.
+        """
+        import ipaddress
+
+        body = await self._call(
+            _Op("read Cloudflare's IP ranges"),
+            lambda: self.client.get(
+                "/ips", cast_to=object, options={"headers": {"Authorization": cloudflare.Omit()}}
+            ),
+        )
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, dict):
+            raise ApiError("unexpected answer to reading Cloudflare's IP ranges: no result")
+        ranges: list[IPNetwork] = []
+        for key in ("ipv4_cidrs", "ipv6_cidrs"):
+            values = result.get(key)
+            if not isinstance(values, list):
+                raise ApiError(f"unexpected answer to reading Cloudflare's IP ranges: no {key}")
+            for value in values:
+                try:
+                    ranges.append(ipaddress.ip_network(str(value), strict=False))
+                except ValueError:
+                    raise ApiError(
+                        f"unexpected answer to reading Cloudflare's IP ranges: {value!r} in {key}"
+                    ) from None
+        if not ranges:
+            raise ApiError("Cloudflare's API listed no IP ranges; refusing to use an empty list")
+        return tuple(dict.fromkeys(ranges))
 
 
 def _result(data: Any, what: str) -> dict[str, Any]:

@@ -33,6 +33,9 @@ class ZoneInventory:
     # hostname -> the addresses its origin is provisioned on
     origins: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_mapping)
     slow_endpoints: tuple[SlowEndpoint, ...] = ()
+    # Firewall / web-server files meant to let Cloudflare's ranges in (cloudflare_ips_allowlist);
+    # relative paths are resolved against the inventory file's directory.
+    allowlist_files: tuple[str, ...] = ()
 
     def origins_for(self, hostname: str) -> tuple[str, ...]:
         return self.origins.get(normalise_name(hostname), ())
@@ -65,6 +68,17 @@ class _ZoneModel(_Strict):
     # an empty list would silently switch the mismatch check off for that hostname
     origins: dict[str, list[str]] = Field(default_factory=dict)
     slow_endpoints: list[_SlowEndpointModel] = Field(default_factory=list)
+    allowlist_files: list[str] = Field(default_factory=list)
+
+    @field_validator("allowlist_files")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.strip():
+                raise ValueError("an empty path")
+        if len(set(paths)) != len(paths):
+            raise ValueError("a path is listed twice")
+        return paths
 
     @field_validator("origins")
     @classmethod
@@ -93,7 +107,14 @@ def _no_duplicates(keys: Mapping[str, Any], where: str, source: str) -> None:
             raise UsageError(f"{source}: {where}: {other!r} and {key!r} name the same host")
 
 
-def parse_inventory(data: Mapping[str, Any], source: str = "inventory") -> Inventory:
+def _resolve(path: str, base_dir: Path | None) -> str:
+    resolved = Path(path).expanduser()
+    return str(resolved if resolved.is_absolute() or base_dir is None else base_dir / resolved)
+
+
+def parse_inventory(data: Mapping[str, Any], source: str = "inventory",
+                    base_dir: Path | None = None) -> Inventory:
+    """`base_dir` is what relative `allowlist_files` are relative to (the file's directory)."""
     try:
         model = _InventoryModel.model_validate(data)
     except ValidationError as exc:
@@ -113,6 +134,7 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory") -> Inven
                 SlowEndpoint(normalise_name(s.hostname), s.path, s.seconds)
                 for s in zone.slow_endpoints
             ),
+            allowlist_files=tuple(_resolve(p, base_dir) for p in zone.allowlist_files),
         )
         for name, zone in model.zones.items()
     }
@@ -128,4 +150,4 @@ def load_inventory(path: Path) -> Inventory:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
-    return parse_inventory(data, str(path))
+    return parse_inventory(data, str(path), base_dir=path.parent)

@@ -228,9 +228,15 @@ class Change:
 class StageError:
     """Something that stopped part of an audit; reported, never silently skipped."""
 
-    stage: str  # "api", "probe", "playbook", "inventory"
+    stage: str  # "api", "probe", "playbook", "rules", "allowlist", "pages", "analytics", ...
     resource: str
     message: str
+
+    @property
+    def degraded(self) -> bool:
+        """The audit ran in full, only less precisely (SSL modes judged zone-wide without the
+        rules): a warning, not a failed execution."""
+        return self.stage == "rules"
 
 
 @dataclass(frozen=True)

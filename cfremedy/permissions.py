@@ -22,7 +22,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "SSL and Certificates Read": ("#ssl:read",),
     "SSL and Certificates Write": ("#ssl:read", "#ssl:edit"),
     "Analytics Read": ("#analytics:read",),
-    "Page Rules Read": ("#page_rules:read",),
+    # The 2024 document tags `GET /zones/{id}/pagerules` with `#zone:read` (and the newer one
+    # lists "Zone Read" and "Page Rules Read" for it): this group grants no key of its own.
+    "Page Rules Read": ("#zone:read",),
+    # The document gives no key for the rulesets entry point nor for the Pages project list;
+    # these two are cfremedy's (and the sandbox's) spellings, see `cfremedy/sandbox/api.py`.
     "Config Rules Read": ("#config_settings:read",),
     "Cloudflare Pages Read": ("#pages:read",),
 }

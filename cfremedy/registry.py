@@ -22,6 +22,15 @@ from cfremedy.models import Change, Finding, Severity
 
 BUILTIN_PACKAGE = "playbooks"
 
+# Data beyond settings, DNS and probes that a playbook may ask the audit to read, and the
+# permission groups reading it takes. An audit reads a source only when a selected playbook
+# declares it in `reads`, so a run that does not need it does not pay its API requests.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "ssl_rules": ("Config Rules Read", "Page Rules Read"),  # 2 requests per zone
+    "pages_projects": ("Cloudflare Pages Read",),  # per account, only for CNAMEs to *.pages.dev
+    "allowlists": (),  # local files named in the inventory, plus one `GET /ips` per run
+}
+
 Detect = Callable[[ZoneFacts], list[Finding]]
 PlanFix = Callable[[ZoneFacts, Sequence[Finding]], list[Change]]
 
@@ -40,6 +49,8 @@ class Playbook:
     builtin: bool
     # Optional in a module (default True): False lets an audit skip probing origins entirely.
     uses_probes: bool
+    # Optional in a module: the `SOURCES` it needs read (default none).
+    reads: tuple[str, ...]
     detect: Detect
     plan_fix: PlanFix
 
@@ -74,6 +85,12 @@ def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playboo
         raise PlaybookLoadError(
             f"playbook {where}: `severity` must be one of {', '.join(s.value for s in Severity)}"
         ) from None
+    reads = tuple(str(r) for r in getattr(module, "reads", ()))
+    unknown = [r for r in reads if r not in SOURCES]
+    if unknown:
+        raise PlaybookLoadError(
+            f"playbook {where}: unknown `reads` {', '.join(unknown)}; known: {', '.join(SOURCES)}"
+        )
     return Playbook(
         id=expected_id,
         title=str(need("title")),
@@ -86,6 +103,7 @@ def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playboo
         source=str(where),
         builtin=builtin,
         uses_probes=bool(getattr(module, "uses_probes", True)),
+        reads=reads,
         detect=module.detect,
         plan_fix=module.plan_fix,
     )

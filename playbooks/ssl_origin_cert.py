@@ -15,6 +15,10 @@ Fix:
     When every proxied origin already presents a certificate that passes Full (strict), the
     change raises Full or Flexible to Full (strict). Off, and Flexible in front of origins that
     cannot pass strict yet, need a person to install certificates first.
+
+    Each hostname is judged by the mode Cloudflare really uses for it: a Configuration Rule or
+    Page Rule may override the zone setting (see `ssl_per_hostname`). A hostname whose mode
+    comes from a rule is fixed by editing that rule, so no zone-wide change is proposed for it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from cfremedy.facts import ZoneFacts
 from cfremedy.models import Change, Finding, Severity, frozen_mapping
 from cfremedy.probes.results import OriginProbe, Outcome
+from cfremedy.ssl_modes import EffectiveMode, effective_modes
 
 id = "ssl_origin_cert"
 title = "SSL/TLS mode does not match the origin's certificate"
@@ -37,8 +42,9 @@ _ARTICLE = (
 docs_url = _ARTICLE + "#error-526-invalid-ssl-certificate"
 _DOCS_525 = _ARTICLE + "#error-525-ssl-handshake-failed"
 _DOCS_521 = _ARTICLE + "#error-521-web-server-is-down"
-read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("Zone Settings Write",)
+reads = ("ssl_rules",)
 
 KNOWN_MODES = ("off", "flexible", "full", "strict")
 
@@ -143,23 +149,47 @@ def _finding(
     )
 
 
-def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
+def _mode_evidence(effective: EffectiveMode) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"ssl_mode": effective.mode}
+    if effective.overridden:
+        evidence["ssl_mode_source"] = effective.source
+    return evidence
+
+
+def _set_by(effective: EffectiveMode) -> str:
+    return f" (set by {effective.source})" if effective.overridden else ""
+
+
+def _fix_rule(effective: EffectiveMode) -> tuple[str, ...]:
+    if not effective.overridden:
+        return ()
+    return (f"This hostname's SSL mode comes from {effective.source}: change the mode there, not"
+            " the zone setting.",)
+
+
+def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) -> list[Finding]:
     findings: list[Finding] = []
     # An origin down on both ports is origin_ip's finding (521/522/523), not a TLS problem.
     for probe in (p for p in proxied if p.reachable):
-        evidence = {"ssl_mode": mode, **_cert_evidence(probe)}
+        effective = modes[probe.hostname]
+        mode = effective.mode
+        if mode not in ("full", "strict"):
+            continue
+        evidence = {**_mode_evidence(effective), **_cert_evidence(probe)}
         failure = _tls_failure(probe)
+        if failure is not None and probe.tls is not None and probe.tls.permissive is not None:
+            continue  # versions/ciphers Cloudflare does not offer: origin_tls_ciphers says which
         if failure is not None:
             code, reason = failure
             findings.append(_finding(
                 _NO_TLS, Severity.CRITICAL, (code,), probe.hostname,
-                f"SSL mode {mode} connects to {probe.address}:443, but {reason}",
+                f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:443, but {reason}",
                 {**evidence, "reason": reason}, _DOCS_521 if code == 521 else _DOCS_525,
                 ("Make the origin serve HTTPS on port 443 (open the port, enable TLS with SNI,"
                  " support Cloudflare's cipher suites) and check its error log at the time of"
                  " the failures.",
                  "Do not switch to Flexible: it hides the problem and leaves the origin leg"
-                 " unencrypted."),
+                 " unencrypted.", *_fix_rule(effective)),
                 key=probe.address,
             ))
         elif _unknown(probe):
@@ -168,9 +198,10 @@ def _judge_proxied(mode: str, proxied: list[OriginProbe]) -> list[Finding]:
             reason = _invalid_reason(probe)
             findings.append(_finding(
                 _INVALID_CERT, Severity.CRITICAL, (526,), probe.hostname,
-                f"Full (strict) cannot validate the certificate of {probe.address}: {reason}",
+                f"Full (strict){_set_by(effective)} cannot validate the certificate of"
+                f" {probe.address}: {reason}",
                 {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
-                docs_url, _INSTALL_CERT, key=probe.address,
+                docs_url, (*_INSTALL_CERT, *_fix_rule(effective)), key=probe.address,
             ))
     return findings
 
@@ -198,6 +229,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     probes = facts.probes.probes
     proxied = [p for p in probes if p.proxied]
     findings = _origin_ca_direct([p for p in probes if not p.proxied])
+    modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
     if mode not in KNOWN_MODES:
         findings.append(_finding(
             "unknown_mode", Severity.INFO, (), zone,
@@ -206,19 +238,20 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         ))
         return findings
 
-    if mode in ("full", "strict"):
-        findings += _judge_proxied(mode, proxied)
+    findings += _judge_proxied(modes, proxied)
 
-    # Upgrading is only safe when every proxied origin was seen passing: one that could not be
-    # probed (down, not covered) might serve anything once it is back.
-    all_pass = bool(proxied) and all(_passes_strict(p) for p in proxied)
-    hostnames = sorted({p.hostname for p in proxied})
+    # The zone setting only decides for hostnames no rule overrides. Upgrading is only safe
+    # when every one of their origins was seen passing: one that could not be probed (down,
+    # not covered) might serve anything once it is back.
+    governed = [p for p in proxied if not modes[p.hostname].overridden]
+    all_pass = bool(governed) and all(_passes_strict(p) for p in governed)
+    hostnames = sorted({p.hostname for p in governed})
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
         findings.append(_finding(
             _UPGRADE, sev, (), zone,
-            f"SSL mode is {mode}, but every proxied origin already presents a certificate that"
-            " passes Full (strict): upgrade to validate it",
+            f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
+            " certificate that passes Full (strict): upgrade to validate it",
             {"ssl_mode": mode, "hostnames": hostnames}, docs_url,
         ))
     elif mode in ("off", "flexible"):
@@ -226,7 +259,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             _INSECURE, Severity.MEDIUM, (), zone,
             f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
             {"ssl_mode": mode, "origins_not_passing_strict": sorted(
-                {p.hostname for p in proxied if not _passes_strict(p)})}, docs_url,
+                {p.hostname for p in governed if not _passes_strict(p)})}, docs_url,
             ("Install an Origin CA or public certificate on every origin, then set SSL/TLS to"
              " Full (strict); cfremedy proposes that change once every origin passes.",),
         ))
@@ -236,8 +269,10 @@ def detect(facts: ZoneFacts) -> list[Finding]:
 def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
     mode = facts.snapshot.setting("ssl")
     kinds = {f.evidence.get("kind") for f in findings}
-    if mode == "strict" and _INVALID_CERT in kinds:
-        failing = sorted({f.resource for f in findings if f.evidence.get("kind") == _INVALID_CERT})
+    # Only hostnames the zone setting governs: a rule's mode is changed in the rule.
+    failing = sorted({f.resource for f in findings
+                      if f.evidence.get("kind") == _INVALID_CERT and "ssl_mode_source" not in f.evidence})
+    if mode == "strict" and failing:
         return [Change(
             playbook=id,
             target="setting:ssl",

@@ -32,7 +32,8 @@ MODES = ("off", "flexible", "full", "strict")
 def scenario(zones: int, records: int = 5, **sandbox: Any) -> dict[str, Any]:
     return {
         "sandbox": sandbox,
-        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]}],
+        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read",
+                                                     "Config Rules Read", "Page Rules Read"]}],
         "zones": [
             {"name": f"z{i:03d}.example", "plan": "enterprise" if i % 5 == 0 else "pro",
              "settings": {"ssl": MODES[i % 4]}, "generate_records": records}
@@ -72,16 +73,58 @@ def run_account(url: str, scope: AccountScope = AccountScope(), limiter: RateLim
     return asyncio.run(go())
 
 
-def test_about_two_requests_per_zone(sandbox_factory) -> None:
+def test_about_four_requests_per_zone(sandbox_factory) -> None:
     api = sandbox_factory(scenario(zones=120, records=50))
     report, sent = run_account(api.url)
     assert [z.name for z in report.zones] == [f"z{i:03d}.example" for i in range(120)]
     assert all(not z.errors for z in report.zones)
     log = api.requests
-    assert len(log) == sent == 3 + 2 * 120  # 3 pages of 50 zones, then settings + DNS per zone
-    assert len(log) / 120 <= 2.1
+    # 3 pages of 50 zones, then per zone: settings, DNS, Configuration Rules, Page Rules
+    assert len(log) == sent == 3 + 4 * 120
+    assert len(log) / 120 <= 4.1
     assert {r.method for r in log} == {"GET"}
     assert sum(r.path == "/zones" for r in log) == 3
+    assert sum(r.path.endswith("/pagerules") for r in log) == 120
+
+
+def test_two_requests_per_zone_when_no_playbook_needs_the_rules(sandbox_factory) -> None:
+    api = sandbox_factory(scenario(zones=60, records=5))
+    no_rules = AuditOptions(playbooks=tuple(p for p in PLAYBOOKS if not p.reads), probe=None)
+
+    async def go() -> int:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
+            await audit_account(gateway, AccountScope(), no_rules)
+            return gateway.requests_sent
+
+    assert asyncio.run(go()) == len(api.requests) == 2 + 2 * 60
+
+
+def test_skip_rules_halves_the_requests_and_says_so(sandbox_factory) -> None:
+    from dataclasses import replace
+
+    api = sandbox_factory(scenario(zones=20, records=5))
+    skipping = replace(NO_PROBE, skip=frozenset({"ssl_rules"}))
+
+    async def go() -> Report:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
+            return await audit_account(gateway, AccountScope(), skipping)
+
+    report = asyncio.run(go())
+    assert len(api.requests) == 1 + 2 * 20
+    assert all([e.stage for e in z.errors] == ["rules"] and "--skip-rules" in z.errors[0].message
+               for z in report.zones)
+
+
+def test_a_token_without_the_rules_permissions_is_judged_zone_wide(sandbox_factory) -> None:
+    data = scenario(zones=3)
+    data["tokens"][0]["permissions"] = ["Zone Read", "Zone Settings Read", "DNS Read"]
+    api = sandbox_factory(data)
+    report, _ = run_account(api.url)
+    assert len(report.zones) == 3
+    for zone in report.zones:
+        (error,) = zone.errors
+        assert error.stage == "rules" and "judged zone-wide" in error.message
+        assert "Config Rules Read" in error.message or "Page Rules Read" in error.message
 
 
 def test_shards_cover_every_zone_exactly_once_with_the_same_findings(sandbox_factory) -> None:
@@ -113,9 +156,9 @@ def test_zone_globs_select_zones(sandbox_factory) -> None:
 
 @pytest.mark.timeout(60)
 def test_a_tight_server_rate_limit_is_never_hit(sandbox_factory) -> None:
-    api = sandbox_factory(scenario(zones=20, rate_limit_requests=20, rate_limit_window=2))
+    api = sandbox_factory(scenario(zones=10, rate_limit_requests=20, rate_limit_window=2))
     report, sent = run_account(api.url, limiter=RateLimiter(Rate(20, 2)))
-    assert sent == 41 and len(report.zones) == 20
+    assert sent == 41 and len(report.zones) == 10
     assert [r for r in api.requests if r.status == 429] == []
 
 
@@ -309,7 +352,8 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
                 "--output", f"junit:{tmp_path / 'r.xml'}", "--output", f"markdown:{tmp_path / 'r.md'}",
                 "--output", str(tmp_path / "r.json")], env)
     assert proc.returncode == 3 and proc.stdout == ""
-    assert len(api.requests) == 1 + 2 * 8 + 3  # one audit for four formats (+3: the retried 500s)
+    # one audit for four formats: the zone list, 4 reads per zone (+3: the retried 500s)
+    assert len(api.requests) == 1 + 4 * 8 + 3
     sarif = json.loads((tmp_path / "r.sarif").read_text())
     schema = json.loads((shared_dir() / "schemas" / "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)

@@ -67,15 +67,19 @@ def test_audit_json_is_the_report_and_only_the_report(demo: SandboxSession, env:
     assert report["schema_version"] == 1 and report["tool"]["name"] == "cfremedy"
     (zone,) = report["zones"]
     assert (zone["name"], zone["plan"]) == ("shop.example", "enterprise")
-    assert {f["playbook"] for f in zone["findings"]} == {"http2_to_origin", "proxy_read_timeout"}
+    assert {f["playbook"] for f in zone["findings"]} == {"http2_to_origin", "proxy_read_timeout",
+                                                         "origin_cert_expiry"}
     assert {(c["target"], c["before"], c["after"]) for c in zone["changes"]} == {
         ("setting:origin_max_http_version", "2", "1"), ("setting:proxy_read_timeout", 100, 360),
     }
-    assert report["summary"] == {"zones": 1, "findings": 2, "by_severity": {"high": 2},
+    assert report["summary"] == {"zones": 1, "findings": 3, "by_severity": {"high": 2, "medium": 1},
                                  "suppressed": 0, "changes": 2, "errors": 0}
     assert "shop.example" in proc.stderr  # progress goes to stderr
     log = demo.api.requests
-    assert len(log) == 3 and {r.method for r in log} == {"GET"}
+    # the zone, its settings, its DNS records, its Configuration Rules and Page Rules: reads only
+    assert len(log) == 5 and {r.method for r in log} == {"GET"}
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in log) == [
+        "dns_records", "entrypoint", "pagerules", "settings", "zones"]
 
 
 def test_default_format_off_a_terminal_is_json_and_table_on_request(env: dict[str, str]) -> None:
@@ -93,8 +97,8 @@ def test_fail_on_sets_the_exit_code(env: dict[str, str], fail_on: str, code: int
 
 def test_output_file(env: dict[str, str], tmp_path: Path) -> None:
     target = tmp_path / "report.json"
-    proc = run(["audit", "zone", "docs.example", "-o", str(target)], env)
-    assert proc.stdout == "" and proc.returncode == 0  # a low finding only
+    proc = run(["audit", "zone", "docs.example", "-o", str(target), "--fail-on", "critical"], env)
+    assert proc.stdout == "" and proc.returncode == 0  # high (gzip) and low findings, none critical
     assert json.loads(target.read_text())["zones"][0]["changes"][0]["after"] == "strict"
 
 
@@ -247,7 +251,7 @@ def test_sandbox_serve_is_usable_from_another_process(tmp_path: Path) -> None:
 def test_settings_come_from_a_dotenv_file(demo: SandboxSession, tmp_path: Path) -> None:
     env = demo.env()
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    proc = run(["audit", "zone", "docs.example", "--format", "json"], cwd=tmp_path)
+    proc = run(["audit", "zone", "docs.example", "--format", "json", "--fail-on", "critical"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["zones"][0]["changes"][0]["target"] == "setting:ssl"
 
@@ -353,7 +357,9 @@ def test_a_crashing_playbook_fails_the_run_but_not_the_others_findings(env: dict
     assert proc.returncode == 70
     assert "playbook failures, the audit is incomplete: explodes on blog.example" in proc.stderr
     zone = json.loads(proc.stdout)["zones"][0]
-    assert {f["playbook"] for f in zone["findings"]} == {"ssl_origin_cert"}  # the others still ran
+    # the others still ran
+    assert {f["playbook"] for f in zone["findings"]} == {"ssl_origin_cert", "cloudflare_ips_allowlist",
+                                                         "pages_custom_domain"}
     assert zone["errors"] == [{"stage": "playbook", "resource": "explodes",
                                "message": "detect: RuntimeError: kaboom"}]
 
@@ -365,4 +371,4 @@ def test_the_table_marks_suppressed_findings(env: dict[str, str], tmp_path: Path
                 str(tmp_path / "cfremedy.toml")], env)
     row = next(line for line in proc.stdout.splitlines() if "legacy.blog.example" in line)
     assert "(critical) SUPPRESSED" in row
-    assert "2 finding(s) (2 critical), 1 suppressed" in proc.stdout
+    assert "4 finding(s) (2 critical, 2 high), 1 suppressed" in proc.stdout

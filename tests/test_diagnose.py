@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import TokenSpec, load_scenario, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
 
@@ -35,7 +36,8 @@ def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess
 def demo() -> Iterator[SandboxSession]:
     scenario = load_scenario("demo")
     no_analytics = TokenSpec(name="no-analytics", value="no-analytics-token",
-                             permissions=("Zone Read", "Zone Settings Read", "DNS Read"))
+                             permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read",
+                                          "Page Rules Read", "Cloudflare Pages Read"))
     with SandboxSession(scenario.model_copy(update={"tokens": scenario.tokens + (no_analytics,)})) as session:
         yield session
 
@@ -82,7 +84,8 @@ def test_a_cloudflare_5xx_is_named_checked_and_bundled(env: dict[str, str], tmp_
     section = bundle["diagnosis"]["section"]
     assert section["code"] == code and section["url"].endswith(f"#error-{code}-" + title.lower().replace(" ", "-"))
     assert bundle["diagnosis"]["likely_causes"] and bundle["diagnosis"]["checks"]
-    assert bundle["playbooks"]["run"] == [playbook]
+    # every playbook that prevents this code runs, and no other
+    assert bundle["playbooks"]["run"] == related(code) and playbook in related(code)
     assert any(f["playbook"] == playbook and f["resource"] == resource and code in f["error_codes"]
                for f in bundle["playbooks"]["findings"])
     if collect:
@@ -90,6 +93,10 @@ def test_a_cloudflare_5xx_is_named_checked_and_bundled(env: dict[str, str], tmp_
     assert section["title"] == title
     markdown = (tmp_path / "bundle" / "bundle.md").read_text()
     assert error["cf_ray"] in markdown and title in markdown and "/cdn-cgi/trace" in markdown
+
+
+def related(code: int) -> list[str]:
+    return [p.id for p in load_registry().playbooks if code in p.error_codes]
 
 
 def test_the_bundle_never_holds_the_token_or_a_cookie(demo: SandboxSession, env: dict[str, str],
@@ -106,7 +113,8 @@ def test_an_origin_generated_502_sends_the_user_to_the_host(env: dict[str, str])
     assert proc.returncode == 1
     assert report["error"]["generated_by"] == "origin" and not report["error"]["cloudflare_branded"]
     assert report["diagnosis"]["contact"].startswith("Contact your hosting provider")
-    assert report["playbooks"]["run"] == [] and report["diagnosis"]["section"]["code"] == 502
+    assert report["playbooks"]["run"] == related(502) == ["origin_compression"]
+    assert report["diagnosis"]["section"]["code"] == 502
 
 
 def test_without_a_token_it_explains_bundles_and_names_what_it_could_not_run(env: dict[str, str],
@@ -114,9 +122,9 @@ def test_without_a_token_it_explains_bundles_and_names_what_it_could_not_run(env
     no_token = {k: v for k, v in env.items() if k != "CLOUDFLARE_API_TOKEN"}
     proc, report = diagnose(no_token, "http://www.blog.example/", tmp_path / "b")
     assert proc.returncode == 1 and (tmp_path / "b" / "bundle.md").exists()
-    assert report["playbooks"]["run"] == [] and report["playbooks"]["not_run"] == ["ssl_origin_cert"]
+    assert report["playbooks"]["run"] == [] and report["playbooks"]["not_run"] == related(526)
     assert "CLOUDFLARE_API_TOKEN" in report["playbooks"]["reason_not_run"]
-    assert "Not run: ssl_origin_cert" in (tmp_path / "b" / "bundle.md").read_text()
+    assert "Not run: " + ", ".join(related(526)) in (tmp_path / "b" / "bundle.md").read_text()
 
 
 def test_a_healthy_url_exits_0(env: dict[str, str]) -> None:
@@ -151,7 +159,8 @@ def test_errors_zone_prints_the_breakdown_and_the_query_count(demo: SandboxSessi
 
 
 ANALYTICS_ACCOUNT = {
-    "tokens": [{"value": "t", "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read"]}],
+    "tokens": [{"value": "t", "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read",
+                                             "Config Rules Read", "Page Rules Read"]}],
     "zones": [
         {"name": f"z{i:02d}.example", "plan": "enterprise", "settings": {"ssl": "strict"},
          "analytics": [{"edge_status": 524, "count": i + 1, "hours_ago": 1}] if i % 3 == 0 else [],

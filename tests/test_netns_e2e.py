@@ -34,7 +34,7 @@ SCRIPT = textwrap.dedent(
     with SandboxSession(scenario, real_addresses=True) as session:
         env = {"PATH": "/usr/bin:/bin", **session.env()}
         assert env["CFREMEDY_CONNECT_TO"] == "" and env["CFREMEDY_CONNECT_TO_ONLY"] == "false"
-        for zone in ("blog.example", "static.example", "healthy.example"):
+        for zone in ("blog.example", "static.example", "healthy.example", "docs.example", "shop.example"):
             proc = subprocess.run([cfremedy, "audit", "zone", zone, "--format", "json",
                                    "--probe-timeout", "1"], env=env, capture_output=True, text=True)
             assert proc.returncode in (0, 1), proc.stderr
@@ -58,11 +58,19 @@ def test_demo_zones_with_origins_on_their_real_addresses(tmp_path: Path) -> None
         return {(f["playbook"], f["resource"], tuple(f["error_codes"])) for f in reports[zone]["findings"]}
 
     assert reports["healthy.example"]["findings"] == []
-    assert found("blog.example") == {
+    blog_found = {f for f in found("blog.example") if f[0] != "cloudflare_ips_allowlist"}
+    assert blog_found == {
         ("ssl_origin_cert", "blog.example", (526,)),
         ("ssl_origin_cert", "www.blog.example", (526,)),
         ("ssl_origin_cert", "legacy.blog.example", (521,)),
+        ("pages_custom_domain", "guide.blog.example", (522,)),
     }
+    (allowlist,) = [f for f in found("blog.example") if f[0] == "cloudflare_ips_allowlist"]
+    assert allowlist[1].endswith("blog-nginx.conf")
+    # the origin-behaviour playbooks, probed on the real addresses
+    assert ("flexible_redirect_loop", "www.static.example", ()) in found("static.example")
+    assert ("origin_compression", "docs.docs.example", (502, 520)) in found("docs.example")
+    assert ("origin_cert_expiry", "www.shop.example", (526,)) in found("shop.example")
     blog = next(f for f in reports["blog.example"]["findings"] if f["resource"] == "blog.example")
     assert blog["evidence"]["origin"] == "93.184.215.30"
     assert blog["evidence"]["connected_to"] == ["93.184.215.30:443", "93.184.215.30:80"]

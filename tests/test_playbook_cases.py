@@ -7,6 +7,7 @@ builds the frozen facts and runs the playbook's `detect` and `plan_fix`, no I/O 
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ import yaml
 from cfremedy.analytics import ErrorBucket, ObservedErrors
 from cfremedy.facts import ZoneFacts
 from cfremedy.inventory import parse_inventory
-from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
+from cfremedy.models import DnsRecord, SslRule, Zone, ZoneSnapshot, frozen_mapping
+from cfremedy.models import PagesProject
+from cfremedy.models import AllowlistFile
 from cfremedy.probes.results import (
-    CertInfo, Http2Result, OriginProbe, Outcome, ProbeResults, StepResult, TlsResult,
+    CertInfo, Http2Result, HttpResponseResult, OriginProbe, Outcome, ProbeResults, StepResult,
+    TlsOffer, TlsResult,
 )
 from cfremedy.registry import load_registry
 
@@ -66,6 +70,8 @@ def _probe(data: dict[str, Any]) -> OriginProbe:
             verify_error=t.get("verify_error", ""),
             hostname_matches=bool(t.get("hostname_matches", True)),
             expired=bool(t.get("expired", False)),
+            cipher=t.get("cipher", "TLS_AES_128_GCM_SHA256"),
+            permissive=TlsOffer(**t["permissive"]) if t.get("permissive") else None,
         )
     http2 = None
     if "http2" in data:
@@ -80,6 +86,9 @@ def _probe(data: dict[str, Any]) -> OriginProbe:
         tcp80=_step(data.get("tcp80")),
         tls=tls,
         http2=http2,
+        # `response:` takes HttpResponseResult's fields; outcome defaults to ok
+        response=HttpResponseResult(**{**data["response"], "outcome": Outcome(data["response"].get("outcome", "ok"))})
+        if "response" in data else None,
     )
 
 
@@ -96,6 +105,8 @@ def build_facts(case: dict[str, Any]) -> ZoneFacts:
         settings=frozen_mapping(case.get("settings", {})),
         editable=frozen_mapping(case.get("editable", {})),
         records=records,
+        # `ssl_rules:` lists SslRule fields; absent means "not read"
+        ssl_rules=tuple(SslRule(**r) for r in case["ssl_rules"]) if "ssl_rules" in case else None,
     )
     inventory = parse_inventory({"zones": {zone.name: case["inventory"]}} if "inventory" in case else {})
     observed = None
@@ -109,6 +120,17 @@ def build_facts(case: dict[str, Any]) -> ZoneFacts:
         inventory=inventory.for_zone(zone.name),
         now=NOW,
         observed=observed,
+        # `pages_projects:` lists {name, subdomain, domains}; absent means "not read"
+        pages_projects=tuple(PagesProject(p["name"], p["subdomain"], tuple(p.get("domains", ())))
+                             for p in case["pages_projects"]) if "pages_projects" in case else None,
+        options=frozen_mapping(case.get("options", {})),  # cfremedy.toml [playbooks.<id>]
+        # `allowlists:` lists {path, networks, error}, the files as the audit read them
+        allowlists=tuple(AllowlistFile(a["path"], tuple(ipaddress.ip_network(n, strict=False)
+                                                        for n in a.get("networks", [])), a.get("error", ""))
+                         for a in case.get("allowlists", [])),
+        # `cloudflare_ranges:` replaces the packaged copy of Cloudflare's ranges
+        **({"cloudflare_ranges": tuple(ipaddress.ip_network(n) for n in case["cloudflare_ranges"])}
+           if "cloudflare_ranges" in case else {}),
     )
 
 

@@ -54,7 +54,36 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # origin_ip
     "down-refused": ({"ssl": "strict"}, {"https": "closed", "http": "closed"}),
     "down-drop": ({"ssl": "strict"}, {"https": "drop", "http": "drop"}),
+    # flexible_redirect_loop
+    "flexible-redirect": ({"ssl": "flexible"}, {"http": "redirect_https"}),
+    "flexible-redirect-self-signed": ({"ssl": "flexible"}, {"http": "redirect_https", "https": "self_signed"}),
+    "full-redirect": ({"ssl": "full"}, {"http": "redirect_https", "https": "self_signed"}),
+    # origin_compression: over HTTPS in strict, over port 80 in Flexible
+    "strict-gzip-bad-length": ({"ssl": "strict"}, {"response": "gzip_bad_length"}),
+    "strict-gzip-corrupt": ({"ssl": "strict"}, {"response": "gzip_corrupt"}),
+    "flexible-gzip-bad-length": ({"ssl": "flexible"}, {"response": "gzip_bad_length", "https": "self_signed"}),
+    # origin_response_headers
+    "strict-huge-headers": ({"ssl": "strict"}, {"response": "huge_headers"}),
+    "strict-no-status-line": ({"ssl": "strict"}, {"response": "no_status_line"}),
+    "strict-empty-reply": ({"ssl": "strict"}, {"response": "empty_reply"}),
+    # origin_tls_ciphers
+    "full-chacha-only": ({"ssl": "full"}, {"https": "self_signed", "tls_ciphers": "ECDHE-ECDSA-CHACHA20-POLY1305"}),
+    "full-tls11-only": ({"ssl": "full"}, {"https": "self_signed", "tls_max_version": "TLSv1.1"}),
+    "full-tls12-cloudflare-suite": ({"ssl": "full"}, {"https": "self_signed", "tls_ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"}),
+    # origin_cert_expiry
+    "strict-expiring-5d": ({"ssl": "strict"}, {"cert_days_left": 5}),
+    "strict-expiring-15d": ({"ssl": "strict"}, {"cert_days_left": 15}),
+    "strict-expiring-40d": ({"ssl": "strict"}, {"cert_days_left": 40}),
+    "full-expiring-5d": ({"ssl": "full"}, {"cert_days_left": 5, "https": "valid"}),
 }
+# Zone fields beyond settings, per row (Configuration Rules and Page Rules).
+RULES: dict[str, dict[str, Any]] = {
+    "rule-strict-self-signed": {"config_rules": [{"expression": 'http.host eq "www.rule-strict-self-signed.example"',
+                                                  "ssl": "strict", "description": "www strict"}]},
+    "rule-flexible-redirect": {"page_rules": [{"url": "www.rule-flexible-redirect.example/*", "ssl": "flexible"}]},
+}
+ROWS["rule-strict-self-signed"] = ({"ssl": "full"}, {"https": "self_signed"})
+ROWS["rule-flexible-redirect"] = ({"ssl": "strict"}, {"http": "redirect_https"})
 
 
 def _scenario() -> Scenario:
@@ -64,10 +93,12 @@ def _scenario() -> Scenario:
         address = f"93.184.216.{n + 1}"
         zones.append({"name": name, "plan": "pro",
                       "settings": {"origin_max_http_version": "1", **settings},
-                      "records": [{"type": "A", "name": "www", "content": address, "proxied": True}]})
+                      "records": [{"type": "A", "name": "www", "content": address, "proxied": True}],
+                      **RULES.get(label, {})})
         origins.append({"address": address, "hostnames": [f"www.{name}"], **origin})
     return Scenario.model_validate({
-        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]}],
+        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read",
+                                                     "Config Rules Read", "Page Rules Read"]}],
         "zones": zones, "origins": origins,
     })
 
@@ -167,3 +198,78 @@ def test_origin_down_on_both_ports(reports: dict[str, ZoneReport], row: str, cod
     findings, changes = summary(reports[row])
     assert findings == {("origin_ip", (code,), "critical")}  # and no TLS finding on top
     assert changes == set()
+
+
+def _only(report: ZoneReport, playbook: str) -> list[str]:
+    return [f.message for f in report.findings if f.playbook == playbook]
+
+
+UPGRADE_FLEXIBLE = ("ssl_origin_cert", (), "medium")
+
+
+@pytest.mark.parametrize(
+    "row, findings, changes, fragment",
+    [
+        ("flexible-redirect", {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
+         {("setting:ssl", "flexible", "strict", False)}, "answers 301 to https://www.flexible-redirect.example/"),
+        ("flexible-redirect-self-signed", {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
+         {("setting:ssl", "flexible", "full", False)}, "too many redirects"),
+        ("full-redirect", set(), set(), None),
+        ("rule-flexible-redirect", {("flexible_redirect_loop", (), "high"), ("ssl_per_hostname", (525, 526), "medium")},
+         set(), "set by Page Rule 'www.rule-flexible-redirect.example/*'"),
+    ],
+)
+def test_flexible_redirect_loop_with_real_servers(reports: dict[str, ZoneReport], row: str, findings: set,
+                                                  changes: set, fragment: str | None) -> None:
+    got_findings, got_changes = summary(reports[row])
+    assert got_findings == findings, [f.message for f in reports[row].findings]
+    assert got_changes == changes
+    if fragment:
+        assert any(fragment in m for m in _only(reports[row], "flexible_redirect_loop"))
+
+
+@pytest.mark.parametrize(
+    "row, playbook, codes, fragment",
+    [
+        ("strict-gzip-bad-length", "origin_compression", (502, 520), "but sends"),
+        ("strict-gzip-corrupt", "origin_compression", (502, 520), "not valid gzip"),
+        ("flexible-gzip-bad-length", "origin_compression", (502, 520), "GET http://www.flexible-gzip-bad-length.example/ (from 93.184.216."),
+        ("strict-huge-headers", "origin_response_headers", (520,), "bytes of response headers (limit 16,384)"),
+        ("strict-no-status-line", "origin_response_headers", (520,), "no HTTP status line"),
+        ("strict-empty-reply", "origin_response_headers", (520,), "without sending a byte"),
+        ("full-chacha-only", "origin_tls_ciphers", (525,), "ECDHE-ECDSA-CHACHA20-POLY1305"),
+        ("full-tls11-only", "origin_tls_ciphers", (525,), "accepts only TLSv1.1"),
+        ("strict-expiring-5d", "origin_cert_expiry", (526,), "(5 days left)"),
+        ("strict-expiring-15d", "origin_cert_expiry", (526,), "(15 days left)"),
+    ],
+)
+def test_origin_behaviour_playbooks_with_real_servers(reports: dict[str, ZoneReport], row: str, playbook: str,
+                                                      codes: tuple[int, ...], fragment: str) -> None:
+    report = reports[row]
+    mine = [f for f in report.findings if f.playbook == playbook]
+    assert len(mine) == 1, [f.message for f in report.findings]
+    assert mine[0].error_codes == codes and fragment in mine[0].message, mine[0].message
+    # the root cause is reported once: no 525 from ssl_origin_cert next to a cipher finding
+    assert not [f for f in report.findings if f.playbook == "ssl_origin_cert" and f.error_codes], \
+        [f.message for f in report.findings]
+
+
+@pytest.mark.parametrize("row", ["strict-valid", "full-tls12-cloudflare-suite", "strict-expiring-40d",
+                                 "full-expiring-5d", "flexible-valid"])
+def test_new_playbooks_are_silent_on_healthy_origins(reports: dict[str, ZoneReport], row: str) -> None:
+    new = {"flexible_redirect_loop", "origin_compression", "origin_response_headers", "origin_tls_ciphers",
+           "origin_cert_expiry", "ssl_per_hostname", "pages_custom_domain", "cloudflare_ips_allowlist"}
+    assert not [f.message for f in reports[row].findings if f.playbook in new]
+
+
+def test_expiry_severity_turns_high_in_the_last_week(reports: dict[str, ZoneReport]) -> None:
+    assert {f.severity.value for f in reports["strict-expiring-5d"].findings} == {"high"}
+    assert {f.severity.value for f in reports["strict-expiring-15d"].findings} == {"medium"}
+
+
+def test_a_configuration_rule_puts_one_hostname_in_strict(reports: dict[str, ZoneReport]) -> None:
+    findings, changes = summary(reports["rule-strict-self-signed"])
+    assert findings == {("ssl_origin_cert", (526,), "critical"), ("ssl_per_hostname", (525, 526), "info")}
+    assert changes == set()  # fixed in the rule, not by lowering the zone (already Full)
+    (cert,) = [f for f in reports["rule-strict-self-signed"].findings if f.playbook == "ssl_origin_cert"]
+    assert cert.evidence["ssl_mode_source"] == "Configuration Rule 'www strict'"

@@ -10,8 +10,9 @@ Validator: `OAS30ReadValidator`, the response-side flavour of `OAS30Validator`. 
 without `name_servers`, `created_on`, `development_mode`, ... (all readOnly in `zones_zone`).
 
 Places where the 2024 document cannot be used as written are handled explicitly below, each
-with its reason: see `failure_schema`, `SCHEMA_PATCHES`, `ips_schema`, `validate_settings_list`
-and `validate_batch`.
+with its reason: see `failure_schema`, `SCHEMA_PATCHES`, `ips_schema`, `validate_settings_list`,
+`validate_batch` and `validate_pages_projects`. Responses given as a `$ref` to
+`components/responses` (the rulesets family) are followed by `response_schema_ref`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ ALL_GROUPS = [
     "Zone Settings Write",
     "DNS Write",
     "SSL and Certificates Read",
+    "Config Rules Read",
+    "Cloudflare Pages Read",
 ]
+OTHER_ACCOUNT = "acc00000000000000000000000000002"  # only Pages projects, no zone
 REC = {name: stable_id("openapi-test", name) for name in ("get", "patch", "put", "delete", "batch")}
 
 SCENARIO = {
@@ -64,19 +68,45 @@ SCENARIO = {
              {"name": "delete", "content": "192.0.2.4", "id": REC["delete"]},
              {"name": "batch", "content": "192.0.2.5", "id": REC["batch"]},
          ],
-         "generate_records": 3},
+         "generate_records": 3,
+         "config_rules": [
+             {"expression": '(http.host eq "api.example.com")', "ssl": "flexible", "description": "api"},
+             {"expression": '(http.request.uri.path wildcard "/static/*")'},
+             {"expression": '(http.host in {"a.example.com" "b.example.com"})', "ssl": "strict",
+              "enabled": False},
+         ],
+         "page_rules": [
+             {"url": "*legacy.example.com/*", "ssl": "off", "priority": 1},
+             {"url": "http://www.example.com/*", "ssl": "full", "priority": 3, "status": "disabled"},
+             {"url": "example.com/images/*", "priority": 2},
+         ]},
         {"name": "ent.example", "plan": "enterprise"},
+    ],
+    "pages_projects": [
+        *[{"name": f"site-{i:02d}", "domains": [f"site-{i:02d}.example.com"]} for i in range(12)],
+        {"name": "blog", "domains": ["blog.example.com", "www.blog.example.com"], "subdomain": "blog-8x2.pages.dev"},
+        {"name": "elsewhere", "account": OTHER_ACCOUNT},
     ],
 }  # fmt: skip
 ZONE = stable_id("zone", "example.com")
 ENT = stable_id("zone", "ent.example")
-PLACEHOLDERS = {"zone": ZONE, "ent": ENT, **{f"rec_{k}": v for k, v in REC.items()}}
+ACCOUNT = "acc00000000000000000000000000001"
+PLACEHOLDERS = {
+    "zone": ZONE, "ent": ENT, "account": ACCOUNT, "other_account": OTHER_ACCOUNT,
+    **{f"rec_{k}": v for k, v in REC.items()},
+}  # fmt: skip
 
 # -- the document -----------------------------------------------------------------------------
 
 # The 2024 document types `dns-records_comment` as a non-nullable string, but the API answers
 # `"comment": null` for a record without a comment (and the SDK models it as Optional[str]).
-SCHEMA_PATCHES: dict[str, dict[str, Any]] = {"dns-records_comment": {"nullable": True}}
+# `rulesets_RuleAction` is `pattern: ^[a-z]+$`, which refuses the document's own action names
+# with an underscore (`set_config`, `js_challenge`, `managed_challenge`, ... each pinned by an
+# `enum` in its rule schema): the underscore is allowed here, the enums still decide.
+SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
+    "dns-records_comment": {"nullable": True},
+    "rulesets_RuleAction": {"pattern": "^[a-z_]+$"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +172,26 @@ def response_key(responses: dict[str, Any], status: int) -> str:
     raise AssertionError(f"no response schema for status {status} among {sorted(responses)}")
 
 
+def _response(doc: dict[str, Any], template: str, method: str, key: str) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """An operation's response object and the pointer to it, following a `$ref` into
+    `components/responses` (the rulesets family writes its responses that way)."""
+    pointer: tuple[str, ...] = ("paths", template, method.lower(), "responses", key)
+    response = operation_ref(doc, template, method)["responses"][key]
+    target = response.get("$ref", "")
+    if target.startswith("#/components/responses/"):
+        name = target.rsplit("/", 1)[1]
+        pointer, response = ("components", "responses", name), doc["components"]["responses"][name]
+    return pointer, response
+
+
+def response_schema_ref(doc: dict[str, Any], template: str, method: str, key: str) -> dict[str, str]:
+    """Like `json_schema_ref`, for operations whose responses may be `$ref`s."""
+    pointer, _ = _response(doc, template, method, key)
+    return ref(*pointer, "content", "application/json", "schema")
+
+
 def schema_at(doc: dict[str, Any], template: str, method: str, key: str) -> dict[str, Any]:
-    return operation_ref(doc, template, method)["responses"][key]["content"]["application/json"][
-        "schema"
-    ]
+    return _response(doc, template, method, key)[1]["content"]["application/json"]["schema"]
 
 
 def failure_schema(doc: dict[str, Any], template: str, method: str) -> dict[str, Any]:
@@ -163,7 +209,7 @@ def failure_schema(doc: dict[str, Any], template: str, method: str) -> dict[str,
     found = _failure_ref(schema)
     if found is not None:
         return component(found)
-    return json_schema_ref(template, method, key)
+    return response_schema_ref(doc, template, method, key)
 
 
 def _failure_ref(schema: Any) -> str | None:
@@ -238,6 +284,17 @@ def validate_batch(registry: Registry, status: int, body: Any) -> None:
             validate(registry, component("dns-records_dns-record"), record, f"batch {kind}")
 
 
+def validate_pages_projects(doc: dict[str, Any], registry: Registry, template: str, body: Any) -> None:
+    """`GET /accounts/{account_id}/pages/projects`: the 2024 document's 200 schema types each
+    listed item as `pages_deployments` (a mistake: the API lists projects). The body is
+    validated as documented, and each item also against `pages_projects`, what it really is."""
+    validate(registry, json_schema_ref(template, "GET", "200"), body, f"GET {template}")
+    for index, project in enumerate(body["result"]):
+        validate(registry, component("pages_projects"), project, f"project {index}")
+        for name in ("name", "subdomain", "domains"):
+            assert name in project, (name, project)
+
+
 def throttling_as_documented(body: Any) -> Any:
     """Every `*_messages` schema in the document says `code >= 1000`, but the API's throttling
     error is code 971 (what the real API answers and what clients match on). The code is
@@ -268,9 +325,11 @@ def validate_response(
         validate(registry, ips_schema(), body, what)
     elif template == "/zones/{zone_id}/settings":
         validate_settings_list(doc, registry, template, method, body)
+    elif template == PAGES:
+        validate_pages_projects(doc, registry, template, body)
     else:
         key = response_key(operation_ref(doc, template, method)["responses"], status)
-        validate(registry, json_schema_ref(template, method, key), body, what)
+        validate(registry, response_schema_ref(doc, template, method, key), body, what)
     return template
 
 
@@ -310,6 +369,34 @@ Z, S, S1 = "/zones", "/zones/{zone_id}/settings", "/zones/{zone_id}/settings/{se
 D, D1 = "/zones/{zone_id}/dns_records", "/zones/{zone_id}/dns_records/{dns_record_id}"
 ZONE1, BATCH = "/zones/{zone_id}", "/zones/{zone_id}/dns_records/batch"
 CERTS = "/zones/{zone_id}/ssl/certificate_packs"
+ENTRY = "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint"
+PAGERULES, PAGES = "/zones/{zone_id}/pagerules", "/accounts/{account_id}/pages/projects"
+CONFIG_ENTRY = "/zones/{zone}/rulesets/phases/http_config_settings/entrypoint"
+
+
+def _ruleset(actions: list[str | None], ssl: list[str | None]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        rules = body["result"]["rules"]
+        assert [r["action"] for r in rules] == actions, rules
+        assert [r["action_parameters"].get("ssl") for r in rules] == ssl, rules
+        assert body["result"]["phase"] == "http_config_settings" and body["result"]["kind"] == "zone"
+
+    return check
+
+
+def _page_rules(urls: list[str]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        assert [r["targets"][0]["constraint"]["value"] for r in body["result"]] == urls, body
+
+    return check
+
+
+def _projects(names: list[str], total: int) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        assert [p["name"] for p in body["result"]] == names, body
+        assert body["result_info"]["total_count"] == total, body["result_info"]
+
+    return check
 NEW_A = {"type": "A", "name": "new", "content": "198.51.100.7", "ttl": 1, "proxied": True}
 
 CASES: list[Case] = [
@@ -412,6 +499,49 @@ CASES: list[Case] = [
     Case("certificate-packs", "GET", "/zones/{zone}/ssl/certificate_packs", 200, CERTS, check=_count(1)),
     Case("certificate-packs-403", "GET", "/zones/{zone}/ssl/certificate_packs", 403, CERTS, token="tok-readonly",
          check=_codes(10000)),
+    # Configuration Rules (the http_config_settings entry point), Page Rules, Pages projects
+    Case("entrypoint", "GET", CONFIG_ENTRY, 200, ENTRY,
+         check=_ruleset(["set_config"] * 3, ["flexible", None, "strict"])),
+    Case("entrypoint-missing", "GET", "/zones/{ent}/rulesets/phases/http_config_settings/entrypoint", 404,
+         ENTRY, check=_codes(10003)),
+    Case("entrypoint-other-phase", "GET", "/zones/{zone}/rulesets/phases/http_request_origin/entrypoint", 404,
+         ENTRY, check=_codes(10003)),
+    Case("entrypoint-403", "GET", CONFIG_ENTRY, 403, ENTRY, token="tok-readonly", check=_codes(10000)),
+    Case("entrypoint-invisible-zone", "GET", CONFIG_ENTRY, 404, ENTRY, token="tok-scoped",
+         check=_codes(7003, 7000)),
+    Case("entrypoint-429", "GET", CONFIG_ENTRY, 429, ENTRY, fault="429", check=_codes(971)),
+    Case("pagerules", "GET", "/zones/{zone}/pagerules", 200, PAGERULES,
+         check=_page_rules(["http://www.example.com/*", "example.com/images/*", "*legacy.example.com/*"])),
+    Case("pagerules-ascending-active", "GET", "/zones/{zone}/pagerules", 200, PAGERULES,
+         query={"direction": "asc", "status": "active"},
+         check=_page_rules(["*legacy.example.com/*", "example.com/images/*"])),
+    Case("pagerules-none", "GET", "/zones/{ent}/pagerules", 200, PAGERULES, check=_count(0)),
+    Case("pagerules-zone-read-is-enough", "GET", "/zones/{zone}/pagerules", 200, PAGERULES, token="tok-zone-only",
+         check=_count(3)),
+    Case("pagerules-403", "GET", "/zones/{zone}/pagerules", 403, PAGERULES, token="tok-no-zone-read",
+         check=_codes(10000)),
+    Case("pagerules-bad-order", "GET", "/zones/{zone}/pagerules", 400, PAGERULES, query={"order": "url"},
+         check=_codes(1001)),
+    Case("pages-projects", "GET", "/accounts/{account}/pages/projects", 200, PAGES,
+         check=_projects([f"site-{i:02d}" for i in range(10)], 13)),
+    Case("pages-projects-page-2", "GET", "/accounts/{account}/pages/projects", 200, PAGES,
+         query={"page": "2", "per_page": "10"}, check=_projects(["site-10", "site-11", "blog"], 13)),
+    Case("pages-projects-clamped", "GET", "/accounts/{account}/pages/projects", 200, PAGES,
+         query={"per_page": "100"}, check=_count(10)),
+    Case("pages-projects-other-account", "GET", "/accounts/{other_account}/pages/projects", 200, PAGES,
+         check=_projects(["elsewhere"], 1)),
+    Case("pages-projects-scoped-token", "GET", "/accounts/{account}/pages/projects", 200, PAGES,
+         token="tok-scoped", check=_count(10)),
+    Case("pages-projects-account-invisible", "GET", "/accounts/{other_account}/pages/projects", 403, PAGES,
+         token="tok-scoped", check=_codes(10000)),
+    Case("pages-projects-unknown-account", "GET", "/accounts/" + "f" * 32 + "/pages/projects", 403, PAGES,
+         check=_codes(10000)),
+    Case("pages-projects-403", "GET", "/accounts/{account}/pages/projects", 403, PAGES, token="tok-readonly",
+         check=_codes(10000)),
+    Case("pages-projects-bad-page", "GET", "/accounts/{account}/pages/projects", 400, PAGES,
+         query={"page": "0"}, check=_codes(1001)),
+    Case("pages-projects-500", "GET", "/accounts/{account}/pages/projects", 500, PAGES, fault="500",
+         check=_codes(10001)),
     Case("ips", "GET", "/ips", 200, "/ips", token=None),
     Case("ips-with-token", "GET", "/ips", 200, "/ips"),
     Case("ips-500", "GET", "/ips", 500, "/ips", fault="500", check=_codes(10001)),

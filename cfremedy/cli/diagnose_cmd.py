@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from pathlib import Path
 from typing import Annotated
@@ -31,9 +33,10 @@ def _playbooks(settings: Settings, code: int | None, host: str, zone_name: str |
     if not related:
         return PlaybookRun(None, (), (), "")
     if settings.api_token is None:
-        return PlaybookRun(None, (), ids, "no CLOUDFLARE_API_TOKEN: set one (Zone Read, Zone"
-                           " Settings Read, DNS Read) to check this hostname's configuration")
-    scoped = AuditOptions(playbooks=related, probe=options.probe, inventory=options.inventory)
+        needed = ", ".join(dict.fromkeys(g for p in related for g in p.read_permissions))
+        return PlaybookRun(None, (), ids, f"no CLOUDFLARE_API_TOKEN: set one ({needed}) to check this"
+                           " hostname's configuration")
+    scoped = replace(options, playbooks=related)
 
     async def go() -> PlaybookRun:
         async with gateway_for(settings) as gateway:

@@ -20,7 +20,7 @@ def list_command(playbooks_dir: PlaybookDirs = None, verbose: Verbose = 0, quiet
     """List every playbook with the errors it prevents and the token permissions it needs."""
     playbooks = select_playbooks(load_settings(), None, playbooks_dir)
     rows = [
-        [p.id, ",".join(map(str, p.error_codes)), p.severity.value, p.title,
+        [p.id, ",".join(map(str, p.error_codes)) or "-", p.severity.value, p.title,
          ", ".join(p.read_permissions), ", ".join(p.write_permissions) or "-"]
         for p in playbooks
     ]
@@ -41,7 +41,7 @@ def show_command(
     (playbook,) = select_playbooks(load_settings(), [playbook_id], playbooks_dir)
     out(
         f"{playbook.id}: {playbook.title}\n"
-        f"  prevents:    {', '.join(map(str, playbook.error_codes))}\n"
+        f"  prevents:    {', '.join(map(str, playbook.error_codes)) or 'no status code (see the docs page)'}\n"
         f"  severity:    {playbook.severity.value} (default)\n"
         f"  reads with:  {', '.join(playbook.read_permissions)}\n"
         f"  writes with: {', '.join(playbook.write_permissions) or '- (manual fixes only)'}\n"

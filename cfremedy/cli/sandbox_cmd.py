@@ -89,7 +89,7 @@ async def _audit_all(session: SandboxSession, probe_timeout: float) -> list[Zone
 NEXT_STEPS = """\
 That was the sandbox. To run the same audit against your own account:
 
-  export CLOUDFLARE_API_TOKEN=...   # a token with Zone Read, Zone Settings Read, DNS Read
+  export CLOUDFLARE_API_TOKEN=...   # read permissions: {permissions}
   cfremedy doctor                   # checks the token and what it may read and change
   cfremedy audit zone example.com   # the findings table; --format json for scripts
   cfremedy plan zone example.com -o plan.json   # the proposed changes, nothing applied
@@ -127,5 +127,11 @@ def demo_command(
     summary = summary_line(Report(zones=tuple(reports)))
     writes = sum(1 for r in api_log if r.method != "GET")
     out(f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
-        f"\n\n{NEXT_STEPS}")
+        f"\n\n{NEXT_STEPS.format(permissions=_read_permissions())}")
     return 0
+
+
+def _read_permissions() -> str:
+    """What a token needs for every built-in playbook, so the hint never goes stale."""
+    groups = dict.fromkeys(g for p in load_registry().playbooks if p.builtin for g in p.read_permissions)
+    return ", ".join(groups)

@@ -51,6 +51,18 @@ class CertInfo:
 
 
 @dataclass(frozen=True)
+class TlsOffer:
+    """What an origin settled on when offered every protocol version and cipher we have.
+
+    Only looked for when the handshake Cloudflare would attempt failed: it tells "the origin
+    speaks only TLS 1.0" or "only ciphers Cloudflare does not offer" apart from a broken stack.
+    """
+
+    version: str
+    cipher: str
+
+
+@dataclass(frozen=True)
 class TlsResult:
     outcome: Outcome
     error: str = ""
@@ -65,6 +77,8 @@ class TlsResult:
     hostname_matches: bool = False
     expired: bool = False
     elapsed_ms: float = 0.0
+    # Set when this handshake (Cloudflare's offer) failed but a permissive one succeeded.
+    permissive: TlsOffer | None = None
 
     @property
     def handshake_ok(self) -> bool:
@@ -87,6 +101,40 @@ class Http2Result:
 
 
 @dataclass(frozen=True)
+class HttpResponseResult:
+    """One HTTP/1.1 `GET /` sent the way Cloudflare sends it to this origin.
+
+    Over HTTPS on 443 when the hostname's SSL mode is Full or Full (strict), over plain HTTP on
+    80 when it is Off or Flexible, with the hostname as Host (and SNI) and `Accept-Encoding:
+    gzip`. The bytes are read raw, so a response an HTTP library would reject (no status line,
+    an oversized header block, a body shorter than its Content-Length) is measured, not lost.
+    """
+
+    outcome: Outcome
+    error: str = ""
+    scheme: str = ""  # "https" or "http"
+    port: int = 0
+    status: int | None = None
+    status_line: str = ""  # the first line received, cut at 200 characters
+    location: str = ""
+    header_bytes: int = 0  # the whole header block, status line included
+    headers_complete: bool = False  # the blank line ending the header block was received
+    content_encoding: str = ""
+    content_length: int | None = None  # as declared
+    chunked: bool = False
+    body_bytes: int = 0  # as received (before decoding)
+    body_complete: bool = False  # the body ended where its framing says it should
+    capped: bool = False  # we stopped reading at our own size cap
+    decode_error: str = ""  # a gzip body that does not decompress
+    empty: bool = False  # the origin closed the connection without sending a byte
+    elapsed_ms: float = 0.0
+
+    @property
+    def redirect(self) -> bool:
+        return self.status in (301, 302, 303, 307, 308) and bool(self.location)
+
+
+@dataclass(frozen=True)
 class OriginProbe:
     """One origin address as seen for one hostname (SNI and Host are that hostname)."""
 
@@ -98,6 +146,8 @@ class OriginProbe:
     tls: TlsResult | None = None
     http2: Http2Result | None = None
     via_cname: str = ""  # the CNAME target, when the address came from one
+    # One request as Cloudflare would send it (proxied records only).
+    response: HttpResponseResult | None = None
     # "host:port" actually connected to for 443 and 80 (differs from address under --connect-to).
     connected_to: tuple[str, ...] = ()
 

@@ -14,12 +14,17 @@ from collections.abc import Sequence
 
 from cfremedy.probes.classify import describe
 from cfremedy.probes.connect_to import find_rule, format_host, route
+from cfremedy.probes.http1 import response_probe
 from cfremedy.probes.http2 import http2_probe
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.probes.results import OriginProbe, Outcome, ProbeResults, StepResult, TlsResult
+from cfremedy.probes.results import (
+    HttpResponseResult, Http2Result, OriginProbe, Outcome, ProbeResults, StepResult, TlsResult,
+)
 from cfremedy.probes.targets import ProbeTarget
 from cfremedy.probes.tcp import close, connect
-from cfremedy.probes.tls import inspecting_context, tls_probe, verifying_context
+from cfremedy.probes.tls import (
+    inspecting_context, permissive_context, permissive_look, tls_probe, verifying_context,
+)
 
 HTTPS_PORT = 443
 HTTP_PORT = 80
@@ -38,6 +43,8 @@ class _Prober:
         self.options = options
         self.verify_context = verifying_context(options)
         self.inspect_context = inspecting_context()
+        self.request_context = inspecting_context(alpn=["http/1.1"])
+        self.permissive_context = permissive_context()
         self.slots = asyncio.Semaphore(options.concurrency)
 
     async def target(self, target: ProbeTarget) -> list[OriginProbe]:
@@ -119,9 +126,9 @@ class _Prober:
             return result
 
         (tcp443, tls), tcp80 = await asyncio.gather(port_443(), port_80())
-        http2 = None
-        if https is not None and target.proxied and tls is not None and tls.handshake_ok and tls.alpn == "h2":
-            http2 = await http2_probe(https, target.server_name, timeout)
+        http2, response = await asyncio.gather(
+            self._http2(target, https, tls), self._response(target, https, http, tls, tcp80)
+        )
         # What was really dialled, 443 first; a port we did not dial has no entry.
         connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
         return OriginProbe(
@@ -133,8 +140,31 @@ class _Prober:
             tls=tls,
             http2=http2,
             via_cname=target.via_cname,
+            response=response,
             connected_to=connected,
         )
+
+    async def _http2(
+        self, target: ProbeTarget, https: tuple[str, int] | None, tls: TlsResult | None
+    ) -> Http2Result | None:
+        if https is None or not target.proxied or tls is None or not tls.handshake_ok or tls.alpn != "h2":
+            return None
+        return await http2_probe(https, target.server_name, self.options.timeout)
+
+    async def _response(
+        self, target: ProbeTarget, https: tuple[str, int] | None, http: tuple[str, int] | None,
+        tls: TlsResult | None, tcp80: StepResult,
+    ) -> HttpResponseResult | None:
+        """The request Cloudflare would send: over TLS in Full/Full (strict), plain in Off/Flexible."""
+        if not target.proxied:
+            return None
+        if target.scheme == "https" and https is not None and tls is not None and tls.handshake_ok:
+            return await response_probe(https, target.server_name, scheme="https", port=HTTPS_PORT,
+                                        context=self.request_context, timeout=self.options.timeout)
+        if target.scheme == "http" and http is not None and tcp80.ok:
+            return await response_probe(http, target.server_name, scheme="http", port=HTTP_PORT,
+                                        context=None, timeout=self.options.timeout)
+        return None
 
     async def _port_443(
         self, target: ProbeTarget, address: tuple[str, int]
@@ -150,6 +180,12 @@ class _Prober:
             inspect_context=self.inspect_context,
             timeout=self.options.timeout,
         )
+        if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET):
+            # Cloudflare's offer was refused: is it the versions and ciphers, or the origin?
+            offer = await permissive_look(address, target.server_name, self.permissive_context,
+                                          self.options.timeout)
+            if offer is not None:
+                tls = dataclasses.replace(tls, permissive=offer)
         return tcp, tls
 
 

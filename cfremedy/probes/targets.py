@@ -8,11 +8,13 @@ postpone to probe time so this module stays pure and testable without a network)
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
 from cfremedy.models import DnsRecord, ZoneSnapshot, normalise_name
 from cfremedy.probes.options import ProbeOptions
+from cfremedy.ssl_modes import effective_mode
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class ProbeTarget:
     # True when `address` is a host name the probe must resolve with DNS before connecting;
     # False for out-of-zone names a `--connect-to` rule already sends somewhere.
     resolve: bool = False
+    # How Cloudflare talks to this origin for this hostname: "https" in Full / Full (strict),
+    # "http" in Off / Flexible (the zone setting, or a rule overriding it for the hostname).
+    scheme: str = "https"
 
     @property
     def server_name(self) -> str:
@@ -111,7 +116,14 @@ def plan_targets(snapshot: ZoneSnapshot, options: ProbeOptions) -> list[ProbeTar
             if outside is not None:
                 routed = _routed(outside, options)
                 add(ProbeTarget(hostname, outside, True, via_cname=via, resolve=not routed))
-    return list(planned.values())
+    schemes: dict[str, str] = {}
+    for hostname in {t.hostname for t in planned.values()}:
+        mode = effective_mode(snapshot.setting("ssl"), snapshot.ssl_rules, hostname).mode
+        schemes[hostname] = "http" if mode in PLAIN_MODES else "https"
+    return [dataclasses.replace(t, scheme=schemes[t.hostname]) for t in planned.values()]
+
+
+PLAIN_MODES = ("off", "flexible")
 
 
 def _routed(host: str, options: ProbeOptions) -> bool:

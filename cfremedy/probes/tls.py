@@ -11,17 +11,51 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import warnings
 from pathlib import Path
 
 from cfremedy.errors import UsageError
 from cfremedy.probes.certificates import cert_info, expired, hostname_matches, origin_ca_pem
 from cfremedy.probes.classify import classify, describe
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.probes.results import Outcome, TlsResult
+from cfremedy.probes.results import Outcome, TlsOffer, TlsResult
 from cfremedy.probes.tcp import Link, close, elapsed_ms
 
 # What Cloudflare offers an origin; the origin's pick tells us whether HTTP/2 to origin applies.
 ALPN_OFFER = ["h2", "http/1.1"]
+
+# The TLS 1.0-1.2 cipher suites Cloudflare presents to origins, in its order (Cloudflare's
+# "Cipher suites" reference for origin connections). TLS 1.3's three suites are OpenSSL's
+# defaults already. DES-CBC3-SHA is in Cloudflare's list but not in every OpenSSL build;
+# `set_ciphers` keeps the ones it has.
+CLOUDFLARE_ORIGIN_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-SHA",
+    "AES128-GCM-SHA256",
+    "AES128-SHA",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-SHA384",
+    "AES256-SHA",
+    "DES-CBC3-SHA",
+)
+
+
+def _legacy_versions(context: ssl.SSLContext) -> None:
+    """Allow TLS 1.0 and 1.1, which Cloudflare still offers origins (OpenSSL 3 wants security
+    level 0 for them, set by the caller's cipher string)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+
+
+def cloudflare_offer(context: ssl.SSLContext) -> ssl.SSLContext:
+    """Make a client context offer what Cloudflare offers an origin: so a handshake we complete
+    is one Cloudflare completes, and one that fails here fails there (525)."""
+    context.set_ciphers(":".join(CLOUDFLARE_ORIGIN_CIPHERS) + ":@SECLEVEL=0")
+    _legacy_versions(context)
+    return context
 
 
 class ProbeConfigError(UsageError):
@@ -40,7 +74,7 @@ def verifying_context(options: ProbeOptions) -> ssl.SSLContext:
     for path in options.origin_ca:
         _load_ca_file(context, Path(path))
     context.set_alpn_protocols(ALPN_OFFER)
-    return context
+    return cloudflare_offer(context)
 
 
 def _load_ca_file(context: ssl.SSLContext, path: Path) -> None:
@@ -52,13 +86,46 @@ def _load_ca_file(context: ssl.SSLContext, path: Path) -> None:
         raise ProbeConfigError(f"--origin-ca {path}: not a readable PEM CA certificate ({describe(exc)})") from None
 
 
-def inspecting_context() -> ssl.SSLContext:
-    """No verification at all: only to read what an origin that failed verification presents."""
+def inspecting_context(alpn: list[str] | None = None) -> ssl.SSLContext:
+    """No verification, Cloudflare's offer: to read what an origin that failed verification
+    presents, and to send requests as Full mode would (`alpn=["http/1.1"]`)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(ALPN_OFFER)
+    context.set_alpn_protocols(alpn or ALPN_OFFER)
+    return cloudflare_offer(context)
+
+
+def permissive_context() -> ssl.SSLContext:
+    """Every version and cipher this OpenSSL has: what does the origin accept at all?"""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    _legacy_versions(context)
     return context
+
+
+async def permissive_look(
+    connect: tuple[str, int], hostname: str, context: ssl.SSLContext, timeout: float
+) -> TlsOffer | None:
+    """After Cloudflare's offer was refused: the version and cipher the origin settles on when
+    offered everything, or None when it refuses that too (then ciphers are not the problem)."""
+    try:
+        async with asyncio.timeout(timeout):
+            transport, link = await asyncio.get_running_loop().create_connection(
+                Link, connect[0], connect[1], ssl=context, server_hostname=hostname,
+                ssl_handshake_timeout=timeout + 5,
+            )
+    except Exception:  # noqa: BLE001 - no answer is an answer: not a cipher mismatch
+        return None
+    try:
+        ssl_object: ssl.SSLObject | None = transport.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher() if ssl_object is not None else None
+        version = ssl_object.version() if ssl_object is not None else None
+        return TlsOffer(version=version or "", cipher=cipher[0] if cipher else "")
+    finally:
+        await close(transport, link)
 
 
 def _session(

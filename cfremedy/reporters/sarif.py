@@ -236,7 +236,7 @@ def _numbered(zone: ZoneReport) -> list[tuple[Finding, int]]:
 
 def notification(error: StageError, zone: ZoneReport, indexes: Mapping[str, int]) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "level": "error",
+        "level": "warning" if error.degraded else "error",
         "message": {"text": f"{zone.name}: {error.stage} error ({error.resource}): {error.message}"},
         "locations": [{"logicalLocations": [_logical_location(zone.name, error.resource)]}],
         "properties": {"zone": zone.name, "stage": error.stage, "resource": error.resource},
@@ -262,7 +262,7 @@ def sarif_log(report: Report, playbooks: Sequence[Playbook],
         }},
         "automationDetails": {"id": f"{category.strip('/')}/"},
         "invocations": [{
-            "executionSuccessful": not notifications,
+            "executionSuccessful": all(n["level"] != "error" for n in notifications),
             "toolExecutionNotifications": notifications,
         }],
         "originalUriBaseIds": {SRCROOT: {"description": {

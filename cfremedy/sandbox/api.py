@@ -9,8 +9,8 @@ Every request, refused or faulted ones included, is appended to the log before i
 written, so a test can assert exactly which calls an audit made and that it sent no write.
 
 Request pipeline, in order: latency sleep -> fault injection -> server-side rate limit -> route ->
-authentication -> zone visibility -> permission -> operation. A fault therefore never changes
-state, and a refused request never reaches the operation.
+authentication -> zone or account visibility -> permission -> operation. A fault therefore never
+changes state, and a refused request never reaches the operation.
 
 Error codes (HTTP status, v4 code, message):
 
@@ -23,7 +23,8 @@ status code    when
        7000    errors as an unknown route; 404 so the SDK raises NotFoundError)
 401    10000   "Authentication error": missing, unknown, disabled or expired token
 401    1000    "Invalid API Token": /user/tokens/verify with a missing or unknown token
-403    10000   "Authentication error": the token's permission groups lack the route's key
+403    10000   "Authentication error": the token's permission groups lack the route's key, or
+               (account routes) the token cannot see the account (see below)
 429    971     "Please wait and consider throttling your request speed" (fault or rate limit),
                with a Retry-After header in seconds
 500    10001   "Internal server error" (fault, or a bug in the sandbox)
@@ -41,6 +42,9 @@ status code    when
 400    9007    "Content for <type> record is invalid."
 400    81053   "An A, AAAA, or CNAME record with that host already exists."
 400    81057   "An identical record already exists."
+404    10003   "could not find entrypoint ruleset in the <phase> phase": a zone without
+               Configuration Rules (or any phase but http_config_settings) has no entry point
+400    1001    (page rules) `order`, `direction`, `status` or `match` outside their enums
 ====== ======= ===============================================================================
 
 A DNS batch that fails answers 400 whatever the failing item's own status, with the item's
@@ -50,12 +54,28 @@ Permission keys per route come from the OpenAPI document's `x-cfPermissionsRequi
 `PATCH /zones/{zone_id}/settings/{setting_id}`, which the 2024 document tags `#zone_settings:read`
 (an error in the document): the sandbox requires `#zone_settings:edit` for every settings write.
 `GET /zones` has no key in the document; the sandbox requires `#zone:read`, like a zone read.
+`GET /zones/{zone_id}/pagerules` requires `#zone:read`, as the document says (the newer document
+lists the groups "Zone Read" and "Page Rules Read" for it, both granting that key). The document
+gives no key for `GET /zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint` nor for
+`GET /accounts/{account_id}/pages/projects`: the sandbox requires `#config_settings:read` (group
+"Config Rules Read") and `#pages:read` (group "Cloudflare Pages Read"), its own spellings.
+
+Accounts (routes under `/accounts/{account_id}`): tokens have no account list of their own. A
+token sees an account when it sees one of that account's zones, or when its zone globs include
+`*` (an unscoped token sees every account of the scenario, also one that has only Pages
+projects). An account the token cannot see, or one the scenario does not know, answers 403
+10000 "Authentication error" (the answer commonly reported from the live API, e.g. by wrangler
+users, for an account id the token has no access to).
 
 Queries understood: `GET /zones` filters `name` (exact; no `contains:` operators), `account.id`,
 `status`, pages of 5-50 (default 20); `GET .../dns_records` filters `name` or `name.exact`
 (FQDN), `type`, `content` or `content.exact`, `proxied`, pages of 1-5000 (default 100). Out of
 range `per_page` values are clamped and the value used is reported in `result_info`, which also
-carries `total_pages`. Other query parameters are ignored.
+carries `total_pages`. `GET .../pagerules` is not paginated: it sorts by `order` (priority or
+status; default priority) and `direction` (default desc: highest priority first, ties in scenario
+order) and filters `status`; `match` is accepted. `GET /accounts/{id}/pages/projects` lists the
+account's projects in scenario order, pages of 1-10 (default 10: the 2024 document gives no
+limit; wrangler pages this list 10 at a time). Other query parameters are ignored.
 
 Control endpoints outside /client/v4, without authentication and not logged, for a sandbox run
 in another process (`cfremedy sandbox serve`): `GET /__sandbox/requests` answers the request log
@@ -131,6 +151,9 @@ ZONES_MAX_PER_PAGE = 50
 DNS_DEFAULT_PER_PAGE = 100
 DNS_MIN_PER_PAGE = 1
 DNS_MAX_PER_PAGE = 5000
+PAGES_DEFAULT_PER_PAGE = 10
+PAGES_MIN_PER_PAGE = 1
+PAGES_MAX_PER_PAGE = 10
 
 ERR_AUTH = 10000
 ERR_INVALID_TOKEN = 1000
@@ -301,6 +324,24 @@ def _visible(token: TokenSpec | None, zone: ZoneState) -> bool:
     return token is not None and any(fnmatch.fnmatchcase(zone.name, g.lower()) for g in token.zones)
 
 
+def _account_visible(api: SandboxApi, token: TokenSpec | None, account_id: str) -> bool:
+    if token is None or account_id not in api.state.accounts():
+        return False
+    if "*" in token.zones:
+        return True
+    return any(z.account_id == account_id and _visible(token, z) for z in api.state.all_zones())
+
+
+def _choice(query: Mapping[str, str], name: str, allowed: Sequence[str]) -> str | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if raw not in allowed:
+        message = f"Invalid value for {name}: {raw!r} (one of {', '.join(allowed)})"
+        raise SandboxError(400, (ERR_BAD_REQUEST, message))
+    return raw
+
+
 def _zone_of(call: Call) -> ZoneState:
     if call.zone is None:  # routes with {zone_id} always resolve it before the handler runs
         raise SandboxError(500, (ERR_INTERNAL, "Internal server error"))
@@ -425,6 +466,30 @@ def batch_records(api: SandboxApi, call: Call) -> Reply:
 def list_certificate_packs(api: SandboxApi, call: Call) -> Reply:
     packs = [certificate_pack_json(_zone_of(call))]
     chunk, info = _page_of(packs, *_pagination(call.query, 20, 5, 50))
+    return ok(list(chunk), info)
+
+
+def get_entrypoint(api: SandboxApi, call: Call) -> Reply:
+    return ok(api.state.entrypoint_ruleset(_zone_of(call).id, call.params["ruleset_phase"]))
+
+
+def list_page_rules(api: SandboxApi, call: Call) -> Reply:
+    order = _choice(call.query, "order", ("status", "priority")) or "priority"
+    direction = _choice(call.query, "direction", ("asc", "desc")) or "desc"
+    status = _choice(call.query, "status", ("active", "disabled"))
+    _choice(call.query, "match", ("any", "all"))  # one filter only: any and all agree
+    rules = api.state.page_rules(
+        _zone_of(call).id, order=order, direction=direction, status=status
+    )
+    return ok(rules)
+
+
+def list_pages_projects(api: SandboxApi, call: Call) -> Reply:
+    page, per_page = _pagination(
+        call.query, PAGES_DEFAULT_PER_PAGE, PAGES_MIN_PER_PAGE, PAGES_MAX_PER_PAGE
+    )
+    projects = api.state.pages_projects(call.params["account_id"])
+    chunk, info = _page_of(projects, page, per_page)
     return ok(list(chunk), info)
 
 
@@ -565,6 +630,10 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", _RECORD, put_record, "#dns_records:edit"),
     Route("DELETE", _RECORD, delete_record, "#dns_records:edit"),
     Route("GET", "/zones/{zone_id}/ssl/certificate_packs", list_certificate_packs, "#ssl:read"),
+    Route("GET", "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint", get_entrypoint,
+          "#config_settings:read"),
+    Route("GET", "/zones/{zone_id}/pagerules", list_page_rules, "#zone:read"),
+    Route("GET", "/accounts/{account_id}/pages/projects", list_pages_projects, "#pages:read"),
     Route("GET", "/ips", cloudflare_ips, auth="none"),
     Route("GET", "/user/tokens/verify", verify_token, auth="verify"),
     # Not in the 2024 OpenAPI document: the schema tests skip it, test_sandbox_graphql covers it.
@@ -784,7 +853,7 @@ class SandboxApi(LoopbackServer):
             return internal_error()
 
     def _refuse(self, route: Route, call: Call) -> Reply | None:
-        """Authentication, zone visibility, then permission; sets call.zone on the way."""
+        """Authentication, zone (or account) visibility, then permission; sets call.zone."""
         if route.auth == "token" and (call.token is None or call.token.status != "active"):
             return fail(401, (ERR_AUTH, "Authentication error"))
         if "zone_id" in call.params:
@@ -792,6 +861,10 @@ class SandboxApi(LoopbackServer):
             if zone is None or not _visible(call.token, zone):
                 raise zone_not_found(call.params["zone_id"])
             call.zone = zone
+        if "account_id" in call.params and not _account_visible(
+            self, call.token, call.params["account_id"]
+        ):
+            return fail(403, (ERR_AUTH, "Authentication error"))
         if route.permission is not None and route.permission not in call.keys:
             return fail(403, (ERR_AUTH, "Authentication error"))
         return None

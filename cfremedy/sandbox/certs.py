@@ -23,6 +23,7 @@ CERT_BEHAVIOURS = frozenset({"valid", "self_signed", "expired", "wrong_name", "u
 WRONG_NAME = "wrong.invalid"
 
 _DAY = dt.timedelta(days=1)
+_HOUR = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,24 @@ class SandboxPki:
         self.ca = make_ca(directory, "sandbox-ca", "cfremedy sandbox CA")
         self.untrusted_ca = make_ca(directory, "untrusted-ca", "cfremedy untrusted CA")
 
-    def leaf_for(self, stem: str, behaviour: str, names: tuple[str, ...]) -> LeafFiles:
-        """The certificate an origin with HTTPS behaviour `behaviour` presents."""
+    def leaf_for(
+        self, stem: str, behaviour: str, names: tuple[str, ...], *, days_left: int | None = None
+    ) -> LeafFiles:
+        """The certificate an origin with HTTPS behaviour `behaviour` presents.
+
+        `days_left` makes a certificate that is valid today expire that many days from now,
+        plus an hour, so that whole days left (rounded down) read exactly `days_left` for the
+        sandbox's first hour. Every call signs a new leaf under its own stem; callers give each
+        origin its own stem, so no two origins (say, with different `days_left`) share one.
+        """
         if behaviour not in CERT_BEHAVIOURS:
             raise ValueError(f"HTTPS behaviour {behaviour!r} presents no certificate")
         now = dt.datetime.now(dt.timezone.utc)
         not_before, not_after = now - _DAY, now + 90 * _DAY
+        if days_left is not None:
+            if behaviour == "expired" or days_left < 1:
+                raise ValueError(f"days_left={days_left} needs a certificate valid today")
+            not_after = now + days_left * _DAY + _HOUR
         issuer: Issuer | None = self.ca
         if behaviour == "expired":
             not_before, not_after = now - 400 * _DAY, now - 2 * _DAY

@@ -6,13 +6,20 @@ alert, an h2 server that breaks HTTP/2. Mocks of `ssl` or `socket` would test ou
 about those failures instead of the failures themselves, so every behaviour here is a real
 listener driven by one asyncio event loop in a background thread (the caller's own loop, if
 any, stays free for the probes).
+
+Each origin's HTTP/1.1 pages follow `OriginSpec.response` (gzip done right or wrong, a header
+block over 16 KB, no status line, no bytes at all), and its TLS port can be limited to old
+versions or chosen ciphers (`tls_max_version`, `tls_ciphers`) and present a certificate that
+expires in a few days (`cert_days_left`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
+import gzip
 import ipaddress
 import re
 import select
@@ -22,6 +29,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +40,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 
-from cfremedy.sandbox.certs import CERT_BEHAVIOURS, SandboxPki
+from cfremedy.sandbox.certs import CERT_BEHAVIOURS, LeafFiles, SandboxPki
 from cfremedy.sandbox.scenario import OriginSpec
 
 HTTPS_PORT = 443
@@ -48,6 +56,21 @@ _CLOSE_GRACE = 2.0
 _MAX_HEAD = 64 * 1024
 # The start of an HTTP request line: a method token (possibly still arriving) then a space.
 _REQUEST_START = re.compile(rb"[A-Z]{1,20}(?: |$)")
+
+# `response = "huge_headers"`: this many Set-Cookie headers of about 1 KB each, a header block
+# of some 25 KB, well over the 16 KB Cloudflare accepts from an origin.
+_HUGE_COOKIES = 24
+_COOKIE_VALUE = "v" * 1000
+# `response = "gzip_corrupt"`: a valid gzip member header (magic, deflate, no flags, mtime 0,
+# unknown OS), then a deflate block of the reserved type 3, which every inflater rejects
+# ("invalid block type"), then bytes that are nothing at all.
+_CORRUPT_GZIP = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x07" + bytes(range(0x80, 0xC0))
+_TLS_VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -99,15 +122,80 @@ async def _discard_body(reader: asyncio.StreamReader, buffer: bytearray, length:
         await reader.readexactly(length - taken)
 
 
-def _response(status: str, headers: dict[str, str], body: bytes, *, keep_alive: bool) -> bytes:
-    lines = [f"HTTP/1.1 {status}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    lines += [f"Content-Length: {len(body)}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+def _response(
+    status: str | None,
+    headers: dict[str, str] | list[tuple[str, str]],
+    body: bytes,
+    *,
+    keep_alive: bool,
+    content_length: int | None = None,
+) -> bytes:
+    """An HTTP/1.1 response; `status=None` leaves out the status line (a broken origin)."""
+    fields = list(headers.items()) if isinstance(headers, dict) else headers
+    lines = [f"HTTP/1.1 {status}"] if status is not None else []
+    lines += [f"{k}: {v}" for k, v in fields]
+    length = len(body) if content_length is None else content_length
+    lines += [f"Content-Length: {length}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _body(spec: OriginSpec) -> bytes:
-    return f"cfremedy sandbox origin {spec.address}\n".encode()
+    """The origin's page: its address first, then a few hundred repetitive bytes, so that
+    gzip (done right or wrong) really shrinks it."""
+    lines = [f"cfremedy sandbox origin {spec.address}"]
+    lines += [f"line {n}: this page stands in for the content of the origin server." for n in range(8)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value lists gzip (or x-gzip) with a non-zero q-value."""
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        if coding.lower() not in ("gzip", "x-gzip"):
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            return True
+    return False
+
+
+def _page(spec: OriginSpec, request_headers: dict[str, str], *, keep_alive: bool) -> tuple[bytes, bool]:
+    """The bytes answering one page request as `spec.response` says, and whether the
+    connection may stay open after them."""
+    mode = spec.response
+    body = _body(spec)
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Vary", "Accept-Encoding")]
+    gzip_ok = _accepts_gzip(request_headers.get("accept-encoding", ""))
+    if mode == "empty_reply":
+        return b"", False
+    if mode == "no_status_line":  # nothing after it could be framed, so close
+        return _response(None, headers, body, keep_alive=False), False
+    if mode == "gzip_bad_length" and gzip_ok:
+        # Declares the uncompressed size, sends the smaller gzip body, then closes: the client
+        # is left waiting for bytes that will never come.
+        data = _response(
+            "200 OK", [*headers, ("Content-Encoding", "gzip")], gzip.compress(body, mtime=0),
+            keep_alive=False, content_length=len(body),
+        )
+        return data, False
+    if mode == "gzip_corrupt" and gzip_ok:
+        data = _response("200 OK", [*headers, ("Content-Encoding", "gzip")], _CORRUPT_GZIP, keep_alive=keep_alive)
+        return data, keep_alive
+    if mode == "huge_headers":
+        headers += [
+            ("Set-Cookie", f"cfr_session_{n:02d}={_COOKIE_VALUE}; Path=/; HttpOnly") for n in range(_HUGE_COOKIES)
+        ]
+    if gzip_ok:
+        body = gzip.compress(body, mtime=0)
+        headers.append(("Content-Encoding", "gzip"))
+    return _response("200 OK", headers, body, keep_alive=keep_alive), keep_alive
 
 
 async def _serve_http1(
@@ -147,10 +235,8 @@ async def _serve_http1(
             location = f"https://{_strip_port(host)}{target}"
             data = _response("301 Moved Permanently", {"Location": location}, b"", keep_alive=keep_alive)
         else:
-            data = _response(
-                "200 OK", {"Content-Type": "text/plain; charset=utf-8"}, _body(spec), keep_alive=keep_alive
-            )
-        if method == "HEAD":
+            data, keep_alive = _page(spec, headers, keep_alive=keep_alive)
+        if method == "HEAD" and b"\r\n\r\n" in data:
             data = data[: data.index(b"\r\n\r\n") + 4]
         writer.write(data)
         await writer.drain()
@@ -228,6 +314,7 @@ async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 async def _serve_tls(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec, context: ssl.SSLContext
 ) -> None:
+    _HANDSHAKE_TRANSPORT.set(writer.transport)
     try:
         await writer.start_tls(context)
     except (OSError, EOFError):
@@ -297,6 +384,87 @@ def _drop_listener(host: str, port: int) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+# The raw transport of the connection whose TLS handshake is starting (set by `_serve_tls`,
+# read by `_OriginTlsContext.wrap_bio`, which asyncio calls synchronously inside start_tls).
+_HANDSHAKE_TRANSPORT: contextvars.ContextVar[asyncio.BaseTransport | None] = contextvars.ContextVar(
+    "cfremedy_origin_handshake_transport", default=None
+)
+
+
+class _AlertingSSLObject(ssl.SSLObject):
+    """An SSLObject whose failed handshake still sends the alert OpenSSL queued for the peer.
+
+    asyncio drops the connection the moment `do_handshake` fails, before sending what OpenSSL
+    wrote to the outgoing buffer, so a client of an origin with no common TLS version or cipher
+    would see a bare EOF where every real server sends a protocol_version or handshake_failure
+    alert. So the first failure is reported as "want read": asyncio then sends the pending
+    alert, and on the next turn of the loop the stored error is raised for real (the protocol
+    is poked with an empty read), which ends the handshake and the connection as before.
+    """
+
+    _failure: ssl.SSLError | None = None
+    _raw_transport: asyncio.BaseTransport | None = None
+
+    def do_handshake(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLSyscallError):
+            raise
+        except ssl.SSLError as exc:
+            transport, self._raw_transport = self._raw_transport, None
+            if transport is None or transport.is_closing():
+                raise
+            self._failure = exc
+            asyncio.get_running_loop().call_soon(_fail_handshake, transport)
+            raise ssl.SSLWantReadError("handshake failed; sending the alert first") from exc
+        self._raw_transport = None  # done with it: no reference cycle through the transport
+
+
+def _fail_handshake(transport: asyncio.BaseTransport) -> None:
+    protocol = transport.get_protocol()
+    if not transport.is_closing() and isinstance(protocol, asyncio.BufferedProtocol):
+        protocol.buffer_updated(0)  # re-runs the handshake, which raises the stored failure
+
+
+class _OriginTlsContext(ssl.SSLContext):
+    sslobject_class = _AlertingSSLObject
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        sslobj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        if isinstance(sslobj, _AlertingSSLObject):
+            sslobj._raw_transport = _HANDSHAKE_TRANSPORT.get()
+        return sslobj
+
+
+def _server_context(spec: OriginSpec, leaf: LeafFiles) -> ssl.SSLContext:
+    """The TLS server context of an origin that presents `leaf`, limited as `spec` says."""
+    context = _OriginTlsContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(leaf.cert_path, leaf.key_path)
+    if spec.alpn:
+        context.set_alpn_protocols(list(spec.alpn))
+    maximum = spec.tls_maximum
+    if maximum is not None:
+        with warnings.catch_warnings():
+            # Python deprecates TLS 1.0/1.1; an outdated origin is what this context stands for.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if maximum in ("TLSv1", "TLSv1.1"):
+                context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = _TLS_VERSIONS[maximum]
+    ciphers = spec.tls_cipher_string
+    if ciphers:
+        context.set_ciphers(ciphers)
+    return context
 
 
 class _OriginProtocol(asyncio.StreamReaderProtocol):
@@ -386,7 +554,10 @@ class OriginFleet:
         self._thread.start()
         try:
             self._pki = SandboxPki(self._directory)
-            asyncio.run_coroutine_threadsafe(self._open(), loop).result(timeout=30)
+            # Built here, in the caller's thread: silencing the TLS 1.0/1.1 DeprecationWarning
+            # touches the process-wide warning filters, which the fleet's thread must not race.
+            contexts = self._tls_contexts(self._pki)
+            asyncio.run_coroutine_threadsafe(self._open(contexts), loop).result(timeout=30)
         except BaseException:
             self.stop()
             raise
@@ -421,6 +592,19 @@ class OriginFleet:
     ) -> None:
         self.stop()
 
+    def _tls_contexts(self, pki: SandboxPki) -> dict[int, ssl.SSLContext]:
+        """A server context, with its own freshly signed leaf, per origin that has a certificate."""
+        contexts: dict[int, ssl.SSLContext] = {}
+        for index, spec in enumerate(self.origins):
+            if spec.https in CERT_BEHAVIOURS:
+                names = spec.hostnames or (spec.address,)
+                stem = f"origin{index}-{spec.https}"
+                if spec.cert_days_left is not None:
+                    stem += f"-{spec.cert_days_left}d"
+                leaf = pki.leaf_for(stem, spec.https, names, days_left=spec.cert_days_left)
+                contexts[index] = _server_context(spec, leaf)
+        return contexts
+
     # -- inside the fleet's loop ---------------------------------------------------------
 
     def _run(self) -> None:
@@ -428,18 +612,11 @@ class OriginFleet:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
 
-    async def _open(self) -> None:
-        assert self._pki is not None
+    async def _open(self, contexts: dict[int, ssl.SSLContext]) -> None:
         for index, spec in enumerate(self.origins):
             https_handler: Handler | None
             if spec.https in CERT_BEHAVIOURS:
-                names = spec.hostnames or (spec.address,)
-                leaf = self._pki.leaf_for(f"origin{index}-{spec.https}", spec.https, names)
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.load_cert_chain(leaf.cert_path, leaf.key_path)
-                if spec.alpn:
-                    context.set_alpn_protocols(list(spec.alpn))
-                https_handler = functools.partial(_serve_tls, spec=spec, context=context)
+                https_handler = functools.partial(_serve_tls, spec=spec, context=contexts[index])
             elif spec.https == "plain_http":
                 https_handler = functools.partial(_serve_http1, spec=spec, redirect=False)
             elif spec.https == "tls_alert":

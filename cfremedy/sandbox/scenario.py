@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,31 @@ H2Behaviour = Literal[
     "goaway",  # sends GOAWAY(PROTOCOL_ERROR) right after the preface
     "rst_stream",  # resets every request stream
     "close",  # closes the connection after the handshake
+]
+# How the origin's HTTP/1.1 pages look: on 443 when TLS (or plain_http) leads to HTTP/1.1, and
+# on 80 when `http = "ok"`. Never applied to `http = "redirect_https"` redirects nor to h2.
+ResponseBehaviour = Literal[
+    "ok",  # a correct page; gzip-compressed (right Content-Length) when Accept-Encoding has gzip
+    # Cloudflare's 502 (or 520) of compression at the origin: a valid gzip body whose
+    # Content-Length is the uncompressed size, then the connection closes short of it. Only
+    # when the request accepts gzip, like a real compression module; otherwise a correct page.
+    "gzip_bad_length",
+    # Cloudflare's 502 (or 520) of broken gzip: Content-Encoding: gzip on bytes that are not
+    # a valid gzip stream (a gzip header, then an invalid deflate block). Only when the request
+    # accepts gzip, as above; otherwise a correct page.
+    "gzip_corrupt",
+    "huge_headers",  # 520: a 200 whose header block exceeds 16 KB (24 cookies of ~1 KB)
+    "no_status_line",  # 520: header lines and a body, but no HTTP status line
+    "empty_reply",  # 520: reads the request, closes the connection without sending a byte
+]
+# The highest TLS version an origin with a certificate speaks (`tls_max_version`).
+# An outdated origin is the 525 "cipher suites do not match": Cloudflare still offers TLS
+# 1.0/1.1 to origins, but only with RSA suites, and the sandbox's certificates are EC.
+TlsVersion = Literal[
+    "TLSv1",  # TLS 1.0 only (an outdated origin: 525 with an EC certificate)
+    "TLSv1.1",  # TLS 1.0 and 1.1 (likewise)
+    "TLSv1.2",  # up to TLS 1.2: what an origin limited by `tls_ciphers` speaks at most
+    "TLSv1.3",  # up to TLS 1.3: the same as leaving it out
 ]
 
 
@@ -94,6 +120,46 @@ class AnalyticsSpec(_Strict):
         return status
 
 
+# The SSL/TLS modes a Configuration Rule or a Page Rule can set (the OpenAPI document's enum).
+SslMode = Literal["off", "flexible", "full", "strict", "origin_pull"]
+# A Page Rule target as the OpenAPI document constrains it (`zones_url_target`).
+_PAGE_RULE_URL = re.compile(
+    r"^(https?://)?(([-a-zA-Z0-9*]*\.)+[-a-zA-Z0-9]{2,20})(:(8080|8443|443|80))?(/\S+)?$"
+)
+
+
+class ConfigRuleSpec(_Strict):
+    """A Configuration Rule in the zone's `http_config_settings` entry point ruleset.
+
+    Without `ssl` it stands for a rule that overrides something else (the sandbox serves it
+    with `automatic_https_rewrites`), which a reader of SSL rules must skip.
+    """
+
+    expression: str = Field(min_length=1)  # Rules language, e.g. '(http.host eq "api.example.com")'
+    ssl: SslMode | None = None
+    description: str = ""
+    enabled: bool = True
+    id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+
+
+class PageRuleSpec(_Strict):
+    """A Page Rule with one URL target. Without `ssl` it stands for a rule with another action
+    (the sandbox serves it with `browser_check`)."""
+
+    url: str  # the target's pattern, e.g. "*api.example.com/*"
+    ssl: SslMode | None = None
+    priority: int = Field(default=1, ge=1)  # higher wins; the API lists highest first
+    status: Literal["active", "disabled"] = "active"
+    id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+
+    @field_validator("url")
+    @classmethod
+    def _pattern(cls, url: str) -> str:
+        if not _PAGE_RULE_URL.match(url):
+            raise ValueError(f"{url!r} is not a Page Rule URL pattern (e.g. \"*api.example.com/*\")")
+        return url
+
+
 class ZoneSpec(_Strict):
     name: str
     id: str | None = None
@@ -109,6 +175,10 @@ class ZoneSpec(_Strict):
     # When set, GraphQL answers this zone with this error message instead of data (the other
     # zones of the same query are still answered: GraphQL's partial data).
     graphql_error: str | None = None
+    # Configuration Rules (the `http_config_settings` entry point ruleset, in order) and Page
+    # Rules; a zone without Configuration Rules has no entry point ruleset at all (404).
+    config_rules: tuple[ConfigRuleSpec, ...] = ()
+    page_rules: tuple[PageRuleSpec, ...] = ()
 
     @field_validator("plan")
     @classmethod
@@ -122,6 +192,35 @@ class ZoneSpec(_Strict):
         return self.id or stable_id("zone", self.name)
 
 
+# The account zones and Pages projects belong to unless a scenario says otherwise.
+DEFAULT_ACCOUNT: str = ZoneSpec.model_fields["account"].default
+
+
+class PagesProjectSpec(_Strict):
+    """A Cloudflare Pages project of an account (`GET /accounts/{id}/pages/projects`)."""
+
+    name: str
+    account: str = DEFAULT_ACCOUNT
+    domains: tuple[str, ...] = ()  # custom domains attached to the project
+    subdomain: str | None = None  # default "<name>.pages.dev"
+
+    @field_validator("name")
+    @classmethod
+    def _project_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?", name):
+            raise ValueError(f"{name!r} is not a Pages project name (lower-case letters, digits, -)")
+        return name
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lower().rstrip(".") for d in domains)
+
+    @property
+    def pages_subdomain(self) -> str:
+        return (self.subdomain or f"{self.name}.pages.dev").lower()
+
+
 class OriginSpec(_Strict):
     """A real server the sandbox starts on loopback to stand in for an origin address."""
 
@@ -133,11 +232,103 @@ class OriginSpec(_Strict):
     h2: H2Behaviour = "ok"
     # Seconds each HTTP response waits before being sent (a slow endpoint).
     delay_seconds: float = 0.0
+    # How its HTTP/1.1 pages look (see `ResponseBehaviour`).
+    response: ResponseBehaviour = "ok"
+    # Only for origins that present a certificate (`https` = valid, self_signed, expired,
+    # wrong_name, untrusted):
+    # The highest TLS version it accepts (see `TlsVersion`). A TLS 1.0/1.1 origin accepts down
+    # to TLS 1.0 and runs at OpenSSL security level 0, as such an old server does. None: up to
+    # TLS 1.3, or up to TLS 1.2 when `tls_ciphers` is set.
+    tls_max_version: TlsVersion | None = None
+    # An OpenSSL cipher string for TLS <= 1.2 (TLS 1.3 suites cannot be restricted this way,
+    # hence the implied TLS 1.2 maximum): the 525 "cipher suites do not match those Cloudflare
+    # offers" when it shares none with Cloudflare, e.g. "ECDHE-ECDSA-CHACHA20-POLY1305". The
+    # certificate's key is EC P-256, so the string must keep an ECDHE-ECDSA suite usable up to
+    # the maximum version. This OpenSSL build has no 3DES or RC4 suites.
+    tls_ciphers: str | None = None
+    # The certificate expires this many days from now (plus an hour, so that whole days left,
+    # rounded down, are exactly this while the sandbox runs): the "expires in N days" check.
+    # Not for `https = "expired"`, whose certificate has already expired.
+    cert_days_left: int | None = Field(default=None, ge=1, le=3650)
 
     @field_validator("address")
     @classmethod
     def _ip(cls, address: str) -> str:
         return str(ipaddress.ip_address(address))
+
+    @field_validator("tls_ciphers")
+    @classmethod
+    def _cipher_string(cls, ciphers: str | None) -> str | None:
+        if ciphers is not None and not ciphers.strip():
+            raise ValueError("tls_ciphers is empty; leave it out for the default ciphers")
+        return ciphers
+
+    @model_validator(mode="after")
+    def _tls_parameters(self) -> OriginSpec:
+        certificate = self.https in ("valid", "self_signed", "expired", "wrong_name", "untrusted")
+        if self.response != "ok" and not (certificate or self.https == "plain_http" or self.http == "ok"):
+            raise ValueError(
+                f"response = {self.response!r} needs a port that serves pages: https with a"
+                ' certificate or "plain_http", or http = "ok"'
+            )
+        for name in ("tls_max_version", "tls_ciphers", "cert_days_left"):
+            if getattr(self, name) is not None and not certificate:
+                raise ValueError(
+                    f"{name} needs an origin that presents a certificate (https = valid,"
+                    f" self_signed, expired, wrong_name or untrusted), not https = {self.https!r}"
+                )
+        if self.cert_days_left is not None and self.https == "expired":
+            raise ValueError('cert_days_left contradicts https = "expired" (already expired)')
+        if self.tls_ciphers is None:
+            return self
+        if self.tls_max_version == "TLSv1.3":
+            raise ValueError(
+                "tls_ciphers cannot restrict TLS 1.3 suites: set tls_max_version to TLSv1.2 or"
+                " lower (or leave it out, which means TLSv1.2)"
+            )
+        import ssl  # only scenarios with tls_ciphers pay for it
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.set_ciphers(self.tls_cipher_string or "")
+        except ssl.SSLError:
+            raise ValueError(
+                f"tls_ciphers {self.tls_ciphers!r} selects no cipher this OpenSSL"
+                f" ({ssl.OPENSSL_VERSION}) knows; 3DES and RC4 are not available"
+            ) from None
+        rank = {"SSLv3": 0, "TLSv1.0": 1, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3}
+        ceiling = rank[self.tls_maximum or "TLSv1.2"]
+        if not any(
+            cipher["auth"] == "auth-ecdsa" and rank.get(cipher["protocol"], 9) <= ceiling
+            for cipher in context.get_ciphers()
+        ):
+            raise ValueError(
+                f"tls_ciphers {self.tls_ciphers!r} has no ECDHE-ECDSA suite usable up to"
+                f" {self.tls_maximum}: the sandbox certificate is EC, so no handshake could succeed"
+                ' (use https = "tls_alert" for an origin that fails every handshake)'
+            )
+        return self
+
+    @property
+    def tls_maximum(self) -> TlsVersion | None:
+        """The highest TLS version served: `tls_max_version`, or TLS 1.2 under `tls_ciphers`."""
+        if self.tls_max_version is None and self.tls_ciphers is not None:
+            return "TLSv1.2"
+        return self.tls_max_version
+
+    @property
+    def tls_cipher_string(self) -> str | None:
+        """The cipher string the origin's TLS context gets; None keeps Python's default.
+
+        TLS 1.0/1.1 need security level 0 in OpenSSL 3 (their handshakes sign with SHA-1),
+        so an old origin gets "@SECLEVEL=0" appended, or "ALL:@SECLEVEL=0" without ciphers.
+        """
+        ciphers = self.tls_ciphers
+        if self.tls_maximum in ("TLSv1", "TLSv1.1"):
+            ciphers = ciphers or "ALL"
+            if "@SECLEVEL" not in ciphers.upper():
+                ciphers += ":@SECLEVEL=0"
+        return ciphers
 
 
 class FaultSpec(_Strict):
@@ -223,6 +414,18 @@ class Scenario(_Strict):
     # An inventory file (DESIGN §6) that goes with the scenario; a relative path is relative to
     # the scenario file, and `load_scenario` makes it absolute.
     inventory: str | None = None
+    # Cloudflare Pages projects, per account (`account` defaults to the zones' default).
+    pages_projects: tuple[PagesProjectSpec, ...] = ()
+
+    @field_validator("pages_projects")
+    @classmethod
+    def _unique_projects(cls, projects: tuple[PagesProjectSpec, ...]) -> tuple[PagesProjectSpec, ...]:
+        seen: set[tuple[str, str]] = set()
+        for project in projects:
+            if (project.account, project.name) in seen:
+                raise ValueError(f"Pages project {project.name} appears twice in account {project.account}")
+            seen.add((project.account, project.name))
+        return projects
 
     @field_validator("edge")
     @classmethod

@@ -15,6 +15,12 @@ Record ids from a scenario are `stable_id(zone_id, fqdn, type, content, str(inde
 `index` is the record's position in the zone (seeded records first, then generated ones), unless
 the scenario gives an id. Multi-label relative names ("dev.api") must be written fully
 qualified: a dotted name outside the zone is taken for a foreign FQDN and refused.
+
+Rules and Pages projects are read-only here. Unless the scenario gives one, a Configuration
+Rule's id is `stable_id(zone_id, "config_rule", expression, str(index))` and a Page Rule's
+`stable_id(zone_id, "page_rule", url, str(index))` (index: the rule's place in the scenario);
+the entry point ruleset's is `stable_id(zone_id, "ruleset", "http_config_settings")`; a Pages
+project's id is `stable_id("pages_project", account, name)` written as a UUID.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, NamedTuple
 from cfremedy.sandbox import settings_catalog
 from cfremedy.sandbox.scenario import (
     AnalyticsSpec,
+    PagesProjectSpec,
     RecordSpec,
     Scenario,
     ScenarioError,
@@ -55,6 +62,11 @@ ERR_DNS_CONTENT = 9007
 ERR_DNS_RECORD_MISSING = 81044
 ERR_DNS_CNAME_CONFLICT = 81053
 ERR_DNS_DUPLICATE = 81057
+# GET .../rulesets/phases/{phase}/entrypoint for a phase with no ruleset yet: 404, 10003
+# "could not find entrypoint ruleset in the <phase> phase" (what the live API answers; the
+# 2024 OpenAPI document lists no error codes for rulesets).
+ERR_NO_ENTRYPOINT = 10003
+CONFIG_PHASE = "http_config_settings"
 
 PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
 SUPPORTED_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS", "PTR"})
@@ -100,6 +112,24 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class ConfigRule(NamedTuple):
+    """A Configuration Rule of a zone's `http_config_settings` entry point, id resolved."""
+
+    id: str
+    expression: str
+    ssl: str | None
+    description: str
+    enabled: bool
+
+
+class PageRule(NamedTuple):
+    id: str
+    url: str
+    ssl: str | None
+    priority: int
+    status: str
+
+
 class DnsRecord(NamedTuple):
     """Immutable, and a tuple because building 100,000 of them must take milliseconds."""
 
@@ -137,6 +167,9 @@ class ZoneState:
     # 5xx traffic for GraphQL, in hours relative to the current one (see `error_buckets`).
     analytics: tuple[AnalyticsSpec, ...] = ()
     graphql_error: str | None = None
+    # Configuration Rules in evaluation order, and Page Rules in scenario order.
+    config_rules: tuple[ConfigRule, ...] = ()
+    page_rules: tuple[PageRule, ...] = ()
     _sorted: list[DnsRecord] | None = None
 
     def sorted_records(self) -> list[DnsRecord]:
@@ -181,6 +214,10 @@ class SandboxState:
                 raise ScenarioError(f"zones.{spec.name}: duplicate zone id {zone.id}")
             self.zones[zone.id] = zone
             self._by_name[zone.name] = zone.id
+        # Cloudflare Pages projects per account, in scenario order (the order they are listed).
+        self.pages: dict[str, list[PagesProjectSpec]] = {}
+        for project in scenario.pages_projects:
+            self.pages.setdefault(project.account, []).append(project)
 
     # -- zones ---------------------------------------------------------------------------------
 
@@ -199,6 +236,44 @@ class SandboxState:
     def all_zones(self) -> list[ZoneState]:
         with self.lock:
             return sorted(self.zones.values(), key=lambda z: z.name)
+
+    def accounts(self) -> set[str]:
+        """Every account the scenario knows: those of its zones and of its Pages projects."""
+        with self.lock:
+            return {z.account_id for z in self.zones.values()} | set(self.pages)
+
+    # -- rules and Pages -------------------------------------------------------------------------
+
+    def entrypoint_ruleset(self, zone_id: str, phase: str) -> dict[str, Any]:
+        """The zone's entry point ruleset of a phase; only `http_config_settings` can exist
+        (when the zone has Configuration Rules), any other phase has none (404, 10003)."""
+        with self.lock:
+            zone = self._zone(zone_id)
+            if phase != CONFIG_PHASE or not zone.config_rules:
+                message = f"could not find entrypoint ruleset in the {phase} phase"
+                raise SandboxError(404, (ERR_NO_ENTRYPOINT, message))
+            return ruleset_json(zone)
+
+    def page_rules(
+        self, zone_id: str, *, order: str = "priority", direction: str = "desc",
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Page Rules sorted as the API sorts them (default: priority, highest first); ties
+        keep the scenario's order whichever the direction."""
+        with self.lock:
+            zone = self._zone(zone_id)
+            rules = [r for r in zone.page_rules if status is None or r.status == status]
+            sign = -1 if direction == "desc" else 1
+            if order == "status":  # then by priority, highest first
+                rules.sort(key=lambda r: -r.priority)
+                rules.sort(key=lambda r: r.status, reverse=direction == "desc")
+            else:
+                rules.sort(key=lambda r: sign * r.priority)
+            return [page_rule_json(r) for r in rules]
+
+    def pages_projects(self, account_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [pages_project_json(p) for p in self.pages.get(account_id, [])]
 
     # -- analytics -----------------------------------------------------------------------------
 
@@ -350,6 +425,25 @@ def _build_zone(spec: ZoneSpec) -> ZoneState:
         table[record.id] = record
     _generate_records(zone, spec.generate_records, len(table), table)
     zone.replace_records(table)
+    zone.config_rules = tuple(
+        ConfigRule(
+            id=rule.id or stable_id(zone.id, "config_rule", rule.expression, str(index)),
+            expression=rule.expression, ssl=rule.ssl, description=rule.description,
+            enabled=rule.enabled,
+        )  # fmt: skip
+        for index, rule in enumerate(spec.config_rules)
+    )
+    zone.page_rules = tuple(
+        PageRule(
+            id=rule.id or stable_id(zone.id, "page_rule", rule.url, str(index)),
+            url=rule.url, ssl=rule.ssl, priority=rule.priority, status=rule.status,
+        )  # fmt: skip
+        for index, rule in enumerate(spec.page_rules)
+    )
+    for kind, rules in (("config_rules", zone.config_rules), ("page_rules", zone.page_rules)):
+        ids = [r.id for r in rules]
+        if len(ids) != len(set(ids)):
+            raise ScenarioError(f"zones.{spec.name}.{kind}: duplicate rule ids")
     return zone
 
 
@@ -737,4 +831,67 @@ def certificate_pack_json(zone: ZoneState) -> dict[str, Any]:
         "cloudflare_branding": False,
         "primary_certificate": cert_id,
         "certificates": [certificate],
+    }
+
+
+# -- rules and Pages JSON ------------------------------------------------------------------------
+
+
+def ruleset_json(zone: ZoneState) -> dict[str, Any]:
+    """The `http_config_settings` entry point ruleset: one `set_config` rule per Configuration
+    Rule; a rule without `ssl` sets `automatic_https_rewrites` (something other than SSL)."""
+    rules = []
+    for rule in zone.config_rules:
+        parameters: dict[str, Any] = (
+            {"ssl": rule.ssl} if rule.ssl is not None else {"automatic_https_rewrites": True}
+        )
+        rules.append({
+            "id": rule.id,
+            "version": "1",
+            "action": "set_config",
+            "action_parameters": parameters,
+            "expression": rule.expression,
+            "description": rule.description,
+            "last_updated": SEED_TIME,
+            "ref": rule.id,
+            "enabled": rule.enabled,
+        })
+    return {
+        "id": stable_id(zone.id, "ruleset", CONFIG_PHASE),
+        "name": "default",
+        "description": "",
+        "kind": "zone",
+        "version": "1",
+        "phase": CONFIG_PHASE,
+        "last_updated": SEED_TIME,
+        "rules": rules,
+    }
+
+
+def page_rule_json(rule: PageRule) -> dict[str, Any]:
+    """A Page Rule with one URL target; a rule without `ssl` has a `browser_check` action."""
+    action = {"id": "ssl", "value": rule.ssl} if rule.ssl is not None else {
+        "id": "browser_check", "value": "on"
+    }
+    return {
+        "id": rule.id,
+        "targets": [{"target": "url", "constraint": {"operator": "matches", "value": rule.url}}],
+        "actions": [action],
+        "priority": rule.priority,
+        "status": rule.status,
+        "created_on": SEED_TIME,
+        "modified_on": SEED_TIME,
+    }
+
+
+def pages_project_json(project: PagesProjectSpec) -> dict[str, Any]:
+    digest = stable_id("pages_project", project.account, project.name)
+    return {
+        "id": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}",
+        "name": project.name,
+        "subdomain": project.pages_subdomain,
+        "domains": list(project.domains),
+        "created_on": SEED_TIME,
+        "production_branch": "main",
+        "deployment_configs": {"preview": {}, "production": {}},
     }

@@ -1,0 +1,124 @@
+"""Flexible SSL in front of an origin that redirects HTTP to HTTPS loops forever.
+
+Anti-pattern:
+    In Flexible, Cloudflare fetches every page from the origin over plain HTTP on port 80, even
+    when the visitor used HTTPS. An origin that sends every HTTP request to `https://` (a web
+    server rule, WordPress/`.htaccess`, HSTS middleware) answers Cloudflare with that redirect;
+    the browser follows it back through Cloudflare, which asks port 80 again: the visitor gets
+    ERR_TOO_MANY_REDIRECTS instead of the page. It often starts the day someone adds an HTTPS
+    redirect to a site that Cloudflare reaches in Flexible, or a Page Rule sets Flexible for one
+    hostname.
+
+Fix:
+    The change raises the zone's SSL mode from Flexible so Cloudflare talks HTTPS to the origin
+    and the redirect no longer applies: to Full (strict) when every origin the zone setting
+    governs presents a certificate that validates, to Full when they all complete a TLS
+    handshake. When some origin has no working TLS yet, or Flexible comes from a Page Rule or
+    Configuration Rule, nothing is proposed: install a certificate (a free Origin CA one will
+    do), then raise the mode (in that rule, if a rule sets it). Removing the origin's redirect
+    also stops the loop, but keeps the origin leg unencrypted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from cfremedy.facts import ZoneFacts
+from cfremedy.models import Change, Finding, Severity, frozen_mapping
+from cfremedy.probes.results import OriginProbe
+from cfremedy.ssl_modes import effective_modes
+
+id = "flexible_redirect_loop"
+title = "SSL Flexible while the origin redirects HTTP to HTTPS (redirect loop)"
+severity = Severity.HIGH
+error_codes = ()  # browsers show ERR_TOO_MANY_REDIRECTS; no 5xx is involved
+docs_url = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
+    "troubleshooting-cloudflare-5xx-errors/#error-525-ssl-handshake-failed"
+)
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
+write_permissions = ("Zone Settings Write",)
+reads = ("ssl_rules",)
+
+
+def _redirects_to_https(probe: OriginProbe) -> str:
+    """The Location when the plain-HTTP answer sends this hostname to HTTPS, else ""."""
+    response = probe.response
+    if response is None or response.scheme != "http" or not response.redirect:
+        return ""
+    target = urlsplit(response.location)
+    if target.scheme != "https":
+        return ""
+    host, name = (target.hostname or "").lower(), probe.hostname
+    same_host = host in ("", name) or (name.startswith("*.") and host.endswith(name[1:]))
+    return response.location if same_host else ""
+
+
+def detect(facts: ZoneFacts) -> list[Finding]:
+    proxied = [p for p in facts.probes.probes if p.proxied]
+    modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
+    findings = []
+    for probe in proxied:
+        effective = modes[probe.hostname]
+        location = _redirects_to_https(probe)
+        if effective.mode != "flexible" or not location:
+            continue
+        assert probe.response is not None
+        source = f" (set by {effective.source})" if effective.overridden else ""
+        remediation = [
+            "Install a certificate on the origin (a free Cloudflare Origin CA certificate works),"
+            " then set SSL/TLS to Full (strict).",
+            "Or remove the origin's HTTP-to-HTTPS redirect and let Cloudflare's \"Always Use"
+            " HTTPS\" redirect visitors instead (the origin leg then stays unencrypted).",
+        ]
+        if effective.overridden:
+            remediation.insert(0, f"Flexible comes from {effective.source}: raise the mode there.")
+        findings.append(Finding(
+            playbook=id,
+            severity=Severity.HIGH,
+            error_codes=(),
+            resource=probe.hostname,
+            message=f"SSL mode is Flexible{source}, so Cloudflare asks {probe.address}:80 over plain"
+            f" HTTP, and the origin answers {probe.response.status} to {location}: visitors loop"
+            " until the browser gives up (too many redirects)",
+            evidence=frozen_mapping({
+                "ssl_mode": "flexible",
+                "ssl_mode_source": effective.source,
+                "origin": probe.address,
+                "request": f"GET http://{probe.hostname}/ (Host: {probe.hostname})",
+                "status": probe.response.status,
+                "location": location,
+            }),
+            docs_url=docs_url,
+            remediation=tuple(remediation),
+            key=probe.address,
+        ))
+    return findings
+
+
+def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
+    if not findings or facts.snapshot.setting("ssl") != "flexible":
+        return []
+    proxied = [p for p in facts.probes.probes if p.proxied]
+    modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
+    looping = sorted({f.resource for f in findings if not modes[f.resource].overridden})
+    if not looping:
+        return []  # every loop comes from a rule: fixed in the rule
+    # Raising the zone setting moves every hostname it governs to HTTPS: all of them must cope.
+    governed = [p for p in proxied if not modes[p.hostname].overridden]
+    if all(p.tls is not None and p.tls.handshake_ok and p.tls.verified for p in governed):
+        after = "strict"
+    elif all(p.tls is not None and p.tls.handshake_ok for p in governed):
+        after = "full"
+    else:
+        return []  # some origin has no working TLS yet: raising the mode would give 525/521
+    return [Change(
+        playbook=id,
+        target="setting:ssl",
+        before="flexible",
+        after=after,
+        reason=f"{', '.join(looping)} redirect HTTP to HTTPS, which loops under Flexible; every"
+        f" origin the zone setting governs completes a TLS handshake"
+        + (" with a certificate Full (strict) validates" if after == "strict" else ""),
+    )]
