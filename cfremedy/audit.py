@@ -107,7 +107,7 @@ async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, opti
         allowlists = tuple(read_allowlist(Path(f)) for f in files)
         errors += [StageError("allowlist", a.path, a.error) for a in allowlists if a.error]
         try:
-            ranges = await gateway.cloudflare_ips()
+            ranges = await gateway.once(("ips",), gateway.cloudflare_ips)
         except AuthenticationFailed:
             raise
         except ApiError as exc:
@@ -118,7 +118,8 @@ async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, opti
                        for r in snapshot.records)
     if pages_cnames and options.reads("pages_projects"):
         try:
-            projects = await gateway.pages_projects(zone.account_id)
+            projects = await gateway.once(("pages_projects", zone.account_id),
+                                          lambda: gateway.pages_projects(zone.account_id))
         except AuthenticationFailed:
             raise
         except ApiError as exc:

@@ -233,6 +233,8 @@ class CloudflareGateway:
         self._graphql_limiter = graphql_limiter or RateLimiter(GRAPHQL_RATE, sleep=sleep)
         self._client: cloudflare.AsyncCloudflare | None = None
         self.requests_sent = 0
+        # Reads whose answer is the same for every zone of a run (`once`).
+        self._shared: dict[tuple[str, ...], asyncio.Future[Any]] = {}
 
     async def __aenter__(self) -> CloudflareGateway:
         http_client = cloudflare.DefaultAsyncHttpxClient(
@@ -524,6 +526,16 @@ class CloudflareGateway:
         if not isinstance(items, list):
             raise ApiError(f"unexpected answer to reading the Page Rules of {zone.name}: no result list")
         return _page_rules_from(items)
+
+    async def once(self, key: tuple[str, ...], read: Callable[[], Awaitable[T]]) -> T:
+        """The answer of `read`, fetched at most once per gateway (that is, per run), however
+        many zones ask for it concurrently: Cloudflare's IP ranges, an account's Pages projects.
+        A failure is shared too: every zone asking gets the same error, for one request."""
+        future = self._shared.get(key)
+        if future is None:
+            future = asyncio.ensure_future(read())
+            self._shared[key] = future
+        return await asyncio.shield(future)
 
     async def pages_projects(self, account_id: str) -> tuple[PagesProject, ...]:
         """Every Cloudflare Pages project of an account, with the same stop rules as DNS."""

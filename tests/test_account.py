@@ -393,3 +393,28 @@ def test_graphql_queries_have_their_own_budget(sandbox_factory) -> None:
     stamps = asyncio.run(go())
     assert stamps[GRAPHQL_RATE.requests - 1] == stamps[0]  # the first 250 go straight through
     assert stamps[GRAPHQL_RATE.requests] - stamps[0] >= GRAPHQL_RATE.window  # the 251st waits
+
+
+def test_ips_and_pages_projects_are_read_once_per_run(sandbox_factory, tmp_path: Path) -> None:
+    from cfremedy.inventory import parse_inventory
+
+    allowlist = tmp_path / "allow.conf"
+    allowlist.write_text("allow 173.245.48.0/20;\n")
+    data = scenario(zones=6)
+    data["tokens"][0]["permissions"].append("Cloudflare Pages Read")
+    for zone in data["zones"]:
+        zone["records"] = [{"type": "CNAME", "name": "docs", "content": "site.pages.dev", "proxied": True}]
+    data["pages_projects"] = [{"name": "site", "domains": ["docs.z000.example"]}]
+    api = sandbox_factory(data)
+    inventory = parse_inventory({"zones": {z["name"]: {"allowlist_files": [str(allowlist)]} for z in data["zones"]}})
+    report, _ = asyncio.run(_audit(api.url, AuditOptions(playbooks=PLAYBOOKS, probe=None, inventory=inventory)))
+    assert sum(r.path == "/ips" for r in api.requests) == 1
+    assert sum(r.path.endswith("/pages/projects") for r in api.requests) == 1
+    pages = [(z.name, f.resource) for z in report.zones for f in z.findings if f.playbook == "pages_custom_domain"]
+    assert pages == [(f"z00{i}.example", f"docs.z00{i}.example") for i in range(1, 6)]  # z000's is attached
+    assert all(any(f.playbook == "cloudflare_ips_allowlist" for f in z.findings) for z in report.zones)
+
+
+async def _audit(url: str, options: AuditOptions) -> tuple[Report, int]:
+    async with CloudflareGateway(SecretStr(TOKEN), url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
+        return await audit_account(gateway, AccountScope(), options), gateway.requests_sent
