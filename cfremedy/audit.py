@@ -66,9 +66,6 @@ class Extras:
     errors: tuple[StageError, ...] = ()
 
 
-PAGES_SUFFIX = ".pages.dev"
-
-
 async def read_zone(gateway: CloudflareGateway, zone: Zone, options: AuditOptions) -> tuple[ZoneSnapshot, list[StageError]]:
     """Settings and DNS, plus the SSL-mode rules when a playbook needs them.
 
@@ -114,8 +111,7 @@ async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, opti
             errors.append(StageError("allowlist", zone.name, f"{exc.message}; allowlists were"
                                      " compared with the ranges shipped with cfremedy"))
     projects = None
-    pages_cnames = any(r.type == "CNAME" and r.proxied and r.content.lower().rstrip(".").endswith(PAGES_SUFFIX)
-                       for r in snapshot.records)
+    pages_cnames = any(r.pages_target for r in snapshot.records)
     if pages_cnames and options.reads("pages_projects"):
         try:
             projects = await gateway.once(("pages_projects", zone.account_id),

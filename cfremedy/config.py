@@ -46,7 +46,7 @@ class _Ignore(BaseModel):
 
 class _Expiry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    days: int = Field(default=21, ge=1, le=3650, strict=True)
+    days: int | None = Field(default=None, ge=1, le=3650, strict=True)  # None: the playbook's own default
 
 
 class _PlaybookOptions(BaseModel):

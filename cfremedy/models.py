@@ -100,6 +100,14 @@ class DnsRecord:
     def is_address(self) -> bool:
         return self.type in ("A", "AAAA")
 
+    @property
+    def pages_target(self) -> str | None:
+        """The `*.pages.dev` name a proxied CNAME sends visitors to (Cloudflare Pages), else None."""
+        if self.type.upper() != "CNAME" or not self.proxied:
+            return None
+        target = normalise_name(self.content)
+        return target if target.endswith(".pages.dev") else None
+
 
 @dataclass(frozen=True)
 class SslRule:

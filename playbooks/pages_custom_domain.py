@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, DnsRecord, Finding, PagesProject, Severity, frozen_mapping, normalise_name
+from cfremedy.models import Change, Finding, PagesProject, Severity, frozen_mapping, normalise_name
 
 id = "pages_custom_domain"
 title = "Proxied CNAMEs to Cloudflare Pages that are not custom domains of the project"
@@ -37,17 +37,6 @@ read_permissions = ("Zone Read", "DNS Read", "Cloudflare Pages Read")
 write_permissions = ()
 uses_probes = False  # everything it judges comes from the API
 reads = ("pages_projects",)  # the account's Pages projects, read only for CNAMEs to *.pages.dev
-
-PAGES_SUFFIX = ".pages.dev"
-
-
-def _pages_target(record: DnsRecord) -> str | None:
-    """The `*.pages.dev` name a proxied CNAME points at, or None."""
-    if record.type.upper() != "CNAME" or not record.proxied:
-        return None
-    target = normalise_name(record.content)
-    return target if target.endswith(PAGES_SUFFIX) else None
-
 
 def _project_for(target: str, projects: Sequence[PagesProject]) -> PagesProject | None:
     """The project whose Pages subdomain is the target, or its parent (a branch or preview
@@ -67,7 +56,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     zone = facts.snapshot.zone
     findings = []
     for record in facts.snapshot.records:
-        target = _pages_target(record)
+        target = record.pages_target
         if target is None:
             continue
         name = normalise_name(record.name)

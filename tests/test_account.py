@@ -418,3 +418,17 @@ def test_ips_and_pages_projects_are_read_once_per_run(sandbox_factory, tmp_path:
 async def _audit(url: str, options: AuditOptions) -> tuple[Report, int]:
     async with CloudflareGateway(SecretStr(TOKEN), url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
         return await audit_account(gateway, AccountScope(), options), gateway.requests_sent
+
+
+def test_playbook_options_come_from_cfremedy_toml_strictly() -> None:
+    from cfremedy.config import parse_config
+    from cfremedy.errors import UsageError
+
+    assert parse_config({"playbooks": {"origin_cert_expiry": {"days": 30}}}, "t.toml").playbook_options == {
+        "origin_cert_expiry": {"days": 30}}
+    assert parse_config({"playbooks": {"origin_cert_expiry": {}}}, "t.toml").playbook_options == {
+        "origin_cert_expiry": {}}  # the playbook's own default (21) then applies
+    for bad in ({"origin_cert_expiry": {"days": "30"}}, {"origin_cert_expiry": {"dayz": 30}},
+                {"origin_cert_expirey": {"days": 30}}, {"origin_cert_expiry": {"days": 0}}):
+        with pytest.raises(UsageError, match="t.toml"):
+            parse_config({"playbooks": bad}, "t.toml")

@@ -372,3 +372,14 @@ def test_the_table_marks_suppressed_findings(env: dict[str, str], tmp_path: Path
     row = next(line for line in proc.stdout.splitlines() if "legacy.blog.example" in line)
     assert "(critical) SUPPRESSED" in row
     assert "4 finding(s) (2 critical, 2 high), 1 suppressed" in proc.stdout
+
+
+def test_the_expiry_horizon_comes_from_the_config_file(env: dict[str, str], tmp_path: Path) -> None:
+    def expiry(days: int) -> list[str]:
+        (tmp_path / "cfremedy.toml").write_text(f"[playbooks.origin_cert_expiry]\ndays = {days}\n")
+        proc = run(["audit", "zone", "shop.example", "--format", "json", "--playbook", "origin_cert_expiry",
+                    "--config", str(tmp_path / "cfremedy.toml")], env)
+        return [f["resource"] for f in json.loads(proc.stdout)["zones"][0]["findings"]]
+
+    assert expiry(30) == ["www.shop.example"]  # the demo's certificate has 12 days left
+    assert expiry(5) == []

@@ -219,6 +219,16 @@ def test_sarif_zone_errors_are_tool_notifications() -> None:
         "executionSuccessful": True, "toolExecutionNotifications": []}
 
 
+def test_a_zone_judged_without_its_rules_is_a_warning_not_a_failed_run() -> None:
+    degraded = StageError("rules", "ok.example.org", "token lacks Config Rules Read; SSL modes were"
+                          " judged zone-wide")
+    log = sarif(Report(zones=(ZoneReport(name="ok.example.org", errors=(degraded,)),)))
+    invocation = log["runs"][0]["invocations"][0]
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "warning" and invocation["executionSuccessful"] is True
+    sarif_validator().validate(log)
+
+
 def test_sarif_category_and_messages() -> None:
     run = sarif()["runs"][0]
     assert run["automationDetails"]["id"] == "cfremedy/audit/"
