@@ -15,22 +15,16 @@ import pytest
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import Scenario, parse_scenario
 
-OPENAPI_NAME = "cloudflare-openapi-2024-08.json"
-
-
-def shared_dir() -> Path:
-    """`../shared` beside the project root, found by walking up so a moved checkout still works."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared"
-        if (candidate / "schemas" / OPENAPI_NAME).is_file():
-            return candidate
-    raise FileNotFoundError(f"no shared/schemas/{OPENAPI_NAME} above {Path(__file__).parent}")
+VENDORED = Path(__file__).parent / "vendored"  # documents the tests validate against (SOURCES.md)
+OPENAPI_SUBSET = VENDORED / "cloudflare-openapi-2024-08.subset.json"
+SARIF_SCHEMA = VENDORED / "sarif-schema-2.1.0.json"
+JUNIT_XSD = VENDORED / "junit-10.xsd"
 
 
 @pytest.fixture(scope="session")
 def openapi_doc() -> dict[str, Any]:
-    """Cloudflare's published OpenAPI document (about 4 MB: parsed once per session)."""
-    return json.loads((shared_dir() / "schemas" / OPENAPI_NAME).read_text(encoding="utf-8"))
+    """Cloudflare's published OpenAPI document, cut to the operations the sandbox serves."""
+    return json.loads(OPENAPI_SUBSET.read_text(encoding="utf-8"))
 
 
 SandboxFactory = Callable[[Scenario | dict[str, Any]], SandboxApi]

@@ -343,7 +343,7 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
     import jsonschema
     import xmlschema
 
-    from conftest import shared_dir
+    from conftest import JUNIT_XSD, SARIF_SCHEMA
 
     api, env = account
     api.set_faults([FaultSpec(kind="500", path=f"/zones/{api.state.zone_by_name('z006.example').id}/settings")])
@@ -355,11 +355,11 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
     # one audit for four formats: the zone list, 4 reads per zone (+3: the retried 500s)
     assert len(api.requests) == 1 + 4 * 8 + 3
     sarif = json.loads((tmp_path / "r.sarif").read_text())
-    schema = json.loads((shared_dir() / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads(SARIF_SCHEMA.read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
     assert len(sarif["runs"][0]["results"]) == 4
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False  # z006 failed
-    xmlschema.XMLSchema(str(shared_dir() / "schemas" / "junit-10.xsd")).validate(str(tmp_path / "r.xml"))
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "r.xml"))
     markdown = (tmp_path / "r.md").read_text()
     assert "z006.example" in markdown and "| 8 | 4 |" in markdown
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["errors"] == 1

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 import xmlschema
-from conftest import shared_dir
+from conftest import JUNIT_XSD, SARIF_SCHEMA
 
 from cfremedy.models import (
     Change, Finding, Report, Severity, StageError, Suppression, ZoneReport, frozen_mapping,
@@ -93,13 +93,13 @@ URI_REFERENCE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*
 
 @cache
 def sarif_validator() -> jsonschema.Draft4Validator:
-    schema = json.loads((shared_dir() / "schemas" / "sarif-schema-2.1.0.json").read_text("utf-8"))
+    schema = json.loads(SARIF_SCHEMA.read_text("utf-8"))
     return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 @cache
 def junit_schema() -> xmlschema.XMLSchema:
-    return xmlschema.XMLSchema(str(shared_dir() / "schemas" / "junit-10.xsd"))
+    return xmlschema.XMLSchema(str(JUNIT_XSD))
 
 
 def sarif(report: Report = REPORT, playbooks: Any = PLAYBOOKS) -> dict[str, Any]:
