@@ -28,9 +28,8 @@ from importlib import resources
 from pathlib import Path
 
 from cfremedy import __version__
-from cfremedy.models import AllowlistFile, iso_z
+from cfremedy.models import AllowlistFile, IPNetwork, iso_z
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FORMATS = ("nginx", "iptables", "nftables", "ufw", "apache", "caddy")
 

@@ -22,10 +22,10 @@ from cfremedy import permissions
 from cfremedy.errors import (
     ApiError, AuthenticationFailed, MissingPermission, Refused, UsageError, WriteOutcomeUnknown,
 )
-from cfremedy.gateway import CloudflareGateway
+from cfremedy.gateway import CloudflareGateway, WritableGateway
 from cfremedy.journal import ChangeState, Journal, Run, RunKind
-from cfremedy.models import Change, DnsRecord, Zone
-from cfremedy.plan import Plan
+from cfremedy.models import Change, DnsRecord, Finding, Zone, ZoneReport
+from cfremedy.plan import Plan, PlannedFinding
 
 log = logging.getLogger("cfremedy.apply")
 
@@ -137,7 +137,7 @@ class _Target(Protocol):
 
 @dataclass(frozen=True)
 class _Setting:
-    gateway: CloudflareGateway
+    gateway: WritableGateway
     zone: Zone
     change: Change
 
@@ -153,7 +153,7 @@ class _Setting:
 
 @dataclass(frozen=True)
 class _Record:
-    gateway: CloudflareGateway
+    gateway: WritableGateway
     zone: Zone
     change: Change
 
@@ -167,7 +167,7 @@ class _Record:
         await self.gateway.edit_record(self.zone, self.change.key, dict(self.change.after))
 
 
-def _target(gateway: CloudflareGateway, zone: Zone, change: Change) -> _Target:
+def _target(gateway: WritableGateway, zone: Zone, change: Change) -> _Target:
     return (_Setting if change.kind == "setting" else _Record)(gateway, zone, change)
 
 
@@ -208,7 +208,7 @@ async def _read_back(target: _Target, change: Change) -> _Decision:
 class Executor:
     """Runs the protocol for every change of one prepared plan, journaling each step."""
 
-    def __init__(self, gateway: CloudflareGateway, journal: Journal, prepared: Prepared,
+    def __init__(self, gateway: WritableGateway, journal: Journal, prepared: Prepared,
                  kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> None:
         self.gateway = gateway
         self.journal = journal
@@ -311,7 +311,7 @@ def _expected(change: Change) -> Any:
     return before
 
 
-async def reconcile(gateway: CloudflareGateway, journal: Journal, run: Run) -> Run:
+async def reconcile(gateway: WritableGateway, journal: Journal, run: Run) -> Run:
     """Settle a run's in-doubt writes by reading what Cloudflare has now."""
     if not run.in_doubt:
         return run
@@ -348,3 +348,68 @@ def inverse_plan(run: Run) -> Plan:
 def run_succeeded(run: Run) -> bool:
     """Every change is now at its planned value (written, or already there)."""
     return all(e.state in (ChangeState.APPLIED, ChangeState.UNCHANGED) for e in run.entries)
+
+
+# -- after the writes: what the fresh audit says ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """One finding of the re-audit after an apply, compared with the audit the plan came from.
+
+    `status`: "resolved" (a finding the plan's changes addressed is gone), "still reported",
+    "new" (not there when the plan was made: the apply may have caused it), "also reported"
+    (from a playbook the plan's audit did not run, so nobody can say whether it is new), or
+    "not re-checked" (its playbook needs probes and probing is off).
+    """
+
+    status: str
+    playbook: str
+    resource: str
+    error_codes: tuple[int, ...]
+    severity: str
+    note: str = ""
+
+
+def recheck(plan: Plan, after: ZoneReport, probing: bool, probe_playbooks: frozenset[str]) -> list[Recheck]:
+    """Compare a re-audit of every selected playbook with the plan's own audit. Pure.
+
+    `probe_playbooks`: the ids of the playbooks that need probes (their verdicts are not
+    re-checked when `probing` is False).
+    """
+    def identity_of(finding: Finding) -> str:
+        return finding.fingerprint(plan.zone)
+
+    old_style = any(not f.fingerprint for f in plan.findings)  # a plan from an older cfremedy
+    now = {identity_of(f): f for f in after.findings}
+    now_keys = {(f.playbook, f.resource, f.error_codes) for f in after.findings}
+
+    def still_there(planned: PlannedFinding) -> bool:
+        return planned.key in now_keys if old_style else planned.fingerprint in now
+
+    results: list[Recheck] = []
+    for planned in plan.findings:
+        if not planned.addressed:
+            continue
+        if not probing and planned.playbook in probe_playbooks:
+            status, note = "not re-checked", "probing is disabled"
+        else:
+            status, note = ("still reported", "") if still_there(planned) else ("resolved", "")
+        results.append(Recheck(status, planned.playbook, planned.resource, planned.error_codes,
+                               planned.severity, note))
+    known = {f.fingerprint for f in plan.findings} | {"|".join(map(str, f.key)) for f in plan.findings}
+    for identity, finding in now.items():
+        legacy = "|".join(map(str, (finding.playbook, finding.resource, finding.error_codes)))
+        if identity in known or legacy in known:
+            continue
+        ran_before = not plan.playbooks or finding.playbook in plan.playbooks
+        status = "new" if ran_before else "also reported"
+        note = finding.message if ran_before else "its playbook did not run when the plan was made"
+        results.append(Recheck(status, finding.playbook, finding.resource, finding.error_codes,
+                               finding.severity.value, note))
+    return results
+
+
+def made_worse(rechecks: list[Recheck]) -> list[Recheck]:
+    """The findings the apply may have caused."""
+    return [r for r in rechecks if r.status == "new"]

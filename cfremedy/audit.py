@@ -1,42 +1,53 @@
-"""Running playbooks over a zone: read once, probe once, judge many times.
+"""The one audit pipeline: read once, probe once, judge many times.
 
-`evaluate` is pure (facts in, report out) so it is what tests and `plan` share; `audit_zone`
-is the thin async shell that gathers the facts through the gateway and the probes.
+Every command that audits (`audit zone`, `audit account`, `plan`, `diagnose`, `demo`, apply's
+re-check) calls `audit(gateway, selection, options)`; what happens to the report afterwards
+(suppressions, baseline, history, exit code) is `cfremedy.finish`. `evaluate` is the pure core
+(facts in, zone report out) that tests and playbook authors run on plain data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfremedy.allowlist import read_allowlist
 from cfremedy.analytics import ZONES_PER_QUERY, ObservedErrors, window_ending
 from cfremedy.errors import ApiError, AuthenticationFailed
-from cfremedy.facts import IPNetwork, ZoneFacts, packaged_cloudflare_ranges
+from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.inventory import EMPTY, Inventory
 from cfremedy.models import (
     AllowlistFile,
     Change,
     Finding,
+    IPNetwork,
     PagesProject,
+    Report,
     StageError,
     Zone,
     ZoneReport,
     ZoneSnapshot,
     frozen_mapping,
 )
-from cfremedy.plan import Plan, PlannedFinding
-from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
+from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import Outcome, ProbeResults
 from cfremedy.registry import Playbook
+from cfremedy.selection import AccountSelection, HostnameSelection, NoZones, Selection, ZoneSelection
+
+if TYPE_CHECKING:
+    from cfremedy.probes.runner import ProbePool
 
 log = logging.getLogger("cfremedy.audit")
+
+DEFAULT_PARALLEL = 8  # zones in flight at once; the rate limiter, not this, bounds the API load
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -47,13 +58,106 @@ class AuditOptions:
     errors_since: timedelta | None = None  # also read Cloudflare's 5xx counts over this window
     # cfremedy.toml `[playbooks.<id>]` settings, handed to the playbooks as `facts.options`.
     playbook_options: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_mapping)
-
     # Sources not to read even if a playbook wants them (`audit account --skip-rules`).
     skip: frozenset[str] = frozenset()
+    parallel: int = DEFAULT_PARALLEL  # zones audited at once
 
     def reads(self, source: str) -> bool:
         """Whether a selected playbook needs this source (`registry.SOURCES`) read."""
         return source not in self.skip and any(source in p.reads for p in self.playbooks)
+
+    @property
+    def probes(self) -> bool:
+        """Whether origins are contacted at all in this run."""
+        return self.probe is not None and any(p.uses_probes for p in self.playbooks)
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+async def audit(gateway: CloudflareGateway, selection: Selection, options: AuditOptions,
+                progress: Progress | None = None) -> Report:
+    """Audit what `selection` names. A zone that cannot be read still appears in the report,
+    with its error; only a token the API refuses outright ends an account audit early."""
+    zones, lookup_errors = await _zones(gateway, selection)
+    if not zones:
+        return Report(zones=tuple(lookup_errors), scope=selection.label)
+    log.info("auditing %d zone(s) (%s)", len(zones), selection.label)
+    observed: dict[str, ObservedErrors] = {}
+    analytics_errors: dict[str, list[StageError]] = {}
+    if options.errors_since:
+        observed, failures = await gather_observed(gateway, zones, options.errors_since)
+        for error in failures:
+            analytics_errors.setdefault(error.resource, []).append(error)
+    pool = _probe_pool(options)
+    hostname = selection.hostname if isinstance(selection, HostnameSelection) else None
+    slots = asyncio.Semaphore(options.parallel)
+    done = 0
+
+    async def one(zone: Zone) -> ZoneReport:
+        nonlocal done
+        async with slots:
+            report = await audit_zone(gateway, zone, options, observed.get(zone.id),
+                                      tuple(analytics_errors.get(zone.name, ())), pool, hostname)
+        done += 1
+        if progress is not None:
+            progress(done, len(zones))
+        return report
+
+    reports = await asyncio.gather(*(one(z) for z in zones))
+    return Report(zones=tuple(sorted(reports, key=lambda r: r.name)), scope=selection.label)
+
+
+async def _zones(gateway: CloudflareGateway, selection: Selection) -> tuple[list[Zone], list[ZoneReport]]:
+    """The zones to audit; for a single zone or hostname, a failed lookup is its report."""
+    if isinstance(selection, AccountSelection):
+        visible = await gateway.list_zones(selection.account_id)
+        zones = sorted((z for z in visible if selection.selects(z)), key=lambda z: z.name)
+        if not zones:
+            raise NoZones(len(visible), selection)
+        return zones, []
+    name = selection.name if isinstance(selection, ZoneSelection) else selection.zone or selection.hostname
+    try:
+        if isinstance(selection, HostnameSelection) and selection.zone is None:
+            return [await gateway.zone_for_hostname(selection.hostname)], []
+        return [await gateway.zone_by_name(name)], []
+    except ApiError as exc:
+        return [], [ZoneReport(name=name, errors=(StageError("api", name, exc.message, exc.hint),))]
+
+
+def _probe_pool(options: AuditOptions) -> ProbePool | None:
+    if options.probe is None or not options.probes:
+        return None
+    from cfremedy.probes.runner import ProbePool  # opens sockets: only for runs that probe
+
+    return ProbePool(options.probe)
+
+
+async def audit_zone(gateway: CloudflareGateway, zone: Zone, options: AuditOptions,
+                     observed: ObservedErrors | None = None, errors: tuple[StageError, ...] = (),
+                     pool: ProbePool | None = None, hostname: str | None = None) -> ZoneReport:
+    """One zone already looked up: its read failures become its report's errors."""
+    try:
+        snapshot, read_errors = await read_zone(gateway, zone, options)
+    except AuthenticationFailed:
+        raise  # the token itself is refused: every other zone would fail the same way
+    except ApiError as exc:
+        return ZoneReport(name=zone.name, id=zone.id, plan=zone.plan,
+                          errors=(StageError("api", zone.name, exc.message, exc.hint), *errors))
+    report = await judge(gateway, snapshot, options, observed, pool, hostname)
+    if hostname is not None:
+        report = replace(report, findings=tuple(f for f in report.findings
+                                                if about_hostname(f, hostname, zone.name)))
+    return replace(report, errors=report.errors + tuple(read_errors) + errors)
+
+
+def about_hostname(finding: Finding, hostname: str, zone: str) -> bool:
+    """Findings on the hostname itself, its paths, or the whole zone (its SSL mode, say)."""
+    resource = finding.resource.lower()
+    return resource in (hostname, zone) or resource.startswith(hostname + "/")
+
+
+# -- reading -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -66,7 +170,8 @@ class Extras:
     errors: tuple[StageError, ...] = ()
 
 
-async def read_zone(gateway: CloudflareGateway, zone: Zone, options: AuditOptions) -> tuple[ZoneSnapshot, list[StageError]]:
+async def read_zone(gateway: CloudflareGateway, zone: Zone,
+                    options: AuditOptions) -> tuple[ZoneSnapshot, list[StageError]]:
     """Settings and DNS, plus the SSL-mode rules when a playbook needs them.
 
     The rules are read next to the snapshot (same wall time) but a failure to read them, such
@@ -148,6 +253,38 @@ async def gather_observed(
     return observed, errors
 
 
+async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions, pool: ProbePool | None = None,
+                        hostname: str | None = None) -> ProbeResults:
+    if options.probe is None:
+        return ProbeResults(skipped_reason="probing disabled (--no-probe)")
+    if not options.probes:
+        return ProbeResults(skipped_reason="no selected playbook uses origin probes")
+    from cfremedy.probes.runner import probe_origins
+    from cfremedy.probes.targets import plan_targets
+
+    targets = [t for t in plan_targets(snapshot, options.probe) if hostname in (None, t.hostname)]
+    log.debug("probing %d origin(s) of %s", len(targets), snapshot.zone.name)
+    return await probe_origins(targets, options.probe, pool)
+
+
+# -- judging ---------------------------------------------------------------------------------------
+
+
+async def judge(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions,
+                observed: ObservedErrors | None = None, pool: ProbePool | None = None,
+                hostname: str | None = None) -> ZoneReport:
+    """Probe, read the extras, assemble the facts, run the playbooks: every audit's last step."""
+    probes, extras = await asyncio.gather(gather_probes(snapshot, options, pool, hostname),
+                                          gather_extras(gateway, snapshot, options))
+    facts = ZoneFacts(snapshot=snapshot, probes=probes,
+                      inventory=options.inventory.for_zone(snapshot.zone.name),
+                      now=datetime.now(timezone.utc), observed=observed,
+                      allowlists=extras.allowlists, cloudflare_ranges=extras.cloudflare_ranges,
+                      pages_projects=extras.pages_projects, options=options.playbook_options)
+    report = evaluate(facts, options.playbooks)
+    return replace(report, errors=report.errors + extras.errors)
+
+
 def _finding_order(f: Finding) -> tuple[int, str, str, str]:
     return (-f.severity.rank, f.playbook, f.resource, f.message)
 
@@ -174,6 +311,7 @@ def _merge_changes(changes: list[Change]) -> tuple[list[Change], list[StageError
 
 
 def evaluate(facts: ZoneFacts, playbooks: Sequence[Playbook]) -> ZoneReport:
+    """Run the playbooks over one zone's facts. Pure: no clock, no network, no files."""
     findings: list[Finding] = []
     changes: list[Change] = []
     errors: list[StageError] = []
@@ -214,89 +352,3 @@ def _probe_errors(facts: ZoneFacts) -> list[StageError]:
                 errors.append(StageError("probe", f"{probe.hostname} ({probe.address}:{port})",
                                          f"probe failed on our side: {step.error}"))
     return errors
-
-
-async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions) -> ProbeResults:
-    if options.probe is None:
-        return ProbeResults(skipped_reason="probing disabled (--no-probe)")
-    if not any(p.uses_probes for p in options.playbooks):
-        return ProbeResults(skipped_reason="no selected playbook uses origin probes")
-    targets = plan_targets(snapshot, options.probe)
-    log.debug("probing %d origin(s) of %s", len(targets), snapshot.zone.name)
-    return await probe_origins(targets, options.probe)
-
-
-async def judge(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions,
-                observed: ObservedErrors | None = None, probes: ProbeResults | None = None) -> ZoneReport:
-    """Probe (unless given), read the extras, assemble the facts, run the playbooks: every
-    audit's last step."""
-    if probes is None:
-        probes, extras = await asyncio.gather(gather_probes(snapshot, options),
-                                              gather_extras(gateway, snapshot, options))
-    else:
-        extras = await gather_extras(gateway, snapshot, options)
-    facts = ZoneFacts(snapshot=snapshot, probes=probes,
-                      inventory=options.inventory.for_zone(snapshot.zone.name),
-                      now=datetime.now(timezone.utc), observed=observed,
-                      allowlists=extras.allowlists, cloudflare_ranges=extras.cloudflare_ranges,
-                      pages_projects=extras.pages_projects, options=options.playbook_options)
-    report = evaluate(facts, options.playbooks)
-    return replace(report, errors=report.errors + extras.errors)
-
-
-async def audit_zone(gateway: CloudflareGateway, name: str, options: AuditOptions) -> ZoneReport:
-    snapshot, read_errors = await read_zone(gateway, await gateway.zone_by_name(name), options)
-    observed, analytics_errors = (
-        await gather_observed(gateway, [snapshot.zone], options.errors_since)
-        if options.errors_since else ({}, [])
-    )
-    report = await judge(gateway, snapshot, options, observed.get(snapshot.zone.id))
-    return replace(report, errors=report.errors + tuple(read_errors + analytics_errors))
-
-
-@dataclass(frozen=True)
-class Recheck:
-    """Whether a finding a plan set out to fix is gone from a fresh audit."""
-
-    finding: PlannedFinding
-    resolved: bool | None  # None: could not be re-checked
-    note: str = ""
-
-
-async def recheck(gateway: CloudflareGateway, plan: Plan, options: AuditOptions) -> list[Recheck]:
-    """Re-run the playbooks a plan's changes came from on a fresh snapshot (after apply)."""
-    changed = {c.playbook for c in plan.changes}
-    affected = tuple(p for p in options.playbooks if p.id in changed)
-    scoped = replace(options, playbooks=affected, errors_since=None)
-    snapshot, _ = await read_zone(gateway, await gateway.zone_by_name(plan.zone), scoped)
-    now_found = {(f.playbook, f.resource, f.error_codes)
-                 for f in (await judge(gateway, snapshot, scoped)).findings}
-    by_id = {p.id: p for p in affected}
-    results = []
-    for finding in plan.findings:
-        playbook = by_id.get(finding.playbook)
-        if playbook is None:
-            results.append(Recheck(finding, None, "playbook not available"))
-        elif playbook.uses_probes and options.probe is None:
-            results.append(Recheck(finding, None, "not re-checked: probing is disabled"))
-        else:
-            results.append(Recheck(finding, finding.key not in now_found))
-    return results
-
-
-def about_hostname(finding: Finding, hostname: str, zone: str) -> bool:
-    """Findings on the hostname itself, its paths, or the whole zone (its SSL mode, say)."""
-    resource = finding.resource.lower()
-    return resource in (hostname, zone) or resource.startswith(hostname + "/")
-
-
-async def audit_hostname(gateway: CloudflareGateway, zone: Zone, hostname: str,
-                         options: AuditOptions) -> list[Finding]:
-    """Run the given playbooks for one hostname: only its origins are probed (`diagnose`)."""
-    snapshot, _ = await read_zone(gateway, zone, options)
-    probes = None
-    if options.probe is not None and any(p.uses_probes for p in options.playbooks):
-        targets = [t for t in plan_targets(snapshot, options.probe) if t.hostname == hostname]
-        probes = await probe_origins(targets, options.probe)
-    report = await judge(gateway, snapshot, options, probes=probes)
-    return [f for f in report.findings if about_hostname(f, hostname, zone.name)]

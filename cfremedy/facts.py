@@ -17,10 +17,8 @@ from typing import Any
 
 from cfremedy.analytics import ObservedErrors
 from cfremedy.inventory import ZoneInventory
-from cfremedy.models import AllowlistFile, PagesProject, ZoneSnapshot, frozen_mapping
+from cfremedy.models import AllowlistFile, IPNetwork, PagesProject, ZoneSnapshot, frozen_mapping
 from cfremedy.probes.results import ProbeResults
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @lru_cache(maxsize=1)

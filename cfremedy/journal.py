@@ -24,7 +24,7 @@ from cfremedy.errors import UsageError
 from cfremedy.models import Change, utc_now_iso
 from cfremedy.report import change_dict, change_from_dict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audits.ok (a failed audit is history, never a baseline)
 FILENAME = "cfremedy.sqlite3"
 
 
@@ -125,7 +125,8 @@ CREATE TABLE IF NOT EXISTS audits (
     id TEXT PRIMARY KEY,
     scope TEXT NOT NULL,
     started_at TEXT NOT NULL,
-    report TEXT NOT NULL
+    report TEXT NOT NULL,
+    ok INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS audits_by_scope ON audits (scope, started_at);
 """
@@ -136,7 +137,8 @@ class AuditRecord:
     id: str
     scope: str  # "zone example.com", "all zones; shard 1/4", ...: what the audit covered
     started_at: str
-    report: dict[str, Any]  # the JSON report (DESIGN §5), before any baseline was subtracted
+    report: dict[str, Any]  # the JSON report, before any baseline was subtracted
+    ok: bool = True  # it ran to the end: no zone failed to be read, no playbook crashed
 
 
 class Journal:
@@ -155,6 +157,9 @@ class Journal:
         if version > SCHEMA_VERSION:
             raise UsageError(f"the journal at {path} was written by a newer cfremedy")
         self._db.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(audits)")}
+        if "ok" not in columns:  # a version 1 journal: its audits are taken as they were stored
+            self._db.execute("ALTER TABLE audits ADD COLUMN ok INTEGER NOT NULL DEFAULT 1")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @classmethod
@@ -228,7 +233,7 @@ class Journal:
 
     def runs(self, limit: int | None = None) -> list[Run]:
         """Newest first."""
-        query = f"SELECT {self._COLUMNS} FROM runs ORDER BY started_at DESC, id DESC"
+        query = f"SELECT {self._COLUMNS} FROM runs ORDER BY rowid DESC"
         rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         return [self._load(r) for r in rows]
 
@@ -252,33 +257,39 @@ class Journal:
 
     # -- audits -----------------------------------------------------------------------------------
 
-    def record_audit(self, scope: str, report: dict[str, Any]) -> str:
+    def record_audit(self, scope: str, report: dict[str, Any], ok: bool = True) -> str:
         audit_id = new_run_id()
         with self._transaction():
             self._db.execute(
-                "INSERT INTO audits (id, scope, started_at, report) VALUES (?, ?, ?, ?)",
-                (audit_id, scope, _now(), json.dumps(report, sort_keys=True)),
+                "INSERT INTO audits (id, scope, started_at, report, ok) VALUES (?, ?, ?, ?, ?)",
+                (audit_id, scope, _now(), json.dumps(report, sort_keys=True), int(ok)),
             )
         return audit_id
 
+    _AUDIT_COLUMNS = "id, scope, started_at, report, ok"
+
     @staticmethod
     def _audit(row: tuple[Any, ...]) -> AuditRecord:
-        return AuditRecord(id=row[0], scope=row[1], started_at=row[2], report=json.loads(row[3]))
+        return AuditRecord(id=row[0], scope=row[1], started_at=row[2], report=json.loads(row[3]),
+                           ok=bool(row[4]))
 
     def audits(self, limit: int | None = None, scope: str | None = None,
-               before: str | None = None) -> list[AuditRecord]:
-        """Newest first; optionally only one scope, or only those older than an audit id."""
+               before: str | None = None, ok_only: bool = False) -> list[AuditRecord]:
+        """Newest first; optionally only one scope, only those older than an audit id, or only
+        those that ran to the end (what a baseline or a diff may compare with)."""
         clauses, args = [], []
         if scope is not None:
             clauses.append("scope = ?")
             args.append(scope)
-        if before is not None:
-            clauses.append("id < ?")
+        if before is not None:  # by insertion order: two audits may share a second
+            clauses.append("rowid < (SELECT rowid FROM audits WHERE id = ?)")
             args.append(before)
+        if ok_only:
+            clauses.append("ok = 1")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = f"SELECT id, scope, started_at, report FROM audits{where} ORDER BY id DESC"
+        query = f"SELECT {self._AUDIT_COLUMNS} FROM audits{where} ORDER BY rowid DESC"
         rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         return [self._audit(r) for r in rows]
 
     def audit(self, audit_id: str) -> AuditRecord:
-        return self._audit(self._lookup("audits", "id, scope, started_at, report", audit_id, "audit"))
+        return self._audit(self._lookup("audits", self._AUDIT_COLUMNS, audit_id, "audit"))

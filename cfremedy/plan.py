@@ -29,13 +29,16 @@ def changes_checksum(changes: tuple[Change, ...]) -> str:
 
 @dataclass(frozen=True)
 class PlannedFinding:
-    """What a change is meant to resolve, kept so `apply` can say whether it did."""
+    """A finding of the audit the plan came from, kept so `apply` can say, afterwards, which
+    ones its changes resolved and which findings are new."""
 
     playbook: str
     resource: str
     error_codes: tuple[int, ...]
     severity: str
     message: str
+    fingerprint: str = ""  # empty in plans made before cfremedy recorded it
+    addressed: bool = True  # a change of this plan is meant to resolve it
 
     @property
     def key(self) -> tuple[str, str, tuple[int, ...]]:
@@ -49,17 +52,19 @@ class Plan:
     changes: tuple[Change, ...]
     created_at: str
     findings: tuple[PlannedFinding, ...] = ()
+    playbooks: tuple[str, ...] = ()  # the playbooks the plan's audit ran
 
     @classmethod
     def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...],
-            findings: tuple[Finding, ...] = ()) -> Plan:
+            findings: tuple[Finding, ...] = (), playbooks: tuple[str, ...] = ()) -> Plan:
         now = utc_now_iso()
         planned = tuple(
-            PlannedFinding(f.playbook, f.resource, f.error_codes, f.severity.value, f.message)
+            PlannedFinding(f.playbook, f.resource, f.error_codes, f.severity.value, f.message,
+                           f.fingerprint(zone), any(c.playbook == f.playbook for c in changes))
             for f in findings
-            if any(c.playbook == f.playbook for c in changes)
         )
-        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned)
+        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned,
+                   playbooks=playbooks)
 
     @property
     def checksum(self) -> str:
@@ -74,10 +79,13 @@ class Plan:
             "created_at": self.created_at,
             "changes": [change_dict(c) for c in self.changes],
             "checksum": self.checksum,
-            # Informational, outside the checksum: what the changes should resolve.
+            # Informational, outside the checksum: what the audit found, and which findings the
+            # changes should resolve; apply's re-audit compares with it.
+            "playbooks": list(self.playbooks),
             "findings": [
                 {"playbook": f.playbook, "resource": f.resource, "error_codes": list(f.error_codes),
-                 "severity": f.severity, "message": f.message}
+                 "severity": f.severity, "message": f.message, "fingerprint": f.fingerprint,
+                 "addressed": f.addressed}
                 for f in self.findings
             ],
         }
@@ -96,9 +104,11 @@ class Plan:
                 findings=tuple(
                     PlannedFinding(str(f["playbook"]), str(f["resource"]),
                                    tuple(int(c) for c in f.get("error_codes", ())),
-                                   str(f.get("severity", "")), str(f.get("message", "")))
+                                   str(f.get("severity", "")), str(f.get("message", "")),
+                                   str(f.get("fingerprint", "")), bool(f.get("addressed", True)))
                     for f in data.get("findings", ())
                 ),
+                playbooks=tuple(str(p) for p in data.get("playbooks", ())),
             )
             recorded = str(data["checksum"])
         except (KeyError, TypeError) as exc:

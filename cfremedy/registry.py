@@ -1,6 +1,6 @@
 """Discovering playbooks: the built-in `playbooks` package plus any directory a user adds.
 
-A playbook is a plain module (DESIGN §3). The registry reads its metadata once, checks the parts
+A playbook is a plain module (docs/architecture.md, "The playbook contract"). The registry reads its metadata once, checks the parts
 a run depends on, and hands out `Playbook` values so nothing else imports playbook modules.
 """
 
@@ -18,7 +18,7 @@ from types import ModuleType
 
 from cfremedy.errors import UsageError
 from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity
+from cfremedy.models import Change, Finding, PlaybookMeta, Severity
 
 BUILTIN_PACKAGE = "playbooks"
 
@@ -35,28 +35,16 @@ Detect = Callable[[ZoneFacts], list[Finding]]
 PlanFix = Callable[[ZoneFacts, Sequence[Finding]], list[Change]]
 
 
-@dataclass(frozen=True)
-class Playbook:
-    id: str
-    title: str
-    severity: Severity
-    error_codes: tuple[int, ...]
-    docs_url: str
-    read_permissions: tuple[str, ...]
-    write_permissions: tuple[str, ...]
-    docstring: str
-    source: str  # file the module was loaded from
-    builtin: bool
-    # Optional in a module (default True): False lets an audit skip probing origins entirely.
-    uses_probes: bool
-    # Optional in a module: the `SOURCES` it needs read (default none).
-    reads: tuple[str, ...]
+@dataclass(frozen=True, kw_only=True)
+class Playbook(PlaybookMeta):
+    """A playbook's metadata and its two functions, as loaded from its module."""
+
     detect: Detect
     plan_fix: PlanFix
 
     @property
-    def summary(self) -> str:
-        return self.docstring.strip().splitlines()[0] if self.docstring.strip() else self.title
+    def meta(self) -> PlaybookMeta:
+        return PlaybookMeta(**{f: getattr(self, f) for f in PlaybookMeta.__dataclass_fields__})
 
 
 class PlaybookLoadError(UsageError):
@@ -68,7 +56,7 @@ def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playboo
 
     def need(attr: str) -> object:
         if not hasattr(module, attr):
-            raise PlaybookLoadError(f"playbook {where}: missing `{attr}` (see DESIGN §3)")
+            raise PlaybookLoadError(f"playbook {where}: missing `{attr}` (see docs/architecture.md, \"The playbook contract\")")
         return getattr(module, attr)
 
     playbook_id = need("id")

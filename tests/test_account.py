@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cfremedy.account import AccountScope, Shard, audit_account
-from cfremedy.audit import AuditOptions
+from cfremedy.audit import AuditOptions, audit
+from cfremedy.selection import AccountSelection, Shard
 from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.models import Report, Zone
 from cfremedy.ratelimit import Rate, RateLimiter
@@ -62,12 +62,12 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-def run_account(url: str, scope: AccountScope = AccountScope(), limiter: RateLimiter | None = None,
+def run_account(url: str, scope: AccountSelection = AccountSelection(), limiter: RateLimiter | None = None,
                 sleep: Any = asyncio.sleep) -> tuple[Report, int]:
     async def go() -> tuple[Report, int]:
         async with CloudflareGateway(SecretStr(TOKEN), url, limiter=limiter or RateLimiter(Rate(10**6, 1)),
                                      sleep=sleep, retry=RetryPolicy(backoff=0.01)) as gateway:
-            report = await audit_account(gateway, scope, NO_PROBE)
+            report = await audit(gateway, scope, NO_PROBE)
             return report, gateway.requests_sent
 
     return asyncio.run(go())
@@ -93,7 +93,7 @@ def test_two_requests_per_zone_when_no_playbook_needs_the_rules(sandbox_factory)
 
     async def go() -> int:
         async with CloudflareGateway(SecretStr(TOKEN), api.url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
-            await audit_account(gateway, AccountScope(), no_rules)
+            await audit(gateway, AccountSelection(), no_rules)
             return gateway.requests_sent
 
     assert asyncio.run(go()) == len(api.requests) == 2 + 2 * 60
@@ -107,7 +107,7 @@ def test_skip_rules_halves_the_requests_and_says_so(sandbox_factory) -> None:
 
     async def go() -> Report:
         async with CloudflareGateway(SecretStr(TOKEN), api.url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
-            return await audit_account(gateway, AccountScope(), skipping)
+            return await audit(gateway, AccountSelection(), skipping)
 
     report = asyncio.run(go())
     assert len(api.requests) == 1 + 2 * 20
@@ -130,7 +130,7 @@ def test_a_token_without_the_rules_permissions_is_judged_zone_wide(sandbox_facto
 def test_shards_cover_every_zone_exactly_once_with_the_same_findings(sandbox_factory) -> None:
     api = sandbox_factory(scenario(zones=40))
     whole, _ = run_account(api.url)
-    parts = [run_account(api.url, AccountScope(shard=Shard(i, 4)))[0] for i in range(1, 5)]
+    parts = [run_account(api.url, AccountSelection(shard=Shard(i, 4)))[0] for i in range(1, 5)]
     names = [z.name for part in parts for z in part.zones]
     assert sorted(names) == [z.name for z in whole.zones] and len(names) == len(set(names))
     assert all(part.zones for part in parts)  # a hash split, not everything in one shard
@@ -150,7 +150,7 @@ def test_shard_assignment_is_stable_and_parsed_strictly() -> None:
 
 def test_zone_globs_select_zones(sandbox_factory) -> None:
     api = sandbox_factory(scenario(zones=12))
-    report, _ = run_account(api.url, AccountScope(zone_globs=("z00?.example",)))
+    report, _ = run_account(api.url, AccountSelection(zone_globs=("z00?.example",)))
     assert [z.name for z in report.zones] == [f"z00{i}.example" for i in range(10)]
 
 
@@ -417,7 +417,7 @@ def test_ips_and_pages_projects_are_read_once_per_run(sandbox_factory, tmp_path:
 
 async def _audit(url: str, options: AuditOptions) -> tuple[Report, int]:
     async with CloudflareGateway(SecretStr(TOKEN), url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
-        return await audit_account(gateway, AccountScope(), options), gateway.requests_sent
+        return await audit(gateway, AccountSelection(), options), gateway.requests_sent
 
 
 def test_playbook_options_come_from_cfremedy_toml_strictly() -> None:

@@ -17,7 +17,7 @@ from cfremedy.apply import (
     ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded, safety_problems,
 )
 from cfremedy.errors import EXIT_API, EXIT_REFUSED, MissingPermission, Refused, UsageError
-from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritesNotAllowed
+from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritableGateway, WritesNotAllowed
 from cfremedy.journal import ChangeState, Journal, Run, RunKind
 from cfremedy.models import Change
 from cfremedy.plan import Plan
@@ -80,7 +80,7 @@ def apply(api: SandboxApi, plan: Plan, state_dir: Path, options: ApplyOptions = 
           token: str = TOKEN, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None,
           retry: RetryPolicy = FAST) -> Run:
     async def go() -> Run:
-        async with CloudflareGateway(SecretStr(token), api.url, allow_writes=True, retry=retry) as gw:
+        async with WritableGateway(SecretStr(token), api.url, retry=retry) as gw:
             with Journal.in_state_dir(state_dir) as journal:
                 prepared = await prepare(gw, plan, options)
                 return await Executor(gw, journal, prepared, kind, rolls_back).run()
@@ -151,12 +151,18 @@ def test_a_token_that_cannot_write_is_refused_before_the_first_write(sandbox_fac
 
 
 def test_a_read_only_gateway_cannot_write(sandbox_factory) -> None:
+    """Audit code holds a `CloudflareGateway`: it has no write method at all, and its transport
+    refuses a write even when one is forced through it."""
+    from cfremedy.gateway.transport import Op
+
     api = sandbox_factory(scenario())
+    assert not any(hasattr(CloudflareGateway, m) for m in ("edit_setting", "edit_record", "batch_edit_records"))
 
     async def go() -> None:
         async with CloudflareGateway(SecretStr(TOKEN), api.url) as gw:
             zone = await gw.zone_by_name(ZONE)
-            await gw.edit_setting(zone, "ssl", "strict")
+            await gw._transport.send(Op("set ssl", write=True), "PATCH",
+                                     f"/zones/{zone.id}/settings/ssl", {"value": "strict"})
 
     with pytest.raises(WritesNotAllowed):
         asyncio.run(go())

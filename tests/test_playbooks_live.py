@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cfremedy.audit import AuditOptions, audit_zone
+from cfremedy.audit import AuditOptions, audit
+from cfremedy.selection import AccountSelection
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import ZoneReport
 from cfremedy.registry import load_registry
@@ -114,8 +115,7 @@ def reports() -> Iterator[dict[str, ZoneReport]]:
 
         async def audit_all() -> dict[str, ZoneReport]:
             async with CloudflareGateway(SecretStr(TOKEN), session.api.url) as gateway:
-                results = await asyncio.gather(
-                    *(audit_zone(gateway, f"{label}.example", options) for label in ROWS))
+                results = (await audit(gateway, AccountSelection(), options)).zones
             return {r.name.removesuffix(".example"): r for r in results}
 
         yield asyncio.run(audit_all())

@@ -10,20 +10,20 @@ from typing import Annotated
 
 import typer
 
-from cfremedy.apply import ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded
-from cfremedy.audit import AuditOptions, Recheck, recheck
-from cfremedy.cli.common import (
-    ConnectTo, ConnectToOnly, InventoryOpt, NoProbe, OriginCa, PlaybookDirs, ProbeConcurrency,
-    ProbeTimeout, Quiet, Verbose, command, gateway_for, load_inventory_option, load_settings,
-    probe_options, run_async, select_playbooks,
+from cfremedy.apply import (
+    ApplyOptions, Executor, Recheck, inverse_plan, made_worse, prepare, reconcile, recheck, run_succeeded,
 )
+from cfremedy.audit import audit
+from cfremedy.cli.common import Quiet, Verbose, command, load_settings, run_async, writable_gateway_for
 from cfremedy.cli.console import err, out, terminal_width
-from cfremedy.errors import EXIT_OK, EXIT_REFUSED, ApiError, CfremedyError, Refused, UsageError
-from cfremedy.gateway import CloudflareGateway
+from cfremedy.cli.flags import ProbeFlags, audit_options, flags
+from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED, ApiError, CfremedyError, Refused, UsageError
+from cfremedy.gateway import WritableGateway
 from cfremedy.journal import Journal, Run, RunKind
 from cfremedy.plan import Plan
 from cfremedy.reporters.runs import render_rechecks, render_run, run_summary
 from cfremedy.reporters.table import render_changes
+from cfremedy.selection import ZoneSelection
 from cfremedy.settings import Settings
 
 log = logging.getLogger("cfremedy.cli")
@@ -51,7 +51,7 @@ class _Outcome:
     stopped_by: CfremedyError | None = None  # e.g. the token refused halfway through
 
 
-async def _execute(gateway: CloudflareGateway, journal: Journal, plan: Plan, options: ApplyOptions,
+async def _execute(gateway: WritableGateway, journal: Journal, plan: Plan, options: ApplyOptions,
                    yes: bool, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> _Outcome:
     prepared = await prepare(gateway, plan, options)
     _confirm(f"Apply these {len(plan.changes)} change(s) to {plan.zone}?", yes)
@@ -66,8 +66,13 @@ async def _execute(gateway: CloudflareGateway, journal: Journal, plan: Plan, opt
 def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
     run = outcome.run
     out(f"\nResults:\n{render_run(run, terminal_width())}\n{run_summary(run)}\n")
-    if rechecks:
-        out("\n" + render_rechecks(rechecks))
+    worse = made_worse(rechecks or [])
+    if rechecks is not None:
+        out("\n" + render_rechecks(rechecks, terminal_width()))
+    if worse:
+        err(f"cfremedy: warning: the re-audit found {len(worse)} finding(s) that were not there when"
+            f" the plan was made, e.g. {worse[0].playbook} on {worse[0].resource}: the apply may have"
+            " made the zone worse (roll back with the command below)")
     if outcome.stopped_by is not None:
         err(f"cfremedy: error: stopped: {outcome.stopped_by.message}")
         if outcome.stopped_by.hint:
@@ -76,12 +81,16 @@ def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
             return outcome.stopped_by.exit_code
     if any(e.state.reached_cloudflare for e in run.entries):
         out(f"\nUndo with: cfremedy rollback {run.id}\n")
-    return EXIT_OK if outcome.stopped_by is None and run_succeeded(run) else EXIT_REFUSED
+    if outcome.stopped_by is not None or not run_succeeded(run):
+        return EXIT_REFUSED
+    return EXIT_FINDINGS if worse else EXIT_OK
 
 
 @command
+@flags(probe=ProbeFlags)
 def apply_command(
     plan_file: Annotated[Path, typer.Argument(metavar="PLAN.json", help="A plan from `cfremedy plan zone`.")],
+    probe: ProbeFlags,
     yes: Yes = False,
     max_changes: Annotated[int, typer.Option("--max-changes", metavar="N", min=0,
                                              help="Refuse plans with more changes than this.")] = 10,
@@ -90,14 +99,6 @@ def apply_command(
     force: Annotated[bool, typer.Option("--force", help="Override --max-changes and the 30 % DNS"
                                         " limit. Never a downgrade (that takes --allow-downgrade),"
                                         " never the drift check.")] = False,
-    inventory: InventoryOpt = None,
-    connect_to: ConnectTo = None,
-    connect_to_only: ConnectToOnly = False,
-    origin_ca: OriginCa = None,
-    probe_timeout: ProbeTimeout = 10.0,
-    probe_concurrency: ProbeConcurrency = 100,
-    no_probe: NoProbe = False,
-    playbooks_dir: PlaybookDirs = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -107,9 +108,10 @@ def apply_command(
     --max-changes changes, DNS changes to more than 30 % of the zone's records (zones of 10
     records or more), and changes that lower security without --allow-downgrade. Checks the token may write what the plan
     touches (exit 3). Then, per change: re-reads the live value and skips it if it is no longer
-    the plan's `before` (drift), journals, writes, reads back. Finally re-runs the affected
-    playbooks on a fresh snapshot (probe options as for audit) and says which findings are
-    resolved. Applying the same plan again changes nothing. Prints a run id for `rollback`.
+    the plan's `before` (drift), journals, writes, reads back. Finally re-audits the zone with
+    every playbook (probe options as for audit) and says which findings are resolved and
+    which are new since the plan (then it exits 1: the apply may have made the zone worse).
+    Applying the same plan again changes nothing. Prints a run id for `rollback`.
 
     Examples:
 
@@ -119,31 +121,29 @@ def apply_command(
     """
     settings = load_settings()
     plan = Plan.read(plan_file)
-    audit_options = AuditOptions(
-        playbooks=select_playbooks(settings, None, playbooks_dir),
-        probe=probe_options(settings, connect_to, connect_to_only, origin_ca, probe_timeout,
-                            probe_concurrency, no_probe),
-        inventory=load_inventory_option(settings, inventory),
-    )
+    options = audit_options(settings, probe)
     if not plan.changes:
         out(f"The plan for {plan.zone} has no changes: nothing to apply.\n")
         return EXIT_OK
     out(render_changes(plan.changes, title=f"Plan for {plan.zone} ({len(plan.changes)} change(s),"
                        f" {plan.checksum[:19]}...)", width=terminal_width()))
 
-    async def go() -> tuple[_Outcome, list[Recheck]]:
-        async with gateway_for(settings, allow_writes=True) as gateway:
+    async def go() -> tuple[_Outcome, list[Recheck] | None]:
+        async with writable_gateway_for(settings) as gateway:
             with _journal(settings) as journal:
                 outcome = await _execute(gateway, journal, plan,
                                          ApplyOptions(max_changes, allow_downgrade, force), yes)
-            rechecks: list[Recheck] = []
             wrote = any(e.state.reached_cloudflare for e in outcome.run.entries)
-            if wrote and plan.findings and outcome.stopped_by is None:
-                try:
-                    rechecks = await recheck(gateway, plan, audit_options)
-                except ApiError as exc:
-                    err(f"cfremedy: warning: could not re-audit after applying: {exc.message}")
-            return outcome, rechecks
+            if not wrote or outcome.stopped_by is not None:
+                return outcome, None
+            (after,) = (await audit(gateway, ZoneSelection(plan.zone), options)).zones
+            failure = next((e for e in after.errors if e.stage == "api"), None)
+            if failure is not None:
+                err(f"cfremedy: warning: could not re-audit after applying: {failure.message}")
+                return outcome, None
+            probing = options.probe is not None
+            needs_probes = frozenset(p.id for p in options.playbooks if p.uses_probes)
+            return outcome, recheck(plan, after, probing, needs_probes)
 
     outcome, rechecks = run_async(go())
     return _report(outcome, rechecks)
@@ -167,7 +167,7 @@ def rollback_command(
     settings = load_settings()
 
     async def go() -> _Outcome | None:
-        async with gateway_for(settings, allow_writes=True) as gateway:
+        async with writable_gateway_for(settings) as gateway:
             with _journal(settings) as journal:
                 run = await reconcile(gateway, journal, journal.run(run_id))
                 plan = inverse_plan(run)

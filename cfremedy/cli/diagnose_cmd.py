@@ -11,18 +11,17 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cfremedy.audit import AuditOptions, audit_hostname
+from cfremedy.audit import AuditOptions, audit
 from cfremedy.cli.common import (
-    ConnectTo, ConnectToOnly, FailOn, FailOnOpt, InventoryOpt, ListFormat, ListFormatOpt, NoProbe,
-    OriginCa, PlaybookDirs, ProbeConcurrency, ProbeTimeout, Quiet, Verbose, command,
-    fail_threshold, gateway_for, load_inventory_option, load_settings, probe_options, run_async,
-    select_playbooks,
+    ListFormat, ListFormatOpt, Quiet, Verbose, command, gateway_for, load_settings, run_async,
 )
+from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.cli.console import err, out
 from cfremedy.diagnosis import PlaybookRun, build_bundle, bundle_markdown, interpret
 from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
 from cfremedy.probes import parse_connect_to
 from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace
+from cfremedy.selection import HostnameSelection
 from cfremedy.settings import Settings
 
 
@@ -40,17 +39,21 @@ def _playbooks(settings: Settings, code: int | None, host: str, zone_name: str |
 
     async def go() -> PlaybookRun:
         async with gateway_for(settings) as gateway:
-            zone = await (gateway.zone_by_name(zone_name) if zone_name else gateway.zone_for_hostname(host))
-            findings = await audit_hostname(gateway, zone, host, scoped)
-            return PlaybookRun(zone.name, ids, (), "", tuple(findings))
+            (zone,) = (await audit(gateway, HostnameSelection(host, zone_name), scoped)).zones
+        failure = next((e for e in zone.errors if e.stage == "api"), None)
+        if failure is not None:
+            raise ApiError(failure.message, hint=failure.hint)
+        return PlaybookRun(zone.name, ids, (), "", zone.findings)
 
     return run_async(go())
 
 
 @command
+@flags(probe=ProbeFlags)
 def diagnose_command(
     url: Annotated[str, typer.Argument(metavar="URL", help="The URL that returns the error,"
                                        " e.g. https://www.example.com/path.")],
+    probe: ProbeFlags,
     zone: Annotated[str | None, typer.Option("--zone", "-z", metavar="NAME", help="The zone the"
                                              " hostname belongs to [default: found from the hostname]")] = None,
     bundle: Annotated[Path | None, typer.Option("--bundle", metavar="DIR", help="Write bundle.json"
@@ -62,15 +65,7 @@ def diagnose_command(
         help="Send the request for URL elsewhere (curl syntax, repeatable); --connect-to is for"
         " origin probes  [env: CFREMEDY_EDGE_CONNECT_TO; default: the --connect-to rules]")] = None,
     format: ListFormatOpt = None,
-    fail_on: FailOnOpt = FailOn.high,
-    inventory: InventoryOpt = None,
-    connect_to: ConnectTo = None,
-    connect_to_only: ConnectToOnly = False,
-    origin_ca: OriginCa = None,
-    probe_timeout: ProbeTimeout = 10.0,
-    probe_concurrency: ProbeConcurrency = 100,
-    no_probe: NoProbe = False,
-    playbooks_dir: PlaybookDirs = None,
+    fail_on: FailOnOpt = "high",
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -95,19 +90,14 @@ def diagnose_command(
         raise UsageError(f"{url!r} is not an http(s) URL with a hostname")
     host = parts.hostname.lower()
     settings = load_settings()
-    options = AuditOptions(
-        playbooks=select_playbooks(settings, None, playbooks_dir),
-        probe=probe_options(settings, connect_to, connect_to_only, origin_ca, probe_timeout,
-                            probe_concurrency, no_probe),
-        inventory=load_inventory_option(settings, inventory),
-    )
+    options = audit_options(settings, probe)
     edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]
     try:
         rules = (tuple(parse_connect_to(r) for r in edge_specs) if edge_specs
                  else options.probe.connect_to if options.probe else ())
     except ValueError as exc:
         raise UsageError(f"--edge-connect-to: {exc}") from None
-    only = connect_to_only or settings.connect_to_only
+    only = probe.connect_to_only or settings.connect_to_only
     try:
         response = run_async(fetch(url, rules=rules, only_connect_to=only,
                                    follow_redirects=follow_redirects))

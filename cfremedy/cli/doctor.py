@@ -9,10 +9,8 @@ import typer
 from tabulate import tabulate
 
 from cfremedy import permissions
-from cfremedy.cli.common import (
-    PlaybookDirs, Quiet, Verbose, command, gateway_for, load_settings, run_async,
-    select_playbooks,
-)
+from cfremedy.cli.common import Quiet, Verbose, command, gateway_for, load_settings, run_async
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.cli.console import out
 from cfremedy.errors import EXIT_OK, ApiError
 from cfremedy.gateway import TokenStatus

@@ -9,9 +9,9 @@ import typer
 
 from cfremedy.analytics import ObservedErrors, window_ending
 from cfremedy.cli.common import (
-    ListFormatOpt, PlaybookDirs, Quiet, Verbose, command, gateway_for, list_format, load_settings,
-    run_async, select_playbooks, window_option,
+    ListFormatOpt, Quiet, Verbose, command, gateway_for, list_format, load_settings, run_async,
 )
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks, window_option
 from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_OK
 from cfremedy.reporters.errors import render_errors

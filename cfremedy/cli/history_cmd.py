@@ -14,7 +14,7 @@ from cfremedy.cli.common import (
 )
 from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_OK, UsageError
-from cfremedy.journal import Journal
+from cfremedy.journal import AuditRecord, Journal
 from cfremedy.reporters.runs import render_diff, render_history
 
 
@@ -54,13 +54,17 @@ def history_command(
     return EXIT_OK
 
 
-def _report(journal: Journal, spec: str) -> tuple[dict[str, Any], str, str | None]:
-    """A JSON report from a file, or a stored audit by id: (report, label, scope)."""
+def _report(journal: Journal, spec: str) -> tuple[dict[str, Any], str, AuditRecord | None]:
+    """A JSON report from a file, or a stored audit by id: (report, label, record)."""
     path = Path(spec)
     if path.suffix == ".json" or path.is_file():
         return load_report_file(path), spec, None
     record = journal.audit(spec)
-    return record.report, f"audit {record.id} ({record.scope})", record.scope
+    return record.report, _label(record), record
+
+
+def _label(record: AuditRecord) -> str:
+    return f"audit {record.id} ({record.scope})"
 
 
 @command
@@ -75,8 +79,10 @@ def diff_command(
 ) -> int:
     """Findings that appeared and that were resolved between two audits (drift over time).
 
-    With no argument, compares the newest stored audit with the previous one of the same
-    scope. Findings are matched by fingerprint (the same identity SARIF alerts use).
+    With no argument, compares the newest stored audit that ran to the end with the previous
+    one of the same scope (an audit in which a zone could not be read is never a side by
+    default: every finding of that zone would look resolved). Findings are matched by
+    fingerprint (the same identity SARIF alerts use).
 
     Examples:
 
@@ -91,23 +97,33 @@ def diff_command(
     with Journal.in_state_dir(settings.state_dir) as journal:
         if new is None and old is not None:
             old, new = None, old  # one argument: compare it with the audit before it
+        new_record: AuditRecord | None
         if new is None:
-            newest = journal.audits(limit=1)
+            newest = journal.audits(limit=1, ok_only=True)
             if not newest:
-                raise UsageError("no audit is stored yet", hint="run `cfremedy audit zone|account` first")
-            new_report, new_label, scope = newest[0].report, f"audit {newest[0].id} ({newest[0].scope})", newest[0].scope
-            new_id: str | None = newest[0].id
+                raise UsageError("no audit that ran to the end is stored yet",
+                                 hint="run `cfremedy audit zone|account` first")
+            new_record = newest[0]
+            new_report, new_label = new_record.report, _label(new_record)
         else:
-            new_report, new_label, scope = _report(journal, new)
-            new_id = journal.audit(new).id if scope is not None else None
+            new_report, new_label, new_record = _report(journal, new)
+        old_record: AuditRecord | None
         if old is None:
-            if scope is None or new_id is None:
+            if new_record is None:
                 raise UsageError("give OLD when NEW is a report file")
-            earlier = journal.audits(limit=1, scope=scope, before=new_id)
+            earlier = journal.audits(limit=1, scope=new_record.scope, before=new_record.id, ok_only=True)
             if not earlier:
-                raise UsageError(f"no audit of {scope} before {new_id}")
-            old_report, old_label = earlier[0].report, f"audit {earlier[0].id} ({earlier[0].scope})"
+                raise UsageError(f"no audit of {new_record.scope} that ran to the end before {new_record.id}")
+            old_record = earlier[0]
+            old_report, old_label = old_record.report, _label(old_record)
         else:
-            old_report, old_label, _ = _report(journal, old)
+            old_report, old_label, old_record = _report(journal, old)
+    for record in (old_record, new_record):
+        if record is not None and not record.ok:
+            err(f"cfremedy: warning: audit {record.id} did not run to the end (a zone could not be"
+                " read, or a playbook failed): its missing findings will look resolved")
+    if old_record is not None and new_record is not None and old_record.scope != new_record.scope:
+        err(f"cfremedy: warning: comparing different scopes ({old_record.scope} and"
+            f" {new_record.scope}): findings outside their overlap will look new or resolved")
     out(render_diff(diff_reports(old_report, new_report, old_label, new_label), fmt))
     return EXIT_OK

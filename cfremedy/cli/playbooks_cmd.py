@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from tabulate import tabulate
 
-from cfremedy.cli.common import PlaybookDirs, Quiet, Verbose, command, load_settings, select_playbooks
+from cfremedy.cli.common import Quiet, Verbose, command, load_settings
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.cli.console import out
 
 playbooks_app = typer.Typer(rich_markup_mode=None, help="List the playbooks and show what each one checks.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import threading
 from pathlib import Path
@@ -11,14 +10,18 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
-from cfremedy.audit import AuditOptions, audit_zone
+from cfremedy.audit import AuditOptions, audit
 from cfremedy.cli.common import Quiet, Verbose, command, run_async
 from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.errors import UsageError
+from cfremedy.finish import FinishOptions, Outcome, finish
 from cfremedy.gateway import CloudflareGateway
-from cfremedy.models import Report, ZoneReport
+from cfremedy.journal import Journal
+from cfremedy.models import Report
+from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 from cfremedy.registry import load_registry
 from cfremedy.reporters.table import render_zone, summary_line
+from cfremedy.selection import AccountSelection
 from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from cfremedy.sandbox.session import SandboxSession
 
@@ -74,16 +77,23 @@ def serve_command(
     return 0
 
 
-async def _audit_all(session: SandboxSession, probe_timeout: float) -> list[ZoneReport]:
+def _audit_all(session: SandboxSession, probe_timeout: float) -> Outcome:
+    """The same pipeline and finishing steps as `audit account`, against the sandbox, with
+    the sandbox's own history database."""
     options = AuditOptions(
         playbooks=load_registry().playbooks,
         probe=session.probe_options(timeout=probe_timeout),
         inventory=session.inventory,
     )
-    async with CloudflareGateway(SecretStr(session.token.value), session.api.url) as gateway:
-        return list(await asyncio.gather(
-            *(audit_zone(gateway, z.name, options) for z in session.scenario.zones)
-        ))
+
+    async def go() -> Report:
+        async with CloudflareGateway(SecretStr(session.token.value), session.api.url,
+                                     limiter=RateLimiter(DEFAULT_RATE)) as gateway:
+            return await audit(gateway, AccountSelection(), options)
+
+    report = run_async(go())
+    with Journal.in_state_dir(session.state_dir) as journal:
+        return finish(report, FinishOptions(fail_on=None), journal)
 
 
 NEXT_STEPS = """\
@@ -118,13 +128,15 @@ def demo_command(
     with SandboxSession(_load(scenario)) as session:
         err(f"cfremedy demo: sandbox API at {session.api.url},"
             f" {len(session.scenario.origins)} origin servers on 127.0.0.1")
-        reports = run_async(_audit_all(session, probe_timeout))
+        outcome = _audit_all(session, probe_timeout)
         api_log = session.api.requests
     if session.scenario.description:
         out(session.scenario.description.strip() + "\n\n")
-    for report in reports:
+    for report in outcome.report.zones:
         out(render_zone(report, terminal_width()) + "\n")
-    summary = summary_line(Report(zones=tuple(reports)))
+    for note in outcome.notes:
+        err(f"cfremedy demo: {note}")
+    summary = summary_line(outcome.report)
     writes = sum(1 for r in api_log if r.method != "GET")
     out(f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
         f"\n\n{NEXT_STEPS.format(permissions=_read_permissions())}")

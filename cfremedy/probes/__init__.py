@@ -16,7 +16,7 @@ from cfremedy.probes.results import (
     StepResult,
     TlsResult,
 )
-from cfremedy.probes.runner import probe_origins
+from cfremedy.probes.runner import ProbePool, probe_origins
 from cfremedy.probes.targets import ProbeTarget, plan_targets
 from cfremedy.probes.tls import ProbeConfigError
 
@@ -28,6 +28,7 @@ __all__ = [
     "Outcome",
     "ProbeConfigError",
     "ProbeOptions",
+    "ProbePool",
     "ProbeResults",
     "ProbeTarget",
     "StepResult",

@@ -36,8 +36,12 @@ def _uncovered(target: ProbeTarget, port: int) -> StepResult:
     return StepResult(Outcome.SKIPPED, f"{format_host(target.address)}:{port} not probed: {_ONLY_CONNECT_TO}")
 
 
-class _Prober:
-    """The state shared by one `probe_origins` call: options, trust, and the concurrency cap."""
+class ProbePool:
+    """What every probe of a run shares: options, trust stores, and one concurrency cap.
+
+    One pool serves a whole run, however many zones it audits at once: dividing the cap between
+    zones in flight left a zone with 500 origins 12 slots while the others sat idle.
+    """
 
     def __init__(self, options: ProbeOptions) -> None:
         self.options = options
@@ -189,13 +193,14 @@ class _Prober:
         return tcp, tls
 
 
-async def probe_origins(targets: Sequence[ProbeTarget], options: ProbeOptions) -> ProbeResults:
+async def probe_origins(targets: Sequence[ProbeTarget], options: ProbeOptions,
+                        pool: ProbePool | None = None) -> ProbeResults:
     """Probe every target; failures are results, never exceptions.
 
     Only bad options raise (`ProbeConfigError`, e.g. an unreadable `--origin-ca`), before any
     connection is made. `tls` is None when TCP 443 failed; `http2` is None unless the origin
-    negotiated h2 for a proxied hostname.
+    negotiated h2 for a proxied hostname. `pool`: the run's shared pool (one is made if None).
     """
-    prober = _Prober(options)
+    prober = pool or ProbePool(options)
     groups = await asyncio.gather(*(prober.target(t) for t in targets))
     return ProbeResults(probes=tuple(probe for group in groups for probe in group))

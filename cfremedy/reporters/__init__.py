@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cfremedy.models import Report
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta, Report
 from cfremedy.reporters.json_report import render_json
 from cfremedy.reporters.junit import render_junit
 from cfremedy.reporters.markdown import render_markdown
 from cfremedy.reporters.sarif import render_sarif
+from cfremedy.reporters.formats import REPORT_FORMATS
 from cfremedy.reporters.table import DEFAULT_WIDTH, render_table
 
 # Formats that describe rules need the playbooks' metadata; without it they derive a minimal
 # rule from the findings, so callers that pass none still get a valid file.
-_WITH_PLAYBOOKS: dict[str, Callable[[Report, Sequence[Playbook]], str]] = {
+_WITH_PLAYBOOKS: dict[str, Callable[[Report, Sequence[PlaybookMeta]], str]] = {
     "sarif": render_sarif,
     "junit": render_junit,
     "markdown": render_markdown,
 }
 
-FORMATS = ("table", "json", *_WITH_PLAYBOOKS)
+FORMATS = REPORT_FORMATS
 
 
 def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH,
-           playbooks: Sequence[Playbook] = ()) -> str:
+           playbooks: Sequence[PlaybookMeta] = ()) -> str:
     """`width` only shapes the table, which wraps its free-text columns to a terminal's width."""
     if fmt == "table":
         return render_table(report, width)

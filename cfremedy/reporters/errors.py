@@ -12,7 +12,7 @@ from tabulate import tabulate
 from cfremedy.analytics import ObservedErrors, sparkline
 from cfremedy.article import ARTICLE_URL, SECTIONS
 from cfremedy.models import iso_z
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta
 
 
 def _origin_breakdown(observed: ObservedErrors, status: int) -> Counter[int]:
@@ -23,7 +23,7 @@ def _origin_breakdown(observed: ObservedErrors, status: int) -> Counter[int]:
     return counts
 
 
-def errors_dict(zone: str, observed: ObservedErrors, playbooks: Sequence[Playbook]) -> dict[str, Any]:
+def errors_dict(zone: str, observed: ObservedErrors, playbooks: Sequence[PlaybookMeta]) -> dict[str, Any]:
     codes = []
     for status, count in sorted(observed.by_edge_status.items(), key=lambda item: -item[1]):
         section = SECTIONS.get(status)
@@ -44,7 +44,7 @@ def errors_dict(zone: str, observed: ObservedErrors, playbooks: Sequence[Playboo
             "total": sum(observed.by_edge_status.values()), "codes": codes, "hourly": dict(hourly)}
 
 
-def render_errors(zone: str, observed: ObservedErrors, playbooks: Sequence[Playbook], fmt: str) -> str:
+def render_errors(zone: str, observed: ObservedErrors, playbooks: Sequence[PlaybookMeta], fmt: str) -> str:
     data = errors_dict(zone, observed, playbooks)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cfremedy.models import Finding, Report, StageError, ZoneReport
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta
 from cfremedy.report import finding_dict
 from cfremedy.reporters.rules import Rule, rules_for
 from cfremedy.reporters.table import describe_change
@@ -129,7 +129,7 @@ def zone_suite(parent: ET.Element, zone: ZoneReport, rules: Sequence[Rule]) -> d
     return counts
 
 
-def junit_tree(report: Report, playbooks: Sequence[Playbook]) -> ET.Element:
+def junit_tree(report: Report, playbooks: Sequence[PlaybookMeta]) -> ET.Element:
     rules = rules_for(report, playbooks)
     root = ET.Element("testsuites", {"name": "cfremedy"})
     totals = {"tests": 0, "failures": 0, "errors": 0}
@@ -142,7 +142,7 @@ def junit_tree(report: Report, playbooks: Sequence[Playbook]) -> ET.Element:
     return root
 
 
-def render_junit(report: Report, playbooks: Sequence[Playbook] = ()) -> str:
+def render_junit(report: Report, playbooks: Sequence[PlaybookMeta] = ()) -> str:
     root = junit_tree(report, playbooks)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from cfremedy import __version__
 from cfremedy.models import Change, Finding, Report, Severity, StageError, ZoneReport
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta
 from cfremedy.report import summary
 from cfremedy.reporters.rules import rules_for
 from cfremedy.reporters.table import describe_change
@@ -137,14 +137,14 @@ def clean_zones(zones: Sequence[ZoneReport]) -> str:
     return details(f"{len(zones)} zone(s) without findings", names)
 
 
-def playbooks_line(report: Report, playbooks: Sequence[Playbook]) -> str:
+def playbooks_line(report: Report, playbooks: Sequence[PlaybookMeta]) -> str:
     rules = rules_for(report, playbooks)
     if not rules:
         return ""
     return "Playbooks: " + ", ".join(link(r.id, r.docs_url) for r in rules) + "."
 
 
-def render_markdown(report: Report, playbooks: Sequence[Playbook] = ()) -> str:
+def render_markdown(report: Report, playbooks: Sequence[PlaybookMeta] = ()) -> str:
     parts = ["## cfremedy audit", verdict(report), summary_table(report)]
     parts += [zone_section(z) for z in report.zones if _needs_attention(z)]
     clean = [z for z in report.zones if not _needs_attention(z)]

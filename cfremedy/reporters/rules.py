@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cfremedy.models import Finding, Report, Severity
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def docstring_section(docstring: str, heading: str) -> str:
     return "\n\n".join(" ".join(p) for p in paragraphs if p)
 
 
-def from_playbook(playbook: Playbook) -> Rule:
+def from_playbook(playbook: PlaybookMeta) -> Rule:
     return Rule(
         id=playbook.id,
         title=playbook.title,
@@ -76,7 +76,7 @@ def derived(playbook_id: str, findings: Iterable[Finding]) -> Rule:
     )
 
 
-def rules_for(report: Report, playbooks: Sequence[Playbook]) -> tuple[Rule, ...]:
+def rules_for(report: Report, playbooks: Sequence[PlaybookMeta]) -> tuple[Rule, ...]:
     """Registry order first (stable rule indexes), then playbooks only the findings name."""
     rules = [from_playbook(p) for p in playbooks]
     seen = {r.id for r in rules}

@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from cfremedy.audit import Recheck
+from cfremedy.apply import Recheck
 from cfremedy.baseline import Diff
 from cfremedy.journal import AuditRecord, ChangeState, Run
 from cfremedy.report import change_dict
@@ -23,14 +23,15 @@ def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
                     maxcolwidths=[*widths, _text_width(width, rows, widths)]) + "\n"
 
 
-def render_rechecks(rechecks: Sequence[Recheck]) -> str:
+def render_rechecks(rechecks: Sequence[Recheck], width: int = DEFAULT_WIDTH) -> str:
     if not rechecks:
-        return ""
-    rows = [["resolved" if r.resolved else "still reported" if r.resolved is False else "unknown",
-             r.finding.playbook, r.finding.resource, ",".join(map(str, r.finding.error_codes)) or "-",
-             r.note] for r in rechecks]
-    return "Re-audit of the affected playbooks on a fresh snapshot:\n" + tabulate(
-        rows, headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"], tablefmt="simple") + "\n"
+        return "Re-audit of every playbook on a fresh snapshot: nothing to report.\n"
+    rows = [[r.status, r.playbook, r.resource, ",".join(map(str, r.error_codes)) or "-", r.note]
+            for r in rechecks]
+    widths: list[int | None] = [None, None, None, None]
+    return "Re-audit of every playbook on a fresh snapshot:\n" + tabulate(
+        rows, headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"], tablefmt="simple",
+        maxcolwidths=[*widths, _text_width(width, rows, widths)]) + "\n"
 
 
 def run_summary(run: Run) -> str:

@@ -52,7 +52,7 @@ from urllib.parse import quote
 
 from cfremedy import __version__
 from cfremedy.models import Finding, Report, Severity, StageError, Suppression, ZoneReport
-from cfremedy.registry import Playbook
+from cfremedy.models import PlaybookMeta
 from cfremedy.report import finding_dict, summary
 from cfremedy.reporters.rules import Rule, rules_for
 
@@ -246,7 +246,7 @@ def notification(error: StageError, zone: ZoneReport, indexes: Mapping[str, int]
     return entry
 
 
-def sarif_log(report: Report, playbooks: Sequence[Playbook],
+def sarif_log(report: Report, playbooks: Sequence[PlaybookMeta],
               category: str = DEFAULT_CATEGORY) -> dict[str, Any]:
     rules = rules_for(report, playbooks)
     indexes = {r.id: i for i, r in enumerate(rules)}
@@ -275,7 +275,7 @@ def sarif_log(report: Report, playbooks: Sequence[Playbook],
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def render_sarif(report: Report, playbooks: Sequence[Playbook] = (), *,
+def render_sarif(report: Report, playbooks: Sequence[PlaybookMeta] = (), *,
                  category: str = DEFAULT_CATEGORY) -> str:
     """`category` tells uploads apart (e.g. one per `--shard`): GitHub keeps one per category."""
     return json.dumps(sarif_log(report, playbooks, category), indent=2, ensure_ascii=False,

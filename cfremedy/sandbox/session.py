@@ -15,6 +15,8 @@ addresses.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
@@ -36,6 +38,8 @@ class SandboxSession:
         self.api = SandboxApi(scenario, host=host, port=port)
         self.fleet = OriginFleet(scenario.origins, real_addresses=real_addresses)
         self.edge = EdgeServer(scenario.edge)
+        # The sandbox's own history: demo and `sandbox serve` never touch the user's real one.
+        self.state_dir = Path(tempfile.mkdtemp(prefix="cfremedy-sandbox-state-"))
 
     def __enter__(self) -> SandboxSession:
         self.fleet.start()
@@ -53,6 +57,7 @@ class SandboxSession:
         self.edge.stop()
         self.api.stop()
         self.fleet.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     @property
     def token(self) -> TokenSpec:
@@ -92,6 +97,7 @@ class SandboxSession:
             "CFREMEDY_EDGE_CONNECT_TO": " ".join(self.edge_rules()),
             "CFREMEDY_ORIGIN_CA": str(self.fleet.ca_file),
             "CFREMEDY_CONNECT_TO_ONLY": "false" if self.real_addresses else "true",
+            "CFREMEDY_STATE_DIR": str(self.state_dir),
         }
         inventory = self.inventory_file()
         if inventory is not None:

@@ -1,0 +1,332 @@
+"""Everything cfremedy reads from the Cloudflare API, within the budget of DESIGN's API budget.
+
+One request for the zone, one for all its settings, DNS records 5,000 per page, rules only
+when a playbook needs them, account-level lists once per run (`once`). `CloudflareGateway`
+has no method that writes: audit and plan are typed against it, so they cannot write by
+construction (`WritableGateway`, in `writes.py`, is what apply and rollback open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+import cloudflare
+from pydantic import SecretStr
+
+from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse_response
+from cfremedy.errors import ApiError, NotFound, ZoneNotFound
+from cfremedy.gateway import parse
+from cfremedy.gateway.pages import envelope, paginate
+from cfremedy.gateway.transport import Op, RetryPolicy, Transport, error_codes
+from cfremedy.models import (
+    DnsRecord,
+    IPNetwork,
+    PagesProject,
+    SslRule,
+    Zone,
+    ZoneSnapshot,
+    frozen_mapping,
+    iso_z,
+    normalise_name,
+)
+from cfremedy.ratelimit import RateLimiter
+
+log = logging.getLogger("cfremedy.gateway")
+
+T = TypeVar("T")
+
+ZONES_PER_PAGE = 50  # the API's maximum for GET /zones
+DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
+DNS_PAGES_AT_ONCE = 4  # pages fetched concurrently once the first has told us how many there are
+PAGES_PER_PAGE = 10  # Pages projects per request (what wrangler asks for; no documented maximum)
+CONFIG_RULES_PHASE = "http_config_settings"  # the phase Configuration Rules live in
+# A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
+_NO_ROUTE_CODES = frozenset({7000, 7003})
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    id: str
+    status: str
+    expires_on: str | None = None
+
+
+class CloudflareGateway:
+    """A read-only session with the API. Use as `async with CloudflareGateway(...) as gw:`."""
+
+    _WRITES: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        token: SecretStr | None,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: RateLimiter | None = None,
+        graphql_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._transport = Transport(token, base_url, timeout=timeout, retry=retry,
+                                    allow_writes=self._WRITES, sleep=sleep, limiter=limiter,
+                                    graphql_limiter=graphql_limiter)
+        # Reads whose answer is the same for every zone of a run (`once`).
+        self._shared: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+
+    async def __aenter__(self) -> CloudflareGateway:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._transport.close()
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far, retries included: the API budget this session spent."""
+        return self._transport.requests_sent
+
+    async def once(self, key: tuple[str, ...], read: Callable[[], Awaitable[T]]) -> T:
+        """The answer of `read`, fetched at most once per gateway (that is, per run), however
+        many zones ask for it concurrently: Cloudflare's IP ranges, an account's Pages projects.
+        A failure is shared too: every zone asking gets the same error, for one request."""
+        future = self._shared.get(key)
+        if future is None:
+            future = asyncio.ensure_future(read())
+            self._shared[key] = future
+        return await asyncio.shield(future)
+
+    # -- the token and zones -----------------------------------------------------------------------
+
+    async def verify_token(self) -> TokenStatus:
+        what = "verify the API token"
+        body = await self._transport.get(Op(what), "/user/tokens/verify")
+        result = envelope(body, what)
+        if not isinstance(result, dict):
+            raise ApiError(f"unexpected answer to {what}: no result")
+        return TokenStatus(
+            id=str(result.get("id") or ""),
+            status=str(result.get("status") or ""),
+            expires_on=str(result["expires_on"]) if result.get("expires_on") else None,
+        )
+
+    async def zone_by_name(self, name: str) -> Zone:
+        name = normalise_name(name)
+        what = f"look up zone {name}"
+        body = await self._transport.get(Op(what, "Zone Read"), "/zones",
+                                         {"name": name, "per_page": ZONES_PER_PAGE})
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: `result` is not a list")
+        for item in items:
+            zone = parse.convert(parse.zone, item, f"zone {name}")
+            if zone.name == name:
+                return zone
+        raise ZoneNotFound(
+            f"zone {name} not found, or not visible to this API token",
+            hint="check the spelling; the token needs 'Zone Read' on that zone"
+            " (`cfremedy doctor` lists the zones it can see)",
+        )
+
+    async def zone_for_hostname(self, hostname: str) -> Zone:
+        """The zone a hostname belongs to: its own name, then each parent, one request each."""
+        labels = normalise_name(hostname).split(".")
+        tried = []
+        for i in range(len(labels) - 1):
+            candidate = ".".join(labels[i:])
+            tried.append(candidate)
+            try:
+                return await self.zone_by_name(candidate)
+            except ZoneNotFound:
+                continue
+        raise ZoneNotFound(
+            f"no zone visible to this token contains {hostname} (tried {', '.join(tried)})",
+            hint="pass --zone NAME, or check the token has Zone Read on that zone",
+        )
+
+    async def zone_by_id(self, zone_id: str) -> Zone:
+        what = f"read zone {zone_id}"
+        body = await self._transport.get(Op(what, "Zone Read"), f"/zones/{zone_id}")
+        return parse.convert(parse.zone, envelope(body, what), f"zone {zone_id}")
+
+    async def list_zones(self, account_id: str | None = None, limit: int | None = None) -> list[Zone]:
+        """Every zone the token can see, 50 per request."""
+        op = Op("list zones", "Zone Read")
+        params: dict[str, Any] = {"per_page": ZONES_PER_PAGE}
+        if account_id:
+            params["account.id"] = account_id
+        items = await paginate(
+            lambda n: self._transport.get(op, "/zones", {**params, "page": n}),
+            what="the zone list", key=lambda z: str(z["id"]), per_page=ZONES_PER_PAGE, limit=limit,
+        )
+        zones = [parse.convert(parse.zone, item, "the zone list") for item in items]
+        return zones[:limit] if limit is not None else zones
+
+    # -- one zone ------------------------------------------------------------------------------
+
+    async def settings(self, zone: Zone) -> tuple[dict[str, Any], dict[str, bool]]:
+        """All settings in one request (the SDK has no typed method for the bulk endpoint)."""
+        what = f"read the settings of {zone.name}"
+        body = await self._transport.get(Op(what, "Zone Settings Read"), f"/zones/{zone.id}/settings")
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return parse.settings(items)
+
+    async def dns_records(self, zone: Zone) -> tuple[DnsRecord, ...]:
+        what = f"the DNS records of {zone.name}"
+        op = Op(f"list {what}", "DNS Read")
+        path = f"/zones/{zone.id}/dns_records"
+        items = await paginate(
+            lambda n: self._transport.get(op, path, {"per_page": DNS_PER_PAGE, "page": n}),
+            what=what, key=lambda r: str(r["id"]), per_page=DNS_PER_PAGE,
+            concurrency=DNS_PAGES_AT_ONCE,
+        )
+        return tuple(parse.convert(parse.record, item, what) for item in items)
+
+    async def snapshot(self, zone: Zone) -> ZoneSnapshot:
+        """Settings and DNS records of a zone already read (e.g. from the zone list): two
+        requests for up to 5,000 records. `ssl_rules` stays None (not read): the audit adds
+        them when a playbook needs them, and decides what a failure to read them means."""
+        started = time.monotonic()
+        (values, editable), records = await asyncio.gather(self.settings(zone), self.dns_records(zone))
+        log.debug("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
+                  len(records), time.monotonic() - started)
+        return ZoneSnapshot(zone=zone, settings=frozen_mapping(values),
+                            editable=frozen_mapping(editable), records=records)
+
+    async def zone_snapshot(self, name: str) -> ZoneSnapshot:
+        """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
+        return await self.snapshot(await self.zone_by_name(name))
+
+    async def ssl_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        """Configuration Rules, then Page Rules, that set the SSL/TLS mode: two concurrent
+        requests. A zone without Configuration Rules has no entry point ruleset (404): that is
+        "none", not an error. Rules that set something else are left out; disabled ones are
+        kept with `enabled=False` (the playbooks decide)."""
+        config, pages = await asyncio.gather(self._config_rules(zone), self._page_rules(zone))
+        return config + pages
+
+    async def _config_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        what = f"read the Configuration Rules of {zone.name}"
+        path = f"/zones/{zone.id}/rulesets/phases/{CONFIG_RULES_PHASE}/entrypoint"
+        client = self._transport.client
+
+        async def send() -> Any:
+            try:
+                return await client.get(path, cast_to=object)
+            except cloudflare.NotFoundError as exc:
+                if error_codes(exc) & _NO_ROUTE_CODES:
+                    raise
+                return None  # 10003: no entry point ruleset, so no Configuration Rules
+
+        body = await self._transport.call(Op(what, "Config Rules Read"), send)
+        if body is None:
+            return ()
+        result = envelope(body, what)
+        return parse.convert(parse.config_ssl_rules, result, f"the Configuration Rules of {zone.name}")
+
+    async def _page_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        what = f"read the Page Rules of {zone.name}"
+        # Asked for explicitly rather than relying on the default: the order is the meaning.
+        body = await self._transport.get(Op(what, "Page Rules Read"), f"/zones/{zone.id}/pagerules",
+                                         {"order": "priority", "direction": "desc"})
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return parse.page_ssl_rules(items)
+
+    async def count_dns_records(self, zone: Zone) -> int:
+        """How many records the zone has, from one 1-record page's `total_count`."""
+        what = f"count the DNS records of {zone.name}"
+        body = await self._transport.get(Op(what, "DNS Read"), f"/zones/{zone.id}/dns_records",
+                                         {"per_page": 1})
+        envelope(body, what)
+        info = body.get("result_info") if isinstance(body.get("result_info"), dict) else {}
+        total = info.get("total_count")
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise ApiError(f"the API did not report how many DNS records {zone.name} has")
+        return total
+
+    # -- single values, read back around writes ------------------------------------------------
+
+    async def get_setting(self, zone: Zone, setting_id: str) -> Any:
+        what = f"read setting {setting_id} of {zone.name}"
+        body = await self._transport.get(Op(what, "Zone Settings Read"),
+                                         f"/zones/{zone.id}/settings/{setting_id}")
+        result = envelope(body, what)
+        if not isinstance(result, dict):
+            raise ApiError(f"unexpected answer to {what}: no result")
+        return result.get("value")
+
+    async def get_record(self, zone: Zone, record_id: str) -> DnsRecord | None:
+        """The record, or None when it no longer exists."""
+        what = f"read DNS record {record_id} of {zone.name}"
+        try:
+            body = await self._transport.get(Op(what, "DNS Read"),
+                                             f"/zones/{zone.id}/dns_records/{record_id}")
+        except NotFound:
+            return None
+        result = envelope(body, what)
+        return parse.convert(parse.record, result, f"DNS record {record_id}") if result is not None else None
+
+    # -- account-level lists -------------------------------------------------------------------
+
+    async def pages_projects(self, account_id: str) -> tuple[PagesProject, ...]:
+        """Every Cloudflare Pages project of an account."""
+        what = f"the Cloudflare Pages projects of account {account_id}"
+        op = Op(f"list {what}", "Cloudflare Pages Read")
+        path = f"/accounts/{account_id}/pages/projects"
+        items = await paginate(
+            lambda n: self._transport.get(op, path, {"per_page": PAGES_PER_PAGE, "page": n}),
+            what=what, key=lambda p: str(p["name"]), per_page=PAGES_PER_PAGE,
+        )
+        return tuple(parse.convert(parse.pages_project, item, what) for item in items)
+
+    async def error_counts(
+        self, zones: Sequence[Zone], since: datetime, until: datetime
+    ) -> tuple[dict[str, list[ErrorBucket]], list[str]]:
+        """5xx counts for up to 10 zones in one GraphQL query; GraphQL's own errors come back
+        as messages (a zone the token may not read), beside whatever data the API did return."""
+        if len(zones) > ZONES_PER_QUERY:
+            raise ValueError(f"at most {ZONES_PER_QUERY} zones per analytics query")
+        names = ", ".join(z.name for z in zones)
+        body = {"query": ERRORS_QUERY, "variables": {
+            "zoneTags": [z.id for z in zones],
+            "since": iso_z(since),
+            "until": iso_z(until),
+        }}
+        client = self._transport.client
+        await self._transport.graphql_limiter.acquire()
+        try:
+            answer = await self._transport.call(
+                Op(f"read the 5xx analytics of {names}", "Analytics Read"),
+                lambda: client.post("/graphql", body=body, cast_to=object),
+            )
+        finally:
+            self._transport.graphql_limiter.release()
+        if not isinstance(answer, dict):
+            raise ApiError(f"unexpected answer to the analytics query for {names}")
+        messages = [str(e.get("message", e)) for e in answer.get("errors") or [] if isinstance(e, dict)]
+        if answer.get("data") is None:
+            raise ApiError(f"the analytics query for {names} failed: {'; '.join(messages) or 'no data'}")
+        return parse_response(answer["data"]), messages
+
+    # -- Cloudflare's own IP ranges: a public endpoint, no token needed --------------------------
+
+    async def cloudflare_ips(self) -> tuple[IPNetwork, ...]:
+        """Cloudflare's current IP ranges (`GET /ips`, one request), IPv4 then IPv6.
+
+        The endpoint is public, so the request carries no Authorization header: a gateway
+        opened without a token (`cfremedy ips`) works, and a token is never sent where it is
+        not needed.
+        """
+        what = "read Cloudflare's IP ranges"
+        body = await self._transport.get(Op(what), "/ips",
+                                         headers={"Authorization": cloudflare.Omit()})
+        return parse.convert(parse.ip_ranges, envelope(body, what), "Cloudflare's IP ranges")

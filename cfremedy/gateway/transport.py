@@ -1,0 +1,260 @@
+"""Sending one request to the Cloudflare API: the budget, retries, deadlines and clear errors.
+
+Why our own retry loop rather than the SDK's (`max_retries=0`): the SDK caps `Retry-After` at
+60 s and then falls back to its own backoff, which on Cloudflare's 5-minute lockout means
+burning the remaining attempts; we wait what the API says, up to
+`RetryPolicy.max_retry_after`. Every failure becomes one `ApiError` naming what failed and
+what to do (a missing permission is named), and the token never appears in any of it.
+
+A transport opened without `allow_writes` refuses to send a write. That is the second guard:
+the first is that write methods only exist on `WritableGateway`, which only apply and rollback
+open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import cloudflare
+import httpx
+from pydantic import SecretStr
+
+from cfremedy.errors import (
+    ApiError,
+    ApiUnreachable,
+    AuthenticationFailed,
+    MissingPermission,
+    NotFound,
+    RateLimitExhausted,
+    WriteOutcomeUnknown,
+)
+from cfremedy.ratelimit import Rate, RateLimiter
+
+log = logging.getLogger("cfremedy.gateway")
+
+T = TypeVar("T")
+
+GRAPHQL_RATE = Rate(250, 300.0)  # under GraphQL Analytics' 300 queries per 5 minutes
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # total attempts per request
+    backoff: float = 0.5  # first pause after a 5xx or network error, doubled each time
+    max_retry_after: float = 900.0  # honour a 429's Retry-After up to this many seconds
+
+
+@dataclass(frozen=True)
+class Op:
+    """What a request is for, so an error can say it in the user's terms."""
+
+    what: str
+    permission: str = ""
+    write: bool = False
+
+
+class WritesNotAllowed(RuntimeError):
+    """A programming error: audit and plan must never reach a write."""
+
+
+def error_detail(exc: cloudflare.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    errors = body.get("errors") or []
+    parts = [f"code {e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+    return f"HTTP {exc.status_code}" + (f", {'; '.join(parts)}" if parts else "")
+
+
+def error_codes(exc: cloudflare.APIStatusError) -> set[int]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return {e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)}
+
+
+def _retry_after(exc: cloudflare.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, cloudflare.APIStatusError):
+        return error_detail(exc)
+    cause = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}: {cause or exc}"
+
+
+class Transport:
+    """One SDK client and the protocol every request follows. Use as an async context manager."""
+
+    def __init__(
+        self,
+        token: SecretStr | None,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        allow_writes: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: RateLimiter | None = None,
+        graphql_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._token = token
+        self.base_url = base_url
+        self._timeout = timeout
+        self._retry = retry
+        self.allow_writes = allow_writes
+        self._sleep = sleep
+        # Shared by every request of this transport; it also carries a 429's pause to all tasks.
+        self._limiter = limiter
+        # GraphQL Analytics has its own budget (300 queries per 5 minutes), on top of the REST one.
+        self.graphql_limiter = graphql_limiter or RateLimiter(GRAPHQL_RATE, sleep=sleep)
+        self._client: cloudflare.AsyncCloudflare | None = None
+        self.requests_sent = 0
+
+    async def open(self) -> None:
+        http_client = cloudflare.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_request]})
+        client = cloudflare.AsyncCloudflare(
+            # `cfremedy ips` runs without a token: its only request (`GET /ips`) drops the
+            # Authorization header explicitly.
+            api_token=self._token.get_secret_value() if self._token is not None else "",
+            base_url=self.base_url,
+            max_retries=0,  # retries are ours, see the module docstring
+            timeout=self._timeout,
+            http_client=http_client,
+        )
+        # The SDK also reads CLOUDFLARE_API_KEY/EMAIL from the environment and would prefer them
+        # over the token; cfremedy authenticates with the token only.
+        client.api_key = None
+        client.api_email = None
+        client.user_service_key = None
+        self._client = client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _count_request(self, request: httpx.Request) -> None:
+        self.requests_sent += 1
+        log.debug("API %s %s", request.method, request.url.path)
+
+    @property
+    def client(self) -> cloudflare.AsyncCloudflare:
+        if self._client is None:
+            raise RuntimeError("open the gateway first: `async with CloudflareGateway(...) as gw`")
+        return self._client
+
+    # -- the one place requests are sent, retried and turned into clear errors -----------------
+
+    async def call(self, op: Op, send: Callable[[], Awaitable[T]]) -> T:
+        if op.write and not self.allow_writes:
+            raise WritesNotAllowed(f"refusing to {op.what}: this session is read-only")
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            try:
+                return await send()
+            except cloudflare.APIError as exc:
+                failure = exc
+            finally:
+                if self._limiter is not None:
+                    self._limiter.release()  # before any wait below: that is not API traffic
+            wait = self._retry_wait(op, failure, attempt)
+            if isinstance(failure, cloudflare.RateLimitError) and self._limiter is not None:
+                self._limiter.pause(wait)  # every task holds off, not only this one
+            else:
+                await self._sleep(wait)
+
+    async def get(self, op: Op, path: str, params: Mapping[str, Any] | None = None,
+                  headers: Mapping[str, Any] | None = None) -> Any:
+        """A GET whose JSON body comes back as plain data, without the SDK's typed models.
+
+        Typed parsing costs 15-25 times more CPU than reading the JSON (a 100,000-record zone
+        spent two thirds of its audit there), and plain data is what `parse` checks anyway.
+        """
+        options: dict[str, Any] = {}
+        if params:
+            options["params"] = dict(params)
+        if headers:
+            options["headers"] = dict(headers)
+        return await self.call(op, lambda: self.client.get(path, cast_to=object, options=options))
+
+    async def send(self, op: Op, method: str, path: str, body: Any) -> Any:
+        """A write (PATCH/POST) with a JSON body; refused unless the transport allows writes."""
+        request = getattr(self.client, method.lower())
+        return await self.call(op, lambda: request(path, body=body, cast_to=object))
+
+    def _retry_wait(self, op: Op, exc: cloudflare.APIError, attempt: int) -> float:
+        """How long to wait before trying again, or the clear error that ends the call."""
+        last = attempt >= self._retry.attempts
+        if isinstance(exc, cloudflare.RateLimitError):
+            wait = _retry_after(exc)
+            if last or (wait is not None and wait > self._retry.max_retry_after):
+                raise RateLimitExhausted(
+                    f"Cloudflare API rate limit: {op.what} still refused after {attempt}"
+                    f" attempts ({error_detail(exc)})",
+                    hint="the API allows 1,200 requests per 5 minutes per token;"
+                    " wait and rerun, or lower --rate-limit",
+                ) from None
+            wait = self._backoff(attempt) if wait is None else wait
+            log.warning("rate limited while trying to %s; waiting %.1f s", op.what, wait)
+            return wait
+        if isinstance(exc, cloudflare.AuthenticationError):
+            raise AuthenticationFailed(
+                f"the API token was rejected while trying to {op.what} ({error_detail(exc)})",
+                hint="check CLOUDFLARE_API_TOKEN: it may be mistyped, revoked or expired",
+            ) from None
+        if isinstance(exc, cloudflare.PermissionDeniedError):
+            raise MissingPermission(
+                f"the API token lacks the '{op.permission}' permission needed to {op.what}"
+                f" ({error_detail(exc)})",
+                permission=op.permission,
+                hint=f"add '{op.permission}' for this zone to the token"
+                " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
+            ) from None
+        if isinstance(exc, cloudflare.NotFoundError):
+            raise NotFound(f"not found while trying to {op.what} ({error_detail(exc)})") from None
+        if isinstance(exc, (cloudflare.InternalServerError, cloudflare.APIConnectionError)):
+            # Whether a failed write landed is unknown: retrying it is the caller's decision,
+            # after re-reading the value. Reads are always safe to retry.
+            if op.write:
+                raise WriteOutcomeUnknown(
+                    f"no answer to the request to {op.what} ({_describe(exc)});"
+                    " it may or may not have been applied"
+                ) from None
+            if last:
+                raise self._failure(op, exc) from None
+            wait = self._backoff(attempt)
+            log.warning("transient failure while trying to %s (%s); retrying in %.1f s",
+                        op.what, _describe(exc), wait)
+            return wait
+        if isinstance(exc, cloudflare.APIStatusError):
+            raise ApiError(f"Cloudflare API refused to {op.what} ({error_detail(exc)})") from None
+        raise ApiError(f"Cloudflare API failed to {op.what} ({_describe(exc)})") from None
+
+    def _backoff(self, attempt: int) -> float:
+        return self._retry.backoff * (2 ** (attempt - 1))
+
+    def _failure(self, op: Op, exc: Exception) -> ApiError:
+        if isinstance(exc, cloudflare.APIConnectionError):
+            return ApiUnreachable(
+                f"cannot reach the Cloudflare API at {self.base_url} to {op.what} ({_describe(exc)})",
+                hint="check the network, a proxy, or CLOUDFLARE_BASE_URL",
+            )
+        return ApiError(f"Cloudflare API failed to {op.what} ({_describe(exc)})")
