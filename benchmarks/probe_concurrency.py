@@ -21,7 +21,10 @@ import multiprocessing.connection
 import time
 from pathlib import Path
 
-from cfremedy.probes import ProbeOptions, ProbeTarget, parse_connect_to, probe_origins
+from cfremedy.probes.connect_to import parse_connect_to
+from cfremedy.probes.options import ProbeOptions
+from cfremedy.probes.runner import probe_origins
+from cfremedy.probes.targets import ProbeTarget
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import OriginSpec
 

@@ -224,3 +224,10 @@ SECTIONS: dict[int, Section] = {s.code: s for s in (
         for_support=(TIME, URL, TRACE),
     ),
 )}
+
+
+def section_url(code: int) -> str:
+    """The article's section for an error code: what a playbook's `docs_url` and a finding's
+    link point at. Only codes the article has a section for exist here (KeyError otherwise,
+    at import time of the playbook that asked: a typo cannot ship)."""
+    return SECTIONS[code].url

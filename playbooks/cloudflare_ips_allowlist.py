@@ -22,18 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cfremedy.kit import Change, Finding, Severity, ZoneFacts, finding, frozen_mapping, section_url
 from cfremedy.allowlist import check, guess_format
-from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
+from cfremedy.facts import packaged_cloudflare_ranges
 
 id = "cloudflare_ips_allowlist"
 title = "The origin's allowlist misses current Cloudflare IP ranges or keeps retired ones"
 severity = Severity.HIGH
 error_codes = (521, 522)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-521-web-server-is-down"
-)
+docs_url = section_url(521)
 # GET /ips is public and the files are local: reading needs no zone permission beyond the zone.
 read_permissions = ("Zone Read",)
 write_permissions = ()
@@ -85,7 +82,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         stale = (f"; it also lists {len(result.stale)} stale range(s) that let other addresses in:"
                  f" {_listing(result.stale)}") if result.stale else ""
         if result.missing:
-            findings.append(Finding(
+            findings.append(finding(
                 playbook=id,
                 severity=Severity.HIGH,
                 error_codes=(521, 522),
@@ -99,7 +96,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 key=f"missing:{allowlist.path}",
             ))
         else:
-            findings.append(Finding(
+            findings.append(finding(
                 playbook=id,
                 severity=Severity.LOW,
                 error_codes=(),  # nothing is blocked: an exposure, not a cause of 5xx

@@ -24,19 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import OriginProbe
-from cfremedy.ssl_modes import effective_modes
+from cfremedy.kit import Change, Finding, OriginProbe, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
 
 id = "flexible_redirect_loop"
 title = "SSL Flexible while the origin redirects HTTP to HTTPS (redirect loop)"
 severity = Severity.HIGH
 error_codes = ()  # browsers show ERR_TOO_MANY_REDIRECTS; no 5xx is involved
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-525-ssl-handshake-failed"
-)
+docs_url = section_url(525)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("Zone Settings Write",)
 reads = ("ssl_rules",)
@@ -74,7 +68,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         ]
         if effective.overridden:
             remediation.insert(0, f"Flexible comes from {effective.source}: raise the mode there.")
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=Severity.HIGH,
             error_codes=(),
@@ -91,7 +85,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 "location": location,
             }),
             docs_url=docs_url,
-            remediation=tuple(remediation),
+            remediation=remediation,
             key=probe.address,
         ))
     return findings

@@ -17,18 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import Outcome
+from cfremedy.kit import Change, Finding, Outcome, Severity, ZoneFacts, finding, frozen_mapping, section_url
 
 id = "http2_to_origin"
 title = "HTTP/2 to origin is on, but an origin mishandles HTTP/2"
 severity = Severity.HIGH
 error_codes = (520,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-520-web-server-returns-an-unknown-error"
-)
+docs_url = section_url(520)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
 write_permissions = ("Zone Settings Write",)
 
@@ -57,7 +52,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         if h2.outcome not in BROKEN:
             continue  # it worked, or failed in a way that proves nothing about its HTTP/2
         findings.append(
-            Finding(
+            finding(
                 playbook=id,
                 severity=Severity.HIGH,
                 error_codes=(520,),

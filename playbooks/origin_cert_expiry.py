@@ -18,18 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.ssl_modes import effective_modes
+from cfremedy.kit import Change, Finding, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
 
 id = "origin_cert_expiry"
 title = "An origin certificate valid under Full (strict) expires soon"
 severity = Severity.MEDIUM
 error_codes = (526,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-526-invalid-ssl-certificate"
-)
+docs_url = section_url(526)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
 reads = ("ssl_rules",)
@@ -56,7 +51,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         whole = max(0, int(days))
         sev = Severity.HIGH if days <= URGENT_DAYS else Severity.MEDIUM
         source = f" (Full (strict) from {effective.source})" if effective.overridden else ""
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=sev,
             error_codes=(526,),

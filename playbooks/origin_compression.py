@@ -18,18 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import HttpResponseResult, Outcome
+from cfremedy.kit import Change, Finding, HttpResponseResult, Outcome, Severity, ZoneFacts, finding, frozen_mapping, section_url
 
 id = "origin_compression"
 title = "The origin sends gzip responses with a wrong length or a broken stream"
 severity = Severity.HIGH
 error_codes = (502, 520)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-502-bad-gateway-or-error-504-gateway-timeout"
-)
+docs_url = section_url(502)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
 reads = ("ssl_rules",)  # to send the request over the scheme Cloudflare uses for the hostname
@@ -59,7 +54,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         if not problem:
             continue
         what = "gzip response" if gzip else "response"
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=Severity.HIGH,
             error_codes=(502, 520),

@@ -22,22 +22,17 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, DnsRecord, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import OriginProbe, Outcome
+from cfremedy.kit import Change, DnsRecord, Finding, OriginProbe, Outcome, Severity, ZoneFacts, finding, frozen_mapping, section_url
 
 id = "origin_ip"
 title = "Proxied records point at an unreachable or wrong origin address"
 severity = Severity.CRITICAL
 error_codes = (521, 522, 523, 1000)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-523-origin-is-unreachable"
-)
+docs_url = section_url(523)
 read_permissions = ("Zone Read", "DNS Read")
 write_permissions = ("DNS Write",)
 
-_DOCS_522 = docs_url.replace("#error-523-origin-is-unreachable", "#error-522-connection-timed-out")
+_DOCS_522 = section_url(522)
 
 # Address classes Cloudflare's edge can never connect to, checked in this order.
 _UNROUTABLE: tuple[tuple[str, str], ...] = (
@@ -130,15 +125,15 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
             codes = (522, 523)
             sev = Severity.HIGH
         findings.append(
-            Finding(
+            finding(
                 playbook=id,
                 severity=sev,
                 error_codes=codes,
                 resource=record.name,
                 message=message,
-                evidence=frozen_mapping(evidence),
+                evidence=evidence,
                 docs_url=docs_url,
-                remediation=tuple(remediation),
+                remediation=remediation,
                 key=record.id,
             )
         )
@@ -175,7 +170,7 @@ def _probe_findings(facts: ZoneFacts) -> list[Finding]:
             continue
         code, reason = down
         findings.append(
-            Finding(
+            finding(
                 playbook=id,
                 severity=Severity.CRITICAL,
                 error_codes=(code,),

@@ -17,18 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import HttpResponseResult
+from cfremedy.kit import Change, Finding, HttpResponseResult, Severity, ZoneFacts, finding, frozen_mapping, section_url
 
 id = "origin_response_headers"
 title = "The origin's response is empty, has no status line, or headers over 16 KB"
 severity = Severity.HIGH
 error_codes = (520,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-520-web-server-returns-an-unknown-error"
-)
+docs_url = section_url(520)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
 reads = ("ssl_rules",)  # to send the request over the scheme Cloudflare uses for the hostname
@@ -58,7 +53,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         if problem is None:
             continue
         kind, description = problem
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=Severity.HIGH,
             error_codes=(520,),

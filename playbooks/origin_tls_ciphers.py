@@ -20,19 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.tls import CLOUDFLARE_ORIGIN_CIPHERS
-from cfremedy.ssl_modes import effective_modes
+from cfremedy.kit import Change, Finding, Severity, ZoneFacts, CLOUDFLARE_ORIGIN_CIPHERS, effective_modes, finding, frozen_mapping, section_url
 
 id = "origin_tls_ciphers"
 title = "The origin accepts no TLS version or cipher suite that Cloudflare offers"
 severity = Severity.CRITICAL
 error_codes = (525,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-525-ssl-handshake-failed"
-)
+docs_url = section_url(525)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
 reads = ("ssl_rules",)
@@ -46,8 +40,8 @@ _FIX = (
 
 
 def _finding(sev: Severity, resource: str, message: str, evidence: dict[str, object], key: str) -> Finding:
-    return Finding(playbook=id, severity=sev, error_codes=(525,), resource=resource, message=message,
-                   evidence=frozen_mapping(evidence), docs_url=docs_url, remediation=_FIX, key=key)
+    return finding(playbook=id, severity=sev, error_codes=(525,), resource=resource, message=message,
+                   evidence=evidence, docs_url=docs_url, remediation=_FIX, key=key)
 
 
 def detect(facts: ZoneFacts) -> list[Finding]:

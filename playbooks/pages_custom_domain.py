@@ -22,17 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, PagesProject, Severity, frozen_mapping, normalise_name
+from cfremedy.kit import Change, Finding, PagesProject, Severity, ZoneFacts, finding, frozen_mapping, normalise_name, section_url
 
 id = "pages_custom_domain"
 title = "Proxied CNAMEs to Cloudflare Pages that are not custom domains of the project"
 severity = Severity.HIGH
 error_codes = (522,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-522-connection-timed-out"
-)
+docs_url = section_url(522)
 read_permissions = ("Zone Read", "DNS Read", "Cloudflare Pages Read")
 write_permissions = ()
 uses_probes = False  # everything it judges comes from the API
@@ -65,7 +61,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                                "content": record.content, "proxied": record.proxied},
                     "target": target, "account_id": zone.account_id}
         if project is None:
-            findings.append(Finding(
+            findings.append(finding(
                 playbook=id,
                 severity=Severity.MEDIUM,
                 error_codes=(522,),
@@ -88,7 +84,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         domains = {normalise_name(d) for d in project.domains}
         if name in domains:
             continue
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=Severity.HIGH,
             error_codes=(522,),

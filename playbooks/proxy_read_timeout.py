@@ -22,24 +22,30 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
+from cfremedy.kit import (
+    DEFAULT_PROXY_READ_TIMEOUT,
+    MAX_PROXY_READ_TIMEOUT,
+    Change,
+    Finding,
+    Severity,
+    ZoneFacts,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "proxy_read_timeout"
 title = "Slow endpoints exceed the proxy read timeout"
 severity = Severity.HIGH
 error_codes = (524,)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-524-a-timeout-occurred"
-)
+docs_url = section_url(524)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
 write_permissions = ("Zone Settings Write",)
 uses_probes = False  # everything it needs is in the settings, the plan, the inventory and analytics
 
 SETTING = "proxy_read_timeout"
-DEFAULT_SECONDS = 100
-MAX_SECONDS = 6000  # the API accepts 1..6000
+DEFAULT_SECONDS = DEFAULT_PROXY_READ_TIMEOUT
+MAX_SECONDS = MAX_PROXY_READ_TIMEOUT  # the API accepts 1..6000
 HEADROOM = 1.2
 
 _MANUAL = (
@@ -85,7 +91,7 @@ def _observed(facts: ZoneFacts, current: int) -> Finding | None:
         )
     else:
         remediation = ("Only Enterprise zones can raise the timeout.", *_MANUAL)
-    return Finding(
+    return finding(
         playbook=id,
         severity=Severity.HIGH,
         error_codes=(524,),
@@ -119,7 +125,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         else:
             remediation = ("Only Enterprise zones can raise the timeout.", *_MANUAL)
         findings.append(
-            Finding(
+            finding(
                 playbook=id,
                 severity=Severity.HIGH,
                 error_codes=(524,),

@@ -26,22 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, frozen_mapping
-from cfremedy.probes.results import OriginProbe, Outcome
-from cfremedy.ssl_modes import EffectiveMode, effective_modes
+from cfremedy.kit import Change, EffectiveMode, Finding, OriginProbe, Outcome, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
 
 id = "ssl_origin_cert"
 title = "SSL/TLS mode does not match the origin's certificate"
 severity = Severity.CRITICAL
 error_codes = (521, 525, 526)
-_ARTICLE = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/"
-)
-docs_url = _ARTICLE + "#error-526-invalid-ssl-certificate"
-_DOCS_525 = _ARTICLE + "#error-525-ssl-handshake-failed"
-_DOCS_521 = _ARTICLE + "#error-521-web-server-is-down"
+docs_url = section_url(526)
+_DOCS_525 = section_url(525)
+_DOCS_521 = section_url(521)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("Zone Settings Write",)
 reads = ("ssl_rules",)
@@ -136,7 +129,7 @@ def _finding(
     kind: str, sev: Severity, codes: tuple[int, ...], resource: str, message: str,
     evidence: dict[str, Any], url: str, remediation: Sequence[str] = (), key: str = "",
 ) -> Finding:
-    return Finding(
+    return finding(
         playbook=id,
         severity=sev,
         error_codes=codes,
@@ -144,7 +137,7 @@ def _finding(
         message=message,
         evidence=frozen_mapping({"kind": kind, **evidence}),
         docs_url=url,
-        remediation=tuple(remediation),
+        remediation=remediation,
         key=key,
     )
 

@@ -21,18 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.facts import ZoneFacts
-from cfremedy.models import Change, Finding, Severity, SslRule, frozen_mapping, normalise_name
-from cfremedy.ssl_modes import describe_rule, effective_modes, mode_name
+from cfremedy.kit import Change, Finding, Severity, SslRule, ZoneFacts, describe_rule, effective_modes, finding, frozen_mapping, mode_name, normalise_name, section_url
 
 id = "ssl_per_hostname"
 title = "A rule overrides the zone's SSL/TLS mode for some hostnames"
 severity = Severity.LOW
 error_codes = (525, 526)
-docs_url = (
-    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-    "troubleshooting-cloudflare-5xx-errors/#error-525-ssl-handshake-failed"
-)
+docs_url = section_url(525)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
 reads = ("ssl_rules",)
@@ -60,7 +55,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             unknown[rule.id] = rule
         if effective.rule is not None and effective.mode != zone_mode:
             lowers = _RANK.get(effective.mode, 9) < _RANK.get(zone_mode, -1)
-            findings.append(Finding(
+            findings.append(finding(
                 playbook=id,
                 severity=Severity.MEDIUM if lowers else Severity.INFO,
                 error_codes=(525, 526),
@@ -80,7 +75,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 key=effective.rule.id,
             ))
         for rule in effective.partial:
-            findings.append(Finding(
+            findings.append(finding(
                 playbook=id,
                 severity=Severity.INFO,
                 error_codes=(525, 526),
@@ -93,7 +88,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 key=rule.id,
             ))
     for rule in unknown.values():
-        findings.append(Finding(
+        findings.append(finding(
             playbook=id,
             severity=Severity.LOW,
             error_codes=(525, 526),

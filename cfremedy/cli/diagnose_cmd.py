@@ -19,7 +19,7 @@ from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_thresh
 from cfremedy.cli.console import err, out
 from cfremedy.diagnosis import PlaybookRun, build_bundle, bundle_markdown, interpret
 from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
-from cfremedy.probes import parse_connect_to
+from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace
 from cfremedy.selection import HostnameSelection
 from cfremedy.settings import Settings

@@ -14,6 +14,8 @@ import time
 import warnings
 from pathlib import Path
 
+from cfremedy.edge_profile import ALPN_OFFER as EDGE_ALPN
+from cfremedy.edge_profile import CLOUDFLARE_ORIGIN_CIPHERS
 from cfremedy.errors import UsageError
 from cfremedy.probes.certificates import cert_info, expired, hostname_matches, origin_ca_pem
 from cfremedy.probes.classify import classify, describe
@@ -21,25 +23,9 @@ from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import Outcome, TlsOffer, TlsResult
 from cfremedy.probes.tcp import Link, close, elapsed_ms
 
-# What Cloudflare offers an origin; the origin's pick tells us whether HTTP/2 to origin applies.
-ALPN_OFFER = ["h2", "http/1.1"]
-
-# The TLS 1.0-1.2 cipher suites Cloudflare presents to origins, in its order (Cloudflare's
-# "Cipher suites" reference for origin connections). TLS 1.3's three suites are OpenSSL's
-# defaults already. DES-CBC3-SHA is in Cloudflare's list but not in every OpenSSL build;
-# `set_ciphers` keeps the ones it has.
-CLOUDFLARE_ORIGIN_CIPHERS = (
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-SHA",
-    "AES128-GCM-SHA256",
-    "AES128-SHA",
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-SHA384",
-    "AES256-SHA",
-    "DES-CBC3-SHA",
-)
+# What Cloudflare offers an origin (cfremedy.edge_profile): a handshake we complete with this
+# offer is one Cloudflare completes.
+ALPN_OFFER = list(EDGE_ALPN)
 
 
 def _legacy_versions(context: ssl.SSLContext) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 from cfremedy.inventory import EMPTY, Inventory, load_inventory
-from cfremedy.probes import ProbeOptions, parse_connect_to
+from cfremedy.probes.connect_to import parse_connect_to
+from cfremedy.probes.options import ProbeOptions
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.edge import EdgeServer
 from cfremedy.sandbox.origins import OriginFleet

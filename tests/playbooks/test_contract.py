@@ -16,14 +16,14 @@ from cfremedy import permissions
 from cfremedy.errors import UsageError
 from cfremedy.registry import SOURCES, Playbook, load_registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = load_registry()
 PLAYBOOKS = {p.id: p for p in REGISTRY.playbooks}
 BUILTIN = ["origin_ip", "ssl_origin_cert", "http2_to_origin", "proxy_read_timeout"]
 
 
 def _cases(playbook_id: str) -> list[dict]:
-    path = ROOT / "tests" / "cases" / f"{playbook_id}.yml"
+    path = ROOT / "tests" / "playbooks" / "cases" / f"{playbook_id}.yml"
     return yaml.safe_load(path.read_text())["cases"] if path.exists() else []
 
 
@@ -74,7 +74,7 @@ class TestContract:
 
     def test_write_permissions_declared_iff_changes_are_proposed(self, playbook: Playbook) -> None:
         cases = _cases(playbook.id)
-        assert cases, f"tests/cases/{playbook.id}.yml has no cases"
+        assert cases, f"tests/playbooks/cases/{playbook.id}.yml has no cases"
         proposes = any(c.get("expect", {}).get("changes") for c in cases)
         assert bool(playbook.write_permissions) == proposes
 

@@ -24,26 +24,17 @@ import pytest
 from cryptography import x509
 
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot
-from cfremedy.probes import (
-    CertInfo,
-    ConnectTo,
-    OriginProbe,
-    Outcome,
-    ProbeConfigError,
-    ProbeOptions,
-    ProbeResults,
-    ProbeTarget,
-    cert_info,
-    hostname_matches,
-    parse_connect_to,
-    plan_targets,
-    probe_origins,
-    route,
-)
+from cfremedy.probes.certificates import cert_info, hostname_matches
+from cfremedy.probes.connect_to import ConnectTo, parse_connect_to, route
+from cfremedy.probes.options import ProbeOptions
+from cfremedy.probes.results import CertInfo, OriginProbe, Outcome, ProbeResults
+from cfremedy.probes.runner import probe_origins
+from cfremedy.probes.targets import ProbeTarget, plan_targets
+from cfremedy.probes.tls import ProbeConfigError
 from cfremedy.probes.certificates import origin_ca_root
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import OriginSpec
-from conftest import requires_netns
+from tests.support import requires_netns
 
 TIMEOUT = 1.0
 
@@ -554,7 +545,9 @@ NETNS_SCRIPT = textwrap.dedent(
     """
     import asyncio, json, subprocess
     from cfremedy.models import DnsRecord, Zone, ZoneSnapshot
-    from cfremedy.probes import ProbeOptions, plan_targets, probe_origins
+    from cfremedy.probes.options import ProbeOptions
+    from cfremedy.probes.runner import probe_origins
+    from cfremedy.probes.targets import plan_targets
     from cfremedy.sandbox.origins import OriginFleet
     from cfremedy.sandbox.scenario import OriginSpec
 

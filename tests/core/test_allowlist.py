@@ -261,7 +261,7 @@ def test_the_retired_ranges_are_packaged_with_their_sources() -> None:
     # none of them is still published
     assert not set(retired) & set(CURRENT)
     # and the setuptools package-data pattern ships it
-    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"data/*"' in pyproject
 
 

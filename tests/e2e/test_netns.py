@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import requires_netns
+from tests.support import requires_netns
 
 SCRIPT = textwrap.dedent(
     """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LISTS = (ROOT / "tests" / "vendored" / "SOURCES.md", ROOT / "cfremedy" / "data" / "SOURCES.md")
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 import xmlschema
-from conftest import JUNIT_XSD, SARIF_SCHEMA
+from tests.support import JUNIT_XSD, SARIF_SCHEMA
 
 from cfremedy.models import (
     Change, Finding, Report, Severity, StageError, Suppression, ZoneReport, frozen_mapping,

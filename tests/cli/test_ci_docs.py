@@ -18,7 +18,7 @@ import yaml
 
 from cfremedy.cli import app
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "ci.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "ci.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cfremedy.probes import parse_connect_to
+from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.connect_to import route
 from cfremedy.sandbox.edge import CLOUDFLARE_REASONS, EdgeServer
 from cfremedy.sandbox.scenario import ScenarioError, parse_scenario

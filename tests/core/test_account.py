@@ -343,7 +343,7 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
     import jsonschema
     import xmlschema
 
-    from conftest import JUNIT_XSD, SARIF_SCHEMA
+    from tests.support import JUNIT_XSD, SARIF_SCHEMA
 
     api, env = account
     api.set_faults([FaultSpec(kind="500", path=f"/zones/{api.state.zone_by_name('z006.example').id}/settings")])

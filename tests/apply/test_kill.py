@@ -24,7 +24,7 @@ import pytest
 from cfremedy.journal import FILENAME
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import parse_scenario
-from test_apply import TOKEN, live, scenario, ten_change_plan
+from tests.apply.test_apply import TOKEN, live, scenario, ten_change_plan
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 LATENCY_MS = 25

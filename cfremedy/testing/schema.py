@@ -1,0 +1,150 @@
+"""The YAML case file format, as strict pydantic models: an unknown key is an error.
+
+A case file is one playbook's table of examples (sqlfluff's idea): each case is a zone as the
+API and the probes would describe it, and the exact findings and changes the playbook must
+return. A typo (`message_contain:`) must fail loudly, never quietly turn a case into one that
+expects nothing, so every model forbids extra keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneSpec(_Strict):
+    name: str = "example.com"
+    plan: str = "free"
+
+
+class RecordSpec(_Strict):
+    id: str
+    name: str
+    content: str
+    type: str = "A"
+    proxied: bool = False
+
+
+class SslRuleSpec(_Strict):
+    """`SslRule`'s fields: a Configuration Rule or Page Rule that sets the SSL mode."""
+
+    source: str
+    id: str
+    mode: str
+    description: str = ""
+    expression: str = ""
+    url_pattern: str = ""
+    enabled: bool = True
+    position: int = 0
+
+
+class LeafSpec(_Strict):
+    """The origin's certificate, relative to the case's fixed clock."""
+
+    subject: str | None = None  # default CN=<hostname>
+    issuer: str = "CN=Example Public CA,O=Example"
+    common_name: str | None = None  # default the hostname
+    sans: list[str] | None = None  # default [hostname]
+    days_left: int = 60
+    self_signed: bool = False
+    origin_ca: bool = False
+
+
+class OfferSpec(_Strict):
+    version: str
+    cipher: str
+
+
+class TlsSpec(_Strict):
+    outcome: str = "ok"
+    error: str = ""
+    version: str = "TLSv1.3"
+    alpn: str = "http/1.1"
+    # Absent: a default certificate; `leaf: null`: a handshake that succeeded with a
+    # certificate cfremedy could not parse.
+    leaf: LeafSpec | None = Field(default_factory=LeafSpec)
+    verified: bool = False
+    verify_error: str = ""
+    hostname_matches: bool = True
+    expired: bool = False
+    cipher: str = "TLS_AES_128_GCM_SHA256"
+    permissive: OfferSpec | None = None
+
+
+class Http2Spec(_Strict):
+    outcome: str = "ok"
+    error: str = ""
+    status: int | None = None
+
+
+class ProbeSpec(_Strict):
+    hostname: str
+    address: str
+    proxied: bool = True
+    tcp443: str = "ok"
+    tcp80: str = "ok"
+    tls: TlsSpec | None = None
+    http2: Http2Spec | None = None
+    # `HttpResponseResult`'s fields; `outcome` defaults to ok.
+    response: dict[str, Any] | None = None
+
+
+class PagesProjectSpec(_Strict):
+    name: str
+    subdomain: str
+    domains: list[str] = Field(default_factory=list)
+
+
+class AllowlistSpec(_Strict):
+    path: str
+    networks: list[str] = Field(default_factory=list)
+    error: str = ""
+
+
+class ExpectedFinding(_Strict):
+    resource: str
+    severity: str
+    error_codes: list[int] = Field(default_factory=list)
+    # Fragments the message must contain, separated by `|`.
+    message_contains: str = ""
+    # Evidence keys that must hold exactly these values (other keys are not compared).
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExpectedChange(_Strict):
+    target: str
+    before: Any
+    after: Any
+    lowers_security: bool = False
+
+
+class Expect(_Strict):
+    findings: list[ExpectedFinding] = Field(default_factory=list)
+    changes: list[ExpectedChange] = Field(default_factory=list)
+
+
+class Case(_Strict):
+    name: str
+    zone: ZoneSpec = Field(default_factory=ZoneSpec)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    editable: dict[str, bool] = Field(default_factory=dict)
+    records: list[RecordSpec] = Field(default_factory=list)
+    ssl_rules: list[SslRuleSpec] | None = None  # absent: not read
+    inventory: dict[str, Any] | None = None  # the zone's table of an inventory file
+    observed: dict[int, int] | None = None  # {edge status: count} over the last 24 h
+    probes: list[ProbeSpec] = Field(default_factory=list)
+    pages_projects: list[PagesProjectSpec] | None = None  # absent: not read
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # cfremedy.toml [playbooks.<id>]
+    allowlists: list[AllowlistSpec] = Field(default_factory=list)
+    cloudflare_ranges: list[str] | None = None  # absent: the packaged copy
+    expect: Expect = Field(default_factory=Expect)
+
+
+class CaseFile(_Strict):
+    playbook: str
+    cases: list[Case] = Field(min_length=1)

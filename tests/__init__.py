@@ -1,0 +1,1 @@
+"""cfremedy's test suite; its layout mirrors the package (see CONTRIBUTING.md)."""
