@@ -146,7 +146,7 @@ def _by_version(networks: Iterable[IPNetwork]) -> dict[int, list[IPNetwork]]:
     split: dict[int, list[IPNetwork]] = {4: [], 6: []}
     for network in networks:
         split[network.version].append(network)
-    return {v: list(ipaddress.collapse_addresses(nets)) for v, nets in split.items()}  # type: ignore[arg-type]
+    return {v: list(ipaddress.collapse_addresses(nets)) for v, nets in split.items()}  # type: ignore[type-var]
 
 
 def _covered(network: IPNetwork, pool: dict[int, list[IPNetwork]]) -> bool:
@@ -154,7 +154,10 @@ def _covered(network: IPNetwork, pool: dict[int, list[IPNetwork]]) -> bool:
     same = pool[network.version]
     if any(network.subnet_of(p) for p in same):  # type: ignore[arg-type]
         return True
-    inside = sum(p.num_addresses for p in same if p.subnet_of(network))  # type: ignore[arg-type]
+    inside = 0
+    for p in same:
+        if p.subnet_of(network):  # type: ignore[arg-type]
+            inside += p.num_addresses
     return inside == network.num_addresses
 
 

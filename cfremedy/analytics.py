@@ -13,10 +13,10 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cfremedy.models import frozen_mapping
 
 ZONES_PER_QUERY = 10
 
@@ -58,7 +58,7 @@ class ObservedErrors:
     since: datetime
     until: datetime
     buckets: tuple[ErrorBucket, ...] = ()
-    by_edge_status: Mapping[int, int] = field(default_factory=frozen_mapping)
+    by_edge_status: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def of(cls, since: datetime, until: datetime, buckets: Sequence[ErrorBucket]) -> ObservedErrors:
@@ -66,7 +66,7 @@ class ObservedErrors:
         for bucket in buckets:
             totals[bucket.edge_status] += bucket.count
         return cls(since, until, tuple(sorted(buckets, key=lambda b: (b.hour, b.edge_status))),
-                   frozen_mapping(dict(sorted(totals.items()))))
+                   MappingProxyType(dict(sorted(totals.items()))))
 
     def count(self, status: int) -> int:
         return int(self.by_edge_status.get(status, 0))

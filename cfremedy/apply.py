@@ -130,14 +130,16 @@ async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions)
 
 
 class _Target(Protocol):
+    """One change's target: how to read its live value and compare it. Reading needs only a
+    read-only gateway (history settles in-doubt writes with one); writing is `_write_change`'s."""
+
     async def read(self) -> Any: ...
     def matches(self, live: Any, expected: Any) -> bool: ...
-    async def write(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class _Setting:
-    gateway: WritableGateway
+    gateway: CloudflareGateway
     zone: Zone
     change: Change
 
@@ -147,13 +149,10 @@ class _Setting:
     def matches(self, live: Any, expected: Any) -> bool:
         return bool(live == expected)
 
-    async def write(self) -> None:
-        await self.gateway.edit_setting(self.zone, self.change.key, self.change.after)
-
 
 @dataclass(frozen=True)
 class _Record:
-    gateway: WritableGateway
+    gateway: CloudflareGateway
     zone: Zone
     change: Change
 
@@ -163,12 +162,16 @@ class _Record:
     def matches(self, live: DnsRecord | None, expected: dict[str, Any]) -> bool:
         return live is not None and all(getattr(live, k, None) == v for k, v in expected.items())
 
-    async def write(self) -> None:
-        await self.gateway.edit_record(self.zone, self.change.key, dict(self.change.after))
 
-
-def _target(gateway: WritableGateway, zone: Zone, change: Change) -> _Target:
+def _target(gateway: CloudflareGateway, zone: Zone, change: Change) -> _Target:
     return (_Setting if change.kind == "setting" else _Record)(gateway, zone, change)
+
+
+async def _write_change(gateway: WritableGateway, zone: Zone, change: Change) -> None:
+    if change.kind == "setting":
+        await gateway.edit_setting(zone, change.key, change.after)
+    else:
+        await gateway.edit_record(zone, change.key, dict(change.after))
 
 
 def describe_live(live: Any) -> str:
@@ -275,7 +278,7 @@ class Executor:
         target = _target(self.gateway, self.zone, change)
         for attempt in range(1, attempts + 1):
             self._mark(seq, ChangeState.SENT, f"write attempt {attempt}")
-            if not await self._send([seq], change.target, target.write):
+            if not await self._send([seq], change.target, lambda: _write_change(self.gateway, self.zone, change)):
                 return
             decision = await _read_back(target, change)
             if decision.state is not None:
@@ -311,7 +314,7 @@ def _expected(change: Change) -> Any:
     return before
 
 
-async def reconcile(gateway: WritableGateway, journal: Journal, run: Run) -> Run:
+async def reconcile(gateway: CloudflareGateway, journal: Journal, run: Run) -> Run:
     """Settle a run's in-doubt writes by reading what Cloudflare has now."""
     if not run.in_doubt:
         return run

@@ -6,13 +6,13 @@ one SARIF uploads carry, so "new" here means the same thing as a new alert in co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cfremedy.errors import UsageError
+from cfremedy.files import read_json
 from cfremedy.models import Report
 
 
@@ -33,12 +33,7 @@ def fingerprints(report: Mapping[str, Any], source: str) -> set[str]:
 
 
 def load_report_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not a JSON report: {exc}") from None
+    data = read_json(path, "report")
     if not isinstance(data, dict) or "zones" not in data:
         raise UsageError(f"{path} is not a cfremedy JSON report (--format json)")
     return data
@@ -73,9 +68,10 @@ def diff_reports(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str,
     """Findings that appeared and that were resolved between two JSON reports. Pure."""
     before = {f["fingerprint"]: (z, f) for z, f in _findings(old) if "fingerprint" in f}
     after = {f["fingerprint"]: (z, f) for z, f in _findings(new) if "fingerprint" in f}
-    return Diff(
-        old=old_label,
-        new=new_label,
-        appeared=tuple(after[k] for k in sorted(after.keys() - before.keys(), key=lambda k: after[k][0])),
-        resolved=tuple(before[k] for k in sorted(before.keys() - after.keys(), key=lambda k: before[k][0])),
-    )
+    def ordered(side: dict[str, tuple[str, dict[str, Any]]], keys: set[str]) -> tuple[tuple[str, dict[str, Any]], ...]:
+        # Zone, playbook, resource, then the fingerprint: the same order on every run.
+        return tuple(side[k] for k in sorted(keys, key=lambda k: (side[k][0], str(side[k][1].get("playbook", "")),
+                                                                   str(side[k][1].get("resource", "")), k)))
+
+    return Diff(old=old_label, new=new_label, appeared=ordered(after, after.keys() - before.keys()),
+                resolved=ordered(before, before.keys() - after.keys()))

@@ -20,7 +20,6 @@ on their own instead of hiding a problem forever.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -30,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cfremedy.errors import UsageError, first_validation_error
+from cfremedy.files import read_toml
 from cfremedy.models import Report, Suppression, frozen_mapping
 
 DEFAULT_FILE = "cfremedy.toml"
@@ -115,13 +115,7 @@ def load_config(path: Path | None) -> Config:
         path = Path(DEFAULT_FILE)
         if not path.is_file():
             return EMPTY
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path, "config"), str(path))
 
 
 def apply_suppressions(report: Report, config: Config, today: date) -> Report:

@@ -9,7 +9,6 @@ the file and the key, because a silently ignored typo would make a broken zone l
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cfremedy.errors import UsageError, first_validation_error
+from cfremedy.files import read_toml
 from cfremedy.models import frozen_mapping, normalise_name
 
 
@@ -142,12 +142,4 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory",
 
 
 def load_inventory(path: Path) -> Inventory:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read inventory {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from None
-    return parse_inventory(data, str(path), base_dir=path.parent)
+    return parse_inventory(read_toml(path, "inventory"), str(path), base_dir=path.parent)

@@ -97,8 +97,9 @@ def _now() -> str:
 
 
 def new_run_id() -> str:
-    """Sortable by time and short enough to type: 20261121T120301Z-3f9a."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    """Sortable by time and short enough to type: 20261121T120301Z-3f9a2c (24 random bits: two
+    runs in one second collide once in 16 million)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 _SCHEMA = """
@@ -150,12 +151,26 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open the journal at {path}: {exc}",
                              hint="set CFREMEDY_STATE_DIR to a writable directory") from None
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed state survives a crash
-        self._db.execute("PRAGMA foreign_keys=ON")
+        try:
+            self._open(path)
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            self._db.close()
+            raise UsageError(f"the journal at {path} is not a usable cfremedy database: {exc}",
+                             hint="move it aside (it may hold the only record of earlier runs) or"
+                             " set CFREMEDY_STATE_DIR to another directory") from None
+        except UsageError:
+            self._db.close()
+            raise
+        if path.exists():
+            path.chmod(0o600)  # it holds plans and reports; a pre-existing state dir may be 0755
+
+    def _open(self, path: Path) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise UsageError(f"the journal at {path} was written by a newer cfremedy")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed state survives a crash
+        self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(audits)")}
         if "ok" not in columns:  # a version 1 journal: its audits are taken as they were stored
@@ -246,7 +261,8 @@ class Journal:
         ).fetchall()
         exact = [r for r in rows if r[0] == wanted]
         if exact or len(rows) == 1:
-            return (exact or rows)[0]
+            found: tuple[Any, ...] = (exact or rows)[0]
+            return found
         if not rows:
             raise UsageError(f"no {what} {wanted!r} in the journal at {self.path}",
                              hint="`cfremedy history` lists them")

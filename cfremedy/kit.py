@@ -23,7 +23,7 @@ from cfremedy.edge_profile import (
     MAX_PROXY_READ_TIMEOUT,
     SYN_ACK_TIMEOUT,
 )
-from cfremedy.facts import ZoneFacts
+from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.models import (
     Change,
     DnsRecord,
@@ -59,6 +59,7 @@ __all__ = [
     "frozen_mapping",
     "mode_name",
     "normalise_name",
+    "packaged_cloudflare_ranges",
     "section_url",
 ]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from cfremedy import __version__
 from cfremedy.errors import Refused, UsageError
+from cfremedy.files import read_json, write_private
 from cfremedy.models import Change, Finding, utc_now_iso
 from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
 
@@ -91,7 +92,8 @@ class Plan:
         }
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        """0600: a plan names the zone's records and settings."""
+        write_private(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", "the plan")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "plan") -> Plan:
@@ -111,8 +113,10 @@ class Plan:
                 playbooks=tuple(str(p) for p in data.get("playbooks", ())),
             )
             recorded = str(data["checksum"])
-        except (KeyError, TypeError) as exc:
+        except KeyError as exc:
             raise UsageError(f"{source} is not a cfremedy plan (missing {exc})") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{source} is not a usable cfremedy plan ({exc})") from None
         if recorded != plan.checksum:
             raise Refused(
                 f"{source}: checksum mismatch: the changes were edited after the plan was made",
@@ -122,12 +126,7 @@ class Plan:
 
     @classmethod
     def read(cls, path: Path) -> Plan:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read plan {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not valid JSON: {exc}") from None
+        data = read_json(path, "plan")
         if not isinstance(data, dict):
             raise UsageError(f"{path} is not a cfremedy plan")
         return cls.from_dict(data, str(path))

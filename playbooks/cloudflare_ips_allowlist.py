@@ -22,9 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, Severity, ZoneFacts, finding, frozen_mapping, section_url
 from cfremedy.allowlist import check, guess_format
-from cfremedy.facts import packaged_cloudflare_ranges
+from cfremedy.kit import (
+    Change,
+    Finding,
+    Severity,
+    ZoneFacts,
+    finding,
+    frozen_mapping,
+    packaged_cloudflare_ranges,
+    section_url,
+)
 
 id = "cloudflare_ips_allowlist"
 title = "The origin's allowlist misses current Cloudflare IP ranges or keeps retired ones"

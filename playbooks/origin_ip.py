@@ -227,8 +227,8 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
     # Addresses in use, and those this plan gives out: two wrong records of one name must not
     # both become the same right one (Cloudflare refuses identical records, failing the batch).
     taken = {(r.name, r.type, r.content) for r in facts.snapshot.records}
-    for finding in findings:
-        record_id = finding.evidence.get("record_id")
+    for found in findings:
+        record_id = found.evidence.get("record_id")
         record = facts.snapshot.record(str(record_id)) if record_id else None
         if record is None:
             continue

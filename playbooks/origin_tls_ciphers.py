@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, Severity, ZoneFacts, CLOUDFLARE_ORIGIN_CIPHERS, effective_modes, finding, frozen_mapping, section_url
+from cfremedy.kit import Change, Finding, Severity, ZoneFacts, CLOUDFLARE_ORIGIN_CIPHERS, effective_modes, finding, section_url
 
 id = "origin_tls_ciphers"
 title = "The origin accepts no TLS version or cipher suite that Cloudflare offers"

@@ -17,7 +17,7 @@ from cfremedy.audit import audit
 from cfremedy.cli.common import Quiet, Verbose, command, load_settings, run_async, writable_gateway_for
 from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.cli.flags import ProbeFlags, audit_options, flags
-from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED, ApiError, CfremedyError, Refused, UsageError
+from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED, CfremedyError, Refused, UsageError
 from cfremedy.gateway import WritableGateway
 from cfremedy.journal import Journal, Run, RunKind
 from cfremedy.plan import Plan

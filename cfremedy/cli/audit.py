@@ -31,6 +31,7 @@ from cfremedy.cli.flags import (
     flags,
 )
 from cfremedy.errors import EXIT_OK, ApiError, UsageError
+from cfremedy.files import write_private
 from cfremedy.selection import AccountSelection, Selection, Shard, ZoneSelection
 from cfremedy.settings import Settings
 
@@ -91,10 +92,7 @@ def finish_and_emit(report: Report, settings: Settings, options: AuditOptions, c
         if destination == "-":
             out(text)
             continue
-        try:
-            Path(destination).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write the report to {destination}: {exc.strerror}") from None
+        write_private(Path(destination), text, "the report")
         err(f"cfremedy: {fmt} report written to {destination}")
     print_notes(outcome)
     return outcome.exit_code
@@ -236,10 +234,7 @@ def plan_zone_command(
     if failure is not None:
         raise ApiError(failure.message, hint=failure.hint)
     plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
-    try:
-        plan.write(output)
-    except OSError as exc:
-        raise UsageError(f"cannot write the plan to {output}: {exc.strerror}") from None
+    plan.write(output)
     out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
                        width=terminal_width()))
     for finding in zone.findings:

@@ -18,6 +18,7 @@ from cfremedy.cli.common import (
 from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.cli.console import err, out
 from cfremedy.diagnosis import PlaybookRun, build_bundle, bundle_markdown, interpret
+from cfremedy.files import write_private
 from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
 from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace
@@ -120,8 +121,8 @@ def diagnose_command(
         out(bundle_markdown(data))
     if bundle is not None:
         bundle.mkdir(parents=True, exist_ok=True)
-        (bundle / "bundle.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        (bundle / "bundle.md").write_text(bundle_markdown(data))
+        write_private(bundle / "bundle.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n", "the support bundle")
+        write_private(bundle / "bundle.md", bundle_markdown(data), "the support bundle")
         err(f"cfremedy: support bundle written to {bundle}/bundle.json and bundle.md")
     if api_failed:
         err(f"cfremedy: error: could not check the configuration: {api_failed}")

@@ -44,6 +44,7 @@ def errors_zone_command(
     """
     settings = load_settings()
     window = window_option(since)
+    assert window is not None  # --since has a default
     fmt = list_format(format)
     playbooks = select_playbooks(settings, None, playbooks_dir)
 

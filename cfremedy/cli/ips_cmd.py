@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from cfremedy import __version__
 from cfremedy.allowlist import (
-    FORMATS, SOURCE_API, SOURCE_PACKAGED, AllowlistCheck, IPNetwork, check, guess_format,
+    FORMATS, SOURCE_API, SOURCE_PACKAGED, AllowlistCheck, check, guess_format,
     read_allowlist, render,
 )
 from cfremedy.cli.common import (
@@ -32,7 +32,7 @@ from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from cfremedy.facts import packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
-from cfremedy.models import AllowlistFile
+from cfremedy.models import AllowlistFile, IPNetwork
 from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 from cfremedy.settings import Settings
 

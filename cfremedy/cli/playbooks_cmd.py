@@ -1,7 +1,9 @@
-"""`cfremedy playbooks list|show`: what the tool checks, which errors it prevents, what it needs."""
+"""`cfremedy playbooks list|show|test`: what the tool checks, which errors it prevents, what it
+needs, and a runner for the case files of playbooks people write themselves."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +12,7 @@ from tabulate import tabulate
 from cfremedy.cli.common import Quiet, Verbose, command, load_settings
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.cli.console import out
+from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 playbooks_app = typer.Typer(rich_markup_mode=None, help="List the playbooks and show what each one checks.",
                             no_args_is_help=True)
@@ -51,3 +54,41 @@ def show_command(
         f"{playbook.docstring}\n"
     )
     return 0
+
+
+@playbooks_app.command("test")
+@command
+def test_command(
+    cases: Annotated[Path, typer.Argument(metavar="CASES_DIR", help="A directory of <playbook>.yml"
+                                          " case files.")],
+    playbooks_dir: PlaybookDirs = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Run playbooks against their YAML case files: plain data in, exact findings out.
+
+    The runner cfremedy's own test suite uses (`cfremedy.testing`), for the playbooks you
+    write: each case describes a zone (settings, records, probe results, inventory) and the
+    findings and changes the playbook must return. Unknown keys in a case file are errors.
+    Exits 1 when a case fails.
+
+    Example:
+
+      cfremedy playbooks test my_cases/ --playbooks-dir my_playbooks/
+    """
+    from cfremedy.testing import run_directory
+
+    if not cases.is_dir():
+        raise UsageError(f"{cases} is not a directory of case files")
+    playbooks = {p.id: p for p in select_playbooks(load_settings(), None, playbooks_dir)}
+    results = run_directory(cases, playbooks)
+    if not results:
+        raise UsageError(f"no case file (*.yml) in {cases}")
+    for result in results:
+        if not result.passed:
+            out(f"FAIL {result.playbook}: {result.case} ({result.file.name})\n"
+                + "".join(f"     {line}\n" for line in result.failure.splitlines()))
+    failed = sum(not r.passed for r in results)
+    out(f"{len(results) - failed} passed, {failed} failed"
+        f" ({len({r.playbook for r in results})} playbook(s), {len({r.file for r in results})} file(s))\n")
+    return EXIT_FINDINGS if failed else EXIT_OK

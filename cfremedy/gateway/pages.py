@@ -46,7 +46,8 @@ def envelope(body: Any, what: str) -> Any:
         raise ApiError(f"unexpected answer to {what}: not a Cloudflare API response"
                        f" ({type(body).__name__})")
     if body.get("success") is False:
-        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        listed = body.get("errors")
+        errors = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
         detail = "; ".join(f"code {e.get('code')}: {e.get('message')}" for e in errors)
         raise ApiError(f"the API answered {what} with success: false ({detail or 'no error given'})")
     if "result" not in body:

@@ -39,8 +39,8 @@ def _text(data: dict[str, Any], key: str) -> str:
 
 
 def zone(data: dict[str, Any]) -> Zone:
-    plan = data.get("plan") if isinstance(data.get("plan"), dict) else {}
-    account = data.get("account") if isinstance(data.get("account"), dict) else {}
+    plan: dict[str, Any] = data["plan"] if isinstance(data.get("plan"), dict) else {}
+    account: dict[str, Any] = data["account"] if isinstance(data.get("account"), dict) else {}
     permissions = data.get("permissions") or ()
     if not isinstance(permissions, list | tuple):
         raise ValueError(f"`permissions` is {type(permissions).__name__}, not a list")

@@ -13,6 +13,7 @@ import asyncio
 import ssl
 import time
 import zlib
+from typing import Any
 
 import h11
 
@@ -75,7 +76,7 @@ def _gunzip(body: bytes) -> str:
 def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, capped: bool,
                    elapsed: float, timeout: float) -> HttpResponseResult:
     """Judge the bytes of one response to `GET /` (pure: unit-tested without sockets)."""
-    base = {"scheme": scheme, "port": port, "elapsed_ms": elapsed, "capped": capped}
+    base: dict[str, Any] = {"scheme": scheme, "port": port, "elapsed_ms": elapsed, "capped": capped}
     if not raw:
         if timed_out:
             return HttpResponseResult(Outcome.TIMEOUT, f"no response within {timeout:g} s", **base)
@@ -109,7 +110,7 @@ def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, cappe
     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     body = raw[header_bytes:]
     encoding = headers.get("content-encoding", "").strip().lower()
-    fields = dict(status=event.status_code, location=headers.get("location", ""),
+    fields: dict[str, Any] = dict(status=event.status_code, location=headers.get("location", ""),
                   content_encoding=encoding, content_length=length, chunked=chunked,
                   body_bytes=len(body))
 

@@ -124,8 +124,8 @@ def zone_suite(parent: ET.Element, zone: ZoneReport, rules: Sequence[Rule]) -> d
         _element(suite, "system-out", _changes_text(zone))
     counts = {"tests": len(outcomes), **{k: outcomes.count(v) for k, v in
               (("failures", "failure"), ("errors", "error"), ("skipped", "skipped"))}}
-    for key, value in counts.items():
-        suite.set(key, str(value))
+    for key, count in counts.items():
+        suite.set(key, str(count))
     return counts
 
 

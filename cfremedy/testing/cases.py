@@ -147,7 +147,7 @@ def build_facts(case: Case) -> ZoneFacts:
         options=frozen_mapping(case.options),
         allowlists=tuple(AllowlistFile(a.path, tuple(ipaddress.ip_network(n, strict=False) for n in a.networks),
                                        a.error) for a in case.allowlists),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -117,3 +117,89 @@ def test_a_broken_user_playbook_is_a_usage_error(tmp_path: Path, source: str, me
 def test_unknown_playbook_id_lists_the_known_ones() -> None:
     with pytest.raises(UsageError, match="unknown playbook 'nope'; known playbooks: .*origin_ip"):
         REGISTRY.select(["nope"])
+
+
+# -- meta-tests: what the code declares agrees with what it does -------------------------------
+
+# The permission group a change of each target kind needs (apply checks the same table).
+WRITE_GROUP = {"setting": "Zone Settings Write", "dns": "DNS Write"}
+
+
+@pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
+def test_change_kinds_match_declared_write_permissions(playbook: Playbook) -> None:
+    kinds = {c["target"].split(":", 1)[0] for case in _cases(playbook.id)
+             for c in case.get("expect", {}).get("changes", [])}
+    assert kinds <= set(WRITE_GROUP), kinds
+    assert {WRITE_GROUP[k] for k in kinds} == set(playbook.write_permissions)
+
+
+def test_apply_asks_for_the_same_write_permissions() -> None:
+    from cfremedy.apply import WRITE_PERMISSION
+
+    assert set(WRITE_PERMISSION) == set(WRITE_GROUP)
+    for kind, key in WRITE_PERMISSION.items():
+        assert key in permissions.GROUPS[WRITE_GROUP[kind]]
+
+
+def _gateway_permission_names() -> set[str]:
+    """Every permission group named in an `Op(what, permission)` of the gateway package."""
+    import ast
+
+    names = set()
+    for path in (ROOT / "cfremedy" / "gateway").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Op" and len(node.args) >= 2:
+                permission = node.args[1]
+                assert isinstance(permission, ast.Constant), ast.unparse(node)
+                names.add(permission.value)
+    return names
+
+
+def test_every_permission_the_gateway_names_is_in_the_permissions_table() -> None:
+    names = _gateway_permission_names()
+    assert {"Zone Read", "DNS Read", "Zone Settings Write"} <= names  # the scan finds them
+    assert [n for n in names if not permissions.is_known_group(n)] == []
+
+
+def _header(page: Path) -> dict[str, str]:
+    """The `| key | value |` table under a docs page's title."""
+    rows = {}
+    for line in page.read_text().splitlines()[1:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] and not set(cells[0]) <= {"-"}:
+            rows[cells[0]] = cells[1]
+        elif rows and not line.startswith("|"):
+            break
+    return rows
+
+
+def _value(cell: str) -> str:
+    """A header cell's value: what precedes a note (" (...)", "; ...", ": ...")."""
+    return re.split(r" \(|;|:", cell, maxsplit=1)[0].strip()
+
+
+@pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
+def test_docs_page_header_matches_the_module(playbook: Playbook) -> None:
+    """The page's header table says what the module declares (a note may follow each value)."""
+    header = _header(ROOT / "docs" / "playbooks" / f"{playbook.id}.md")
+    codes = [int(c) for c in re.findall(r"\b\d{3,4}\b", _value(header["Prevents"]))]
+    assert codes == list(playbook.error_codes), header["Prevents"]
+    assert _value(header["Default severity"]) == playbook.severity.value
+    assert [g.strip() for g in _value(header["Reads with"]).split(",")] == list(playbook.read_permissions)
+    writes = _value(header["Writes with (apply)"])
+    assert ([] if writes == "none" else [g.strip() for g in writes.split(",")]) == list(playbook.write_permissions)
+
+
+# What a playbook may import from cfremedy: the kit, and the helpers of its own domain.
+ALLOWED_IMPORTS = {"cfremedy.kit", "cfremedy.allowlist"}
+
+
+@pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
+def test_playbooks_import_only_the_kit(playbook: Playbook) -> None:
+    import ast
+
+    tree = ast.parse(Path(playbook.source).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    ours = {m for m in imported if m.split(".")[0] == "cfremedy"}
+    assert ours <= ALLOWED_IMPORTS, ours - ALLOWED_IMPORTS
