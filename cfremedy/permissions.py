@@ -26,7 +26,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # lists "Zone Read" and "Page Rules Read" for it): this group grants no key of its own.
     "Page Rules Read": ("#zone:read",),
     # The document gives no key for the rulesets entry point nor for the Pages project list;
-    # these two are cfremedy's (and the sandbox's) spellings, see `cfremedy/sandbox/api.py`.
+    # these two are cfremedy's (and the sandbox's) spellings, see `cfremedy/sandbox/routes/`.
     "Config Rules Read": ("#config_settings:read",),
     "Cloudflare Pages Read": ("#pages:read",),
 }

@@ -17,7 +17,8 @@ import cloudflare
 import httpx
 import pytest
 
-from cfremedy.sandbox.api import DNS_MAX_PER_PAGE, SandboxApi
+from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.routes.dns_records import DNS_MAX_PER_PAGE
 from cfremedy.sandbox.scenario import FaultSpec, RecordSpec, ScenarioError, parse_scenario, stable_id
 from cfremedy.sandbox.state import SandboxState
 

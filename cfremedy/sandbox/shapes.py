@@ -1,0 +1,218 @@
+"""The JSON bodies the sandbox serves, built from the state's data.
+
+Each builder turns `zone.py` data (a zone, its plan, records, settings, certificate pack,
+rulesets and Page Rules) or a scenario's Pages project into the body the v4 API returns for
+it; the schema tests validate what every route serves against the OpenAPI document. The
+builders take no lock of their own (`SandboxState` and the handlers hold it where needed).
+Kept apart from `state.py` so that the state reads as the state and its locking, and so that
+the route handlers can shape what they list without going through `SandboxState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from cfremedy.sandbox import settings_catalog
+from cfremedy.sandbox.dns_rules import PROXIABLE_TYPES
+from cfremedy.sandbox.scenario import PagesProjectSpec, stable_id
+from cfremedy.sandbox.zone import CONFIG_PHASE, SEED_TIME, DnsRecord, PageRule, ZoneState
+
+PLAN_INFO: dict[str, dict[str, Any]] = {
+    "free": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": "Free Website", "price": 0,
+             "frequency": "", "can_subscribe": False},
+    "pro": {"id": stable_id("plan", "pro"), "name": "Pro Website", "price": 20,
+            "frequency": "monthly", "can_subscribe": True},
+    "business": {"id": stable_id("plan", "business"), "name": "Business Website", "price": 200,
+                 "frequency": "monthly", "can_subscribe": True},
+    "enterprise": {"id": stable_id("plan", "enterprise"), "name": "Enterprise Website",
+                   "price": 0, "frequency": "", "can_subscribe": False},
+}  # fmt: skip
+_PAGE_RULE_QUOTA = {"free": 3, "pro": 20, "business": 50, "enterprise": 125}
+_CERT_QUOTA = {"free": 0, "pro": 0, "business": 1, "enterprise": 10}
+NAME_SERVERS = ("ada.ns.cloudflare.com", "bob.ns.cloudflare.com")
+
+
+# -- zones, records and settings -------------------------------------------------------------
+
+
+def record_json(zone: ZoneState, record: DnsRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": record.id,
+        "zone_id": zone.id,
+        "zone_name": zone.name,
+        "name": record.name,
+        "type": record.type,
+        "content": record.content,
+        "proxiable": record.type in PROXIABLE_TYPES,
+        "proxied": record.proxied,
+        "ttl": record.ttl,
+        "locked": False,
+        "meta": {"auto_added": False, "source": "primary"},
+        "comment": record.comment,
+        "tags": list(record.tags),
+        "settings": {},
+        "created_on": record.created_on,
+        "modified_on": record.modified_on,
+    }
+    if record.priority is not None:
+        body["priority"] = record.priority
+    return body
+
+
+def account_name(account_id: str) -> str:
+    return f"Sandbox account {account_id[:8]}"
+
+
+def plan_json(plan: str) -> dict[str, Any]:
+    info = PLAN_INFO[plan]
+    return {
+        "id": info["id"],
+        "name": info["name"],
+        "price": info["price"],
+        "currency": "USD",
+        "frequency": info["frequency"],
+        "is_subscribed": True,
+        "can_subscribe": info["can_subscribe"],
+        "legacy_id": plan,
+        "legacy_discount": False,
+        "externally_managed": False,
+    }
+
+
+def zone_json(zone: ZoneState, permissions: Iterable[str]) -> dict[str, Any]:
+    account = {"id": zone.account_id, "name": account_name(zone.account_id)}
+    return {
+        "id": zone.id,
+        "name": zone.name,
+        "status": zone.status,
+        "paused": False,
+        "type": "full",
+        "development_mode": 0,
+        "name_servers": list(NAME_SERVERS),
+        "original_name_servers": None,
+        "original_registrar": None,
+        "original_dnshost": None,
+        "vanity_name_servers": [],
+        "created_on": SEED_TIME,
+        "modified_on": zone.modified_on,
+        "activated_on": SEED_TIME if zone.status == "active" else None,
+        "meta": {
+            "step": 2,
+            "custom_certificate_quota": _CERT_QUOTA[zone.plan],
+            "page_rule_quota": _PAGE_RULE_QUOTA[zone.plan],
+            "phishing_detected": False,
+            "cdn_only": False,
+            "dns_only": False,
+            "foundation_dns": False,
+        },
+        "owner": {**account, "type": "organization"},
+        "account": account,
+        "permissions": sorted(permissions),
+        "plan": plan_json(zone.plan),
+    }
+
+
+def certificate_pack_json(zone: ZoneState) -> dict[str, Any]:
+    """The universal certificate pack every proxied zone gets."""
+    hosts = [zone.name, f"*.{zone.name}"]
+    cert_id = stable_id("certificate", zone.id)
+    certificate = {
+        "id": cert_id,
+        "hosts": hosts,
+        "status": "active",
+        "issuer": "GoogleTrustServices",
+        "signature": "ECDSAWithSHA256",
+        "bundle_method": "ubiquitous",
+        "zone_id": zone.id,
+        "uploaded_on": SEED_TIME,
+        "modified_on": SEED_TIME,
+        "expires_on": "2099-01-01T00:00:00.000000Z",
+        "priority": 0,
+    }
+    return {
+        "id": stable_id("certificate_pack", zone.id),
+        "type": "universal",
+        "hosts": hosts,
+        "status": "active",
+        "validation_method": "txt",
+        "validity_days": 90,
+        "certificate_authority": "google",
+        "cloudflare_branding": False,
+        "primary_certificate": cert_id,
+        "certificates": [certificate],
+    }
+
+
+def setting_json(zone: ZoneState, definition: settings_catalog.SettingDef) -> dict[str, Any]:
+    """A zone setting: the catalog's default unless the zone (or its scenario) changed it."""
+    stored = zone.settings.get(definition.id)
+    return {
+        "id": definition.id,
+        "value": stored.value if stored else definition.default,
+        "editable": definition.editable_on(zone.plan),
+        "modified_on": stored.modified_on if stored else None,
+    }
+
+
+# -- rules and Pages JSON ------------------------------------------------------------------------
+
+
+def ruleset_json(zone: ZoneState) -> dict[str, Any]:
+    """The `http_config_settings` entry point ruleset: one `set_config` rule per Configuration
+    Rule; a rule without `ssl` sets `automatic_https_rewrites` (something other than SSL)."""
+    rules = []
+    for rule in zone.config_rules:
+        parameters: dict[str, Any] = (
+            {"ssl": rule.ssl} if rule.ssl is not None else {"automatic_https_rewrites": True}
+        )
+        rules.append({
+            "id": rule.id,
+            "version": "1",
+            "action": "set_config",
+            "action_parameters": parameters,
+            "expression": rule.expression,
+            "description": rule.description,
+            "last_updated": SEED_TIME,
+            "ref": rule.id,
+            "enabled": rule.enabled,
+        })
+    return {
+        "id": stable_id(zone.id, "ruleset", CONFIG_PHASE),
+        "name": "default",
+        "description": "",
+        "kind": "zone",
+        "version": "1",
+        "phase": CONFIG_PHASE,
+        "last_updated": SEED_TIME,
+        "rules": rules,
+    }
+
+
+def page_rule_json(rule: PageRule) -> dict[str, Any]:
+    """A Page Rule with one URL target; a rule without `ssl` has a `browser_check` action."""
+    action = {"id": "ssl", "value": rule.ssl} if rule.ssl is not None else {
+        "id": "browser_check", "value": "on"
+    }
+    return {
+        "id": rule.id,
+        "targets": [{"target": "url", "constraint": {"operator": "matches", "value": rule.url}}],
+        "actions": [action],
+        "priority": rule.priority,
+        "status": rule.status,
+        "created_on": SEED_TIME,
+        "modified_on": SEED_TIME,
+    }
+
+
+def pages_project_json(project: PagesProjectSpec) -> dict[str, Any]:
+    digest = stable_id("pages_project", project.account, project.name)
+    return {
+        "id": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}",
+        "name": project.name,
+        "subdomain": project.pages_subdomain,
+        "domains": list(project.domains),
+        "created_on": SEED_TIME,
+        "production_branch": "main",
+        "deployment_configs": {"preview": {}, "production": {}},
+    }
