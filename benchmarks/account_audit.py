@@ -19,17 +19,16 @@ import sys
 import time
 
 import httpx
-from pydantic import SecretStr
-
 from cfremedy.account import AccountScope, audit_account
+from pydantic import SecretStr
+from sandbox_process import sandbox_in_child
+
 from cfremedy.audit import AuditOptions
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report
 from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import FaultSpec, SandboxOptions, Scenario, TokenSpec, ZoneSpec
-
-from sandbox_process import sandbox_in_child
 
 TOKEN = "benchmark-token"
 MODES = ("off", "flexible", "full", "strict")
@@ -39,16 +38,27 @@ def scenario(args: argparse.Namespace) -> Scenario:
     server = Rate.parse(args.server_limit) if args.server_limit else None
     faults = (FaultSpec(kind="429", count=1, retry_after=args.force_429, path="/settings$"),) if args.force_429 else ()
     return Scenario(
-        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read",
-                                                               "Config Rules Read", "Page Rules Read")),),
+        tokens=(
+            TokenSpec(
+                value=TOKEN,
+                permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"),
+            ),
+        ),
         zones=tuple(
-            ZoneSpec(name=f"zone{i:05d}.example", plan="enterprise" if i % 10 == 0 else "pro",
-                     settings={"ssl": MODES[i % 4]}, generate_records=args.records)
+            ZoneSpec(
+                name=f"zone{i:05d}.example",
+                plan="enterprise" if i % 10 == 0 else "pro",
+                settings={"ssl": MODES[i % 4]},
+                generate_records=args.records,
+            )
             for i in range(args.zones)
         ),
-        sandbox=SandboxOptions(latency_ms=args.latency_ms, faults=faults,
-                               rate_limit_requests=server.requests if server else None,
-                               rate_limit_window=server.window if server else 300.0),
+        sandbox=SandboxOptions(
+            latency_ms=args.latency_ms,
+            faults=faults,
+            rate_limit_requests=server.requests if server else None,
+            rate_limit_window=server.window if server else 300.0,
+        ),
     )
 
 
@@ -78,12 +88,15 @@ def main() -> int:
         log = httpx.get(f"{control}/requests").json()
     statuses = [entry["status"] for entry in log]
     audited = sum(1 for z in report.zones if not z.errors)
-    print(f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms"
-          f" client limit={args.rate_limit} server limit={args.server_limit or 'none'}"
-          f" forced 429={args.force_429 or 'no'}")
+    print(
+        f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms"
+        f" client limit={args.rate_limit} server limit={args.server_limit or 'none'}"
+        f" forced 429={args.force_429 or 'no'}"
+    )
     print(f"API requests: {len(log)} ({len(log) / args.zones:.3f} per zone, zone list pages included)")
-    print(f"429 answers: {statuses.count(429)}; zones audited: {audited}/{args.zones};"
-          f" findings: {len(report.findings)}")
+    print(
+        f"429 answers: {statuses.count(429)}; zones audited: {audited}/{args.zones}; findings: {len(report.findings)}"
+    )
     print(f"wall time: {wall:.1f} s; waited for the rate limit / Retry-After: {limiter.waited:.1f} s")
     print(f"peak memory of the auditor: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0 if audited == args.zones else 1

@@ -18,24 +18,31 @@ import time
 
 import httpx
 from pydantic import SecretStr
+from sandbox_process import sandbox_in_child
 
 from cfremedy.audit import AuditOptions, audit_zone
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import SandboxOptions, Scenario, TokenSpec, ZoneSpec
 
-from sandbox_process import sandbox_in_child
-
 TOKEN = "benchmark-token"
 
 
 def scenario(zones: int, records: int, latency_ms: float) -> Scenario:
     return Scenario(
-        tokens=(TokenSpec(value=TOKEN, permissions=("Zone Read", "Zone Settings Read", "DNS Read",
-                                                               "Config Rules Read", "Page Rules Read")),),
+        tokens=(
+            TokenSpec(
+                value=TOKEN,
+                permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"),
+            ),
+        ),
         zones=tuple(
-            ZoneSpec(name=f"zone{i:04d}.example", plan="enterprise" if i % 10 == 0 else "pro",
-                     settings={"ssl": "strict"}, generate_records=records)
+            ZoneSpec(
+                name=f"zone{i:04d}.example",
+                plan="enterprise" if i % 10 == 0 else "pro",
+                settings={"ssl": "strict"},
+                generate_records=records,
+            )
             for i in range(zones)
         ),
         sandbox=SandboxOptions(latency_ms=latency_ms),
@@ -71,10 +78,11 @@ def main() -> int:
         log = httpx.get(f"{control}/requests").json()
     methods = {entry["method"] for entry in log}
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms"
-          f" parallel={args.parallel}")
-    print(f"API requests: {len(log)} on the sandbox log ({sent} sent by the gateway),"
-          f" {len(log) / args.zones:.2f} per zone, methods {sorted(methods)}")
+    print(f"zones={args.zones} records/zone={args.records} latency={args.latency_ms:g} ms parallel={args.parallel}")
+    print(
+        f"API requests: {len(log)} on the sandbox log ({sent} sent by the gateway),"
+        f" {len(log) / args.zones:.2f} per zone, methods {sorted(methods)}"
+    )
     print(f"wall time: {wall:.2f} s ({wall / args.zones * 1000:.1f} ms per zone)")
     print(f"peak memory of the auditor: {peak_mib:.0f} MiB (max RSS)")
     return 0 if len(log) == sent else 1

@@ -13,10 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from datetime import datetime, timedelta, timezone
 from typing import Any
-
 
 ZONES_PER_QUERY = 10
 
@@ -65,8 +64,12 @@ class ObservedErrors:
         totals = Counter[int]()
         for bucket in buckets:
             totals[bucket.edge_status] += bucket.count
-        return cls(since, until, tuple(sorted(buckets, key=lambda b: (b.hour, b.edge_status))),
-                   MappingProxyType(dict(sorted(totals.items()))))
+        return cls(
+            since,
+            until,
+            tuple(sorted(buckets, key=lambda b: (b.hour, b.edge_status))),
+            MappingProxyType(dict(sorted(totals.items()))),
+        )
 
     def count(self, status: int) -> int:
         return int(self.by_edge_status.get(status, 0))
@@ -87,7 +90,7 @@ def parse_since(text: str) -> timedelta:
 
 
 def window_ending(now: datetime, since: timedelta) -> tuple[datetime, datetime]:
-    until = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    until = now.astimezone(UTC).replace(second=0, microsecond=0)
     return until - since, until
 
 
@@ -99,12 +102,14 @@ def parse_response(data: Mapping[str, Any]) -> dict[str, list[ErrorBucket]]:
         buckets = []
         for group in zone.get("httpRequestsAdaptiveGroups") or []:
             dims = group.get("dimensions") or {}
-            buckets.append(ErrorBucket(
-                hour=datetime.fromisoformat(str(dims["datetimeHour"]).replace("Z", "+00:00")),
-                edge_status=int(dims.get("edgeResponseStatus") or 0),
-                origin_status=int(dims.get("originResponseStatus") or 0),
-                count=int(group.get("count") or 0),
-            ))
+            buckets.append(
+                ErrorBucket(
+                    hour=datetime.fromisoformat(str(dims["datetimeHour"]).replace("Z", "+00:00")),
+                    edge_status=int(dims.get("edgeResponseStatus") or 0),
+                    origin_status=int(dims.get("originResponseStatus") or 0),
+                    count=int(group.get("count") or 0),
+                )
+            )
         result[str(zone.get("zoneTag"))] = buckets
     return result
 

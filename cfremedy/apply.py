@@ -20,7 +20,12 @@ from typing import Any, Protocol
 
 from cfremedy import permissions
 from cfremedy.errors import (
-    ApiError, AuthenticationFailed, MissingPermission, Refused, UsageError, WriteOutcomeUnknown,
+    ApiError,
+    AuthenticationFailed,
+    MissingPermission,
+    Refused,
+    UsageError,
+    WriteOutcomeUnknown,
 )
 from cfremedy.gateway import CloudflareGateway, WritableGateway
 from cfremedy.journal import ChangeState, Journal, Run, RunKind
@@ -57,12 +62,15 @@ def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions)
     """
     problems = []
     if not options.force and len(plan.changes) > options.max_changes:
-        problems.append(f"{len(plan.changes)} changes exceed --max-changes {options.max_changes}"
-                        " (--force overrides)")
+        problems.append(f"{len(plan.changes)} changes exceed --max-changes {options.max_changes} (--force overrides)")
     dns = [c for c in plan.changes if c.kind == "dns"]
-    if (not options.force and dns and record_count is not None
-            and record_count >= DNS_BLAST_RADIUS_MIN_RECORDS
-            and len(dns) > DNS_BLAST_RADIUS * record_count):
+    if (
+        not options.force
+        and dns
+        and record_count is not None
+        and record_count >= DNS_BLAST_RADIUS_MIN_RECORDS
+        and len(dns) > DNS_BLAST_RADIUS * record_count
+    ):
         problems.append(
             f"{len(dns)} DNS changes touch {len(dns) / record_count:.0%} of the zone's"
             f" {record_count} records (more than {DNS_BLAST_RADIUS:.0%}; --force overrides)"
@@ -90,11 +98,14 @@ def check_targets(plan: Plan) -> None:
             continue
         before, after = change.before, change.after
         if not (isinstance(before, dict) and isinstance(after, dict) and before and after):
-            raise UsageError(f"plan change {change.target!r}: a DNS change needs non-empty"
-                             " `before` and `after` field mappings")
+            raise UsageError(
+                f"plan change {change.target!r}: a DNS change needs non-empty `before` and `after` field mappings"
+            )
         if set(before) != set(after) or not set(before) <= DNS_FIELDS:
-            raise UsageError(f"plan change {change.target!r}: `before` and `after` must name the"
-                             f" same fields, among {', '.join(sorted(DNS_FIELDS))}")
+            raise UsageError(
+                f"plan change {change.target!r}: `before` and `after` must name the"
+                f" same fields, among {', '.join(sorted(DNS_FIELDS))}"
+            )
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,7 @@ async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions)
     missing = missing_write_permissions(plan, zone)
     if missing:
         raise MissingPermission(
-            f"the API token lacks {', '.join(repr(m) for m in missing)} on {zone.name},"
-            " needed to apply this plan",
+            f"the API token lacks {', '.join(repr(m) for m in missing)} on {zone.name}, needed to apply this plan",
             permission=missing[0],
             hint="add the permission to the token (My Profile > API Tokens), or run `cfremedy doctor`",
         )
@@ -121,8 +131,10 @@ async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions)
     record_count = await gateway.count_dns_records(zone) if needs_count else None
     problems = safety_problems(plan, record_count, options)
     if problems:
-        raise Refused("refusing to apply: " + "; ".join(problems),
-                      hint="review the plan first; each reason names the flag that accepts it")
+        raise Refused(
+            "refusing to apply: " + "; ".join(problems),
+            hint="review the plan first; each reason names the flag that accepts it",
+        )
     return Prepared(plan=plan, zone=zone)
 
 
@@ -201,24 +213,31 @@ async def _read_back(target: _Target, change: Change) -> _Decision:
             return _Decision(ChangeState.APPLIED)
         if target.matches(live, change.before):
             return _Decision(None)
-        return _Decision(ChangeState.DRIFTED,
-                         f"now {describe_live(live)}: changed by someone else meanwhile")
-    return _Decision(ChangeState.SENT,
-                     f"could not read the value back ({last_error}); in doubt until"
-                     " `cfremedy history` re-checks it")
+        return _Decision(ChangeState.DRIFTED, f"now {describe_live(live)}: changed by someone else meanwhile")
+    return _Decision(
+        ChangeState.SENT,
+        f"could not read the value back ({last_error}); in doubt until `cfremedy history` re-checks it",
+    )
 
 
 class Executor:
     """Runs the protocol for every change of one prepared plan, journaling each step."""
 
-    def __init__(self, gateway: WritableGateway, journal: Journal, prepared: Prepared,
-                 kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> None:
+    def __init__(
+        self,
+        gateway: WritableGateway,
+        journal: Journal,
+        prepared: Prepared,
+        kind: RunKind = RunKind.APPLY,
+        rolls_back: str | None = None,
+    ) -> None:
         self.gateway = gateway
         self.journal = journal
         self.zone = prepared.zone
         self.plan = prepared.plan
-        self.run_id = journal.start_run(kind, self.plan.zone, self.plan.zone_id, self.plan.checksum,
-                                        self.plan.changes, rolls_back)
+        self.run_id = journal.start_run(
+            kind, self.plan.zone, self.plan.zone_id, self.plan.checksum, self.plan.changes, rolls_back
+        )
 
     def _mark(self, seqs: int | list[int], state: ChangeState, detail: str = "") -> None:
         self.journal.mark(self.run_id, seqs, state, detail)
@@ -249,9 +268,12 @@ class Executor:
             self._mark(seq, ChangeState.UNCHANGED, "already had the planned value")
             return False
         if not target.matches(live, change.before):
-            self._mark(seq, ChangeState.DRIFTED,
-                       f"live value is {describe_live(live)}, the plan expected"
-                       f" {describe_live(_expected(change))}: left alone")
+            self._mark(
+                seq,
+                ChangeState.DRIFTED,
+                f"live value is {describe_live(live)}, the plan expected"
+                f" {describe_live(_expected(change))}: left alone",
+            )
             return False
         return True
 
@@ -309,8 +331,12 @@ class Executor:
 def _expected(change: Change) -> Any:
     before = change.before
     if change.kind == "dns" and isinstance(before, dict):
-        return DnsRecord(id=change.key, type=str(before.get("type", "")), name=str(before.get("name", "")),
-                         content=str(before.get("content", "")))
+        return DnsRecord(
+            id=change.key,
+            type=str(before.get("type", "")),
+            name=str(before.get("name", "")),
+            content=str(before.get("content", "")),
+        )
     return before
 
 
@@ -322,11 +348,11 @@ async def reconcile(gateway: CloudflareGateway, journal: Journal, run: Run) -> R
     for entry in run.in_doubt:
         decision = await _read_back(_target(gateway, zone, entry.change), entry.change)
         if decision.state is None:
-            journal.mark(run.id, entry.seq, ChangeState.NOT_APPLIED,
-                         "re-checked later: the write never reached Cloudflare")
+            journal.mark(
+                run.id, entry.seq, ChangeState.NOT_APPLIED, "re-checked later: the write never reached Cloudflare"
+            )
         elif decision.state is ChangeState.APPLIED:
-            journal.mark(run.id, entry.seq, ChangeState.APPLIED,
-                         "re-checked later: the write reached Cloudflare")
+            journal.mark(run.id, entry.seq, ChangeState.APPLIED, "re-checked later: the write reached Cloudflare")
         elif decision.state is ChangeState.DRIFTED:
             journal.mark(run.id, entry.seq, ChangeState.DRIFTED, f"re-checked later: {decision.detail}")
     return journal.run(run.id)
@@ -380,6 +406,7 @@ def recheck(plan: Plan, after: ZoneReport, probing: bool, probe_playbooks: froze
     `probe_playbooks`: the ids of the playbooks that need probes (their verdicts are not
     re-checked when `probing` is False).
     """
+
     def identity_of(finding: Finding) -> str:
         return finding.fingerprint(plan.zone)
 
@@ -398,8 +425,7 @@ def recheck(plan: Plan, after: ZoneReport, probing: bool, probe_playbooks: froze
             status, note = "not re-checked", "probing is disabled"
         else:
             status, note = ("still reported", "") if still_there(planned) else ("resolved", "")
-        results.append(Recheck(status, planned.playbook, planned.resource, planned.error_codes,
-                               planned.severity, note))
+        results.append(Recheck(status, planned.playbook, planned.resource, planned.error_codes, planned.severity, note))
     known = {f.fingerprint for f in plan.findings} | {"|".join(map(str, f.key)) for f in plan.findings}
     for identity, finding in now.items():
         legacy = "|".join(map(str, (finding.playbook, finding.resource, finding.error_codes)))
@@ -408,8 +434,9 @@ def recheck(plan: Plan, after: ZoneReport, probing: bool, probe_playbooks: froze
         ran_before = not plan.playbooks or finding.playbook in plan.playbooks
         status = "new" if ran_before else "also reported"
         note = finding.message if ran_before else "its playbook did not run when the plan was made"
-        results.append(Recheck(status, finding.playbook, finding.resource, finding.error_codes,
-                               finding.severity.value, note))
+        results.append(
+            Recheck(status, finding.playbook, finding.resource, finding.error_codes, finding.severity.value, note)
+        )
     return results
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,8 +75,9 @@ class AuditOptions:
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-async def audit(gateway: CloudflareGateway, selection: Selection, options: AuditOptions,
-                progress: Progress | None = None) -> Report:
+async def audit(
+    gateway: CloudflareGateway, selection: Selection, options: AuditOptions, progress: Progress | None = None
+) -> Report:
     """Audit what `selection` names. A zone that cannot be read still appears in the report,
     with its error; only a token the API refuses outright ends an account audit early."""
     zones, lookup_errors = await _zones(gateway, selection)
@@ -97,8 +98,15 @@ async def audit(gateway: CloudflareGateway, selection: Selection, options: Audit
     async def one(zone: Zone) -> ZoneReport:
         nonlocal done
         async with slots:
-            report = await audit_zone(gateway, zone, options, observed.get(zone.id),
-                                      tuple(analytics_errors.get(zone.name, ())), pool, hostname)
+            report = await audit_zone(
+                gateway,
+                zone,
+                options,
+                observed.get(zone.id),
+                tuple(analytics_errors.get(zone.name, ())),
+                pool,
+                hostname,
+            )
         done += 1
         if progress is not None:
             progress(done, len(zones))
@@ -133,21 +141,30 @@ def _probe_pool(options: AuditOptions) -> ProbePool | None:
     return ProbePool(options.probe)
 
 
-async def audit_zone(gateway: CloudflareGateway, zone: Zone, options: AuditOptions,
-                     observed: ObservedErrors | None = None, errors: tuple[StageError, ...] = (),
-                     pool: ProbePool | None = None, hostname: str | None = None) -> ZoneReport:
+async def audit_zone(
+    gateway: CloudflareGateway,
+    zone: Zone,
+    options: AuditOptions,
+    observed: ObservedErrors | None = None,
+    errors: tuple[StageError, ...] = (),
+    pool: ProbePool | None = None,
+    hostname: str | None = None,
+) -> ZoneReport:
     """One zone already looked up: its read failures become its report's errors."""
     try:
         snapshot, read_errors = await read_zone(gateway, zone, options)
     except AuthenticationFailed:
         raise  # the token itself is refused: every other zone would fail the same way
     except ApiError as exc:
-        return ZoneReport(name=zone.name, id=zone.id, plan=zone.plan,
-                          errors=(StageError("api", zone.name, exc.message, exc.hint), *errors))
+        return ZoneReport(
+            name=zone.name,
+            id=zone.id,
+            plan=zone.plan,
+            errors=(StageError("api", zone.name, exc.message, exc.hint), *errors),
+        )
     report = await judge(gateway, snapshot, options, observed, pool, hostname)
     if hostname is not None:
-        report = replace(report, findings=tuple(f for f in report.findings
-                                                if about_hostname(f, hostname, zone.name)))
+        report = replace(report, findings=tuple(f for f in report.findings if about_hostname(f, hostname, zone.name)))
     return replace(report, errors=report.errors + tuple(read_errors) + errors)
 
 
@@ -170,8 +187,9 @@ class Extras:
     errors: tuple[StageError, ...] = ()
 
 
-async def read_zone(gateway: CloudflareGateway, zone: Zone,
-                    options: AuditOptions) -> tuple[ZoneSnapshot, list[StageError]]:
+async def read_zone(
+    gateway: CloudflareGateway, zone: Zone, options: AuditOptions
+) -> tuple[ZoneSnapshot, list[StageError]]:
     """Settings and DNS, plus the SSL-mode rules when a playbook needs them.
 
     The rules are read next to the snapshot (same wall time) but a failure to read them, such
@@ -180,19 +198,31 @@ async def read_zone(gateway: CloudflareGateway, zone: Zone,
     """
     if not options.reads("ssl_rules"):
         skipped = "ssl_rules" in options.skip and any("ssl_rules" in p.reads for p in options.playbooks)
-        note = [StageError("rules", zone.name, "Configuration Rules and Page Rules not read"
-                           " (--skip-rules): SSL modes were judged zone-wide")] if skipped else []
+        note = (
+            [
+                StageError(
+                    "rules",
+                    zone.name,
+                    "Configuration Rules and Page Rules not read (--skip-rules): SSL modes were judged zone-wide",
+                )
+            ]
+            if skipped
+            else []
+        )
         return await gateway.snapshot(zone), note
-    snapshot, rules = await asyncio.gather(
-        gateway.snapshot(zone), gateway.ssl_rules(zone), return_exceptions=True
-    )
+    snapshot, rules = await asyncio.gather(gateway.snapshot(zone), gateway.ssl_rules(zone), return_exceptions=True)
     if isinstance(snapshot, BaseException):
         raise snapshot
     if isinstance(rules, AuthenticationFailed):
         raise rules
     if isinstance(rules, ApiError):
-        return snapshot, [StageError("rules", zone.name, f"{rules.message}; SSL modes were judged"
-                                     " zone-wide, without Configuration Rules and Page Rules")]
+        return snapshot, [
+            StageError(
+                "rules",
+                zone.name,
+                f"{rules.message}; SSL modes were judged zone-wide, without Configuration Rules and Page Rules",
+            )
+        ]
     if isinstance(rules, BaseException):
         raise rules
     return replace(snapshot, ssl_rules=rules), []
@@ -213,14 +243,20 @@ async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, opti
         except AuthenticationFailed:
             raise
         except ApiError as exc:
-            errors.append(StageError("allowlist", zone.name, f"{exc.message}; allowlists were"
-                                     " compared with the ranges shipped with cfremedy"))
+            errors.append(
+                StageError(
+                    "allowlist",
+                    zone.name,
+                    f"{exc.message}; allowlists were compared with the ranges shipped with cfremedy",
+                )
+            )
     projects = None
     pages_cnames = any(r.pages_target for r in snapshot.records)
     if pages_cnames and options.reads("pages_projects"):
         try:
-            projects = await gateway.once(("pages_projects", zone.account_id),
-                                          lambda: gateway.pages_projects(zone.account_id))
+            projects = await gateway.once(
+                ("pages_projects", zone.account_id), lambda: gateway.pages_projects(zone.account_id)
+            )
         except AuthenticationFailed:
             raise
         except ApiError as exc:
@@ -232,11 +268,11 @@ async def gather_observed(
     gateway: CloudflareGateway, zones: Sequence[Zone], since: timedelta
 ) -> tuple[dict[str, ObservedErrors], list[StageError]]:
     """5xx counts for every zone, ten zones per GraphQL query (the API's limit)."""
-    start, end = window_ending(datetime.now(timezone.utc), since)
+    start, end = window_ending(datetime.now(UTC), since)
     observed: dict[str, ObservedErrors] = {}
     errors: list[StageError] = []
     for i in range(0, len(zones), ZONES_PER_QUERY):
-        batch = zones[i:i + ZONES_PER_QUERY]
+        batch = zones[i : i + ZONES_PER_QUERY]
         try:
             counts, messages = await gateway.error_counts(batch, start, end)
         except AuthenticationFailed:
@@ -253,8 +289,9 @@ async def gather_observed(
     return observed, errors
 
 
-async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions, pool: ProbePool | None = None,
-                        hostname: str | None = None) -> ProbeResults:
+async def gather_probes(
+    snapshot: ZoneSnapshot, options: AuditOptions, pool: ProbePool | None = None, hostname: str | None = None
+) -> ProbeResults:
     if options.probe is None:
         return ProbeResults(skipped_reason="probing disabled (--no-probe)")
     if not options.probes:
@@ -270,17 +307,29 @@ async def gather_probes(snapshot: ZoneSnapshot, options: AuditOptions, pool: Pro
 # -- judging ---------------------------------------------------------------------------------------
 
 
-async def judge(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions,
-                observed: ObservedErrors | None = None, pool: ProbePool | None = None,
-                hostname: str | None = None) -> ZoneReport:
+async def judge(
+    gateway: CloudflareGateway,
+    snapshot: ZoneSnapshot,
+    options: AuditOptions,
+    observed: ObservedErrors | None = None,
+    pool: ProbePool | None = None,
+    hostname: str | None = None,
+) -> ZoneReport:
     """Probe, read the extras, assemble the facts, run the playbooks: every audit's last step."""
-    probes, extras = await asyncio.gather(gather_probes(snapshot, options, pool, hostname),
-                                          gather_extras(gateway, snapshot, options))
-    facts = ZoneFacts(snapshot=snapshot, probes=probes,
-                      inventory=options.inventory.for_zone(snapshot.zone.name),
-                      now=datetime.now(timezone.utc), observed=observed,
-                      allowlists=extras.allowlists, cloudflare_ranges=extras.cloudflare_ranges,
-                      pages_projects=extras.pages_projects, options=options.playbook_options)
+    probes, extras = await asyncio.gather(
+        gather_probes(snapshot, options, pool, hostname), gather_extras(gateway, snapshot, options)
+    )
+    facts = ZoneFacts(
+        snapshot=snapshot,
+        probes=probes,
+        inventory=options.inventory.for_zone(snapshot.zone.name),
+        now=datetime.now(UTC),
+        observed=observed,
+        allowlists=extras.allowlists,
+        cloudflare_ranges=extras.cloudflare_ranges,
+        pages_projects=extras.pages_projects,
+        options=options.playbook_options,
+    )
     report = evaluate(facts, options.playbooks)
     return replace(report, errors=report.errors + extras.errors)
 
@@ -349,6 +398,9 @@ def _probe_errors(facts: ZoneFacts) -> list[StageError]:
     for probe in facts.probes.probes:
         for port, step in ((443, probe.tcp443), (80, probe.tcp80)):
             if step.outcome is Outcome.ERROR:
-                errors.append(StageError("probe", f"{probe.hostname} ({probe.address}:{port})",
-                                         f"probe failed on our side: {step.error}"))
+                errors.append(
+                    StageError(
+                        "probe", f"{probe.hostname} ({probe.address}:{port})", f"probe failed on our side: {step.error}"
+                    )
+                )
     return errors

@@ -26,8 +26,10 @@ def fingerprints(report: Mapping[str, Any], source: str) -> set[str]:
     found = set()
     for _, finding in _findings(report):
         if "fingerprint" not in finding:
-            raise UsageError(f"{source}: findings carry no fingerprint (a report from an older"
-                             " cfremedy?); make a new baseline with --format json")
+            raise UsageError(
+                f"{source}: findings carry no fingerprint (a report from an older"
+                " cfremedy?); make a new baseline with --format json"
+            )
         found.add(finding["fingerprint"])
     return found
 
@@ -60,18 +62,33 @@ class Diff:
     def to_dict(self) -> dict[str, Any]:
         def rows(items: tuple[tuple[str, dict[str, Any]], ...]) -> list[dict[str, Any]]:
             return [{"zone": zone, **finding} for zone, finding in items]
-        return {"old": self.old, "new": self.new, "new_findings": rows(self.appeared),
-                "resolved_findings": rows(self.resolved)}
+
+        return {
+            "old": self.old,
+            "new": self.new,
+            "new_findings": rows(self.appeared),
+            "resolved_findings": rows(self.resolved),
+        }
 
 
 def diff_reports(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str, new_label: str) -> Diff:
     """Findings that appeared and that were resolved between two JSON reports. Pure."""
     before = {f["fingerprint"]: (z, f) for z, f in _findings(old) if "fingerprint" in f}
     after = {f["fingerprint"]: (z, f) for z, f in _findings(new) if "fingerprint" in f}
+
     def ordered(side: dict[str, tuple[str, dict[str, Any]]], keys: set[str]) -> tuple[tuple[str, dict[str, Any]], ...]:
         # Zone, playbook, resource, then the fingerprint: the same order on every run.
-        return tuple(side[k] for k in sorted(keys, key=lambda k: (side[k][0], str(side[k][1].get("playbook", "")),
-                                                                   str(side[k][1].get("resource", "")), k)))
+        return tuple(
+            side[k]
+            for k in sorted(
+                keys,
+                key=lambda k: (side[k][0], str(side[k][1].get("playbook", "")), str(side[k][1].get("resource", "")), k),
+            )
+        )
 
-    return Diff(old=old_label, new=new_label, appeared=ordered(after, after.keys() - before.keys()),
-                resolved=ordered(before, before.keys() - after.keys()))
+    return Diff(
+        old=old_label,
+        new=new_label,
+        appeared=ordered(after, after.keys() - before.keys()),
+        resolved=ordered(before, before.keys() - after.keys()),
+    )

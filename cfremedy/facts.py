@@ -10,7 +10,7 @@ import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -28,9 +28,7 @@ def packaged_cloudflare_ranges() -> tuple[IPNetwork, ...]:
     Audits use this copy rather than `GET /ips` so a one-zone audit stays within its 3 API calls.
     """
     data = json.loads((resources.files("cfremedy") / "data" / "cloudflare-ips.json").read_text())
-    return tuple(
-        ipaddress.ip_network(c) for c in [*data["ipv4_cidrs"], *data["ipv6_cidrs"]]
-    )
+    return tuple(ipaddress.ip_network(c) for c in [*data["ipv4_cidrs"], *data["ipv6_cidrs"]])
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class ZoneFacts:
     probes: ProbeResults = field(default_factory=ProbeResults)
     inventory: ZoneInventory = field(default_factory=ZoneInventory)
     cloudflare_ranges: tuple[IPNetwork, ...] = field(default_factory=packaged_cloudflare_ranges)
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     # 5xx responses Cloudflare counted for the zone (`--errors-since`); None when not asked.
     observed: ObservedErrors | None = None
     # The inventory's `allowlist_files`, read; `cloudflare_ranges` then come from `GET /ips`.

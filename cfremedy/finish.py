@@ -76,12 +76,12 @@ def _baseline(spec: str | None, scope: str, journal: Journal | None) -> tuple[se
     return fingerprints(earlier[0].report, f"audit {earlier[0].id}"), f"audit {earlier[0].id}"
 
 
-def finish(report: Report, options: FinishOptions, journal: Journal | None,
-           today: date | None = None) -> Outcome:
+def finish(report: Report, options: FinishOptions, journal: Journal | None, today: date | None = None) -> Outcome:
     """Suppress, store, subtract the baseline, and decide the exit code."""
     today = today or date.today()
-    notes = [f"{rule.label} expired on {rule.until}; its findings count again"
-             for rule in expired(options.config, today)]
+    notes = [
+        f"{rule.label} expired on {rule.until}; its findings count again" for rule in expired(options.config, today)
+    ]
     report = apply_suppressions(replace(report, generated_at=utc_now_iso()), options.config, today)
     ok = succeeded(report)
     known = _baseline(options.baseline, report.scope, journal)
@@ -92,8 +92,12 @@ def finish(report: Report, options: FinishOptions, journal: Journal | None,
     found_any = any(z.id for z in report.zones)
     if journal is not None and options.store and found_any:
         audit_id = journal.record_audit(report.scope, report_dict(report), ok=ok)
-        log.info("stored as audit %s (scope: %s)%s", audit_id, report.scope,
-                 "" if ok else "; incomplete, so never used as a baseline")
+        log.info(
+            "stored as audit %s (scope: %s)%s",
+            audit_id,
+            report.scope,
+            "" if ok else "; incomplete, so never used as a baseline",
+        )
     if known is not None:
         report = subtract_baseline(report, *known)
     notes += _run_notes(report)
@@ -108,8 +112,10 @@ def _run_notes(report: Report) -> list[str]:
                 notes.append(f"warning: no analytics for {zone.name}: {error.message}")
     degraded = [(z.name, e.message) for z in report.zones for e in z.errors if e.degraded]
     if degraded:  # once per run, not once per zone: an account audit may have thousands
-        notes.append(f"warning: {len(degraded)} zone(s) judged without their Configuration Rules"
-                     f" and Page Rules, e.g. {degraded[0][0]}: {degraded[0][1]}")
+        notes.append(
+            f"warning: {len(degraded)} zone(s) judged without their Configuration Rules"
+            f" and Page Rules, e.g. {degraded[0][0]}: {degraded[0][1]}"
+        )
     crashed = crashed_playbooks(report)
     if crashed:
         notes.append(f"error: playbook failures, the audit is incomplete: {', '.join(crashed[:5])}")
@@ -121,6 +127,8 @@ def _run_notes(report: Report) -> list[str]:
             if error.hint:
                 notes.append(f"hint: {error.hint}")
         else:
-            notes.append(f"error: {len(failed)} zone(s) could not be audited: {', '.join(failed[:10])}"
-                         f"{' ...' if len(failed) > 10 else ''}")
+            notes.append(
+                f"error: {len(failed)} zone(s) could not be audited: {', '.join(failed[:10])}"
+                f"{' ...' if len(failed) > 10 else ''}"
+            )
     return notes

@@ -112,8 +112,7 @@ def _resolve(path: str, base_dir: Path | None) -> str:
     return str(resolved if resolved.is_absolute() or base_dir is None else base_dir / resolved)
 
 
-def parse_inventory(data: Mapping[str, Any], source: str = "inventory",
-                    base_dir: Path | None = None) -> Inventory:
+def parse_inventory(data: Mapping[str, Any], source: str = "inventory", base_dir: Path | None = None) -> Inventory:
     """`base_dir` is what relative `allowlist_files` are relative to (the file's directory)."""
     try:
         model = _InventoryModel.model_validate(data)
@@ -131,8 +130,7 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory",
                 }
             ),
             slow_endpoints=tuple(
-                SlowEndpoint(normalise_name(s.hostname), s.path, s.seconds)
-                for s in zone.slow_endpoints
+                SlowEndpoint(normalise_name(s.hostname), s.path, s.seconds) for s in zone.slow_endpoints
             ),
             allowlist_files=tuple(_resolve(p, base_dir) for p in zone.allowlist_files),
         )

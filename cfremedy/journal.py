@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ def _now() -> str:
 def new_run_id() -> str:
     """Sortable by time and short enough to type: 20261121T120301Z-3f9a2c (24 random bits: two
     runs in one second collide once in 16 million)."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 _SCHEMA = """
@@ -149,15 +149,18 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
-            raise UsageError(f"cannot open the journal at {path}: {exc}",
-                             hint="set CFREMEDY_STATE_DIR to a writable directory") from None
+            raise UsageError(
+                f"cannot open the journal at {path}: {exc}", hint="set CFREMEDY_STATE_DIR to a writable directory"
+            ) from None
         try:
             self._open(path)
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             self._db.close()
-            raise UsageError(f"the journal at {path} is not a usable cfremedy database: {exc}",
-                             hint="move it aside (it may hold the only record of earlier runs) or"
-                             " set CFREMEDY_STATE_DIR to another directory") from None
+            raise UsageError(
+                f"the journal at {path} is not a usable cfremedy database: {exc}",
+                hint="move it aside (it may hold the only record of earlier runs) or"
+                " set CFREMEDY_STATE_DIR to another directory",
+            ) from None
         except UsageError:
             self._db.close()
             raise
@@ -200,8 +203,15 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    def start_run(self, kind: RunKind, zone: str, zone_id: str, checksum: str,
-                  changes: tuple[Change, ...], rolls_back: str | None = None) -> str:
+    def start_run(
+        self,
+        kind: RunKind,
+        zone: str,
+        zone_id: str,
+        checksum: str,
+        changes: tuple[Change, ...],
+        rolls_back: str | None = None,
+    ) -> str:
         run_id = new_run_id()
         now = _now()
         with self._transaction():
@@ -212,8 +222,10 @@ class Journal:
             )
             self._db.executemany(
                 "INSERT INTO entries (run_id, seq, change, state, updated_at) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, seq, json.dumps(change_dict(c), sort_keys=True), ChangeState.PENDING.value, now)
-                 for seq, c in enumerate(changes)],
+                [
+                    (run_id, seq, json.dumps(change_dict(c), sort_keys=True), ChangeState.PENDING.value, now)
+                    for seq, c in enumerate(changes)
+                ],
             )
         return run_id
 
@@ -233,16 +245,23 @@ class Journal:
     def _load(self, row: tuple[Any, ...]) -> Run:
         run_id = row[0]
         entries = tuple(
-            Entry(seq=seq, change=change_from_dict(json.loads(change)), state=ChangeState(state),
-                  detail=detail)
+            Entry(seq=seq, change=change_from_dict(json.loads(change)), state=ChangeState(state), detail=detail)
             for seq, change, state, detail in self._db.execute(
                 "SELECT seq, change, state, detail FROM entries WHERE run_id = ? ORDER BY seq",
                 (run_id,),
             )
         )
-        return Run(id=run_id, kind=RunKind(row[1]), zone=row[2], zone_id=row[3],
-                   plan_checksum=row[4], started_at=row[5], finished_at=row[6], rolls_back=row[7],
-                   entries=entries)
+        return Run(
+            id=run_id,
+            kind=RunKind(row[1]),
+            zone=row[2],
+            zone_id=row[3],
+            plan_checksum=row[4],
+            started_at=row[5],
+            finished_at=row[6],
+            rolls_back=row[7],
+            entries=entries,
+        )
 
     _COLUMNS = "id, kind, zone, zone_id, plan_checksum, started_at, finished_at, rolls_back"
 
@@ -264,8 +283,9 @@ class Journal:
             found: tuple[Any, ...] = (exact or rows)[0]
             return found
         if not rows:
-            raise UsageError(f"no {what} {wanted!r} in the journal at {self.path}",
-                             hint="`cfremedy history` lists them")
+            raise UsageError(
+                f"no {what} {wanted!r} in the journal at {self.path}", hint="`cfremedy history` lists them"
+            )
         raise UsageError(f"{what} id {wanted!r} is ambiguous: {', '.join(r[0] for r in rows)}")
 
     def run(self, run_id: str) -> Run:
@@ -286,11 +306,11 @@ class Journal:
 
     @staticmethod
     def _audit(row: tuple[Any, ...]) -> AuditRecord:
-        return AuditRecord(id=row[0], scope=row[1], started_at=row[2], report=json.loads(row[3]),
-                           ok=bool(row[4]))
+        return AuditRecord(id=row[0], scope=row[1], started_at=row[2], report=json.loads(row[3]), ok=bool(row[4]))
 
-    def audits(self, limit: int | None = None, scope: str | None = None,
-               before: str | None = None, ok_only: bool = False) -> list[AuditRecord]:
+    def audits(
+        self, limit: int | None = None, scope: str | None = None, before: str | None = None, ok_only: bool = False
+    ) -> list[AuditRecord]:
         """Newest first; optionally only one scope, only those older than an audit id, or only
         those that ran to the end (what a baseline or a diff may compare with)."""
         clauses, args = [], []

@@ -22,9 +22,7 @@ from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
 
 
 def changes_checksum(changes: tuple[Change, ...]) -> str:
-    canonical = json.dumps(
-        [change_dict(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    canonical = json.dumps([change_dict(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,16 +54,28 @@ class Plan:
     playbooks: tuple[str, ...] = ()  # the playbooks the plan's audit ran
 
     @classmethod
-    def new(cls, zone: str, zone_id: str, changes: tuple[Change, ...],
-            findings: tuple[Finding, ...] = (), playbooks: tuple[str, ...] = ()) -> Plan:
+    def new(
+        cls,
+        zone: str,
+        zone_id: str,
+        changes: tuple[Change, ...],
+        findings: tuple[Finding, ...] = (),
+        playbooks: tuple[str, ...] = (),
+    ) -> Plan:
         now = utc_now_iso()
         planned = tuple(
-            PlannedFinding(f.playbook, f.resource, f.error_codes, f.severity.value, f.message,
-                           f.fingerprint(zone), any(c.playbook == f.playbook for c in changes))
+            PlannedFinding(
+                f.playbook,
+                f.resource,
+                f.error_codes,
+                f.severity.value,
+                f.message,
+                f.fingerprint(zone),
+                any(c.playbook == f.playbook for c in changes),
+            )
             for f in findings
         )
-        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned,
-                   playbooks=playbooks)
+        return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned, playbooks=playbooks)
 
     @property
     def checksum(self) -> str:
@@ -84,9 +94,15 @@ class Plan:
             # changes should resolve; apply's re-audit compares with it.
             "playbooks": list(self.playbooks),
             "findings": [
-                {"playbook": f.playbook, "resource": f.resource, "error_codes": list(f.error_codes),
-                 "severity": f.severity, "message": f.message, "fingerprint": f.fingerprint,
-                 "addressed": f.addressed}
+                {
+                    "playbook": f.playbook,
+                    "resource": f.resource,
+                    "error_codes": list(f.error_codes),
+                    "severity": f.severity,
+                    "message": f.message,
+                    "fingerprint": f.fingerprint,
+                    "addressed": f.addressed,
+                }
                 for f in self.findings
             ],
         }
@@ -104,10 +120,15 @@ class Plan:
                 changes=tuple(change_from_dict(c) for c in data["changes"]),
                 created_at=str(data.get("created_at", "")),
                 findings=tuple(
-                    PlannedFinding(str(f["playbook"]), str(f["resource"]),
-                                   tuple(int(c) for c in f.get("error_codes", ())),
-                                   str(f.get("severity", "")), str(f.get("message", "")),
-                                   str(f.get("fingerprint", "")), bool(f.get("addressed", True)))
+                    PlannedFinding(
+                        str(f["playbook"]),
+                        str(f["resource"]),
+                        tuple(int(c) for c in f.get("error_codes", ())),
+                        str(f.get("severity", "")),
+                        str(f.get("message", "")),
+                        str(f.get("fingerprint", "")),
+                        bool(f.get("addressed", True)),
+                    )
                     for f in data.get("findings", ())
                 ),
                 playbooks=tuple(str(p) for p in data.get("playbooks", ())),

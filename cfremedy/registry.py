@@ -1,7 +1,8 @@
 """Discovering playbooks: the built-in `playbooks` package plus any directory a user adds.
 
-A playbook is a plain module (docs/architecture.md, "The playbook contract"). The registry reads its metadata once, checks the parts
-a run depends on, and hands out `Playbook` values so nothing else imports playbook modules.
+A playbook is a plain module (docs/architecture.md, "The playbook contract"). The registry
+reads its metadata once, checks the parts a run depends on, and hands out `Playbook` values so
+nothing else imports playbook modules.
 """
 
 from __future__ import annotations
@@ -56,14 +57,14 @@ def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playboo
 
     def need(attr: str) -> object:
         if not hasattr(module, attr):
-            raise PlaybookLoadError(f"playbook {where}: missing `{attr}` (see docs/architecture.md, \"The playbook contract\")")
+            raise PlaybookLoadError(
+                f'playbook {where}: missing `{attr}` (see docs/architecture.md, "The playbook contract")'
+            )
         return getattr(module, attr)
 
     playbook_id = need("id")
     if playbook_id != expected_id:
-        raise PlaybookLoadError(
-            f"playbook {where}: `id` is {playbook_id!r} but the module is named {expected_id!r}"
-        )
+        raise PlaybookLoadError(f"playbook {where}: `id` is {playbook_id!r} but the module is named {expected_id!r}")
     for fn in ("detect", "plan_fix"):
         if not callable(need(fn)):
             raise PlaybookLoadError(f"playbook {where}: `{fn}` must be a function")
@@ -76,9 +77,7 @@ def _from_module(module: ModuleType, expected_id: str, builtin: bool) -> Playboo
     reads = tuple(str(r) for r in getattr(module, "reads", ()))
     unknown = [r for r in reads if r not in SOURCES]
     if unknown:
-        raise PlaybookLoadError(
-            f"playbook {where}: unknown `reads` {', '.join(unknown)}; known: {', '.join(SOURCES)}"
-        )
+        raise PlaybookLoadError(f"playbook {where}: unknown `reads` {', '.join(unknown)}; known: {', '.join(SOURCES)}")
     return Playbook(
         id=expected_id,
         title=str(need("title")),
@@ -154,8 +153,7 @@ def load_registry(extra_dirs: Sequence[Path] = ()) -> Registry:
             playbook = _from_module(module, name, builtin)
             if playbook.id in found:
                 raise PlaybookLoadError(
-                    f"playbook id {playbook.id!r} defined twice: {found[playbook.id].source}"
-                    f" and {playbook.source}"
+                    f"playbook id {playbook.id!r} defined twice: {found[playbook.id].source} and {playbook.source}"
                 )
             found[playbook.id] = playbook
     return Registry(tuple(found.values()))

@@ -107,5 +107,7 @@ class NoZones(UsageError):
             super().__init__("the token can see no zone", hint="it needs Zone Read on the zones to audit")
             self.exit_code = ZoneNotFound.exit_code
         else:
-            super().__init__(f"none of the {visible} zone(s) the token can see is selected"
-                             f" ({selection.label})", hint="check --zone globs, --account-id and --shard")
+            super().__init__(
+                f"none of the {visible} zone(s) the token can see is selected ({selection.label})",
+                hint="check --zone globs, --account-id and --shard",
+            )

@@ -21,9 +21,7 @@ def default_state_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     # The name the official SDK, Terraform and wrangler use. A SecretStr: its repr and str are
     # masked, so it cannot end up in a log line or an error by accident.

@@ -66,6 +66,7 @@ def mode_name(mode: object) -> str:
 
 # -- Page Rule URL patterns --------------------------------------------------------------------
 
+
 def match_url_pattern(pattern: str, hostname: str) -> Match:
     """Whether a Page Rule target (`[scheme://]host[/path]`, `*` wildcards) covers a hostname."""
     rest = pattern.strip().lower()
@@ -95,7 +96,7 @@ def _tokens(expression: str) -> list[str]:
     while position < len(text):
         found = _TOKEN.match(text, position)
         if found is None or found.end() == position:
-            raise Unsupported(f"cannot read the expression at {text[position:position + 20]!r}")
+            raise Unsupported(f"cannot read the expression at {text[position : position + 20]!r}")
         tokens.append(found.group(found.lastgroup or "word"))
         position = found.end()
         while position < len(text) and text[position].isspace():
@@ -247,6 +248,7 @@ def rule_match(rule: SslRule, hostname: str) -> Match:
 
 # -- the effective mode -------------------------------------------------------------------------
 
+
 def effective_mode(zone_mode: object, rules: Sequence[SslRule] | None, hostname: str) -> EffectiveMode:
     hostname = normalise_name(hostname)
     mode, setter = str(zone_mode), None
@@ -272,8 +274,7 @@ def effective_mode(zone_mode: object, rules: Sequence[SslRule] | None, hostname:
             mode, setter = rule.mode, rule
         elif found is Match.PARTIAL:
             partial.append(rule)
-    return EffectiveMode(hostname, mode, setter,
-                         tuple(r for r in partial if r.mode != mode), tuple(unknown))
+    return EffectiveMode(hostname, mode, setter, tuple(r for r in partial if r.mode != mode), tuple(unknown))
 
 
 def effective_modes(snapshot: ZoneSnapshot, hostnames: Sequence[str]) -> dict[str, EffectiveMode]:

@@ -79,45 +79,57 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         result = check(allowlist.networks, current)
         if result.ok:
             continue
-        evidence = frozen_mapping({
-            "file": allowlist.path,
-            "missing": [str(n) for n in result.missing],
-            "stale": [str(n) for n in result.stale],
-            "other_count": len(result.other),
-            "cloudflare_ranges": len(current),
-            "ranges_match_packaged_copy": matches_packaged,
-        })
-        stale = (f"; it also lists {len(result.stale)} stale range(s) that let other addresses in:"
-                 f" {_listing(result.stale)}") if result.stale else ""
+        evidence = frozen_mapping(
+            {
+                "file": allowlist.path,
+                "missing": [str(n) for n in result.missing],
+                "stale": [str(n) for n in result.stale],
+                "other_count": len(result.other),
+                "cloudflare_ranges": len(current),
+                "ranges_match_packaged_copy": matches_packaged,
+            }
+        )
+        stale = (
+            (
+                f"; it also lists {len(result.stale)} stale range(s) that let other addresses in:"
+                f" {_listing(result.stale)}"
+            )
+            if result.stale
+            else ""
+        )
         if result.missing:
-            findings.append(finding(
-                playbook=id,
-                severity=Severity.HIGH,
-                error_codes=(521, 522),
-                resource=allowlist.path,
-                message=f"this allowlist does not let in {len(result.missing)} of Cloudflare's"
-                f" {len(current)} current IP ranges ({_listing(result.missing)}): connections"
-                f" from them are refused (521) or dropped (522){stale}",
-                evidence=evidence,
-                docs_url=docs_url,
-                remediation=_remediation(allowlist.path),
-                key=f"missing:{allowlist.path}",
-            ))
+            findings.append(
+                finding(
+                    playbook=id,
+                    severity=Severity.HIGH,
+                    error_codes=(521, 522),
+                    resource=allowlist.path,
+                    message=f"this allowlist does not let in {len(result.missing)} of Cloudflare's"
+                    f" {len(current)} current IP ranges ({_listing(result.missing)}): connections"
+                    f" from them are refused (521) or dropped (522){stale}",
+                    evidence=evidence,
+                    docs_url=docs_url,
+                    remediation=_remediation(allowlist.path),
+                    key=f"missing:{allowlist.path}",
+                )
+            )
         else:
-            findings.append(finding(
-                playbook=id,
-                severity=Severity.LOW,
-                error_codes=(),  # nothing is blocked: an exposure, not a cause of 5xx
-                resource=allowlist.path,
-                message=f"this allowlist lets in every current Cloudflare range but also"
-                f" {len(result.stale)} stale one(s) ({_listing(result.stale)}): retired by"
-                " Cloudflare or wider than its ranges, they let non-Cloudflare addresses reach"
-                " the origin",
-                evidence=evidence,
-                docs_url=docs_url,
-                remediation=_remediation(allowlist.path),
-                key=f"stale:{allowlist.path}",
-            ))
+            findings.append(
+                finding(
+                    playbook=id,
+                    severity=Severity.LOW,
+                    error_codes=(),  # nothing is blocked: an exposure, not a cause of 5xx
+                    resource=allowlist.path,
+                    message=f"this allowlist lets in every current Cloudflare range but also"
+                    f" {len(result.stale)} stale one(s) ({_listing(result.stale)}): retired by"
+                    " Cloudflare or wider than its ranges, they let non-Cloudflare addresses reach"
+                    " the origin",
+                    evidence=evidence,
+                    docs_url=docs_url,
+                    remediation=_remediation(allowlist.path),
+                    key=f"stale:{allowlist.path}",
+                )
+            )
     return findings
 
 

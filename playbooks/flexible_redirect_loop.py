@@ -24,7 +24,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from cfremedy.kit import Change, Finding, OriginProbe, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
+from cfremedy.kit import (
+    Change,
+    Finding,
+    OriginProbe,
+    Severity,
+    ZoneFacts,
+    effective_modes,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "flexible_redirect_loop"
 title = "SSL Flexible while the origin redirects HTTP to HTTPS (redirect loop)"
@@ -64,30 +74,34 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             "Install a certificate on the origin (a free Cloudflare Origin CA certificate works),"
             " then set SSL/TLS to Full (strict).",
             "Or remove the origin's HTTP-to-HTTPS redirect and let Cloudflare's \"Always Use"
-            " HTTPS\" redirect visitors instead (the origin leg then stays unencrypted).",
+            ' HTTPS" redirect visitors instead (the origin leg then stays unencrypted).',
         ]
         if effective.overridden:
             remediation.insert(0, f"Flexible comes from {effective.source}: raise the mode there.")
-        findings.append(finding(
-            playbook=id,
-            severity=Severity.HIGH,
-            error_codes=(),
-            resource=probe.hostname,
-            message=f"SSL mode is Flexible{source}, so Cloudflare asks {probe.address}:80 over plain"
-            f" HTTP, and the origin answers {probe.response.status} to {location}: visitors loop"
-            " until the browser gives up (too many redirects)",
-            evidence=frozen_mapping({
-                "ssl_mode": "flexible",
-                "ssl_mode_source": effective.source,
-                "origin": probe.address,
-                "request": f"GET http://{probe.hostname}/ (Host: {probe.hostname})",
-                "status": probe.response.status,
-                "location": location,
-            }),
-            docs_url=docs_url,
-            remediation=remediation,
-            key=probe.address,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(),
+                resource=probe.hostname,
+                message=f"SSL mode is Flexible{source}, so Cloudflare asks {probe.address}:80 over plain"
+                f" HTTP, and the origin answers {probe.response.status} to {location}: visitors loop"
+                " until the browser gives up (too many redirects)",
+                evidence=frozen_mapping(
+                    {
+                        "ssl_mode": "flexible",
+                        "ssl_mode_source": effective.source,
+                        "origin": probe.address,
+                        "request": f"GET http://{probe.hostname}/ (Host: {probe.hostname})",
+                        "status": probe.response.status,
+                        "location": location,
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=remediation,
+                key=probe.address,
+            )
+        )
     return findings
 
 
@@ -107,12 +121,14 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
         after = "full"
     else:
         return []  # some origin has no working TLS yet: raising the mode would give 525/521
-    return [Change(
-        playbook=id,
-        target="setting:ssl",
-        before="flexible",
-        after=after,
-        reason=f"{', '.join(looping)} redirect HTTP to HTTPS, which loops under Flexible; every"
-        f" origin the zone setting governs completes a TLS handshake"
-        + (" with a certificate Full (strict) validates" if after == "strict" else ""),
-    )]
+    return [
+        Change(
+            playbook=id,
+            target="setting:ssl",
+            before="flexible",
+            after=after,
+            reason=f"{', '.join(looping)} redirect HTTP to HTTPS, which loops under Flexible; every"
+            f" origin the zone setting governs completes a TLS handshake"
+            + (" with a certificate Full (strict) validates" if after == "strict" else ""),
+        )
+    ]

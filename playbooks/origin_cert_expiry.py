@@ -51,30 +51,34 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         whole = max(0, int(days))
         sev = Severity.HIGH if days <= URGENT_DAYS else Severity.MEDIUM
         source = f" (Full (strict) from {effective.source})" if effective.overridden else ""
-        findings.append(finding(
-            playbook=id,
-            severity=sev,
-            error_codes=(526,),
-            resource=probe.hostname,
-            message=f"the certificate of {probe.address} expires on {tls.leaf.not_after:%Y-%m-%d}"
-            f" ({whole} day{'s' if whole != 1 else ''} left): from then on Full (strict){source}"
-            " rejects it with 526",
-            evidence=frozen_mapping({
-                "origin": probe.address,
-                "not_after": tls.leaf.not_after.isoformat(),
-                "days_left": round(days, 1),
-                "warn_days": horizon,
-                "subject": tls.leaf.subject,
-                "issuer": tls.leaf.issuer,
-                "sha256": tls.leaf.sha256,
-            }),
-            docs_url=docs_url,
-            remediation=(
-                "Renew the origin certificate (or install a Cloudflare Origin CA certificate)"
-                " and reload the web server; check that automatic renewal is still running.",
-            ),
-            key=probe.address,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=sev,
+                error_codes=(526,),
+                resource=probe.hostname,
+                message=f"the certificate of {probe.address} expires on {tls.leaf.not_after:%Y-%m-%d}"
+                f" ({whole} day{'s' if whole != 1 else ''} left): from then on Full (strict){source}"
+                " rejects it with 526",
+                evidence=frozen_mapping(
+                    {
+                        "origin": probe.address,
+                        "not_after": tls.leaf.not_after.isoformat(),
+                        "days_left": round(days, 1),
+                        "warn_days": horizon,
+                        "subject": tls.leaf.subject,
+                        "issuer": tls.leaf.issuer,
+                        "sha256": tls.leaf.sha256,
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=(
+                    "Renew the origin certificate (or install a Cloudflare Origin CA certificate)"
+                    " and reload the web server; check that automatic renewal is still running.",
+                ),
+                key=probe.address,
+            )
+        )
     return findings
 
 

@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, HttpResponseResult, Outcome, Severity, ZoneFacts, finding, frozen_mapping, section_url
+from cfremedy.kit import (
+    Change,
+    Finding,
+    HttpResponseResult,
+    Outcome,
+    Severity,
+    ZoneFacts,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "origin_compression"
 title = "The origin sends gzip responses with a wrong length or a broken stream"
@@ -37,8 +47,9 @@ def _length_problem(response: HttpResponseResult) -> str:
     if response.outcome is Outcome.TIMEOUT:
         return ""  # a slow body is not proof of a wrong length: only a close is
     if response.body_bytes < declared:
-        return (f"declares Content-Length {declared} but sends {response.body_bytes} bytes and then"
-                " closes the connection")
+        return (
+            f"declares Content-Length {declared} but sends {response.body_bytes} bytes and then closes the connection"
+        )
     return f"declares Content-Length {declared} but sends {response.body_bytes} bytes"
 
 
@@ -54,31 +65,35 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         if not problem:
             continue
         what = "gzip response" if gzip else "response"
-        findings.append(finding(
-            playbook=id,
-            severity=Severity.HIGH,
-            error_codes=(502, 520),
-            resource=probe.hostname,
-            message=f"the origin's {what} to GET {response.scheme}://{probe.hostname}/ (from"
-            f" {probe.address}:{response.port})"
-            f" {problem}: Cloudflare answers such responses with 502/520",
-            evidence=frozen_mapping({
-                "origin": probe.address,
-                "request": f"GET {response.scheme}://{probe.hostname}/ (Accept-Encoding: gzip)",
-                "status": response.status,
-                "content_encoding": response.content_encoding or None,
-                "content_length": response.content_length,
-                "body_bytes": response.body_bytes,
-                "decode_error": response.decode_error or None,
-            }),
-            docs_url=docs_url,
-            remediation=(
-                "Disable compression at the origin to confirm (Cloudflare still compresses for"
-                " visitors), then let a single layer compress and make it drop or recompute"
-                " Content-Length after compressing.",
-            ),
-            key=probe.address,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(502, 520),
+                resource=probe.hostname,
+                message=f"the origin's {what} to GET {response.scheme}://{probe.hostname}/ (from"
+                f" {probe.address}:{response.port})"
+                f" {problem}: Cloudflare answers such responses with 502/520",
+                evidence=frozen_mapping(
+                    {
+                        "origin": probe.address,
+                        "request": f"GET {response.scheme}://{probe.hostname}/ (Accept-Encoding: gzip)",
+                        "status": response.status,
+                        "content_encoding": response.content_encoding or None,
+                        "content_length": response.content_length,
+                        "body_bytes": response.body_bytes,
+                        "decode_error": response.decode_error or None,
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=(
+                    "Disable compression at the origin to confirm (Cloudflare still compresses for"
+                    " visitors), then let a single layer compress and make it drop or recompute"
+                    " Content-Length after compressing.",
+                ),
+                key=probe.address,
+            )
+        )
     return findings
 
 

@@ -22,7 +22,18 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, DnsRecord, Finding, OriginProbe, Outcome, Severity, ZoneFacts, finding, frozen_mapping, section_url
+from cfremedy.kit import (
+    Change,
+    DnsRecord,
+    Finding,
+    OriginProbe,
+    Outcome,
+    Severity,
+    ZoneFacts,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "origin_ip"
 title = "Proxied records point at an unreachable or wrong origin address"
@@ -216,8 +227,11 @@ def _family_of(record: DnsRecord) -> int:
 def _replacement(record: DnsRecord, facts: ZoneFacts, taken: set[tuple[str, str, str]]) -> str | None:
     """The inventory address of the record's family that no sibling record uses or will use."""
     for address in facts.inventory.origins_for(record.name):
-        if (_family(address) == _family_of(record) and (record.name, record.type, address) not in taken
-                and _address_problem(address, facts) is None):
+        if (
+            _family(address) == _family_of(record)
+            and (record.name, record.type, address) not in taken
+            and _address_problem(address, facts) is None
+        ):
             return address
     return None
 

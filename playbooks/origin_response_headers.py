@@ -53,32 +53,38 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         if problem is None:
             continue
         kind, description = problem
-        findings.append(finding(
-            playbook=id,
-            severity=Severity.HIGH,
-            error_codes=(520,),
-            resource=probe.hostname,
-            message=f"asked GET / the way Cloudflare asks ({response.scheme}, port {response.port}),"
-            f" {probe.address} {description}: Cloudflare answers 520",
-            evidence=frozen_mapping({
-                "kind": kind,
-                "origin": probe.address,
-                "request": f"GET {response.scheme}://{probe.hostname}/",
-                "status": response.status,
-                "status_line": response.status_line or None,
-                "header_bytes": response.header_bytes,
-                "error": response.error or None,
-            }),
-            docs_url=docs_url,
-            remediation=(
-                ("Trim the response headers under 16 KB: usually fewer or smaller cookies.",)
-                if kind == "headers_too_large" else
-                ("Read the origin's error log at the time of the probe: an empty answer or one"
-                 " without a status line usually means a crashing worker or a broken proxy or"
-                 " plugin in front of the application.",)
-            ),
-            key=probe.address,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(520,),
+                resource=probe.hostname,
+                message=f"asked GET / the way Cloudflare asks ({response.scheme}, port {response.port}),"
+                f" {probe.address} {description}: Cloudflare answers 520",
+                evidence=frozen_mapping(
+                    {
+                        "kind": kind,
+                        "origin": probe.address,
+                        "request": f"GET {response.scheme}://{probe.hostname}/",
+                        "status": response.status,
+                        "status_line": response.status_line or None,
+                        "header_bytes": response.header_bytes,
+                        "error": response.error or None,
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=(
+                    ("Trim the response headers under 16 KB: usually fewer or smaller cookies.",)
+                    if kind == "headers_too_large"
+                    else (
+                        "Read the origin's error log at the time of the probe: an empty answer or one"
+                        " without a status line usually means a crashing worker or a broken proxy or"
+                        " plugin in front of the application.",
+                    )
+                ),
+                key=probe.address,
+            )
+        )
     return findings
 
 

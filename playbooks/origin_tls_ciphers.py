@@ -20,7 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, Severity, ZoneFacts, CLOUDFLARE_ORIGIN_CIPHERS, effective_modes, finding, section_url
+from cfremedy.kit import (
+    CLOUDFLARE_ORIGIN_CIPHERS,
+    Change,
+    Finding,
+    Severity,
+    ZoneFacts,
+    effective_modes,
+    finding,
+    section_url,
+)
 
 id = "origin_tls_ciphers"
 title = "The origin accepts no TLS version or cipher suite that Cloudflare offers"
@@ -40,8 +49,17 @@ _FIX = (
 
 
 def _finding(sev: Severity, resource: str, message: str, evidence: dict[str, object], key: str) -> Finding:
-    return finding(playbook=id, severity=sev, error_codes=(525,), resource=resource, message=message,
-                   evidence=evidence, docs_url=docs_url, remediation=_FIX, key=key)
+    return finding(
+        playbook=id,
+        severity=sev,
+        error_codes=(525,),
+        resource=resource,
+        message=message,
+        evidence=evidence,
+        docs_url=docs_url,
+        remediation=_FIX,
+        key=key,
+    )
 
 
 def detect(facts: ZoneFacts) -> list[Finding]:
@@ -53,31 +71,45 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         mode = modes[probe.hostname].mode
         if mode not in ("full", "strict") or tls is None:
             continue  # Off and Flexible never shake hands with the origin
-        evidence: dict[str, object] = {"ssl_mode": mode, "origin": probe.address,
-                                       "cloudflare_offers": list(CLOUDFLARE_ORIGIN_CIPHERS)}
+        evidence: dict[str, object] = {
+            "ssl_mode": mode,
+            "origin": probe.address,
+            "cloudflare_offers": list(CLOUDFLARE_ORIGIN_CIPHERS),
+        }
         if not tls.handshake_ok and tls.permissive is not None:
             accepted = tls.permissive
             old = accepted.version not in _MODERN
-            why = (f"it accepts only {accepted.version} with {accepted.cipher}" if old
-                   else f"the only suite it accepts is {accepted.cipher} ({accepted.version}),"
-                   " which Cloudflare does not offer")
-            findings.append(_finding(
-                Severity.CRITICAL, probe.hostname,
-                f"the TLS handshake with {probe.address} fails with Cloudflare's cipher suites (525):"
-                f" {why}",
-                {**evidence, "handshake": {"outcome": tls.outcome.value, "error": tls.error},
-                 "origin_accepts": {"version": accepted.version, "cipher": accepted.cipher}},
-                probe.address,
-            ))
+            why = (
+                f"it accepts only {accepted.version} with {accepted.cipher}"
+                if old
+                else f"the only suite it accepts is {accepted.cipher} ({accepted.version}),"
+                " which Cloudflare does not offer"
+            )
+            findings.append(
+                _finding(
+                    Severity.CRITICAL,
+                    probe.hostname,
+                    f"the TLS handshake with {probe.address} fails with Cloudflare's cipher suites (525): {why}",
+                    {
+                        **evidence,
+                        "handshake": {"outcome": tls.outcome.value, "error": tls.error},
+                        "origin_accepts": {"version": accepted.version, "cipher": accepted.cipher},
+                    },
+                    probe.address,
+                )
+            )
         elif tls.handshake_ok and tls.version and tls.version not in _MODERN:
-            findings.append(_finding(
-                Severity.MEDIUM, probe.hostname,
-                f"{probe.address} speaks nothing newer than {tls.version} ({tls.cipher}): Cloudflare"
-                " still connects through its few legacy suites, but the origin leg runs on"
-                " obsolete cryptography",
-                {**evidence, "negotiated": {"version": tls.version, "cipher": tls.cipher}},
-                probe.address,
-            ))
+            findings.append(
+                _finding(
+                    Severity.MEDIUM,
+                    probe.hostname,
+                    f"{probe.address} speaks nothing newer than {tls.version} ({tls.cipher}): Cloudflare"
+                    " still connects through its few legacy suites, but the origin leg runs on"
+                    " obsolete cryptography",
+                    {**evidence, "negotiated": {"version": tls.version, "cipher": tls.cipher}},
+                    probe.address,
+                )
+            )
     return findings
 
 

@@ -22,7 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, PagesProject, Severity, ZoneFacts, finding, frozen_mapping, normalise_name, section_url
+from cfremedy.kit import (
+    Change,
+    Finding,
+    PagesProject,
+    Severity,
+    ZoneFacts,
+    finding,
+    frozen_mapping,
+    normalise_name,
+    section_url,
+)
 
 id = "pages_custom_domain"
 title = "Proxied CNAMEs to Cloudflare Pages that are not custom domains of the project"
@@ -33,6 +43,7 @@ read_permissions = ("Zone Read", "DNS Read", "Cloudflare Pages Read")
 write_permissions = ()
 uses_probes = False  # everything it judges comes from the API
 reads = ("pages_projects",)  # the account's Pages projects, read only for CNAMEs to *.pages.dev
+
 
 def _project_for(target: str, projects: Sequence[PagesProject]) -> PagesProject | None:
     """The project whose Pages subdomain is the target, or its parent (a branch or preview
@@ -57,55 +68,68 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             continue
         name = normalise_name(record.name)
         project = _project_for(target, projects)
-        evidence = {"record": {"id": record.id, "type": record.type, "name": name,
-                               "content": record.content, "proxied": record.proxied},
-                    "target": target, "account_id": zone.account_id}
+        evidence = {
+            "record": {
+                "id": record.id,
+                "type": record.type,
+                "name": name,
+                "content": record.content,
+                "proxied": record.proxied,
+            },
+            "target": target,
+            "account_id": zone.account_id,
+        }
         if project is None:
-            findings.append(finding(
-                playbook=id,
-                severity=Severity.MEDIUM,
-                error_codes=(522,),
-                resource=name,
-                message=f"{name} is a proxied CNAME to {target}, but no Cloudflare Pages project"
-                f" of this account has that domain: the project was deleted or renamed, or it"
-                f" belongs to another account",
-                evidence=frozen_mapping({**evidence, "projects": sorted(p.name for p in projects)}),
-                docs_url=docs_url,
-                remediation=(
-                    f"Find the Pages project that should serve {name}. If it is in another"
-                    f" account, add {name} as a custom domain there (Workers & Pages > the"
-                    " project > Custom domains > Set up a custom domain).",
-                    f"Point the CNAME of {name} at that project's <project>.pages.dev domain,"
-                    " or delete the record if the site no longer exists.",
-                ),
-                key=target,
-            ))
+            findings.append(
+                finding(
+                    playbook=id,
+                    severity=Severity.MEDIUM,
+                    error_codes=(522,),
+                    resource=name,
+                    message=f"{name} is a proxied CNAME to {target}, but no Cloudflare Pages project"
+                    f" of this account has that domain: the project was deleted or renamed, or it"
+                    f" belongs to another account",
+                    evidence=frozen_mapping({**evidence, "projects": sorted(p.name for p in projects)}),
+                    docs_url=docs_url,
+                    remediation=(
+                        f"Find the Pages project that should serve {name}. If it is in another"
+                        f" account, add {name} as a custom domain there (Workers & Pages > the"
+                        " project > Custom domains > Set up a custom domain).",
+                        f"Point the CNAME of {name} at that project's <project>.pages.dev domain,"
+                        " or delete the record if the site no longer exists.",
+                    ),
+                    key=target,
+                )
+            )
             continue
         domains = {normalise_name(d) for d in project.domains}
         if name in domains:
             continue
-        findings.append(finding(
-            playbook=id,
-            severity=Severity.HIGH,
-            error_codes=(522,),
-            resource=name,
-            message=f"{name} is a proxied CNAME to {target}, but it is not a custom domain of"
-            f" Pages project {project.name}: Pages does not serve it and visitors get 522",
-            evidence=frozen_mapping({
-                **evidence,
-                "project": {"name": project.name, "subdomain": project.subdomain,
-                            "domains": sorted(domains)},
-            }),
-            docs_url=docs_url,
-            remediation=(
-                f"Add {name} as a custom domain of the Pages project {project.name}"
-                " (Workers & Pages > the project > Custom domains > Set up a custom domain);"
-                " the CNAME record already in place is what the project expects.",
-                "cfremedy proposes no change: custom domains are managed in the Pages project,"
-                " and the DNS record is already right.",
-            ),
-            key=target,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=Severity.HIGH,
+                error_codes=(522,),
+                resource=name,
+                message=f"{name} is a proxied CNAME to {target}, but it is not a custom domain of"
+                f" Pages project {project.name}: Pages does not serve it and visitors get 522",
+                evidence=frozen_mapping(
+                    {
+                        **evidence,
+                        "project": {"name": project.name, "subdomain": project.subdomain, "domains": sorted(domains)},
+                    }
+                ),
+                docs_url=docs_url,
+                remediation=(
+                    f"Add {name} as a custom domain of the Pages project {project.name}"
+                    " (Workers & Pages > the project > Custom domains > Set up a custom domain);"
+                    " the CNAME record already in place is what the project expects.",
+                    "cfremedy proposes no change: custom domains are managed in the Pages project,"
+                    " and the DNS record is already right.",
+                ),
+                key=target,
+            )
+        )
     return findings
 
 

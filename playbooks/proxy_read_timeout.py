@@ -98,8 +98,9 @@ def _observed(facts: ZoneFacts, current: int) -> Finding | None:
         resource=facts.snapshot.zone.name,
         message=f"Cloudflare returned {count} 524 response(s) in the last {observed.window}:"
         f" requests ran longer than the proxy read timeout of {current} s",
-        evidence=frozen_mapping({"plan": facts.snapshot.zone.plan, SETTING: current,
-                                 "observed_524s": count, "window": observed.window}),
+        evidence=frozen_mapping(
+            {"plan": facts.snapshot.zone.plan, SETTING: current, "observed_524s": count, "window": observed.window}
+        ),
         docs_url=docs_url,
         remediation=remediation,
         key="observed",
@@ -120,8 +121,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 " cache rule with a Proxy Read Timeout.",
             )
         elif _can_raise(facts):
-            remediation = (f"No timeout covers {endpoint.seconds:g} s (the maximum is"
-                           f" {MAX_SECONDS} s).", *_MANUAL)
+            remediation = (f"No timeout covers {endpoint.seconds:g} s (the maximum is {MAX_SECONDS} s).", *_MANUAL)
         else:
             remediation = ("Only Enterprise zones can raise the timeout.", *_MANUAL)
         findings.append(
@@ -168,8 +168,7 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
             after=after,
             reason=f"the slowest proxied endpoint takes {slowest:g} s; "
             + (
-                f"{after} s, the API's maximum, covers it with less than"
-                f" {round((HEADROOM - 1) * 100)} % headroom"
+                f"{after} s, the API's maximum, covers it with less than {round((HEADROOM - 1) * 100)} % headroom"
                 if after == MAX_SECONDS and slowest * HEADROOM > MAX_SECONDS
                 else f"{after} s covers it with {round((HEADROOM - 1) * 100)} % headroom"
             ),

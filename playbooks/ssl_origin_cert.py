@@ -26,7 +26,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cfremedy.kit import Change, EffectiveMode, Finding, OriginProbe, Outcome, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
+from cfremedy.kit import (
+    Change,
+    EffectiveMode,
+    Finding,
+    OriginProbe,
+    Outcome,
+    Severity,
+    ZoneFacts,
+    effective_modes,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "ssl_origin_cert"
 title = "SSL/TLS mode does not match the origin's certificate"
@@ -105,8 +117,7 @@ def _passes_strict(probe: OriginProbe) -> bool:
 def _unknown(probe: OriginProbe) -> bool:
     """Our side failed or did not look (no file descriptor, --connect-to-only): no evidence."""
     tls = probe.tls
-    return (probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED) or tls is None
-            or tls.outcome is Outcome.ERROR)
+    return probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED) or tls is None or tls.outcome is Outcome.ERROR
 
 
 def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
@@ -126,8 +137,15 @@ def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
 
 
 def _finding(
-    kind: str, sev: Severity, codes: tuple[int, ...], resource: str, message: str,
-    evidence: dict[str, Any], url: str, remediation: Sequence[str] = (), key: str = "",
+    kind: str,
+    sev: Severity,
+    codes: tuple[int, ...],
+    resource: str,
+    message: str,
+    evidence: dict[str, Any],
+    url: str,
+    remediation: Sequence[str] = (),
+    key: str = "",
 ) -> Finding:
     return finding(
         playbook=id,
@@ -156,8 +174,7 @@ def _set_by(effective: EffectiveMode) -> str:
 def _fix_rule(effective: EffectiveMode) -> tuple[str, ...]:
     if not effective.overridden:
         return ()
-    return (f"This hostname's SSL mode comes from {effective.source}: change the mode there, not"
-            " the zone setting.",)
+    return (f"This hostname's SSL mode comes from {effective.source}: change the mode there, not the zone setting.",)
 
 
 def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) -> list[Finding]:
@@ -174,28 +191,42 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
             continue  # versions/ciphers Cloudflare does not offer: origin_tls_ciphers says which
         if failure is not None:
             code, reason = failure
-            findings.append(_finding(
-                _NO_TLS, Severity.CRITICAL, (code,), probe.hostname,
-                f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:443, but {reason}",
-                {**evidence, "reason": reason}, _DOCS_521 if code == 521 else _DOCS_525,
-                ("Make the origin serve HTTPS on port 443 (open the port, enable TLS with SNI,"
-                 " support Cloudflare's cipher suites) and check its error log at the time of"
-                 " the failures.",
-                 "Do not switch to Flexible: it hides the problem and leaves the origin leg"
-                 " unencrypted.", *_fix_rule(effective)),
-                key=probe.address,
-            ))
+            findings.append(
+                _finding(
+                    _NO_TLS,
+                    Severity.CRITICAL,
+                    (code,),
+                    probe.hostname,
+                    f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:443, but {reason}",
+                    {**evidence, "reason": reason},
+                    _DOCS_521 if code == 521 else _DOCS_525,
+                    (
+                        "Make the origin serve HTTPS on port 443 (open the port, enable TLS with SNI,"
+                        " support Cloudflare's cipher suites) and check its error log at the time of"
+                        " the failures.",
+                        "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
+                        *_fix_rule(effective),
+                    ),
+                    key=probe.address,
+                )
+            )
         elif _unknown(probe):
             continue  # nothing was learned about this origin's TLS: no verdict either way
         elif mode == "strict" and not _passes_strict(probe):
             reason = _invalid_reason(probe)
-            findings.append(_finding(
-                _INVALID_CERT, Severity.CRITICAL, (526,), probe.hostname,
-                f"Full (strict){_set_by(effective)} cannot validate the certificate of"
-                f" {probe.address}: {reason}",
-                {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
-                docs_url, (*_INSTALL_CERT, *_fix_rule(effective)), key=probe.address,
-            ))
+            findings.append(
+                _finding(
+                    _INVALID_CERT,
+                    Severity.CRITICAL,
+                    (526,),
+                    probe.hostname,
+                    f"Full (strict){_set_by(effective)} cannot validate the certificate of {probe.address}: {reason}",
+                    {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
+                    docs_url,
+                    (*_INSTALL_CERT, *_fix_rule(effective)),
+                    key=probe.address,
+                )
+            )
     return findings
 
 
@@ -203,12 +234,15 @@ def _origin_ca_direct(dns_only: list[OriginProbe]) -> list[Finding]:
     """Origin CA certificates are trusted by Cloudflare only; browsers reach DNS-only records."""
     return [
         _finding(
-            "origin_ca_dns_only", Severity.MEDIUM, (), probe.hostname,
+            "origin_ca_dns_only",
+            Severity.MEDIUM,
+            (),
+            probe.hostname,
             f"{probe.hostname} is DNS-only, so browsers connect to {probe.address} directly, but"
             " it serves a Cloudflare Origin CA certificate, which no browser trusts",
-            _cert_evidence(probe), docs_url,
-            ("Proxy the record through Cloudflare, or install a publicly trusted certificate"
-             " on this origin.",),
+            _cert_evidence(probe),
+            docs_url,
+            ("Proxy the record through Cloudflare, or install a publicly trusted certificate on this origin.",),
             key=probe.address,
         )
         for probe in dns_only
@@ -224,11 +258,17 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     findings = _origin_ca_direct([p for p in probes if not p.proxied])
     modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
     if mode not in KNOWN_MODES:
-        findings.append(_finding(
-            "unknown_mode", Severity.INFO, (), zone,
-            f"SSL mode {mode!r} is not one cfremedy knows; origin certificates were not judged",
-            {"ssl_mode": mode}, docs_url,
-        ))
+        findings.append(
+            _finding(
+                "unknown_mode",
+                Severity.INFO,
+                (),
+                zone,
+                f"SSL mode {mode!r} is not one cfremedy knows; origin certificates were not judged",
+                {"ssl_mode": mode},
+                docs_url,
+            )
+        )
         return findings
 
     findings += _judge_proxied(modes, proxied)
@@ -241,21 +281,37 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     hostnames = sorted({p.hostname for p in governed})
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
-        findings.append(_finding(
-            _UPGRADE, sev, (), zone,
-            f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
-            " certificate that passes Full (strict): upgrade to validate it",
-            {"ssl_mode": mode, "hostnames": hostnames}, docs_url,
-        ))
+        findings.append(
+            _finding(
+                _UPGRADE,
+                sev,
+                (),
+                zone,
+                f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
+                " certificate that passes Full (strict): upgrade to validate it",
+                {"ssl_mode": mode, "hostnames": hostnames},
+                docs_url,
+            )
+        )
     elif mode in ("off", "flexible"):
-        findings.append(_finding(
-            _INSECURE, Severity.MEDIUM, (), zone,
-            f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
-            {"ssl_mode": mode, "origins_not_passing_strict": sorted(
-                {p.hostname for p in governed if not _passes_strict(p)})}, docs_url,
-            ("Install an Origin CA or public certificate on every origin, then set SSL/TLS to"
-             " Full (strict); cfremedy proposes that change once every origin passes.",),
-        ))
+        findings.append(
+            _finding(
+                _INSECURE,
+                Severity.MEDIUM,
+                (),
+                zone,
+                f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
+                {
+                    "ssl_mode": mode,
+                    "origins_not_passing_strict": sorted({p.hostname for p in governed if not _passes_strict(p)}),
+                },
+                docs_url,
+                (
+                    "Install an Origin CA or public certificate on every origin, then set SSL/TLS to"
+                    " Full (strict); cfremedy proposes that change once every origin passes.",
+                ),
+            )
+        )
     return findings
 
 
@@ -263,26 +319,35 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
     mode = facts.snapshot.setting("ssl")
     kinds = {f.evidence.get("kind") for f in findings}
     # Only hostnames the zone setting governs: a rule's mode is changed in the rule.
-    failing = sorted({f.resource for f in findings
-                      if f.evidence.get("kind") == _INVALID_CERT and "ssl_mode_source" not in f.evidence})
+    failing = sorted(
+        {
+            f.resource
+            for f in findings
+            if f.evidence.get("kind") == _INVALID_CERT and "ssl_mode_source" not in f.evidence
+        }
+    )
     if mode == "strict" and failing:
-        return [Change(
-            playbook=id,
-            target="setting:ssl",
-            before="strict",
-            after="full",
-            reason="Full (strict) rejects the origin certificate of "
-            + ", ".join(failing)
-            + " (526); Full keeps encrypting without validating until a valid certificate is"
-            " installed",
-            lowers_security=True,
-        )]
+        return [
+            Change(
+                playbook=id,
+                target="setting:ssl",
+                before="strict",
+                after="full",
+                reason="Full (strict) rejects the origin certificate of "
+                + ", ".join(failing)
+                + " (526); Full keeps encrypting without validating until a valid certificate is"
+                " installed",
+                lowers_security=True,
+            )
+        ]
     if mode in ("full", "flexible") and _UPGRADE in kinds:
-        return [Change(
-            playbook=id,
-            target="setting:ssl",
-            before=mode,
-            after="strict",
-            reason="every proxied origin presents a certificate that passes Full (strict)",
-        )]
+        return [
+            Change(
+                playbook=id,
+                target="setting:ssl",
+                before=mode,
+                after="strict",
+                reason="every proxied origin presents a certificate that passes Full (strict)",
+            )
+        ]
     return []

@@ -21,7 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, Severity, SslRule, ZoneFacts, describe_rule, effective_modes, finding, frozen_mapping, mode_name, normalise_name, section_url
+from cfremedy.kit import (
+    Change,
+    Finding,
+    Severity,
+    SslRule,
+    ZoneFacts,
+    describe_rule,
+    effective_modes,
+    finding,
+    frozen_mapping,
+    mode_name,
+    normalise_name,
+    section_url,
+)
 
 id = "ssl_per_hostname"
 title = "A rule overrides the zone's SSL/TLS mode for some hostnames"
@@ -37,9 +50,14 @@ _RANK = {"off": 0, "flexible": 1, "full": 2, "strict": 3}
 
 
 def _rule_evidence(rule: SslRule) -> dict[str, object]:
-    return {"source": rule.source, "id": rule.id, "mode": rule.mode,
-            "expression": rule.expression or None, "url_pattern": rule.url_pattern or None,
-            "description": rule.description or None}
+    return {
+        "source": rule.source,
+        "id": rule.id,
+        "mode": rule.mode,
+        "expression": rule.expression or None,
+        "url_pattern": rule.url_pattern or None,
+        "description": rule.description or None,
+    }
 
 
 def detect(facts: ZoneFacts) -> list[Finding]:
@@ -55,51 +73,69 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             unknown[rule.id] = rule
         if effective.rule is not None and effective.mode != zone_mode:
             lowers = _RANK.get(effective.mode, 9) < _RANK.get(zone_mode, -1)
-            findings.append(finding(
-                playbook=id,
-                severity=Severity.MEDIUM if lowers else Severity.INFO,
-                error_codes=(525, 526),
-                resource=hostname,
-                message=f"{hostname} is served in {mode_name(effective.mode)} by"
-                f" {effective.source}, not the zone's {mode_name(zone_mode)}"
-                + (": the rule lowers encryption or validation for it" if lowers else ""),
-                evidence=frozen_mapping({"zone_mode": zone_mode, "effective_mode": effective.mode,
-                                         "rule": _rule_evidence(effective.rule)}),
-                docs_url=docs_url,
-                remediation=(
-                    (f"Check that {describe_rule(effective.rule)} is still wanted; once the origin"
-                     " presents a valid certificate, remove it or raise its mode.",)
-                    if lowers else ()
-                ) + (("Page Rules are deprecated: move this override to a Configuration Rule.",)
-                     if effective.rule.source == "page_rule" else ()),
-                key=effective.rule.id,
-            ))
+            findings.append(
+                finding(
+                    playbook=id,
+                    severity=Severity.MEDIUM if lowers else Severity.INFO,
+                    error_codes=(525, 526),
+                    resource=hostname,
+                    message=f"{hostname} is served in {mode_name(effective.mode)} by"
+                    f" {effective.source}, not the zone's {mode_name(zone_mode)}"
+                    + (": the rule lowers encryption or validation for it" if lowers else ""),
+                    evidence=frozen_mapping(
+                        {
+                            "zone_mode": zone_mode,
+                            "effective_mode": effective.mode,
+                            "rule": _rule_evidence(effective.rule),
+                        }
+                    ),
+                    docs_url=docs_url,
+                    remediation=(
+                        (
+                            f"Check that {describe_rule(effective.rule)} is still wanted; once the origin"
+                            " presents a valid certificate, remove it or raise its mode.",
+                        )
+                        if lowers
+                        else ()
+                    )
+                    + (
+                        ("Page Rules are deprecated: move this override to a Configuration Rule.",)
+                        if effective.rule.source == "page_rule"
+                        else ()
+                    ),
+                    key=effective.rule.id,
+                )
+            )
         for rule in effective.partial:
-            findings.append(finding(
-                playbook=id,
-                severity=Severity.INFO,
-                error_codes=(525, 526),
-                resource=hostname,
-                message=f"{describe_rule(rule)} sets {mode_name(rule.mode)} for part of {hostname}'s"
-                " traffic (it also tests the path, scheme or another field); the rest uses"
-                f" {mode_name(effective.mode)}",
-                evidence=frozen_mapping({"effective_mode": effective.mode, "rule": _rule_evidence(rule)}),
-                docs_url=docs_url,
-                key=rule.id,
-            ))
+            findings.append(
+                finding(
+                    playbook=id,
+                    severity=Severity.INFO,
+                    error_codes=(525, 526),
+                    resource=hostname,
+                    message=f"{describe_rule(rule)} sets {mode_name(rule.mode)} for part of {hostname}'s"
+                    " traffic (it also tests the path, scheme or another field); the rest uses"
+                    f" {mode_name(effective.mode)}",
+                    evidence=frozen_mapping({"effective_mode": effective.mode, "rule": _rule_evidence(rule)}),
+                    docs_url=docs_url,
+                    key=rule.id,
+                )
+            )
     for rule in unknown.values():
-        findings.append(finding(
-            playbook=id,
-            severity=Severity.LOW,
-            error_codes=(525, 526),
-            resource=snapshot.zone.name,
-            message=f"cfremedy cannot tell which hostnames {describe_rule(rule)} covers (it sets"
-            f" {mode_name(rule.mode)}); hostnames were judged without it",
-            evidence=frozen_mapping({"rule": _rule_evidence(rule)}),
-            docs_url=docs_url,
-            remediation=("Check by hand which hostnames the expression matches.",),
-            key=rule.id,
-        ))
+        findings.append(
+            finding(
+                playbook=id,
+                severity=Severity.LOW,
+                error_codes=(525, 526),
+                resource=snapshot.zone.name,
+                message=f"cfremedy cannot tell which hostnames {describe_rule(rule)} covers (it sets"
+                f" {mode_name(rule.mode)}); hostnames were judged without it",
+                evidence=frozen_mapping({"rule": _rule_evidence(rule)}),
+                docs_url=docs_url,
+                remediation=("Check by hand which hostnames the expression matches.",),
+                key=rule.id,
+            )
+        )
     return findings
 
 

@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 
 from cfremedy.apply import (
-    ApplyOptions, Executor, Recheck, inverse_plan, made_worse, prepare, reconcile, recheck, run_succeeded,
+    ApplyOptions,
+    Executor,
+    Recheck,
+    inverse_plan,
+    made_worse,
+    prepare,
+    recheck,
+    reconcile,
+    run_succeeded,
 )
 from cfremedy.audit import audit
 from cfremedy.cli.common import Quiet, Verbose, command, load_settings, run_async, writable_gateway_for
@@ -35,8 +43,7 @@ def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError("stdin is not a terminal, so nobody can confirm",
-                         hint="review the plan, then pass --yes")
+        raise UsageError("stdin is not a terminal, so nobody can confirm", hint="review the plan, then pass --yes")
     if not typer.confirm(question, default=False, err=True):
         raise Refused("cancelled at the prompt; nothing was changed")
 
@@ -51,8 +58,15 @@ class _Outcome:
     stopped_by: CfremedyError | None = None  # e.g. the token refused halfway through
 
 
-async def _execute(gateway: WritableGateway, journal: Journal, plan: Plan, options: ApplyOptions,
-                   yes: bool, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None) -> _Outcome:
+async def _execute(
+    gateway: WritableGateway,
+    journal: Journal,
+    plan: Plan,
+    options: ApplyOptions,
+    yes: bool,
+    kind: RunKind = RunKind.APPLY,
+    rolls_back: str | None = None,
+) -> _Outcome:
     prepared = await prepare(gateway, plan, options)
     _confirm(f"Apply these {len(plan.changes)} change(s) to {plan.zone}?", yes)
     executor = Executor(gateway, journal, prepared, kind, rolls_back)
@@ -70,9 +84,11 @@ def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
     if rechecks is not None:
         out("\n" + render_rechecks(rechecks, terminal_width()))
     if worse:
-        err(f"cfremedy: warning: the re-audit found {len(worse)} finding(s) that were not there when"
+        err(
+            f"cfremedy: warning: the re-audit found {len(worse)} finding(s) that were not there when"
             f" the plan was made, e.g. {worse[0].playbook} on {worse[0].resource}: the apply may have"
-            " made the zone worse (roll back with the command below)")
+            " made the zone worse (roll back with the command below)"
+        )
     if outcome.stopped_by is not None:
         err(f"cfremedy: error: stopped: {outcome.stopped_by.message}")
         if outcome.stopped_by.hint:
@@ -92,13 +108,21 @@ def apply_command(
     plan_file: Annotated[Path, typer.Argument(metavar="PLAN.json", help="A plan from `cfremedy plan zone`.")],
     probe: ProbeFlags,
     yes: Yes = False,
-    max_changes: Annotated[int, typer.Option("--max-changes", metavar="N", min=0,
-                                             help="Refuse plans with more changes than this.")] = 10,
-    allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow changes that"
-                                                  " lower security (e.g. SSL strict -> full).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Override --max-changes and the 30 % DNS"
-                                        " limit. Never a downgrade (that takes --allow-downgrade),"
-                                        " never the drift check.")] = False,
+    max_changes: Annotated[
+        int, typer.Option("--max-changes", metavar="N", min=0, help="Refuse plans with more changes than this.")
+    ] = 10,
+    allow_downgrade: Annotated[
+        bool, typer.Option("--allow-downgrade", help="Allow changes that lower security (e.g. SSL strict -> full).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Override --max-changes and the 30 % DNS"
+            " limit. Never a downgrade (that takes --allow-downgrade),"
+            " never the drift check.",
+        ),
+    ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -106,11 +130,12 @@ def apply_command(
 
     Refuses (exit 4, nothing sent) a plan edited after it was made (checksum), more than
     --max-changes changes, DNS changes to more than 30 % of the zone's records (zones of 10
-    records or more), and changes that lower security without --allow-downgrade. Checks the token may write what the plan
-    touches (exit 3). Then, per change: re-reads the live value and skips it if it is no longer
-    the plan's `before` (drift), journals, writes, reads back. Finally re-audits the zone with
-    every playbook (probe options as for audit) and says which findings are resolved and
-    which are new since the plan (then it exits 1: the apply may have made the zone worse).
+    records or more), and changes that lower security without --allow-downgrade. Checks the
+    token may write what the plan touches (exit 3). Then, per change: re-reads the live value
+    and skips it if it is no longer the plan's `before` (drift), journals, writes, reads back.
+    Finally re-audits the zone with every playbook (probe options as for audit) and says which
+    findings are resolved and which are new since the plan (then it exits 1: the apply may
+    have made the zone worse).
     Applying the same plan again changes nothing. Prints a run id for `rollback`.
 
     Examples:
@@ -125,14 +150,18 @@ def apply_command(
     if not plan.changes:
         out(f"The plan for {plan.zone} has no changes: nothing to apply.\n")
         return EXIT_OK
-    out(render_changes(plan.changes, title=f"Plan for {plan.zone} ({len(plan.changes)} change(s),"
-                       f" {plan.checksum[:19]}...)", width=terminal_width()))
+    out(
+        render_changes(
+            plan.changes,
+            title=f"Plan for {plan.zone} ({len(plan.changes)} change(s), {plan.checksum[:19]}...)",
+            width=terminal_width(),
+        )
+    )
 
     async def go() -> tuple[_Outcome, list[Recheck] | None]:
         async with writable_gateway_for(settings) as gateway:
             with _journal(settings) as journal:
-                outcome = await _execute(gateway, journal, plan,
-                                         ApplyOptions(max_changes, allow_downgrade, force), yes)
+                outcome = await _execute(gateway, journal, plan, ApplyOptions(max_changes, allow_downgrade, force), yes)
             wrote = any(e.state.reached_cloudflare for e in outcome.run.entries)
             if not wrote or outcome.stopped_by is not None:
                 return outcome, None
@@ -151,8 +180,12 @@ def apply_command(
 
 @command
 def rollback_command(
-    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id from `cfremedy history`"
-                                          " (a unique prefix or suffix is enough).")],
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_ID", help="A run id from `cfremedy history` (a unique prefix or suffix is enough)."
+        ),
+    ],
     yes: Yes = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -174,10 +207,16 @@ def rollback_command(
                 if not plan.changes:
                     out(f"Run {run.id} applied nothing: nothing to roll back.\n")
                     return None
-                out(render_changes(plan.changes, title=f"Rollback of run {run.id} on {run.zone}"
-                                   f" ({len(plan.changes)} change(s))", width=terminal_width()))
-                return await _execute(gateway, journal, plan, ApplyOptions(force=True), yes,
-                                      RunKind.ROLLBACK, rolls_back=run.id)
+                out(
+                    render_changes(
+                        plan.changes,
+                        title=f"Rollback of run {run.id} on {run.zone} ({len(plan.changes)} change(s))",
+                        width=terminal_width(),
+                    )
+                )
+                return await _execute(
+                    gateway, journal, plan, ApplyOptions(force=True), yes, RunKind.ROLLBACK, rolls_back=run.id
+                )
 
     outcome = run_async(go())
     return EXIT_OK if outcome is None else _report(outcome)

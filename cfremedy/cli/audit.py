@@ -44,17 +44,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cfremedy.cli")
 
-audit_app = typer.Typer(rich_markup_mode=None, help="Audit zones for the misconfigurations behind 5xx errors (read-only).",
-                        no_args_is_help=True)
-plan_app = typer.Typer(rich_markup_mode=None, help="Write the changes that would fix an audit's findings to a plan file.",
-                       no_args_is_help=True)
+audit_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Audit zones for the misconfigurations behind 5xx errors (read-only).",
+    no_args_is_help=True,
+)
+plan_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Write the changes that would fix an audit's findings to a plan file.",
+    no_args_is_help=True,
+)
 
-NO_PROBE_NOTE = ("cfremedy: note: --no-probe: origins are not contacted, so the checks that need them"
-                 " (SSL certificates 525/526, refused ports 521, HTTP/2 520, dead origins 522) do not run")
+NO_PROBE_NOTE = (
+    "cfremedy: note: --no-probe: origins are not contacted, so the checks that need them"
+    " (SSL certificates 525/526, refused ports 521, HTTP/2 520, dead origins 522) do not run"
+)
 
 
-def run_audit(settings: Settings, selection: Selection, options: AuditOptions, rate: str = "1000/300",
-              progress: Progress | None = None) -> Report:
+def run_audit(
+    settings: Settings,
+    selection: Selection,
+    options: AuditOptions,
+    rate: str = "1000/300",
+    progress: Progress | None = None,
+) -> Report:
     """The pipeline over a fresh read-only gateway, with the request count in the log."""
     from cfremedy.audit import audit
 
@@ -64,16 +77,22 @@ def run_audit(settings: Settings, selection: Selection, options: AuditOptions, r
     async def go() -> Report:
         async with gateway_for(settings, rate=parse_rate(rate)) as gateway:
             report = await audit(gateway, selection, options, progress)
-            log.info("%s: %d zone(s), %d finding(s), %d proposed change(s), %d API request(s)",
-                     selection.label, len(report.zones), len(report.findings),
-                     sum(len(z.changes) for z in report.zones), gateway.requests_sent)
+            log.info(
+                "%s: %d zone(s), %d finding(s), %d proposed change(s), %d API request(s)",
+                selection.label,
+                len(report.zones),
+                len(report.findings),
+                sum(len(z.changes) for z in report.zones),
+                gateway.requests_sent,
+            )
             return report
 
     return run_async(go())
 
 
-def finish_and_emit(report: Report, settings: Settings, options: AuditOptions, config: Config,
-                    flags_: ReportFlags) -> int:
+def finish_and_emit(
+    report: Report, settings: Settings, options: AuditOptions, config: Config, flags_: ReportFlags
+) -> int:
     """The core's finishing steps, then the renderings: stdout and each `-o` file."""
     from cfremedy.finish import FinishOptions, finish
     from cfremedy.reporters import render
@@ -82,8 +101,7 @@ def finish_and_emit(report: Report, settings: Settings, options: AuditOptions, c
     outputs = resolve_outputs(flags_.format, flags_.output, sys.stdout.isatty())  # typos fail first
     journal = open_journal(settings)
     try:
-        outcome = finish(report, FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline),
-                         journal)
+        outcome = finish(report, FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline), journal)
     finally:
         if journal is not None:
             journal.close()
@@ -156,21 +174,30 @@ def audit_zone_command(
 def audit_account_command(
     report: ReportFlags,
     probe: ProbeFlags,
-    account_id: Annotated[str | None, typer.Option("--account-id", metavar="ID",
-                                                   help="Only zones of this account.")] = None,
-    zone: Annotated[list[str] | None, typer.Option("--zone", metavar="GLOB", help="Only zones"
-                                                   " whose name matches (repeatable).")] = None,
-    shard: Annotated[str | None, typer.Option("--shard", metavar="I/N", help="Audit only the I-th"
-                                              " of N deterministic slices of the zones (CI matrix).")] = None,
+    account_id: Annotated[
+        str | None, typer.Option("--account-id", metavar="ID", help="Only zones of this account.")
+    ] = None,
+    zone: Annotated[
+        list[str] | None, typer.Option("--zone", metavar="GLOB", help="Only zones whose name matches (repeatable).")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", metavar="I/N", help="Audit only the I-th of N deterministic slices of the zones (CI matrix)."
+        ),
+    ] = None,
     playbook: PlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
-    parallel: Annotated[int, typer.Option("--parallel", metavar="N", min=1,
-                                          help="Zones audited at once.")] = 8,
-    skip_rules: Annotated[bool, typer.Option(
-        "--skip-rules", help="Do not read Configuration Rules and Page Rules: 2 requests per zone"
-        " fewer, SSL modes judged zone-wide (said in each zone's errors)."
-    )] = False,
+    parallel: Annotated[int, typer.Option("--parallel", metavar="N", min=1, help="Zones audited at once.")] = 8,
+    skip_rules: Annotated[
+        bool,
+        typer.Option(
+            "--skip-rules",
+            help="Do not read Configuration Rules and Page Rules: 2 requests per zone"
+            " fewer, SSL modes judged zone-wide (said in each zone's errors).",
+        ),
+    ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -194,8 +221,15 @@ def audit_account_command(
     except ValueError as exc:
         raise UsageError(f"--shard: {exc}") from None
     config = report.load_config(settings)  # a typo fails now, not after the API calls
-    options = audit_options(settings, probe, playbooks=playbook, errors_since=errors_since, config=config,
-                            parallel=parallel, skip=frozenset({"ssl_rules"}) if skip_rules else frozenset())
+    options = audit_options(
+        settings,
+        probe,
+        playbooks=playbook,
+        errors_since=errors_since,
+        config=config,
+        parallel=parallel,
+        skip=frozenset({"ssl_rules"}) if skip_rules else frozenset(),
+    )
     progress = ProgressLine("zones audited")
     try:
         result = run_audit(settings, selection, options, rate_limit, progress.update)
@@ -209,7 +243,9 @@ def audit_account_command(
 @flags(probe=ProbeFlags)
 def plan_zone_command(
     name: Annotated[str, typer.Argument(metavar="ZONE", help="The zone's domain name, e.g. example.com.")],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="PLAN.json", help="Where to write the plan (JSON).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="PLAN.json", help="Where to write the plan (JSON).")
+    ],
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
     verbose: Verbose = 0,
@@ -235,12 +271,14 @@ def plan_zone_command(
         raise ApiError(failure.message, hint=failure.hint)
     plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
     plan.write(output)
-    out(render_changes(plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
-                       width=terminal_width()))
+    out(
+        render_changes(
+            plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))", width=terminal_width()
+        )
+    )
     for finding in zone.findings:
         if not any(c.playbook == finding.playbook for c in plan.changes) and finding.remediation:
-            err(f"cfremedy: manual fix needed for {finding.resource} ({finding.playbook}):"
-                f" {finding.remediation[0]}")
+            err(f"cfremedy: manual fix needed for {finding.resource} ({finding.playbook}): {finding.remediation[0]}")
     err(f"cfremedy: plan written to {output} ({plan.checksum[:19]}…)")
     return EXIT_OK
 

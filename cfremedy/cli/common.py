@@ -48,13 +48,16 @@ def list_format(option: ListFormat | None) -> str:
 
 
 Verbose = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, show_default=False,
-                      help="More detail on stderr (-vv: HTTP too).")
+    int, typer.Option("--verbose", "-v", count=True, show_default=False, help="More detail on stderr (-vv: HTTP too).")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 RateLimitOpt = Annotated[
-    str, typer.Option("--rate-limit", metavar="N/SECONDS", help="At most N API requests per"
-                      " SECONDS (Cloudflare allows 1200/300 per token).")
+    str,
+    typer.Option(
+        "--rate-limit",
+        metavar="N/SECONDS",
+        help="At most N API requests per SECONDS (Cloudflare allows 1200/300 per token).",
+    ),
 ]
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -13,29 +12,38 @@ import typer
 
 from cfremedy.audit import AuditOptions, audit
 from cfremedy.cli.common import (
-    ListFormat, ListFormatOpt, Quiet, Verbose, command, gateway_for, load_settings, run_async,
+    ListFormat,
+    ListFormatOpt,
+    Quiet,
+    Verbose,
+    command,
+    gateway_for,
+    load_settings,
+    run_async,
 )
-from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.cli.console import err, out
+from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.diagnosis import PlaybookRun, build_bundle, bundle_markdown, interpret
-from cfremedy.files import write_private
 from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
+from cfremedy.files import write_private
 from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace
 from cfremedy.selection import HostnameSelection
 from cfremedy.settings import Settings
 
 
-def _playbooks(settings: Settings, code: int | None, host: str, zone_name: str | None,
-               options: AuditOptions) -> PlaybookRun:
+def _playbooks(
+    settings: Settings, code: int | None, host: str, zone_name: str | None, options: AuditOptions
+) -> PlaybookRun:
     related = tuple(p for p in options.playbooks if code is not None and code in p.error_codes)
     ids = tuple(p.id for p in related)
     if not related:
         return PlaybookRun(None, (), (), "")
     if settings.api_token is None:
         needed = ", ".join(dict.fromkeys(g for p in related for g in p.read_permissions))
-        return PlaybookRun(None, (), ids, f"no CLOUDFLARE_API_TOKEN: set one ({needed}) to check this"
-                           " hostname's configuration")
+        return PlaybookRun(
+            None, (), ids, f"no CLOUDFLARE_API_TOKEN: set one ({needed}) to check this hostname's configuration"
+        )
     scoped = replace(options, playbooks=related)
 
     async def go() -> PlaybookRun:
@@ -52,19 +60,34 @@ def _playbooks(settings: Settings, code: int | None, host: str, zone_name: str |
 @command
 @flags(probe=ProbeFlags)
 def diagnose_command(
-    url: Annotated[str, typer.Argument(metavar="URL", help="The URL that returns the error,"
-                                       " e.g. https://www.example.com/path.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="The URL that returns the error, e.g. https://www.example.com/path.")
+    ],
     probe: ProbeFlags,
-    zone: Annotated[str | None, typer.Option("--zone", "-z", metavar="NAME", help="The zone the"
-                                             " hostname belongs to [default: found from the hostname]")] = None,
-    bundle: Annotated[Path | None, typer.Option("--bundle", metavar="DIR", help="Write bundle.json"
-                                                " and bundle.md for the host or Cloudflare support.")] = None,
-    follow_redirects: Annotated[bool, typer.Option("--follow-redirects", help="Follow redirects"
-                                                   " (default: report the first response).")] = False,
-    edge_connect_to: Annotated[list[str] | None, typer.Option(
-        "--edge-connect-to", metavar="HOST:PORT:TO_HOST:TO_PORT",
-        help="Send the request for URL elsewhere (curl syntax, repeatable); --connect-to is for"
-        " origin probes  [env: CFREMEDY_EDGE_CONNECT_TO; default: the --connect-to rules]")] = None,
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone", "-z", metavar="NAME", help="The zone the hostname belongs to [default: found from the hostname]"
+        ),
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle", metavar="DIR", help="Write bundle.json and bundle.md for the host or Cloudflare support."
+        ),
+    ] = None,
+    follow_redirects: Annotated[
+        bool, typer.Option("--follow-redirects", help="Follow redirects (default: report the first response).")
+    ] = False,
+    edge_connect_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--edge-connect-to",
+            metavar="HOST:PORT:TO_HOST:TO_PORT",
+            help="Send the request for URL elsewhere (curl syntax, repeatable); --connect-to is for"
+            " origin probes  [env: CFREMEDY_EDGE_CONNECT_TO; default: the --connect-to rules]",
+        ),
+    ] = None,
     format: ListFormatOpt = None,
     fail_on: FailOnOpt = "high",
     verbose: Verbose = 0,
@@ -94,14 +117,18 @@ def diagnose_command(
     options = audit_options(settings, probe)
     edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]
     try:
-        rules = (tuple(parse_connect_to(r) for r in edge_specs) if edge_specs
-                 else options.probe.connect_to if options.probe else ())
+        rules = (
+            tuple(parse_connect_to(r) for r in edge_specs)
+            if edge_specs
+            else options.probe.connect_to
+            if options.probe
+            else ()
+        )
     except ValueError as exc:
         raise UsageError(f"--edge-connect-to: {exc}") from None
     only = probe.connect_to_only or settings.connect_to_only
     try:
-        response = run_async(fetch(url, rules=rules, only_connect_to=only,
-                                   follow_redirects=follow_redirects))
+        response = run_async(fetch(url, rules=rules, only_connect_to=only, follow_redirects=follow_redirects))
         trace = run_async(fetch_trace(url, rules=rules, only_connect_to=only))
     except EdgeRouteRefused as exc:
         raise UsageError(str(exc)) from None
@@ -111,8 +138,9 @@ def diagnose_command(
         playbooks = _playbooks(settings, interpretation.code, host, zone, options)
     except ApiError as exc:  # the diagnosis of the URL stands on its own: still report it
         api_failed = exc.message
-        related = tuple(p.id for p in options.playbooks
-                        if interpretation.code is not None and interpretation.code in p.error_codes)
+        related = tuple(
+            p.id for p in options.playbooks if interpretation.code is not None and interpretation.code in p.error_codes
+        )
         playbooks = PlaybookRun(zone, (), related, f"the Cloudflare API failed: {exc.message}")
     data = build_bundle(response, trace, interpretation, playbooks)
     if format is ListFormat.json:
@@ -121,7 +149,9 @@ def diagnose_command(
         out(bundle_markdown(data))
     if bundle is not None:
         bundle.mkdir(parents=True, exist_ok=True)
-        write_private(bundle / "bundle.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n", "the support bundle")
+        write_private(
+            bundle / "bundle.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n", "the support bundle"
+        )
         write_private(bundle / "bundle.md", bundle_markdown(data), "the support bundle")
         err(f"cfremedy: support bundle written to {bundle}/bundle.json and bundle.md")
     if api_failed:
@@ -131,4 +161,3 @@ def diagnose_command(
     threshold = fail_threshold(fail_on)
     serious = [f for f in playbooks.findings if threshold is not None and f.severity >= threshold]
     return EXIT_FINDINGS if interpretation.code is not None or serious else EXIT_OK
-

@@ -10,8 +10,8 @@ from tabulate import tabulate
 
 from cfremedy import permissions
 from cfremedy.cli.common import Quiet, Verbose, command, gateway_for, load_settings, run_async
-from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.cli.console import out
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_OK, ApiError
 from cfremedy.gateway import TokenStatus
 from cfremedy.models import Zone
@@ -28,8 +28,12 @@ class _Findings:
 
 @command
 def doctor_command(
-    zone: Annotated[str | None, typer.Option("--zone", "-z", help="Check permissions on this zone"
-                                             " (default: the first zone the token can see).")] = None,
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone", "-z", help="Check permissions on this zone (default: the first zone the token can see)."
+        ),
+    ] = None,
     playbooks_dir: PlaybookDirs = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -56,10 +60,14 @@ def doctor_command(
     lines = [
         f"API:   {settings.base_url} reachable",
         f"Token: {found.token.status or 'unknown status'} (id {found.token.id or '?'}"
-        + (f", expires {found.token.expires_on}" if found.token.expires_on else "") + ")",
+        + (f", expires {found.token.expires_on}" if found.token.expires_on else "")
+        + ")",
         f"Zones: the token can see {len(found.zones)}{'+' if len(found.zones) >= 50 else ''}"
-        + (f" ({', '.join(z.name for z in found.zones[:5])}{', ...' if len(found.zones) > 5 else ''})"
-           if found.zones else ""),
+        + (
+            f" ({', '.join(z.name for z in found.zones[:5])}{', ...' if len(found.zones) > 5 else ''})"
+            if found.zones
+            else ""
+        ),
         f"State: {settings.state_dir}",
     ]
     out("\n".join(lines) + "\n")
@@ -89,9 +97,13 @@ def doctor_command(
         else:
             status = "ok"
         rows.append([group, status, ", ".join(sorted(uses))])
-    out(f"\nPermissions on {found.zone.name}:\n"
-        + tabulate(rows, headers=["PERMISSION", "STATUS", "NEEDED FOR"], tablefmt="simple",
-                   maxcolwidths=[None, None, 70]) + "\n")
+    out(
+        f"\nPermissions on {found.zone.name}:\n"
+        + tabulate(
+            rows, headers=["PERMISSION", "STATUS", "NEEDED FOR"], tablefmt="simple", maxcolwidths=[None, None, 70]
+        )
+        + "\n"
+    )
     if not granted:
         out("The API did not report this token's permissions for the zone; an audit will tell.\n")
     if missing_for_audit:
@@ -100,4 +112,3 @@ def doctor_command(
             hint="edit the token in the dashboard (My Profile > API Tokens) and add them",
         )
     return EXIT_OK
-

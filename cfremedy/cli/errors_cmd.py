@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from cfremedy.analytics import ObservedErrors, window_ending
 from cfremedy.cli.common import (
-    ListFormatOpt, Quiet, Verbose, command, gateway_for, list_format, load_settings, run_async,
+    ListFormatOpt,
+    Quiet,
+    Verbose,
+    command,
+    gateway_for,
+    list_format,
+    load_settings,
+    run_async,
 )
-from cfremedy.cli.flags import PlaybookDirs, select_playbooks, window_option
 from cfremedy.cli.console import err, out
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks, window_option
 from cfremedy.errors import EXIT_OK
 from cfremedy.reporters.errors import render_errors
 
-errors_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
-                         help="Show the 5xx errors Cloudflare counted for a zone (GraphQL Analytics).")
+errors_app = typer.Typer(
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Show the 5xx errors Cloudflare counted for a zone (GraphQL Analytics).",
+)
 
 Since = Annotated[str, typer.Option("--since", metavar="DURATION", help="How far back: 30m, 24h, 7d.")]
 
@@ -51,7 +61,7 @@ def errors_zone_command(
     async def go() -> tuple[str, ObservedErrors, list[str], int]:
         async with gateway_for(settings) as gateway:
             zone = await gateway.zone_by_name(name)
-            start, end = window_ending(datetime.now(timezone.utc), window)
+            start, end = window_ending(datetime.now(UTC), window)
             before = gateway.requests_sent
             counts, messages = await gateway.error_counts([zone], start, end)
             queries = gateway.requests_sent - before

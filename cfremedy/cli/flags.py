@@ -63,16 +63,22 @@ def flags(**groups: type[Any]) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
         hints = typing.get_type_hints(fn, include_extras=True)
-        kept = [p.replace(annotation=hints.get(p.name, p.annotation))
-                for p in signature.parameters.values() if p.name not in groups]
+        kept = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name not in groups
+        ]
         added: list[inspect.Parameter] = []
         fields_of: dict[str, list[str]] = {}
         for group_name, group in groups.items():
             group_hints = typing.get_type_hints(group, include_extras=True)
             fields_of[group_name] = [f.name for f in dataclasses.fields(group)]
-            added += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                        annotation=group_hints[f.name])
-                      for f in dataclasses.fields(group)]
+            added += [
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=group_hints[f.name]
+                )
+                for f in dataclasses.fields(group)
+            ]
         # Options of the command's own come first in --help, then the groups', then -v/-q.
         tail = [p for p in kept if p.name in ("verbose", "quiet")]
         head = [p for p in kept if p not in tail]
@@ -96,32 +102,57 @@ def flags(**groups: type[Any]) -> Callable[[F], F]:
 # -- the groups ----------------------------------------------------------------------------------
 
 
-InventoryOpt = Annotated[Path | None, typer.Option(
-    "--inventory", "-i", metavar="FILE",
-    help="TOML inventory: real origin addresses, slow endpoints  [env: CFREMEDY_INVENTORY]")]
-ConnectTo = Annotated[list[str] | None, typer.Option(
-    "--connect-to", metavar="HOST:PORT:TO_HOST:TO_PORT",
-    help="Probe TO_HOST:TO_PORT instead of HOST:PORT, keeping SNI and Host (curl syntax,"
-    " repeatable, IPv6 in brackets)  [env: CFREMEDY_CONNECT_TO]")]
-ConnectToOnly = Annotated[bool, typer.Option(
-    "--connect-to-only",
-    help="Probe only origins a --connect-to rule covers  [env: CFREMEDY_CONNECT_TO_ONLY]")]
-OriginCa = Annotated[list[Path] | None, typer.Option(
-    "--origin-ca", metavar="FILE",
-    help="Extra CA certificates (PEM) Cloudflare trusts for this zone's origins (repeatable)"
-    "  [env: CFREMEDY_ORIGIN_CA]")]
-ProbeTimeout = Annotated[float, typer.Option(
-    "--probe-timeout", min=0.1, metavar="SECONDS", help="Seconds allowed for each probe step.")]
-ProbeConcurrency = Annotated[int, typer.Option(
-    "--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")]
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        "-i",
+        metavar="FILE",
+        help="TOML inventory: real origin addresses, slow endpoints  [env: CFREMEDY_INVENTORY]",
+    ),
+]
+ConnectTo = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--connect-to",
+        metavar="HOST:PORT:TO_HOST:TO_PORT",
+        help="Probe TO_HOST:TO_PORT instead of HOST:PORT, keeping SNI and Host (curl syntax,"
+        " repeatable, IPv6 in brackets)  [env: CFREMEDY_CONNECT_TO]",
+    ),
+]
+ConnectToOnly = Annotated[
+    bool,
+    typer.Option(
+        "--connect-to-only", help="Probe only origins a --connect-to rule covers  [env: CFREMEDY_CONNECT_TO_ONLY]"
+    ),
+]
+OriginCa = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--origin-ca",
+        metavar="FILE",
+        help="Extra CA certificates (PEM) Cloudflare trusts for this zone's origins (repeatable)"
+        "  [env: CFREMEDY_ORIGIN_CA]",
+    ),
+]
+ProbeTimeout = Annotated[
+    float, typer.Option("--probe-timeout", min=0.1, metavar="SECONDS", help="Seconds allowed for each probe step.")
+]
+ProbeConcurrency = Annotated[
+    int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
+]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
-PlaybookDirs = Annotated[list[Path] | None, typer.Option(
-    "--playbooks-dir", metavar="DIR",
-    help="Also load playbooks from this directory (repeatable)  [env: CFREMEDY_PLAYBOOKS_DIR]")]
+PlaybookDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--playbooks-dir",
+        metavar="DIR",
+        help="Also load playbooks from this directory (repeatable)  [env: CFREMEDY_PLAYBOOKS_DIR]",
+    ),
+]
 
 
-def select_playbooks(settings: Settings, ids: list[str] | None,
-                     dirs: list[Path] | None) -> tuple[Playbook, ...]:
+def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:
     """The built-in playbooks, those of `--playbooks-dir` and CFREMEDY_PLAYBOOKS_DIR, by id."""
     from cfremedy.registry import load_registry
 
@@ -162,9 +193,13 @@ class ProbeFlags:
         for ca in cas:
             if not ca.is_file():
                 raise UsageError(f"--origin-ca: {ca} is not a file")
-        options = ProbeOptions(timeout=self.probe_timeout, concurrency=self.probe_concurrency,
-                               connect_to=parsed, origin_ca=cas,
-                               only_connect_to=self.connect_to_only or settings.connect_to_only)
+        options = ProbeOptions(
+            timeout=self.probe_timeout,
+            concurrency=self.probe_concurrency,
+            connect_to=parsed,
+            origin_ca=cas,
+            only_connect_to=self.connect_to_only or settings.connect_to_only,
+        )
         verifying_context(options)  # an unusable --origin-ca fails now
         return options
 
@@ -178,8 +213,9 @@ class ProbeFlags:
         return select_playbooks(settings, ids, self.playbooks_dir)
 
 
-FailOnOpt = Annotated[FailOnChoice, typer.Option(
-    "--fail-on", help="Exit 1 when a finding is at or above this severity.")]
+FailOnOpt = Annotated[
+    FailOnChoice, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
+]
 
 
 @dataclass(frozen=True)
@@ -187,22 +223,39 @@ class ReportFlags:
     """What becomes of an audit's report: its format and files, suppressions, baseline, and
     the severity that fails the run (`audit zone`, `audit account`)."""
 
-    format: Annotated[FormatChoice | None, typer.Option(
-        "--format", "-f", help="Report format  [default: table on a terminal, json otherwise]")] = None
-    output: Annotated[list[str] | None, typer.Option(
-        "--output", "-o", metavar="[FORMAT:]FILE",
-        help="Write the report to FILE instead of stdout (repeatable: one audit, several formats)."
-        " FORMAT defaults to --format, else the extension (.json .sarif .xml .md .txt). FILE '-'"
-        " is stdout.")] = None
+    format: Annotated[
+        FormatChoice | None,
+        typer.Option("--format", "-f", help="Report format  [default: table on a terminal, json otherwise]"),
+    ] = None
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="[FORMAT:]FILE",
+            help="Write the report to FILE instead of stdout (repeatable: one audit, several formats)."
+            " FORMAT defaults to --format, else the extension (.json .sarif .xml .md .txt). FILE '-'"
+            " is stdout.",
+        ),
+    ] = None
     fail_on: FailOnOpt = "high"
-    config: Annotated[Path | None, typer.Option(
-        "--config", metavar="FILE",
-        help="Config with [[ignore]] entries  [default: ./cfremedy.toml when present;"
-        " env: CFREMEDY_CONFIG]")] = None
-    baseline: Annotated[str | None, typer.Option(
-        "--baseline", metavar="FILE|last",
-        help="Report only findings new since this JSON report, or since the last stored audit of"
-        " the same scope that ran to the end.")] = None
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Config with [[ignore]] entries  [default: ./cfremedy.toml when present; env: CFREMEDY_CONFIG]",
+        ),
+    ] = None
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE|last",
+            help="Report only findings new since this JSON report, or since the last stored audit of"
+            " the same scope that ran to the end.",
+        ),
+    ] = None
 
     def load_config(self, settings: Settings) -> Config:
         from cfremedy.config import load_config
@@ -212,15 +265,17 @@ class ReportFlags:
 
 PlaybookIds = Annotated[
     list[str] | None,
-    typer.Option("--playbook", "-p", metavar="ID",
-                 help="Run only this playbook (repeatable; see `playbooks list`)."),
+    typer.Option("--playbook", "-p", metavar="ID", help="Run only this playbook (repeatable; see `playbooks list`)."),
 ]
 ErrorsSince = Annotated[
     str | None,
-    typer.Option("--errors-since", metavar="DURATION",
-                 help="Also read the 5xx Cloudflare counted over this window (e.g. 24h; needs"
-                 " Analytics Read): observed 524s and 520s feed the playbooks. One GraphQL query"
-                 " per 10 zones."),
+    typer.Option(
+        "--errors-since",
+        metavar="DURATION",
+        help="Also read the 5xx Cloudflare counted over this window (e.g. 24h; needs"
+        " Analytics Read): observed 524s and 520s feed the playbooks. One GraphQL query"
+        " per 10 zones.",
+    ),
 ]
 
 
@@ -235,9 +290,15 @@ def window_option(text: str | None, option: str = "--since") -> timedelta | None
         raise UsageError(f"{option}: {exc}") from None
 
 
-def audit_options(settings: Settings, probe: ProbeFlags, *, playbooks: list[str] | None = None,
-                  errors_since: str | None = None, config: Config | None = None,
-                  **more: Any) -> AuditOptions:
+def audit_options(
+    settings: Settings,
+    probe: ProbeFlags,
+    *,
+    playbooks: list[str] | None = None,
+    errors_since: str | None = None,
+    config: Config | None = None,
+    **more: Any,
+) -> AuditOptions:
     """The one place an `AuditOptions` is built from flags."""
     from cfremedy.audit import AuditOptions
 

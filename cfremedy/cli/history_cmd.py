@@ -10,7 +10,14 @@ import typer
 from cfremedy.apply import reconcile
 from cfremedy.baseline import diff_reports, load_report_file
 from cfremedy.cli.common import (
-    ListFormatOpt, Quiet, Verbose, command, gateway_for, list_format, load_settings, run_async,
+    ListFormatOpt,
+    Quiet,
+    Verbose,
+    command,
+    gateway_for,
+    list_format,
+    load_settings,
+    run_async,
 )
 from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_OK, UsageError
@@ -22,8 +29,9 @@ from cfremedy.reporters.runs import render_diff, render_history
 def history_command(
     format: ListFormatOpt = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest of each.")] = 20,
-    offline: Annotated[bool, typer.Option("--offline", help="Do not re-check in-doubt changes"
-                                          " against the API.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not re-check in-doubt changes against the API.")
+    ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -40,15 +48,19 @@ def history_command(
         runs = journal.runs(limit)
         doubtful = [r for r in runs if r.in_doubt]
         if doubtful and not offline and settings.api_token is not None:
+
             async def settle() -> None:
                 async with gateway_for(settings) as gateway:
                     for r in doubtful:
                         await reconcile(gateway, journal, r)
+
             run_async(settle())
             runs = journal.runs(limit)
         elif doubtful:
-            err(f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
-                " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them")
+            err(
+                f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
+                " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them"
+            )
         audits = journal.audits(limit)
     out(render_history(runs, audits, fmt))
     return EXIT_OK
@@ -69,10 +81,15 @@ def _label(record: AuditRecord) -> str:
 
 @command
 def diff_command(
-    old: Annotated[str | None, typer.Argument(metavar="[OLD]", help="An audit id or a JSON report"
-                                              " [default: the audit before NEW of the same scope]")] = None,
-    new: Annotated[str | None, typer.Argument(metavar="[NEW]", help="An audit id or a JSON report"
-                                              " [default: the newest audit]")] = None,
+    old: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[OLD]", help="An audit id or a JSON report [default: the audit before NEW of the same scope]"
+        ),
+    ] = None,
+    new: Annotated[
+        str | None, typer.Argument(metavar="[NEW]", help="An audit id or a JSON report [default: the newest audit]")
+    ] = None,
     format: ListFormatOpt = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -101,8 +118,9 @@ def diff_command(
         if new is None:
             newest = journal.audits(limit=1, ok_only=True)
             if not newest:
-                raise UsageError("no audit that ran to the end is stored yet",
-                                 hint="run `cfremedy audit zone|account` first")
+                raise UsageError(
+                    "no audit that ran to the end is stored yet", hint="run `cfremedy audit zone|account` first"
+                )
             new_record = newest[0]
             new_report, new_label = new_record.report, _label(new_record)
         else:
@@ -120,10 +138,14 @@ def diff_command(
             old_report, old_label, old_record = _report(journal, old)
     for record in (old_record, new_record):
         if record is not None and not record.ok:
-            err(f"cfremedy: warning: audit {record.id} did not run to the end (a zone could not be"
-                " read, or a playbook failed): its missing findings will look resolved")
+            err(
+                f"cfremedy: warning: audit {record.id} did not run to the end (a zone could not be"
+                " read, or a playbook failed): its missing findings will look resolved"
+            )
     if old_record is not None and new_record is not None and old_record.scope != new_record.scope:
-        err(f"cfremedy: warning: comparing different scopes ({old_record.scope} and"
-            f" {new_record.scope}): findings outside their overlap will look new or resolved")
+        err(
+            f"cfremedy: warning: comparing different scopes ({old_record.scope} and"
+            f" {new_record.scope}): findings outside their overlap will look new or resolved"
+        )
     out(render_diff(diff_reports(old_report, new_report, old_label, new_label), fmt))
     return EXIT_OK

@@ -22,11 +22,24 @@ from tabulate import tabulate
 
 from cfremedy import __version__
 from cfremedy.allowlist import (
-    FORMATS, SOURCE_API, SOURCE_PACKAGED, AllowlistCheck, check, guess_format,
-    read_allowlist, render,
+    FORMATS,
+    SOURCE_API,
+    SOURCE_PACKAGED,
+    AllowlistCheck,
+    check,
+    guess_format,
+    read_allowlist,
+    render,
 )
 from cfremedy.cli.common import (
-    EXIT_CODES_HELP, ListFormatOpt, Quiet, Verbose, command, list_format, load_settings, run_async,
+    EXIT_CODES_HELP,
+    ListFormatOpt,
+    Quiet,
+    Verbose,
+    command,
+    list_format,
+    load_settings,
+    run_async,
 )
 from cfremedy.cli.console import err, out
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
@@ -39,11 +52,10 @@ from cfremedy.settings import Settings
 log = logging.getLogger("cfremedy.cli")
 
 ips_app = typer.Typer(
-    rich_markup_mode=None, no_args_is_help=True,
-    help="Cloudflare's IP ranges at the origin: generate an allowlist, or check one (521/522)."
-    " Needs no API token.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    help="Cloudflare's IP ranges at the origin: generate an allowlist, or check one (521/522). Needs no API token.",
 )
-
 
 
 class AllowlistFormat(str, enum.Enum):
@@ -58,8 +70,11 @@ class AllowlistFormat(str, enum.Enum):
 assert tuple(f.value for f in AllowlistFormat) == FORMATS
 
 Packaged = Annotated[
-    bool, typer.Option("--packaged", help="Use the copy of Cloudflare's ranges shipped with this"
-                       " cfremedy instead of asking the API (no network).")
+    bool,
+    typer.Option(
+        "--packaged",
+        help="Use the copy of Cloudflare's ranges shipped with this cfremedy instead of asking the API (no network).",
+    ),
 ]
 
 
@@ -94,18 +109,38 @@ def _write(path: Path, text: str) -> None:
 @ips_app.command("allowlist", epilog=EXIT_CODES_HELP)
 @command
 def allowlist_command(
-    format: Annotated[AllowlistFormat, typer.Option(
-        "--format", "-f", show_default=False, help="The origin's dialect: nginx (realip + a geo"
-        " lock-down), iptables (iptables and ip6tables script), nftables (a table with interval"
-        " sets), ufw (commands), apache (mod_remoteip + a lock-down), caddy (trusted_proxies +"
-        " a remote_ip matcher).")],
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", metavar="FILE", help="Write the allowlist to FILE (replaced whole,"
-        " never half-written) instead of stdout.")] = None,
+    format: Annotated[
+        AllowlistFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            show_default=False,
+            help="The origin's dialect: nginx (realip + a geo"
+            " lock-down), iptables (iptables and ip6tables script), nftables (a table with interval"
+            " sets), ufw (commands), apache (mod_remoteip + a lock-down), caddy (trusted_proxies +"
+            " a remote_ip matcher).",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the allowlist to FILE (replaced whole, never half-written) instead of stdout.",
+        ),
+    ] = None,
     packaged: Packaged = False,
-    port: Annotated[list[int] | None, typer.Option(
-        "--port", min=1, max=65535, metavar="PORT", help="TCP port the firewall formats open"
-        " (repeatable)  [default: 80 and 443]")] = None,
+    port: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="TCP port the firewall formats open (repeatable)  [default: 80 and 443]",
+        ),
+    ] = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -155,16 +190,17 @@ def _table(results: list[tuple[AllowlistFile, AllowlistCheck]], total: int, sour
     rows = []
     for file, result in results:
         state = "ok" if result.ok else ("MISSING RANGES" if result.missing else "STALE RANGES")
-        rows.append([state, file.path, f"{len(result.missing)}/{total}", len(result.stale),
-                     len(result.other)])
+        rows.append([state, file.path, f"{len(result.missing)}/{total}", len(result.stale), len(result.other)])
     text = tabulate(rows, headers=["STATE", "FILE", "MISSING", "STALE", "OTHER"], tablefmt="simple")
     details = []
     for file, result in results:
         if result.missing:
             details.append(f"{file.path}: missing {_short(result.missing)}")
         if result.stale:
-            details.append(f"{file.path}: stale {_short(result.stale)} (retired by Cloudflare, or"
-                           " wider than its ranges: they also let other addresses in)")
+            details.append(
+                f"{file.path}: stale {_short(result.stale)} (retired by Cloudflare, or"
+                " wider than its ranges: they also let other addresses in)"
+            )
         if not file.networks:
             details.append(f"{file.path}: no addresses found in it; is it the right file?")
         if not result.ok:
@@ -173,8 +209,7 @@ def _table(results: list[tuple[AllowlistFile, AllowlistCheck]], total: int, sour
     return "\n".join([text, *details, "", footer]) + "\n"
 
 
-def _json(results: list[tuple[AllowlistFile, AllowlistCheck]], ranges: Sequence[IPNetwork],
-          source: str) -> str:
+def _json(results: list[tuple[AllowlistFile, AllowlistCheck]], ranges: Sequence[IPNetwork], source: str) -> str:
     document = {
         "schema_version": 1,
         "tool": {"name": "cfremedy", "version": __version__},
@@ -200,10 +235,16 @@ def _json(results: list[tuple[AllowlistFile, AllowlistCheck]], ranges: Sequence[
 @ips_app.command("check", epilog=EXIT_CODES_HELP)
 @command
 def check_command(
-    files: Annotated[list[Path], typer.Argument(
-        metavar="FILE", show_default=False, help="Firewall or web-server files meant to let"
-        " Cloudflare in: nginx, iptables(-save), nftables, ufw (rules or `ufw status` output),"
-        " Apache, Caddy.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE",
+            show_default=False,
+            help="Firewall or web-server files meant to let"
+            " Cloudflare in: nginx, iptables(-save), nftables, ufw (rules or `ufw status` output),"
+            " Apache, Caddy.",
+        ),
+    ],
     packaged: Packaged = False,
     format: ListFormatOpt = None,
     verbose: Verbose = 0,

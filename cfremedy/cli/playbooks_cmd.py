@@ -10,12 +10,13 @@ import typer
 from tabulate import tabulate
 
 from cfremedy.cli.common import Quiet, Verbose, command, load_settings
-from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.cli.console import out
+from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
-playbooks_app = typer.Typer(rich_markup_mode=None, help="List the playbooks and show what each one checks.",
-                            no_args_is_help=True)
+playbooks_app = typer.Typer(
+    rich_markup_mode=None, help="List the playbooks and show what each one checks.", no_args_is_help=True
+)
 
 
 @playbooks_app.command("list")
@@ -24,12 +25,25 @@ def list_command(playbooks_dir: PlaybookDirs = None, verbose: Verbose = 0, quiet
     """List every playbook with the errors it prevents and the token permissions it needs."""
     playbooks = select_playbooks(load_settings(), None, playbooks_dir)
     rows = [
-        [p.id, ",".join(map(str, p.error_codes)) or "-", p.severity.value, p.title,
-         ", ".join(p.read_permissions), ", ".join(p.write_permissions) or "-"]
+        [
+            p.id,
+            ",".join(map(str, p.error_codes)) or "-",
+            p.severity.value,
+            p.title,
+            ", ".join(p.read_permissions),
+            ", ".join(p.write_permissions) or "-",
+        ]
         for p in playbooks
     ]
-    out(tabulate(rows, headers=["ID", "ERRORS", "SEVERITY", "CHECKS", "READ", "WRITE (apply)"],
-                 tablefmt="simple", maxcolwidths=[None, None, None, 40, 30, 22]) + "\n")
+    out(
+        tabulate(
+            rows,
+            headers=["ID", "ERRORS", "SEVERITY", "CHECKS", "READ", "WRITE (apply)"],
+            tablefmt="simple",
+            maxcolwidths=[None, None, None, 40, 30, 22],
+        )
+        + "\n"
+    )
     return 0
 
 
@@ -59,8 +73,7 @@ def show_command(
 @playbooks_app.command("test")
 @command
 def test_command(
-    cases: Annotated[Path, typer.Argument(metavar="CASES_DIR", help="A directory of <playbook>.yml"
-                                          " case files.")],
+    cases: Annotated[Path, typer.Argument(metavar="CASES_DIR", help="A directory of <playbook>.yml case files.")],
     playbooks_dir: PlaybookDirs = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -86,9 +99,13 @@ def test_command(
         raise UsageError(f"no case file (*.yml) in {cases}")
     for result in results:
         if not result.passed:
-            out(f"FAIL {result.playbook}: {result.case} ({result.file.name})\n"
-                + "".join(f"     {line}\n" for line in result.failure.splitlines()))
+            out(
+                f"FAIL {result.playbook}: {result.case} ({result.file.name})\n"
+                + "".join(f"     {line}\n" for line in result.failure.splitlines())
+            )
     failed = sum(not r.passed for r in results)
-    out(f"{len(results) - failed} passed, {failed} failed"
-        f" ({len({r.playbook for r in results})} playbook(s), {len({r.file for r in results})} file(s))\n")
+    out(
+        f"{len(results) - failed} passed, {failed} failed"
+        f" ({len({r.playbook for r in results})} playbook(s), {len({r.file for r in results})} file(s))\n"
+    )
     return EXIT_FINDINGS if failed else EXIT_OK

@@ -21,16 +21,16 @@ from cfremedy.models import Report
 from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 from cfremedy.registry import load_registry
 from cfremedy.reporters.table import render_zone, summary_line
-from cfremedy.selection import AccountSelection
 from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from cfremedy.sandbox.session import SandboxSession
+from cfremedy.selection import AccountSelection
 
-sandbox_app = typer.Typer(rich_markup_mode=None, help="Run the built-in Cloudflare API sandbox with real local origins.",
-                          no_args_is_help=True)
+sandbox_app = typer.Typer(
+    rich_markup_mode=None, help="Run the built-in Cloudflare API sandbox with real local origins.", no_args_is_help=True
+)
 
 ScenarioOpt = Annotated[
-    str, typer.Option("--scenario", "-s", help="A scenario TOML file, or a built-in scenario name"
-                      " (`demo`).")
+    str, typer.Option("--scenario", "-s", help="A scenario TOML file, or a built-in scenario name (`demo`).")
 ]
 
 
@@ -46,8 +46,12 @@ def _load(scenario: str) -> Scenario:
 def serve_command(
     scenario: ScenarioOpt = "demo",
     port: Annotated[int, typer.Option("--port", help="Port of the API on 127.0.0.1 (0: any free port).")] = 8787,
-    env_file: Annotated[Path | None, typer.Option("--env-file", help="Also write the environment"
-                        " variables to use into this file (for `set -a; . FILE`).")] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file", help="Also write the environment variables to use into this file (for `set -a; . FILE`)."
+        ),
+    ] = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -87,8 +91,9 @@ def _audit_all(session: SandboxSession, probe_timeout: float) -> Outcome:
     )
 
     async def go() -> Report:
-        async with CloudflareGateway(SecretStr(session.token.value), session.api.url,
-                                     limiter=RateLimiter(DEFAULT_RATE)) as gateway:
+        async with CloudflareGateway(
+            SecretStr(session.token.value), session.api.url, limiter=RateLimiter(DEFAULT_RATE)
+        ) as gateway:
             return await audit(gateway, AccountSelection(), options)
 
     report = run_async(go())
@@ -126,8 +131,10 @@ def demo_command(
     loopback, audits every zone, and prints the findings and the dry-run plan of each.
     """
     with SandboxSession(_load(scenario)) as session:
-        err(f"cfremedy demo: sandbox API at {session.api.url},"
-            f" {len(session.scenario.origins)} origin servers on 127.0.0.1")
+        err(
+            f"cfremedy demo: sandbox API at {session.api.url},"
+            f" {len(session.scenario.origins)} origin servers on 127.0.0.1"
+        )
         outcome = _audit_all(session, probe_timeout)
         api_log = session.api.requests
     if session.scenario.description:
@@ -138,8 +145,10 @@ def demo_command(
         err(f"cfremedy demo: {note}")
     summary = summary_line(outcome.report)
     writes = sum(1 for r in api_log if r.method != "GET")
-    out(f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
-        f"\n\n{NEXT_STEPS.format(permissions=_read_permissions())}")
+    out(
+        f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
+        f"\n\n{NEXT_STEPS.format(permissions=_read_permissions())}"
+    )
     return 0
 
 

@@ -43,8 +43,7 @@ def envelope(body: Any, what: str) -> Any:
     a proxy in between): those are the API's failures (exit 3), never a crash.
     """
     if not isinstance(body, dict):
-        raise ApiError(f"unexpected answer to {what}: not a Cloudflare API response"
-                       f" ({type(body).__name__})")
+        raise ApiError(f"unexpected answer to {what}: not a Cloudflare API response ({type(body).__name__})")
     if body.get("success") is False:
         listed = body.get("errors")
         errors = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
@@ -67,8 +66,7 @@ def read_page(body: Any, what: str) -> Page:
     if len(items) != len(result):
         raise ApiError(f"unexpected answer to {what}: a listed item is not an object")
     info = body.get("result_info") if isinstance(body.get("result_info"), dict) else {}
-    return Page(items, _int(info.get("total_pages")), _int(info.get("total_count")),
-                _int(info.get("per_page")))
+    return Page(items, _int(info.get("total_pages")), _int(info.get("total_count")), _int(info.get("per_page")))
 
 
 async def paginate(
@@ -109,8 +107,10 @@ async def paginate(
             size = page.per_page or per_page
             allowed = math.ceil(page.total_count / size) if page.total_count is not None else None
             if allowed is not None and number > max(allowed, 1):
-                raise ApiError(f"the API kept paging {what} past the {page.total_count} item(s)"
-                               f" it announced (page {number} of at most {allowed}); stopping")
+                raise ApiError(
+                    f"the API kept paging {what} past the {page.total_count} item(s)"
+                    f" it announced (page {number} of at most {allowed}); stopping"
+                )
             if page.total_pages is not None and number >= page.total_pages:
                 break
             if page.total_count is not None and len(collected) >= page.total_count:

@@ -92,15 +92,17 @@ def config_ssl_rules(ruleset: dict[str, Any]) -> tuple[SslRule, ...]:
         parameters = rule.get("action_parameters")
         if not isinstance(parameters, dict) or parameters.get("ssl") is None:
             continue
-        found.append(SslRule(
-            source="config_rule",
-            id=str(rule.get("id") or ""),
-            mode=str(parameters["ssl"]),
-            description=str(rule.get("description") or ""),
-            expression=str(rule.get("expression") or ""),
-            enabled=bool(rule.get("enabled", True)),
-            position=position,
-        ))
+        found.append(
+            SslRule(
+                source="config_rule",
+                id=str(rule.get("id") or ""),
+                mode=str(parameters["ssl"]),
+                description=str(rule.get("description") or ""),
+                expression=str(rule.get("expression") or ""),
+                enabled=bool(rule.get("enabled", True)),
+                position=position,
+            )
+        )
     return tuple(found)
 
 
@@ -117,18 +119,19 @@ def page_ssl_rules(items: list[Any]) -> tuple[SslRule, ...]:
             continue
         targets = [t for t in rule.get("targets") or [] if isinstance(t, dict)]
         url = next(
-            (str((t.get("constraint") or {}).get("value") or "") for t in targets
-             if t.get("target") == "url"),
+            (str((t.get("constraint") or {}).get("value") or "") for t in targets if t.get("target") == "url"),
             "",
         )
-        found.append(SslRule(
-            source="page_rule",
-            id=str(rule.get("id") or ""),
-            mode=str(ssl),
-            url_pattern=url,
-            enabled=rule.get("status") == "active",
-            position=position,
-        ))
+        found.append(
+            SslRule(
+                source="page_rule",
+                id=str(rule.get("id") or ""),
+                mode=str(ssl),
+                url_pattern=url,
+                enabled=rule.get("status") == "active",
+                position=position,
+            )
+        )
     return tuple(found)
 
 

@@ -23,7 +23,7 @@ from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse
 from cfremedy.errors import ApiError, NotFound, ZoneNotFound
 from cfremedy.gateway import parse
 from cfremedy.gateway.pages import envelope, paginate
-from cfremedy.gateway.transport import Op, RetryPolicy, Transport, error_codes
+from cfremedy.gateway.transport import DEFAULT_RETRY, Op, RetryPolicy, Transport, error_codes
 from cfremedy.models import (
     DnsRecord,
     IPNetwork,
@@ -68,14 +68,21 @@ class CloudflareGateway:
         base_url: str,
         *,
         timeout: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limiter: RateLimiter | None = None,
         graphql_limiter: RateLimiter | None = None,
     ) -> None:
-        self._transport = Transport(token, base_url, timeout=timeout, retry=retry,
-                                    allow_writes=self._WRITES, sleep=sleep, limiter=limiter,
-                                    graphql_limiter=graphql_limiter)
+        self._transport = Transport(
+            token,
+            base_url,
+            timeout=timeout,
+            retry=retry,
+            allow_writes=self._WRITES,
+            sleep=sleep,
+            limiter=limiter,
+            graphql_limiter=graphql_limiter,
+        )
         # Reads whose answer is the same for every zone of a run (`once`).
         self._shared: dict[tuple[str, ...], asyncio.Future[Any]] = {}
 
@@ -118,8 +125,7 @@ class CloudflareGateway:
     async def zone_by_name(self, name: str) -> Zone:
         name = normalise_name(name)
         what = f"look up zone {name}"
-        body = await self._transport.get(Op(what, "Zone Read"), "/zones",
-                                         {"name": name, "per_page": ZONES_PER_PAGE})
+        body = await self._transport.get(Op(what, "Zone Read"), "/zones", {"name": name, "per_page": ZONES_PER_PAGE})
         items = envelope(body, what)
         if not isinstance(items, list):
             raise ApiError(f"unexpected answer to {what}: `result` is not a list")
@@ -162,7 +168,10 @@ class CloudflareGateway:
             params["account.id"] = account_id
         items = await paginate(
             lambda n: self._transport.get(op, "/zones", {**params, "page": n}),
-            what="the zone list", key=lambda z: str(z["id"]), per_page=ZONES_PER_PAGE, limit=limit,
+            what="the zone list",
+            key=lambda z: str(z["id"]),
+            per_page=ZONES_PER_PAGE,
+            limit=limit,
         )
         zones = [parse.convert(parse.zone, item, "the zone list") for item in items]
         return zones[:limit] if limit is not None else zones
@@ -184,7 +193,9 @@ class CloudflareGateway:
         path = f"/zones/{zone.id}/dns_records"
         items = await paginate(
             lambda n: self._transport.get(op, path, {"per_page": DNS_PER_PAGE, "page": n}),
-            what=what, key=lambda r: str(r["id"]), per_page=DNS_PER_PAGE,
+            what=what,
+            key=lambda r: str(r["id"]),
+            per_page=DNS_PER_PAGE,
             concurrency=DNS_PAGES_AT_ONCE,
         )
         return tuple(parse.convert(parse.record, item, what) for item in items)
@@ -195,10 +206,16 @@ class CloudflareGateway:
         them when a playbook needs them, and decides what a failure to read them means."""
         started = time.monotonic()
         (values, editable), records = await asyncio.gather(self.settings(zone), self.dns_records(zone))
-        log.debug("read %s: %d settings, %d DNS records in %.2f s", zone.name, len(values),
-                  len(records), time.monotonic() - started)
-        return ZoneSnapshot(zone=zone, settings=frozen_mapping(values),
-                            editable=frozen_mapping(editable), records=records)
+        log.debug(
+            "read %s: %d settings, %d DNS records in %.2f s",
+            zone.name,
+            len(values),
+            len(records),
+            time.monotonic() - started,
+        )
+        return ZoneSnapshot(
+            zone=zone, settings=frozen_mapping(values), editable=frozen_mapping(editable), records=records
+        )
 
     async def zone_snapshot(self, name: str) -> ZoneSnapshot:
         """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
@@ -234,8 +251,9 @@ class CloudflareGateway:
     async def _page_rules(self, zone: Zone) -> tuple[SslRule, ...]:
         what = f"read the Page Rules of {zone.name}"
         # Asked for explicitly rather than relying on the default: the order is the meaning.
-        body = await self._transport.get(Op(what, "Page Rules Read"), f"/zones/{zone.id}/pagerules",
-                                         {"order": "priority", "direction": "desc"})
+        body = await self._transport.get(
+            Op(what, "Page Rules Read"), f"/zones/{zone.id}/pagerules", {"order": "priority", "direction": "desc"}
+        )
         items = envelope(body, what)
         if not isinstance(items, list):
             raise ApiError(f"unexpected answer to {what}: no result list")
@@ -244,8 +262,7 @@ class CloudflareGateway:
     async def count_dns_records(self, zone: Zone) -> int:
         """How many records the zone has, from one 1-record page's `total_count`."""
         what = f"count the DNS records of {zone.name}"
-        body = await self._transport.get(Op(what, "DNS Read"), f"/zones/{zone.id}/dns_records",
-                                         {"per_page": 1})
+        body = await self._transport.get(Op(what, "DNS Read"), f"/zones/{zone.id}/dns_records", {"per_page": 1})
         envelope(body, what)
         info = body.get("result_info") if isinstance(body.get("result_info"), dict) else {}
         total = info.get("total_count")
@@ -257,8 +274,7 @@ class CloudflareGateway:
 
     async def get_setting(self, zone: Zone, setting_id: str) -> Any:
         what = f"read setting {setting_id} of {zone.name}"
-        body = await self._transport.get(Op(what, "Zone Settings Read"),
-                                         f"/zones/{zone.id}/settings/{setting_id}")
+        body = await self._transport.get(Op(what, "Zone Settings Read"), f"/zones/{zone.id}/settings/{setting_id}")
         result = envelope(body, what)
         if not isinstance(result, dict):
             raise ApiError(f"unexpected answer to {what}: no result")
@@ -268,8 +284,7 @@ class CloudflareGateway:
         """The record, or None when it no longer exists."""
         what = f"read DNS record {record_id} of {zone.name}"
         try:
-            body = await self._transport.get(Op(what, "DNS Read"),
-                                             f"/zones/{zone.id}/dns_records/{record_id}")
+            body = await self._transport.get(Op(what, "DNS Read"), f"/zones/{zone.id}/dns_records/{record_id}")
         except NotFound:
             return None
         result = envelope(body, what)
@@ -284,7 +299,9 @@ class CloudflareGateway:
         path = f"/accounts/{account_id}/pages/projects"
         items = await paginate(
             lambda n: self._transport.get(op, path, {"per_page": PAGES_PER_PAGE, "page": n}),
-            what=what, key=lambda p: str(p["name"]), per_page=PAGES_PER_PAGE,
+            what=what,
+            key=lambda p: str(p["name"]),
+            per_page=PAGES_PER_PAGE,
         )
         return tuple(parse.convert(parse.pages_project, item, what) for item in items)
 
@@ -296,11 +313,14 @@ class CloudflareGateway:
         if len(zones) > ZONES_PER_QUERY:
             raise ValueError(f"at most {ZONES_PER_QUERY} zones per analytics query")
         names = ", ".join(z.name for z in zones)
-        body = {"query": ERRORS_QUERY, "variables": {
-            "zoneTags": [z.id for z in zones],
-            "since": iso_z(since),
-            "until": iso_z(until),
-        }}
+        body = {
+            "query": ERRORS_QUERY,
+            "variables": {
+                "zoneTags": [z.id for z in zones],
+                "since": iso_z(since),
+                "until": iso_z(until),
+            },
+        }
         client = self._transport.client
         await self._transport.graphql_limiter.acquire()
         try:
@@ -327,6 +347,5 @@ class CloudflareGateway:
         not needed.
         """
         what = "read Cloudflare's IP ranges"
-        body = await self._transport.get(Op(what), "/ips",
-                                         headers={"Authorization": cloudflare.Omit()})
+        body = await self._transport.get(Op(what), "/ips", headers={"Authorization": cloudflare.Omit()})
         return parse.convert(parse.ip_ranges, envelope(body, what), "Cloudflare's IP ranges")

@@ -28,8 +28,12 @@ class WritableGateway(CloudflareGateway):
 
     async def edit_setting(self, zone: Zone, setting_id: str, value: Any) -> Any:
         what = f"set {setting_id} of {zone.name} to {value!r}"
-        body = await self._transport.send(Op(what, "Zone Settings Write", write=True), "PATCH",
-                                          f"/zones/{zone.id}/settings/{setting_id}", {"value": value})
+        body = await self._transport.send(
+            Op(what, "Zone Settings Write", write=True),
+            "PATCH",
+            f"/zones/{zone.id}/settings/{setting_id}",
+            {"value": value},
+        )
         result = envelope(body, what)
         if not isinstance(result, dict):
             raise ApiError(f"unexpected answer to {what}: no result")
@@ -39,16 +43,18 @@ class WritableGateway(CloudflareGateway):
         # A PATCH of the fields the plan names: a partial update has no reason to send (or to
         # overwrite) the others, `ttl` included.
         what = f"edit DNS record {record_id} of {zone.name}"
-        body = await self._transport.send(Op(what, "DNS Write", write=True), "PATCH",
-                                          f"/zones/{zone.id}/dns_records/{record_id}", fields)
+        body = await self._transport.send(
+            Op(what, "DNS Write", write=True), "PATCH", f"/zones/{zone.id}/dns_records/{record_id}", fields
+        )
         return parse.convert(parse.record, envelope(body, what), f"DNS record {record_id}")
 
-    async def batch_edit_records(self, zone: Zone,
-                                 patches: list[tuple[str, dict[str, Any]]]) -> list[DnsRecord]:
+    async def batch_edit_records(self, zone: Zone, patches: list[tuple[str, dict[str, Any]]]) -> list[DnsRecord]:
         """Several record edits in one atomic request: all are applied or none is."""
         what = f"edit {len(patches)} DNS records of {zone.name}"
         body = await self._transport.send(
-            Op(what, "DNS Write", write=True), "POST", f"/zones/{zone.id}/dns_records/batch",
+            Op(what, "DNS Write", write=True),
+            "POST",
+            f"/zones/{zone.id}/dns_records/batch",
             {"patches": [{"id": rid, **fields} for rid, fields in patches]},
         )
         result = envelope(body, what)

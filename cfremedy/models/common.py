@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -25,11 +25,11 @@ def normalise_name(name: str) -> str:
 
 def iso_z(moment: datetime, timespec: str = "seconds") -> str:
     """UTC in ISO 8601 with a `Z`, the form the API and every report use."""
-    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def utc_now_iso(timespec: str = "seconds") -> str:
-    return iso_z(datetime.now(timezone.utc), timespec)
+    return iso_z(datetime.now(UTC), timespec)
 
 
 class Severity(str, enum.Enum):
@@ -67,5 +67,3 @@ class Severity(str, enum.Enum):
 
 
 _SEVERITY_ORDER = list(Severity)
-
-

@@ -40,8 +40,9 @@ class Finding:
 
     def fingerprint(self, zone: str) -> str:
         """Stable across runs for the same problem: baselines, diffs and SARIF alerts use it."""
-        identity = "|".join([self.playbook, zone.lower(), self.resource.lower(), self.key,
-                             ",".join(map(str, self.error_codes))])
+        identity = "|".join(
+            [self.playbook, zone.lower(), self.resource.lower(), self.key, ",".join(map(str, self.error_codes))]
+        )
         return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 

@@ -109,5 +109,3 @@ class ZoneSnapshot:
 
     def record(self, record_id: str) -> DnsRecord | None:
         return next((r for r in self.records if r.id == record_id), None)
-
-

@@ -116,4 +116,4 @@ def hostname_matches(info: CertInfo, hostname: str) -> bool:
 
 
 def expired(info: CertInfo, now: dt.datetime | None = None) -> bool:
-    return (now or dt.datetime.now(dt.timezone.utc)) > info.not_after
+    return (now or dt.datetime.now(dt.UTC)) > info.not_after

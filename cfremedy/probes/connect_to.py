@@ -35,9 +35,7 @@ class ConnectTo:
         def field(value: object) -> str:
             return "" if value is None else str(value)
 
-        return ":".join(
-            (format_host(self.host), field(self.port), format_host(self.to_host), field(self.to_port))
-        )
+        return ":".join((format_host(self.host), field(self.port), format_host(self.to_host), field(self.to_port)))
 
 
 def _normalise_host(host: str) -> str:
@@ -86,9 +84,7 @@ def _host(rule: str, text: str) -> str:
         try:
             return str(ipaddress.IPv6Address(inner))
         except ValueError:
-            raise ValueError(
-                f"invalid --connect-to rule {rule!r}: {text!r} is not an IPv6 address"
-            ) from None
+            raise ValueError(f"invalid --connect-to rule {rule!r}: {text!r} is not an IPv6 address") from None
     if any(c.isspace() for c in text):
         raise ValueError(f"invalid --connect-to rule {rule!r}: host {text!r} contains whitespace")
     return _normalise_host(text) if text else ""
@@ -98,9 +94,7 @@ def _port(rule: str, text: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(
-            f"invalid --connect-to rule {rule!r}: port {text!r} is not a number from 1 to 65535"
-        )
+        raise ValueError(f"invalid --connect-to rule {rule!r}: port {text!r} is not a number from 1 to 65535")
     return int(text)
 
 
@@ -109,9 +103,7 @@ def parse_connect_to(rule: str) -> ConnectTo:
     fields = _split(rule.strip())
     if len(fields) != 4:
         hint = " (put IPv6 addresses in brackets)" if len(fields) > 4 else ""
-        raise ValueError(
-            f"invalid --connect-to rule {rule!r}: {len(fields)} fields, {_SYNTAX}{hint}"
-        )
+        raise ValueError(f"invalid --connect-to rule {rule!r}: {len(fields)} fields, {_SYNTAX}{hint}")
     host, port, to_host, to_port = fields
     return ConnectTo(
         host=_host(rule, host),

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -22,8 +22,7 @@ from cfremedy.probes.classify import classify_http
 from cfremedy.probes.connect_to import ConnectTo, find_rule, format_host, route
 
 # Response headers worth keeping: the ones the article and support ask about. No cookies.
-KEPT_HEADERS = ("cf-ray", "server", "cf-cache-status", "content-type", "location", "cf-mitigated",
-                "retry-after", "via")
+KEPT_HEADERS = ("cf-ray", "server", "cf-cache-status", "content-type", "location", "cf-mitigated", "retry-after", "via")
 USER_AGENT = "cfremedy-diagnose (+https://github.com/cfremedy/cfremedy)"
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _1XXX = re.compile(r"\berror\s*(?:code\s*)?(1\d{3})\b", re.I)
@@ -81,8 +80,7 @@ def _request(url: str, rules: Sequence[ConnectTo], only_connect_to: bool) -> _Re
     netloc = f"{format_host(to_host)}:{to_port}"
     return _Request(
         url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
-        headers={"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT,
-                 "Accept": "text/html,*/*"},
+        headers={"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, "Accept": "text/html,*/*"},
         extensions={"sni_hostname": host} if parts.scheme == "https" else {},
         connected_to=netloc,
     )
@@ -90,48 +88,66 @@ def _request(url: str, rules: Sequence[ConnectTo], only_connect_to: bool) -> _Re
 
 def _now() -> tuple[datetime, str]:
     local = datetime.now().astimezone()
-    return datetime.now(timezone.utc), f"{local.isoformat(timespec='seconds')} ({local.tzname()})"
+    return datetime.now(UTC), f"{local.isoformat(timespec='seconds')} ({local.tzname()})"
 
 
-async def fetch(url: str, *, timeout: float = 15.0, rules: Sequence[ConnectTo] = (),
-                only_connect_to: bool = False, follow_redirects: bool = False) -> EdgeResponse:
+async def fetch(
+    url: str,
+    *,
+    timeout: float = 15.0,
+    rules: Sequence[ConnectTo] = (),
+    only_connect_to: bool = False,
+    follow_redirects: bool = False,
+) -> EdgeResponse:
     """One GET, as a browser would send it (no cookies); a failure is a result, not an error."""
     at_utc, at_local = _now()
     request = _request(url, rules, only_connect_to)
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=follow_redirects,
-                                     trust_env=False, http2=True) as client:
-            response = await client.get(request.url, headers=request.headers,
-                                        extensions=request.extensions)
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=follow_redirects, trust_env=False, http2=True
+        ) as client:
+            response = await client.get(request.url, headers=request.headers, extensions=request.extensions)
     except httpx.HTTPError as exc:
         _, detail = classify_http(exc, timeout)
-        return EdgeResponse(url=url, at_utc=at_utc, at_local=at_local, connected_to=request.connected_to,
-                            error=detail, elapsed_ms=(time.perf_counter() - started) * 1000)
+        return EdgeResponse(
+            url=url,
+            at_utc=at_utc,
+            at_local=at_local,
+            connected_to=request.connected_to,
+            error=detail,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
     body = response.text[:200_000]
     title = _TITLE.search(body)
     branded = "cloudflare" in body.lower()
     code = _1XXX.search(body) if branded else None
     return EdgeResponse(
-        url=url, at_utc=at_utc, at_local=at_local, status=response.status_code,
-        reason=response.reason_phrase, http_version=response.http_version,
+        url=url,
+        at_utc=at_utc,
+        at_local=at_local,
+        status=response.status_code,
+        reason=response.reason_phrase,
+        http_version=response.http_version,
         headers=frozen_mapping({k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}),
-        branded=branded, title=" ".join(title.group(1).split()) if title else "",
+        branded=branded,
+        title=" ".join(title.group(1).split()) if title else "",
         error_1xxx=int(code.group(1)) if code else None,
-        elapsed_ms=(time.perf_counter() - started) * 1000, connected_to=request.connected_to,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        connected_to=request.connected_to,
     )
 
 
-async def fetch_trace(url: str, *, timeout: float = 15.0, rules: Sequence[ConnectTo] = (),
-                      only_connect_to: bool = False) -> Trace:
+async def fetch_trace(
+    url: str, *, timeout: float = 15.0, rules: Sequence[ConnectTo] = (), only_connect_to: bool = False
+) -> Trace:
     """`/cdn-cgi/trace` of the URL's host: which data center answered, and how."""
     parts = urlsplit(url)
     trace_url = urlunsplit((parts.scheme, parts.netloc, "/cdn-cgi/trace", "", ""))
     request = _request(trace_url, rules, only_connect_to)
     try:
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-            response = await client.get(request.url, headers=request.headers,
-                                        extensions=request.extensions)
+            response = await client.get(request.url, headers=request.headers, extensions=request.extensions)
     except httpx.HTTPError as exc:
         return Trace(error=classify_http(exc, timeout)[1])
     if response.status_code != 200:

@@ -29,13 +29,19 @@ _USER_AGENT = "cfremedy-probe"
 
 def _request(hostname: str) -> bytes:
     client = h11.Connection(h11.CLIENT)
-    head = client.send(h11.Request(method="GET", target="/", headers=[
-        ("Host", hostname),
-        ("User-Agent", _USER_AGENT),
-        ("Accept", "*/*"),
-        ("Accept-Encoding", "gzip"),
-        ("Connection", "close"),
-    ]))
+    head = client.send(
+        h11.Request(
+            method="GET",
+            target="/",
+            headers=[
+                ("Host", hostname),
+                ("User-Agent", _USER_AGENT),
+                ("Accept", "*/*"),
+                ("Accept-Encoding", "gzip"),
+                ("Connection", "close"),
+            ],
+        )
+    )
     return (head or b"") + (client.send(h11.EndOfMessage()) or b"")
 
 
@@ -61,7 +67,7 @@ async def _read_all(reader: asyncio.StreamReader, deadline: float) -> tuple[byte
 
 
 def _gunzip(body: bytes) -> str:
-    """"" when `body` is one complete gzip stream, else why not."""
+    """ "" when `body` is one complete gzip stream, else why not."""
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         decoder.decompress(body)
@@ -73,15 +79,17 @@ def _gunzip(body: bytes) -> str:
     return ""
 
 
-def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, capped: bool,
-                   elapsed: float, timeout: float) -> HttpResponseResult:
+def parse_response(
+    raw: bytes, *, scheme: str, port: int, timed_out: bool, capped: bool, elapsed: float, timeout: float
+) -> HttpResponseResult:
     """Judge the bytes of one response to `GET /` (pure: unit-tested without sockets)."""
     base: dict[str, Any] = {"scheme": scheme, "port": port, "elapsed_ms": elapsed, "capped": capped}
     if not raw:
         if timed_out:
             return HttpResponseResult(Outcome.TIMEOUT, f"no response within {timeout:g} s", **base)
-        return HttpResponseResult(Outcome.PROTOCOL_ERROR, "the origin closed the connection"
-                                  " without sending a byte", empty=True, **base)
+        return HttpResponseResult(
+            Outcome.PROTOCOL_ERROR, "the origin closed the connection without sending a byte", empty=True, **base
+        )
     end = raw.find(b"\r\n\r\n")
     complete = end >= 0
     header_bytes = end + 4 if complete else len(raw[:MAX_HEAD])
@@ -90,8 +98,9 @@ def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, cappe
     if not complete:
         outcome = Outcome.TIMEOUT if timed_out else Outcome.PROTOCOL_ERROR
         why = "stalled" if timed_out else "closed the connection"
-        return HttpResponseResult(outcome, f"the origin {why} before the end of its header block"
-                                  f" ({header_bytes} bytes received)", **base)
+        return HttpResponseResult(
+            outcome, f"the origin {why} before the end of its header block ({header_bytes} bytes received)", **base
+        )
 
     client = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
     client.send(h11.Request(method="GET", target="/", headers=[("Host", "probe")]))
@@ -110,9 +119,14 @@ def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, cappe
     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     body = raw[header_bytes:]
     encoding = headers.get("content-encoding", "").strip().lower()
-    fields: dict[str, Any] = dict(status=event.status_code, location=headers.get("location", ""),
-                  content_encoding=encoding, content_length=length, chunked=chunked,
-                  body_bytes=len(body))
+    fields: dict[str, Any] = dict(
+        status=event.status_code,
+        location=headers.get("location", ""),
+        content_encoding=encoding,
+        content_length=length,
+        chunked=chunked,
+        body_bytes=len(body),
+    )
 
     payload, problem = body, ""
     if chunked:
@@ -134,8 +148,9 @@ def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, cappe
     elif length is not None:
         complete_body = len(body) == length
         if len(body) < length and not capped:
-            problem = (f"declares Content-Length {length} but sent {len(body)} bytes"
-                       + (" and then stalled" if timed_out else " and closed the connection"))
+            problem = f"declares Content-Length {length} but sent {len(body)} bytes" + (
+                " and then stalled" if timed_out else " and closed the connection"
+            )
         elif len(body) > length:
             problem = f"declares Content-Length {length} but sent {len(body)} bytes"
         payload = body[:length]
@@ -150,13 +165,19 @@ def parse_response(raw: bytes, *, scheme: str, port: int, timed_out: bool, cappe
         outcome = Outcome.PROTOCOL_ERROR
     elif timed_out and not complete_body:
         outcome, problem = Outcome.TIMEOUT, f"the body did not finish within {timeout:g} s"
-    return HttpResponseResult(outcome, problem, body_complete=complete_body,
-                              decode_error=decode_error, **fields, **base)
+    return HttpResponseResult(
+        outcome, problem, body_complete=complete_body, decode_error=decode_error, **fields, **base
+    )
 
 
 async def response_probe(
-    connect: tuple[str, int], hostname: str, *, scheme: str, context: ssl.SSLContext | None,
-    timeout: float, port: int | None = None,
+    connect: tuple[str, int],
+    hostname: str,
+    *,
+    scheme: str,
+    context: ssl.SSLContext | None,
+    timeout: float,
+    port: int | None = None,
 ) -> HttpResponseResult:
     """`GET /` with Host (and SNI) = hostname, over TLS when `scheme` is https.
 
@@ -174,7 +195,8 @@ async def response_probe(
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(
-                connect[0], connect[1],
+                connect[0],
+                connect[1],
                 ssl=context if scheme == "https" else None,
                 server_hostname=hostname if scheme == "https" else None,
             )
@@ -190,5 +212,6 @@ async def response_probe(
         return HttpResponseResult(outcome, error, scheme=scheme, port=port, elapsed_ms=elapsed())
     finally:
         writer.transport.abort()  # we have what we came for; no close_notify dance
-    return parse_response(raw, scheme=scheme, port=port, timed_out=timed_out, capped=capped,
-                          elapsed=elapsed(), timeout=timeout)
+    return parse_response(
+        raw, scheme=scheme, port=port, timed_out=timed_out, capped=capped, elapsed=elapsed(), timeout=timeout
+    )

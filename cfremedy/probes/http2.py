@@ -44,4 +44,6 @@ async def http2_probe(connect: tuple[str, int], hostname: str, timeout: float) -
             http_version=response.http_version,
             elapsed_ms=elapsed(),
         )
-    return Http2Result(Outcome.OK, status=response.status_code, http_version=response.http_version, elapsed_ms=elapsed())
+    return Http2Result(
+        Outcome.OK, status=response.status_code, http_version=response.http_version, elapsed_ms=elapsed()
+    )

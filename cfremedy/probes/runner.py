@@ -18,12 +18,22 @@ from cfremedy.probes.http1 import response_probe
 from cfremedy.probes.http2 import http2_probe
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import (
-    HttpResponseResult, Http2Result, OriginProbe, Outcome, ProbeResults, StepResult, TlsResult,
+    Http2Result,
+    HttpResponseResult,
+    OriginProbe,
+    Outcome,
+    ProbeResults,
+    StepResult,
+    TlsResult,
 )
 from cfremedy.probes.targets import ProbeTarget
 from cfremedy.probes.tcp import close, connect
 from cfremedy.probes.tls import (
-    inspecting_context, permissive_context, permissive_look, tls_probe, verifying_context,
+    inspecting_context,
+    permissive_context,
+    permissive_look,
+    tls_probe,
+    verifying_context,
 )
 
 HTTPS_PORT = 443
@@ -58,8 +68,12 @@ class ProbePool:
             skipped = StepResult(Outcome.SKIPPED, f"{target.address} not resolved: {_ONLY_CONNECT_TO}")
             return [
                 OriginProbe(
-                    hostname=target.hostname, address=target.address, proxied=target.proxied,
-                    tcp443=skipped, tcp80=skipped, via_cname=target.via_cname,
+                    hostname=target.hostname,
+                    address=target.address,
+                    proxied=target.proxied,
+                    tcp443=skipped,
+                    tcp80=skipped,
+                    via_cname=target.via_cname,
                 )
             ]
         async with self.slots:
@@ -68,8 +82,11 @@ class ProbePool:
             failed = StepResult(Outcome.ERROR, error)
             return [
                 OriginProbe(
-                    hostname=target.hostname, address=target.address, proxied=target.proxied,
-                    tcp443=failed, tcp80=failed if target.proxied else StepResult(Outcome.SKIPPED, _DNS_ONLY),
+                    hostname=target.hostname,
+                    address=target.address,
+                    proxied=target.proxied,
+                    tcp443=failed,
+                    tcp80=failed if target.proxied else StepResult(Outcome.SKIPPED, _DNS_ONLY),
                     via_cname=target.via_cname,
                 )
             ]
@@ -83,9 +100,7 @@ class ProbePool:
         """Resolve a CNAME target outside the zone, as Cloudflare's resolver would."""
         try:
             async with asyncio.timeout(self.options.timeout):
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, HTTPS_PORT, type=socket.SOCK_STREAM
-                )
+                infos = await asyncio.get_running_loop().getaddrinfo(host, HTTPS_PORT, type=socket.SOCK_STREAM)
         except Exception as exc:  # noqa: BLE001 - every failure is a result
             return [], f"cannot resolve {host}: {describe(exc)}"
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -98,8 +113,12 @@ class ProbePool:
         except Exception as exc:  # noqa: BLE001 - a probe never raises, even on our own bugs
             failed = StepResult(Outcome.ERROR, f"internal error while probing: {describe(exc)}")
             return OriginProbe(
-                hostname=target.hostname, address=target.address, proxied=target.proxied,
-                tcp443=failed, tcp80=failed, via_cname=target.via_cname,
+                hostname=target.hostname,
+                address=target.address,
+                proxied=target.proxied,
+                tcp443=failed,
+                tcp80=failed,
+                via_cname=target.via_cname,
             )
 
     def _destination(self, target: ProbeTarget, port: int) -> tuple[str, int] | None:
@@ -156,23 +175,32 @@ class ProbePool:
         return await http2_probe(https, target.server_name, self.options.timeout)
 
     async def _response(
-        self, target: ProbeTarget, https: tuple[str, int] | None, http: tuple[str, int] | None,
-        tls: TlsResult | None, tcp80: StepResult,
+        self,
+        target: ProbeTarget,
+        https: tuple[str, int] | None,
+        http: tuple[str, int] | None,
+        tls: TlsResult | None,
+        tcp80: StepResult,
     ) -> HttpResponseResult | None:
         """The request Cloudflare would send: over TLS in Full/Full (strict), plain in Off/Flexible."""
         if not target.proxied:
             return None
         if target.scheme == "https" and https is not None and tls is not None and tls.handshake_ok:
-            return await response_probe(https, target.server_name, scheme="https", port=HTTPS_PORT,
-                                        context=self.request_context, timeout=self.options.timeout)
+            return await response_probe(
+                https,
+                target.server_name,
+                scheme="https",
+                port=HTTPS_PORT,
+                context=self.request_context,
+                timeout=self.options.timeout,
+            )
         if target.scheme == "http" and http is not None and tcp80.ok:
-            return await response_probe(http, target.server_name, scheme="http", port=HTTP_PORT,
-                                        context=None, timeout=self.options.timeout)
+            return await response_probe(
+                http, target.server_name, scheme="http", port=HTTP_PORT, context=None, timeout=self.options.timeout
+            )
         return None
 
-    async def _port_443(
-        self, target: ProbeTarget, address: tuple[str, int]
-    ) -> tuple[StepResult, TlsResult | None]:
+    async def _port_443(self, target: ProbeTarget, address: tuple[str, int]) -> tuple[StepResult, TlsResult | None]:
         tcp, connection = await connect(*address, self.options.timeout)
         if connection is None:
             return tcp, None
@@ -186,15 +214,15 @@ class ProbePool:
         )
         if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET):
             # Cloudflare's offer was refused: is it the versions and ciphers, or the origin?
-            offer = await permissive_look(address, target.server_name, self.permissive_context,
-                                          self.options.timeout)
+            offer = await permissive_look(address, target.server_name, self.permissive_context, self.options.timeout)
             if offer is not None:
                 tls = dataclasses.replace(tls, permissive=offer)
         return tcp, tls
 
 
-async def probe_origins(targets: Sequence[ProbeTarget], options: ProbeOptions,
-                        pool: ProbePool | None = None) -> ProbeResults:
+async def probe_origins(
+    targets: Sequence[ProbeTarget], options: ProbeOptions, pool: ProbePool | None = None
+) -> ProbeResults:
     """Probe every target; failures are results, never exceptions.
 
     Only bad options raise (`ProbeConfigError`, e.g. an unreadable `--origin-ca`), before any

@@ -55,9 +55,7 @@ def _in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def _follow(
-    start: str, by_name: dict[str, list[DnsRecord]], zone: str
-) -> tuple[list[str], str | None]:
+def _follow(start: str, by_name: dict[str, list[DnsRecord]], zone: str) -> tuple[list[str], str | None]:
     """Addresses the in-zone chain from `start` ends at, or the out-of-zone name it leaves by.
 
     A loop, or a chain ending at a name with no records, yields nothing: Cloudflare answers

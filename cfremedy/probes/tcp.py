@@ -39,9 +39,7 @@ def elapsed_ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-async def connect(
-    host: str, port: int, timeout: float
-) -> tuple[StepResult, tuple[asyncio.Transport, Link] | None]:
+async def connect(host: str, port: int, timeout: float) -> tuple[StepResult, tuple[asyncio.Transport, Link] | None]:
     """TCP connect bounded by `timeout`; the result, and the open connection when it worked."""
     start = time.perf_counter()
     try:

@@ -100,7 +100,11 @@ async def permissive_look(
     try:
         async with asyncio.timeout(timeout):
             transport, link = await asyncio.get_running_loop().create_connection(
-                Link, connect[0], connect[1], ssl=context, server_hostname=hostname,
+                Link,
+                connect[0],
+                connect[1],
+                ssl=context,
+                server_hostname=hostname,
                 ssl_handshake_timeout=timeout + 5,
             )
     except Exception:  # noqa: BLE001 - no answer is an answer: not a cipher mismatch
@@ -192,7 +196,11 @@ async def _second_look(
     try:
         async with asyncio.timeout(timeout):
             transport, link = await loop.create_connection(
-                Link, connect[0], connect[1], ssl=context, server_hostname=hostname,
+                Link,
+                connect[0],
+                connect[1],
+                ssl=context,
+                server_hostname=hostname,
                 ssl_handshake_timeout=timeout + 5,
             )
     except Exception as exc:  # noqa: BLE001 - every failure is a result

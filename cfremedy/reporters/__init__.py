@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from cfremedy.models import PlaybookMeta, Report
+from cfremedy.reporters.formats import REPORT_FORMATS
 from cfremedy.reporters.json_report import render_json
 from cfremedy.reporters.junit import render_junit
 from cfremedy.reporters.markdown import render_markdown
 from cfremedy.reporters.sarif import render_sarif
-from cfremedy.reporters.formats import REPORT_FORMATS
 from cfremedy.reporters.table import DEFAULT_WIDTH, render_table
 
 # Formats that describe rules need the playbooks' metadata; without it they derive a minimal
@@ -23,8 +23,7 @@ _WITH_PLAYBOOKS: dict[str, Callable[[Report, Sequence[PlaybookMeta]], str]] = {
 FORMATS = REPORT_FORMATS
 
 
-def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH,
-           playbooks: Sequence[PlaybookMeta] = ()) -> str:
+def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH, playbooks: Sequence[PlaybookMeta] = ()) -> str:
     """`width` only shapes the table, which wraps its free-text columns to a terminal's width."""
     if fmt == "table":
         return render_table(report, width)

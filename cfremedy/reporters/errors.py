@@ -11,8 +11,7 @@ from tabulate import tabulate
 
 from cfremedy.analytics import ObservedErrors, sparkline
 from cfremedy.article import ARTICLE_URL, SECTIONS
-from cfremedy.models import iso_z
-from cfremedy.models import PlaybookMeta
+from cfremedy.models import PlaybookMeta, iso_z
 
 
 def _origin_breakdown(observed: ObservedErrors, status: int) -> Counter[int]:
@@ -27,38 +26,57 @@ def errors_dict(zone: str, observed: ObservedErrors, playbooks: Sequence[Playboo
     codes = []
     for status, count in sorted(observed.by_edge_status.items(), key=lambda item: -item[1]):
         section = SECTIONS.get(status)
-        codes.append({
-            "status": status,
-            "count": count,
-            "origin_status": {str(k): v for k, v in sorted(_origin_breakdown(observed, status).items())},
-            "playbooks": [p.id for p in playbooks if status in p.error_codes],
-            "article": section.url if section else None,
-        })
+        codes.append(
+            {
+                "status": status,
+                "count": count,
+                "origin_status": {str(k): v for k, v in sorted(_origin_breakdown(observed, status).items())},
+                "playbooks": [p.id for p in playbooks if status in p.error_codes],
+                "article": section.url if section else None,
+            }
+        )
     hourly: dict[str, dict[str, int]] = defaultdict(dict)
     for bucket in observed.buckets:
         hour = iso_z(bucket.hour)
         hourly[hour][str(bucket.edge_status)] = hourly[hour].get(str(bucket.edge_status), 0) + bucket.count
-    return {"zone": zone,
-            "since": iso_z(observed.since),
-            "until": iso_z(observed.until),
-            "total": sum(observed.by_edge_status.values()), "codes": codes, "hourly": dict(hourly)}
+    return {
+        "zone": zone,
+        "since": iso_z(observed.since),
+        "until": iso_z(observed.until),
+        "total": sum(observed.by_edge_status.values()),
+        "codes": codes,
+        "hourly": dict(hourly),
+    }
 
 
 def render_errors(zone: str, observed: ObservedErrors, playbooks: Sequence[PlaybookMeta], fmt: str) -> str:
     data = errors_dict(zone, observed, playbooks)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    head = (f"5xx responses on {zone} in the last {observed.window}"
-            f" ({data['since'][:16]}Z to {data['until'][:16]}Z): {data['total']}\n")
+    head = (
+        f"5xx responses on {zone} in the last {observed.window}"
+        f" ({data['since'][:16]}Z to {data['until'][:16]}Z): {data['total']}\n"
+    )
     if not data["codes"]:
         return head + "None: Cloudflare counted no 5xx in this window.\n"
     rows = []
     for code in data["codes"]:
         origin = ", ".join(f"{'none' if k == '0' else k}: {v}" for k, v in code["origin_status"].items())
         section = code["article"].removeprefix(ARTICLE_URL) if code["article"] else "-"
-        rows.append([code["status"], code["count"], origin, f"|{sparkline(observed, code['status'])}|",
-                     ", ".join(code["playbooks"]) or "-", section])
-    table = tabulate(rows, headers=["CODE", "COUNT", "ORIGIN ANSWERED", "OVER TIME (oldest to newest)",
-                                    "CHECKED BY", "ARTICLE SECTION"], tablefmt="simple",
-                     disable_numparse=True)
+        rows.append(
+            [
+                code["status"],
+                code["count"],
+                origin,
+                f"|{sparkline(observed, code['status'])}|",
+                ", ".join(code["playbooks"]) or "-",
+                section,
+            ]
+        )
+    table = tabulate(
+        rows,
+        headers=["CODE", "COUNT", "ORIGIN ANSWERED", "OVER TIME (oldest to newest)", "CHECKED BY", "ARTICLE SECTION"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
     return f"{head}{table}\nArticle: {ARTICLE_URL}\n"

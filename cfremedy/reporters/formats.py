@@ -29,8 +29,10 @@ def resolve_outputs(fmt: str | None, outputs: list[str] | None, terminal: bool) 
             resolved.append((prefix, rest))
             continue
         if sep and prefix.isalpha() and len(prefix) > 1 and "/" not in prefix:
-            raise UsageError(f"-o {spec}: unknown format {prefix!r}",
-                             hint=f"formats: {', '.join(REPORT_FORMATS)} (e.g. -o sarif:{rest or 'FILE'})")
+            raise UsageError(
+                f"-o {spec}: unknown format {prefix!r}",
+                hint=f"formats: {', '.join(REPORT_FORMATS)} (e.g. -o sarif:{rest or 'FILE'})",
+            )
         if spec == "-":
             resolved.append((fmt or "json", spec))
             continue
@@ -41,6 +43,8 @@ def resolve_outputs(fmt: str | None, outputs: list[str] | None, terminal: bool) 
             resolved.append((EXTENSIONS[suffix], spec))
         else:
             known = " ".join(EXTENSIONS)
-            raise UsageError(f"-o {spec}: cannot tell the format from {suffix or 'a file without an extension'}",
-                             hint=f"use FORMAT:FILE (e.g. json:{spec}), --format, or one of {known}")
+            raise UsageError(
+                f"-o {spec}: cannot tell the format from {suffix or 'a file without an extension'}",
+                hint=f"use FORMAT:FILE (e.g. json:{spec}), --format, or one of {known}",
+            )
     return resolved

@@ -23,8 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cfremedy.models import Finding, Report, StageError, ZoneReport
-from cfremedy.models import PlaybookMeta
+from cfremedy.models import Finding, PlaybookMeta, Report, StageError, ZoneReport
 from cfremedy.report import finding_dict
 from cfremedy.reporters.rules import Rule, rules_for
 from cfremedy.reporters.table import describe_change
@@ -73,8 +72,10 @@ def suppressed_text(finding: Finding) -> str:
     suppression = finding.suppression
     assert suppression is not None
     until = f", until {suppression.until.isoformat()}" if suppression.until else ""
-    return (f"SUPPRESSED ({suppression.rule}{until}): {suppression.reason}\n"
-            f"  {finding.severity.value} {finding.resource}: {finding.message}")
+    return (
+        f"SUPPRESSED ({suppression.rule}{until}): {suppression.reason}\n"
+        f"  {finding.severity.value} {finding.resource}: {finding.message}"
+    )
 
 
 def _playbook_case(suite: ET.Element, zone: ZoneReport, rule: Rule, ran: bool) -> str:
@@ -86,8 +87,9 @@ def _playbook_case(suite: ET.Element, zone: ZoneReport, rule: Rule, ran: bool) -
         _element(case, "skipped", f"not run: {zone.name} could not be read")
         return "skipped"
     for finding in active:
-        _element(case, "failure", failure_text(finding, zone.name), message=finding.message,
-                 type=finding.severity.value)
+        _element(
+            case, "failure", failure_text(finding, zone.name), message=finding.message, type=finding.severity.value
+        )
     suppressed = [suppressed_text(f) for f in findings if f.suppression is not None]
     if suppressed:
         _element(case, "system-out", "\n".join(suppressed))
@@ -97,14 +99,22 @@ def _playbook_case(suite: ET.Element, zone: ZoneReport, rule: Rule, ran: bool) -
 def _error_case(suite: ET.Element, zone: ZoneReport, errors: Iterable[StageError]) -> None:
     case = _element(suite, "testcase", classname=zone.name, name=AUDIT_CASE)
     for error in errors:
-        _element(case, "error", f"stage: {error.stage}\nresource: {error.resource}\n{error.message}",
-                 message=error.message, type=error.stage)
+        _element(
+            case,
+            "error",
+            f"stage: {error.stage}\nresource: {error.resource}\n{error.message}",
+            message=error.message,
+            type=error.stage,
+        )
 
 
 def _changes_text(zone: ZoneReport) -> str:
     lines = [f"Proposed changes ({len(zone.changes)}):"]
-    lines += [f"- {c.target}: {describe_change(c)} [{c.playbook}]"
-              f"{' LOWERS SECURITY;' if c.lowers_security else ''} {c.reason}" for c in zone.changes]
+    lines += [
+        f"- {c.target}: {describe_change(c)} [{c.playbook}]"
+        f"{' LOWERS SECURITY;' if c.lowers_security else ''} {c.reason}"
+        for c in zone.changes
+    ]
     return "\n".join(lines)
 
 
@@ -122,8 +132,10 @@ def zone_suite(parent: ET.Element, zone: ZoneReport, rules: Sequence[Rule]) -> d
         outcomes.append("error")
     if zone.changes:
         _element(suite, "system-out", _changes_text(zone))
-    counts = {"tests": len(outcomes), **{k: outcomes.count(v) for k, v in
-              (("failures", "failure"), ("errors", "error"), ("skipped", "skipped"))}}
+    counts = {
+        "tests": len(outcomes),
+        **{k: outcomes.count(v) for k, v in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped"))},
+    }
     for key, count in counts.items():
         suite.set(key, str(count))
     return counts

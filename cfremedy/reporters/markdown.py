@@ -13,8 +13,7 @@ import re
 from collections.abc import Sequence
 
 from cfremedy import __version__
-from cfremedy.models import Change, Finding, Report, Severity, StageError, ZoneReport
-from cfremedy.models import PlaybookMeta
+from cfremedy.models import Change, Finding, PlaybookMeta, Report, Severity, StageError, ZoneReport
 from cfremedy.report import summary
 from cfremedy.reporters.rules import rules_for
 from cfremedy.reporters.table import describe_change
@@ -57,15 +56,22 @@ def _codes(finding: Finding) -> str:
 def summary_table(report: Report) -> str:
     s = summary(report)
     by_severity = s["by_severity"]
-    headers = ["Zones", "Findings", *(sev.value.capitalize() for sev in _SEVERITIES),
-               "Suppressed", "Changes", "Errors"]
-    row = [str(s["zones"]), str(s["findings"]), *(str(by_severity.get(sev.value, 0)) for sev in _SEVERITIES),
-           str(s["suppressed"]), str(s["changes"]), str(s["errors"])]
+    headers = ["Zones", "Findings", *(sev.value.capitalize() for sev in _SEVERITIES), "Suppressed", "Changes", "Errors"]
+    row = [
+        str(s["zones"]),
+        str(s["findings"]),
+        *(str(by_severity.get(sev.value, 0)) for sev in _SEVERITIES),
+        str(s["suppressed"]),
+        str(s["changes"]),
+        str(s["errors"]),
+    ]
     parts = [table(headers, [row])]
     if "baseline" in s:
         baseline = s["baseline"]
-        parts.append(f"Baseline {text(baseline['source'])}: {baseline['known_findings_left_out']}"
-                     " known finding(s) left out; only new findings are listed.")
+        parts.append(
+            f"Baseline {text(baseline['source'])}: {baseline['known_findings_left_out']}"
+            " known finding(s) left out; only new findings are listed."
+        )
     return "\n\n".join(parts)
 
 
@@ -74,8 +80,10 @@ def verdict(report: Report) -> str:
     worst = report.worst()
     affected = sum(1 for z in report.zones if any(f.suppression is None for f in z.findings))
     if s["findings"]:
-        line = (f"**{s['findings']} finding(s)** in {affected} of {s['zones']} zone(s);"
-                f" worst: **{worst.value if worst else '-'}**.")
+        line = (
+            f"**{s['findings']} finding(s)** in {affected} of {s['zones']} zone(s);"
+            f" worst: **{worst.value if worst else '-'}**."
+        )
     else:
         line = f"**No findings** in {s['zones']} zone(s)."
     if s["errors"]:
@@ -84,8 +92,10 @@ def verdict(report: Report) -> str:
 
 
 def findings_table(findings: Sequence[Finding]) -> str:
-    rows = [[f"**{f.severity.value}**", link(f.playbook, f.docs_url), _codes(f), text(f.resource),
-             text(f.message)] for f in findings]
+    rows = [
+        [f"**{f.severity.value}**", link(f.playbook, f.docs_url), _codes(f), text(f.resource), text(f.message)]
+        for f in findings
+    ]
     return table(["Severity", "Playbook", "Codes", "Resource", "Finding"], rows)
 
 
@@ -94,21 +104,36 @@ def suppressed_details(findings: Sequence[Finding]) -> str:
     for f in findings:
         s = f.suppression
         assert s is not None
-        rows.append([f.severity.value, text(f.playbook), text(f.resource), text(f.message),
-                     text(s.reason), text(s.rule), s.until.isoformat() if s.until else "-"])
+        rows.append(
+            [
+                f.severity.value,
+                text(f.playbook),
+                text(f.resource),
+                text(f.message),
+                text(s.reason),
+                text(s.rule),
+                s.until.isoformat() if s.until else "-",
+            ]
+        )
     body = table(["Severity", "Playbook", "Resource", "Finding", "Reason", "Rule", "Until"], rows)
     return details(f"{len(findings)} suppressed finding(s) (accepted, not counted)", body)
 
 
 def changes_table(changes: Sequence[Change]) -> str:
-    rows = [[text(c.target), text(describe_change(c)), text(c.playbook),
-             ("**lowers security**; " if c.lowers_security else "") + text(c.reason)] for c in changes]
+    rows = [
+        [
+            text(c.target),
+            text(describe_change(c)),
+            text(c.playbook),
+            ("**lowers security**; " if c.lowers_security else "") + text(c.reason),
+        ]
+        for c in changes
+    ]
     return "Proposed changes (dry run):\n\n" + table(["Target", "Change", "Playbook", "Why"], rows)
 
 
 def errors_list(errors: Sequence[StageError]) -> str:
-    return "Errors:\n\n" + "\n".join(
-        f"- **{text(e.stage)}** ({text(e.resource)}): {text(e.message)}" for e in errors)
+    return "Errors:\n\n" + "\n".join(f"- **{text(e.stage)}** ({text(e.resource)}): {text(e.message)}" for e in errors)
 
 
 def zone_section(zone: ZoneReport) -> str:
@@ -150,8 +175,14 @@ def render_markdown(report: Report, playbooks: Sequence[PlaybookMeta] = ()) -> s
     clean = [z for z in report.zones if not _needs_attention(z)]
     if clean:
         parts.append(clean_zones(clean))
-    footer = " ".join(p for p in (playbooks_line(report, playbooks),
-                                  f"cfremedy {__version__}",
-                                  f"at {text(report.generated_at)}" if report.generated_at else "") if p)
+    footer = " ".join(
+        p
+        for p in (
+            playbooks_line(report, playbooks),
+            f"cfremedy {__version__}",
+            f"at {text(report.generated_at)}" if report.generated_at else "",
+        )
+        if p
+    )
     parts.append(f"<sub>{footer}</sub>")
     return "\n\n".join(parts) + "\n"

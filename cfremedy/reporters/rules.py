@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cfremedy.models import Finding, Report, Severity
-from cfremedy.models import PlaybookMeta
+from cfremedy.models import Finding, PlaybookMeta, Report, Severity
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def docstring_section(docstring: str, heading: str) -> str:
     except StopIteration:
         return ""
     paragraphs: list[list[str]] = [[]]
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.strip() and not line[:1].isspace():
             break  # the next unindented line starts another section
         if line.strip():
@@ -86,4 +85,3 @@ def rules_for(report: Report, playbooks: Sequence[PlaybookMeta]) -> tuple[Rule, 
             missing.setdefault(finding.playbook, []).append(finding)
     rules += [derived(pid, found) for pid, found in missing.items()]
     return tuple(rules)
-

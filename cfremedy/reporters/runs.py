@@ -16,22 +16,37 @@ from cfremedy.reporters.table import DEFAULT_WIDTH, _text_width, describe_change
 
 
 def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
-    rows = [[e.state.value.upper().replace("_", " "), e.change.target, describe_change(e.change),
-             e.detail] for e in run.entries]
+    rows = [
+        [e.state.value.upper().replace("_", " "), e.change.target, describe_change(e.change), e.detail]
+        for e in run.entries
+    ]
     widths: list[int | None] = [None, None, 40]
-    return tabulate(rows, headers=["RESULT", "TARGET", "CHANGE", "DETAIL"], tablefmt="simple",
-                    maxcolwidths=[*widths, _text_width(width, rows, widths)]) + "\n"
+    return (
+        tabulate(
+            rows,
+            headers=["RESULT", "TARGET", "CHANGE", "DETAIL"],
+            tablefmt="simple",
+            maxcolwidths=[*widths, _text_width(width, rows, widths)],
+        )
+        + "\n"
+    )
 
 
 def render_rechecks(rechecks: Sequence[Recheck], width: int = DEFAULT_WIDTH) -> str:
     if not rechecks:
         return "Re-audit of every playbook on a fresh snapshot: nothing to report.\n"
-    rows = [[r.status, r.playbook, r.resource, ",".join(map(str, r.error_codes)) or "-", r.note]
-            for r in rechecks]
+    rows = [[r.status, r.playbook, r.resource, ",".join(map(str, r.error_codes)) or "-", r.note] for r in rechecks]
     widths: list[int | None] = [None, None, None, None]
-    return "Re-audit of every playbook on a fresh snapshot:\n" + tabulate(
-        rows, headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"], tablefmt="simple",
-        maxcolwidths=[*widths, _text_width(width, rows, widths)]) + "\n"
+    return (
+        "Re-audit of every playbook on a fresh snapshot:\n"
+        + tabulate(
+            rows,
+            headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"],
+            tablefmt="simple",
+            maxcolwidths=[*widths, _text_width(width, rows, widths)],
+        )
+        + "\n"
+    )
 
 
 def run_summary(run: Run) -> str:
@@ -41,39 +56,72 @@ def run_summary(run: Run) -> str:
 
 def run_dict(run: Run) -> dict[str, Any]:
     return {
-        "id": run.id, "kind": run.kind.value, "zone": run.zone, "zone_id": run.zone_id,
-        "started_at": run.started_at, "finished_at": run.finished_at, "rolls_back": run.rolls_back,
-        "plan_checksum": run.plan_checksum, "outcome": run.outcome,
-        "changes": [{**change_dict(e.change), "state": e.state.value, "detail": e.detail}
-                    for e in run.entries],
+        "id": run.id,
+        "kind": run.kind.value,
+        "zone": run.zone,
+        "zone_id": run.zone_id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "rolls_back": run.rolls_back,
+        "plan_checksum": run.plan_checksum,
+        "outcome": run.outcome,
+        "changes": [{**change_dict(e.change), "state": e.state.value, "detail": e.detail} for e in run.entries],
     }
 
 
 def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"runs": [run_dict(r) for r in runs],
-                           "audits": [audit_dict(a) for a in audits]},
-                          indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                {"runs": [run_dict(r) for r in runs], "audits": [audit_dict(a) for a in audits]},
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     parts = []
     if audits:
         rows = []
         for a in audits:
             s = a.report.get("summary", {})
             severities = ", ".join(f"{n} {sev}" for sev, n in s.get("by_severity", {}).items())
-            rows.append([a.id, a.started_at.replace("T", " ")[:19], a.scope, s.get("zones", 0),
-                         f"{s.get('findings', 0)}" + (f" ({severities})" if severities else ""),
-                         s.get("suppressed", 0), s.get("errors", 0)])
-        parts.append("Audits:\n" + tabulate(
-            rows, headers=["AUDIT", "STARTED (UTC)", "SCOPE", "ZONES", "FINDINGS", "SUPPRESSED", "ERRORS"],
-            tablefmt="simple"))
+            rows.append(
+                [
+                    a.id,
+                    a.started_at.replace("T", " ")[:19],
+                    a.scope,
+                    s.get("zones", 0),
+                    f"{s.get('findings', 0)}" + (f" ({severities})" if severities else ""),
+                    s.get("suppressed", 0),
+                    s.get("errors", 0),
+                ]
+            )
+        parts.append(
+            "Audits:\n"
+            + tabulate(
+                rows,
+                headers=["AUDIT", "STARTED (UTC)", "SCOPE", "ZONES", "FINDINGS", "SUPPRESSED", "ERRORS"],
+                tablefmt="simple",
+            )
+        )
     else:
         parts.append("Audits: none stored yet.")
     if runs:
-        rows = [[r.id, r.started_at.replace("T", " ")[:19], r.kind.value
-                 + (f" of {r.rolls_back}" if r.rolls_back else ""), r.zone,
-                 f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}", r.outcome] for r in runs]
-        parts.append("Apply and rollback runs:\n" + tabulate(
-            rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"], tablefmt="simple"))
+        rows = [
+            [
+                r.id,
+                r.started_at.replace("T", " ")[:19],
+                r.kind.value + (f" of {r.rolls_back}" if r.rolls_back else ""),
+                r.zone,
+                f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}",
+                r.outcome,
+            ]
+            for r in runs
+        ]
+        parts.append(
+            "Apply and rollback runs:\n"
+            + tabulate(rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"], tablefmt="simple")
+        )
     else:
         parts.append("Apply and rollback runs: none yet.")
     return "\n\n".join(parts) + "\n"
@@ -81,8 +129,7 @@ def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str)
 
 def audit_dict(record: AuditRecord) -> dict[str, Any]:
     summary = record.report.get("summary", {})
-    return {"id": record.id, "scope": record.scope, "started_at": record.started_at,
-            "summary": summary}
+    return {"id": record.id, "scope": record.scope, "started_at": record.started_at, "summary": summary}
 
 
 def render_diff(diff: Diff, fmt: str) -> str:
@@ -92,11 +139,20 @@ def render_diff(diff: Diff, fmt: str) -> str:
     def table(items: tuple[tuple[str, dict[str, Any]], ...]) -> str:
         if not items:
             return "  none\n"
-        rows = [[f.get("severity", ""), f.get("playbook", ""), zone, f.get("resource", ""),
-                 ",".join(map(str, f.get("error_codes", []))) or "-"] for zone, f in items]
-        return tabulate(rows, headers=["SEVERITY", "PLAYBOOK", "ZONE", "RESOURCE", "CODES"],
-                        tablefmt="simple") + "\n"
+        rows = [
+            [
+                f.get("severity", ""),
+                f.get("playbook", ""),
+                zone,
+                f.get("resource", ""),
+                ",".join(map(str, f.get("error_codes", []))) or "-",
+            ]
+            for zone, f in items
+        ]
+        return tabulate(rows, headers=["SEVERITY", "PLAYBOOK", "ZONE", "RESOURCE", "CODES"], tablefmt="simple") + "\n"
 
-    return (f"From {diff.old}\nto   {diff.new}\n\n"
-            f"New findings ({len(diff.appeared)}):\n{table(diff.appeared)}\n"
-            f"Resolved findings ({len(diff.resolved)}):\n{table(diff.resolved)}")
+    return (
+        f"From {diff.old}\nto   {diff.new}\n\n"
+        f"New findings ({len(diff.appeared)}):\n{table(diff.appeared)}\n"
+        f"Resolved findings ({len(diff.resolved)}):\n{table(diff.resolved)}"
+    )

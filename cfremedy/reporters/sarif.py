@@ -51,8 +51,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cfremedy import __version__
-from cfremedy.models import Finding, Report, Severity, StageError, Suppression, ZoneReport
-from cfremedy.models import PlaybookMeta
+from cfremedy.models import Finding, PlaybookMeta, Report, Severity, StageError, Suppression, ZoneReport
 from cfremedy.report import finding_dict, summary
 from cfremedy.reporters.rules import Rule, rules_for
 
@@ -159,8 +158,12 @@ def artifact_uri(zone: str, resource: str) -> str:
 
 
 def _logical_location(zone: str, resource: str) -> dict[str, Any]:
-    return {"name": resource or zone, "fullyQualifiedName": f"{zone}/{resource or zone}",
-            "kind": "resource", "properties": {"zone": zone}}
+    return {
+        "name": resource or zone,
+        "fullyQualifiedName": f"{zone}/{resource or zone}",
+        "kind": "resource",
+        "properties": {"zone": zone},
+    }
 
 
 def _location(zone: str, resource: str) -> dict[str, Any]:
@@ -201,8 +204,7 @@ def _suppression(suppression: Suppression) -> dict[str, Any]:
     properties: dict[str, Any] = {"rule": suppression.rule}
     if suppression.until is not None:
         properties["until"] = suppression.until.isoformat()
-    return {"kind": "external", "status": "accepted", "justification": suppression.reason,
-            "properties": properties}
+    return {"kind": "external", "status": "accepted", "justification": suppression.reason, "properties": properties}
 
 
 def result(finding: Finding, zone: ZoneReport, rule: Rule, index: int, occurrence: int = 1) -> dict[str, Any]:
@@ -246,28 +248,37 @@ def notification(error: StageError, zone: ZoneReport, indexes: Mapping[str, int]
     return entry
 
 
-def sarif_log(report: Report, playbooks: Sequence[PlaybookMeta],
-              category: str = DEFAULT_CATEGORY) -> dict[str, Any]:
+def sarif_log(report: Report, playbooks: Sequence[PlaybookMeta], category: str = DEFAULT_CATEGORY) -> dict[str, Any]:
     rules = rules_for(report, playbooks)
     indexes = {r.id: i for i, r in enumerate(rules)}
-    results = [result(f, z, rules[indexes[f.playbook]], indexes[f.playbook], n)
-               for z in report.zones for f, n in _numbered(z)]
+    results = [
+        result(f, z, rules[indexes[f.playbook]], indexes[f.playbook], n) for z in report.zones for f, n in _numbered(z)
+    ]
     notifications = [notification(e, z, indexes) for z in report.zones for e in z.errors]
     run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": "cfremedy",
-            "version": __version__,
-            "semanticVersion": __version__,
-            "rules": [rule_descriptor(r) for r in rules],
-        }},
+        "tool": {
+            "driver": {
+                "name": "cfremedy",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [rule_descriptor(r) for r in rules],
+            }
+        },
         "automationDetails": {"id": f"{category.strip('/')}/"},
-        "invocations": [{
-            "executionSuccessful": all(n["level"] != "error" for n in notifications),
-            "toolExecutionNotifications": notifications,
-        }],
-        "originalUriBaseIds": {SRCROOT: {"description": {
-            "text": "The repository root. cloudflare/<zone>/<resource> paths are virtual: "
-                    "they name Cloudflare resources, not files."}}},
+        "invocations": [
+            {
+                "executionSuccessful": all(n["level"] != "error" for n in notifications),
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "originalUriBaseIds": {
+            SRCROOT: {
+                "description": {
+                    "text": "The repository root. cloudflare/<zone>/<resource> paths are virtual: "
+                    "they name Cloudflare resources, not files."
+                }
+            }
+        },
         "results": results,
         "columnKind": "unicodeCodePoints",
         "properties": {"summary": summary(report), "generatedAt": report.generated_at},
@@ -275,8 +286,6 @@ def sarif_log(report: Report, playbooks: Sequence[PlaybookMeta],
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def render_sarif(report: Report, playbooks: Sequence[PlaybookMeta] = (), *,
-                 category: str = DEFAULT_CATEGORY) -> str:
+def render_sarif(report: Report, playbooks: Sequence[PlaybookMeta] = (), *, category: str = DEFAULT_CATEGORY) -> str:
     """`category` tells uploads apart (e.g. one per `--shard`): GitHub keeps one per category."""
-    return json.dumps(sarif_log(report, playbooks, category), indent=2, ensure_ascii=False,
-                      default=str) + "\n"
+    return json.dumps(sarif_log(report, playbooks, category), indent=2, ensure_ascii=False, default=str) + "\n"

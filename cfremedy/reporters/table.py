@@ -41,18 +41,20 @@ def _text_width(width: int, rows: list[list[str]], fixed: list[int | None]) -> i
     return max(_MIN_TEXT, width - used - 2 * len(fixed))
 
 
-def render_changes(changes: tuple[Change, ...] | list[Change], title: str = "Proposed changes (dry run)",
-                   width: int = DEFAULT_WIDTH) -> str:
+def render_changes(
+    changes: tuple[Change, ...] | list[Change], title: str = "Proposed changes (dry run)", width: int = DEFAULT_WIDTH
+) -> str:
     if not changes:
         return f"{title}: none\n"
     rows = [
-        [c.target, describe_change(c), c.playbook,
-         ("LOWERS SECURITY; " if c.lowers_security else "") + c.reason]
+        [c.target, describe_change(c), c.playbook, ("LOWERS SECURITY; " if c.lowers_security else "") + c.reason]
         for c in changes
     ]
     widths: list[int | None] = [None, 40, None]
     table = tabulate(
-        rows, headers=["TARGET", "CHANGE", "PLAYBOOK", "WHY"], tablefmt="simple",
+        rows,
+        headers=["TARGET", "CHANGE", "PLAYBOOK", "WHY"],
+        tablefmt="simple",
         maxcolwidths=[*widths, _text_width(width, rows, widths)],
     )
     return f"{title}:\n{table}\n"
@@ -63,17 +65,26 @@ def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH) -> str:
     parts = [header]
     if zone.findings:
         rows = [
-            [f.severity.value.upper() if f.suppression is None else f"({f.severity.value}) SUPPRESSED",
-             f.playbook, ",".join(map(str, f.error_codes)) or "-", f.resource,
-             f.message if f.suppression is None
-             else f"{f.message} [suppressed by {f.suppression.rule}: {f.suppression.reason}]"]
+            [
+                f.severity.value.upper() if f.suppression is None else f"({f.severity.value}) SUPPRESSED",
+                f.playbook,
+                ",".join(map(str, f.error_codes)) or "-",
+                f.resource,
+                f.message
+                if f.suppression is None
+                else f"{f.message} [suppressed by {f.suppression.rule}: {f.suppression.reason}]",
+            ]
             for f in zone.findings
         ]
         widths: list[int | None] = [None, None, None, 28]
-        parts.append(tabulate(
-            rows, headers=["SEVERITY", "PLAYBOOK", "CODES", "RESOURCE", "FINDING"],
-            tablefmt="simple", maxcolwidths=[*widths, _text_width(width, rows, widths)],
-        ))
+        parts.append(
+            tabulate(
+                rows,
+                headers=["SEVERITY", "PLAYBOOK", "CODES", "RESOURCE", "FINDING"],
+                tablefmt="simple",
+                maxcolwidths=[*widths, _text_width(width, rows, widths)],
+            )
+        )
     else:
         parts.append("No findings.")
     parts.append(render_changes(zone.changes, width=width).rstrip("\n"))
@@ -93,7 +104,8 @@ def summary_line(report: Report) -> str:
     s = summary(report)
     severities = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items()) or "none"
     suppressed = f", {s['suppressed']} suppressed" if s["suppressed"] else ""
-    known = (f", {s['baseline']['known_findings_left_out']} known in the baseline left out"
-             if "baseline" in s else "")
-    return (f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}){suppressed}{known},"
-            f" {s['changes']} proposed change(s), {s['errors']} error(s)")
+    known = f", {s['baseline']['known_findings_left_out']} known in the baseline left out" if "baseline" in s else ""
+    return (
+        f"{s['zones']} zone(s), {s['findings']} finding(s) ({severities}){suppressed}{known},"
+        f" {s['changes']} proposed change(s), {s['errors']} error(s)"
+    )

@@ -287,9 +287,7 @@ class SandboxApi(LoopbackServer):
             if zone is None or not zone_visible(call.token, zone):
                 raise zone_not_found(call.params["zone_id"])
             call.zone = zone
-        if "account_id" in call.params and not account_visible(
-            self.state, call.token, call.params["account_id"]
-        ):
+        if "account_id" in call.params and not account_visible(self.state, call.token, call.params["account_id"]):
             return fail(403, (ERR_AUTH, "Authentication error"))
         if route.permission is not None and route.permission not in call.keys:
             return fail(403, (ERR_AUTH, "Authentication error"))

@@ -77,7 +77,7 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
 
 def make_ca(directory: Path, stem: str, common_name: str) -> Issuer:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     name = _name(common_name, "cfremedy sandbox")
     cert = (
         x509.CertificateBuilder()
@@ -159,9 +159,7 @@ class SandboxPki:
         self.ca = make_ca(directory, "sandbox-ca", "cfremedy sandbox CA")
         self.untrusted_ca = make_ca(directory, "untrusted-ca", "cfremedy untrusted CA")
 
-    def leaf_for(
-        self, stem: str, behaviour: str, names: tuple[str, ...], *, days_left: int | None = None
-    ) -> LeafFiles:
+    def leaf_for(self, stem: str, behaviour: str, names: tuple[str, ...], *, days_left: int | None = None) -> LeafFiles:
         """The certificate an origin with HTTPS behaviour `behaviour` presents.
 
         `days_left` makes a certificate that is valid today expire that many days from now,
@@ -171,7 +169,7 @@ class SandboxPki:
         """
         if behaviour not in CERT_BEHAVIOURS:
             raise ValueError(f"HTTPS behaviour {behaviour!r} presents no certificate")
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         not_before, not_after = now - _DAY, now + 90 * _DAY
         if days_left is not None:
             if behaviour == "expired" or days_left < 1:
@@ -186,6 +184,4 @@ class SandboxPki:
             issuer = self.untrusted_ca
         elif behaviour == "self_signed":
             issuer = None
-        return make_leaf(
-            self.directory, stem, names, issuer=issuer, not_before=not_before, not_after=not_after
-        )
+        return make_leaf(self.directory, stem, names, issuer=issuer, not_before=not_before, not_after=not_after)

@@ -49,9 +49,7 @@ def fqdn(zone_name: str, raw: Any) -> str:
     name = name.rstrip(".")
     if name != zone_name and not name.endswith("." + zone_name):
         if absolute or "." in name or not name:
-            raise SandboxError(
-                400, (ERR_DNS_NAME, f"DNS name is invalid: {raw} is not in zone {zone_name}.")
-            )
+            raise SandboxError(400, (ERR_DNS_NAME, f"DNS name is invalid: {raw} is not in zone {zone_name}."))
         name = f"{name}.{zone_name}"
     if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
         raise SandboxError(400, (ERR_DNS_NAME, f"DNS name is invalid: {raw}."))
@@ -200,9 +198,7 @@ def post(zone: ZoneState, table: dict[str, DnsRecord], body: Any, now: str) -> D
     return record
 
 
-def patch(
-    zone: ZoneState, table: dict[str, DnsRecord], record_id: Any, body: Any, now: str
-) -> DnsRecord:
+def patch(zone: ZoneState, table: dict[str, DnsRecord], record_id: Any, body: Any, now: str) -> DnsRecord:
     """Change the fields the body gives; the result is validated as a whole record."""
     old = existing(table, record_id)
     values = {k: getattr(old, k) for k in _WRITABLE_FIELDS}
@@ -212,9 +208,7 @@ def patch(
     return record
 
 
-def put(
-    zone: ZoneState, table: dict[str, DnsRecord], record_id: Any, body: Any, now: str
-) -> DnsRecord:
+def put(zone: ZoneState, table: dict[str, DnsRecord], record_id: Any, body: Any, now: str) -> DnsRecord:
     """Replace every field of a record; its id and creation time are kept."""
     old = existing(table, record_id)
     record = _build_record(zone, table, _fields(body), old.id, old.created_on, now)
@@ -242,9 +236,7 @@ def batch_ops(body: Any) -> list[tuple[str, int, Any]]:
     return ops
 
 
-def run_batch_item(
-    zone: ZoneState, table: dict[str, DnsRecord], kind: str, item: Any, now: str
-) -> DnsRecord:
+def run_batch_item(zone: ZoneState, table: dict[str, DnsRecord], kind: str, item: Any, now: str) -> DnsRecord:
     """One batch item (`SandboxState.batch` prefixes its errors with its place)."""
     if not isinstance(item, dict):
         raise _dns_error("each batch item must be a JSON object")

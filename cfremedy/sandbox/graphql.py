@@ -65,9 +65,7 @@ def graphql(api: Server, call: Call) -> Reply:
         message = 'the request body must be a JSON object {"query": ..., "variables": {...}}'
         return _graphql_reply(None, [graphql_error(message)])
     query = body.get("query")
-    if not isinstance(query, str) or not all(
-        word in query for word in ("httpRequestsAdaptiveGroups", "zoneTag_in")
-    ):
+    if not isinstance(query, str) or not all(word in query for word in ("httpRequestsAdaptiveGroups", "zoneTag_in")):
         message = ("the sandbox understands only viewer.zones(filter: {zoneTag_in: ...})"
                    " { httpRequestsAdaptiveGroups } queries")  # fmt: skip
         return _graphql_reply(None, [graphql_error(message, code=GRAPHQL_VALIDATION_FAILED)])
@@ -93,7 +91,7 @@ def graphql(api: Server, call: Call) -> Reply:
         if tag in seen:
             continue
         seen.add(tag)
-        where = ["viewer", "zones", index]
+        where: list[str | int] = ["viewer", "zones", index]
         zone = api.state.zone(tag)
         if zone is None or not zone_visible(call.token, zone):
             errors.append(graphql_error(f"zone '{tag}' not found or not authorized", where))

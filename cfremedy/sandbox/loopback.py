@@ -9,6 +9,7 @@ on stop leave no keep-alive connection behind to outlive the test.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import sys
@@ -30,8 +31,7 @@ class QuietServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], handler: type[TrackedHandler],
-                 owner: LoopbackServer) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[TrackedHandler], owner: LoopbackServer) -> None:
         self.owner = owner
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -107,10 +107,8 @@ class LoopbackServer:
         with self._connections_lock:
             open_connections = list(self._connections)
         for connection in open_connections:  # wake handler threads parked on keep-alive reads
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -119,8 +117,9 @@ class LoopbackServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property

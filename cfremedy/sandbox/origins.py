@@ -181,8 +181,11 @@ def _page(spec: OriginSpec, request_headers: dict[str, str], *, keep_alive: bool
         # Declares the uncompressed size, sends the smaller gzip body, then closes: the client
         # is left waiting for bytes that will never come.
         data = _response(
-            "200 OK", [*headers, ("Content-Encoding", "gzip")], gzip.compress(body, mtime=0),
-            keep_alive=False, content_length=len(body),
+            "200 OK",
+            [*headers, ("Content-Encoding", "gzip")],
+            gzip.compress(body, mtime=0),
+            keep_alive=False,
+            content_length=len(body),
         )
         return data, False
     if mode == "gzip_corrupt" and gzip_ok:
@@ -255,9 +258,7 @@ async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             await writer.drain()
         return
 
-    conn = h2.connection.H2Connection(
-        h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-    )
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
     conn.initiate_connection()
     writer.write(conn.data_to_send())
     responders: set[asyncio.Task[None]] = set()
@@ -269,8 +270,7 @@ async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
         with contextlib.suppress(h2.exceptions.H2Error):  # the client may have reset the stream
             conn.send_headers(
                 stream_id,
-                [(":status", "200"), ("content-type", "text/plain; charset=utf-8"),
-                 ("content-length", str(len(body)))],
+                [(":status", "200"), ("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))],
             )
             conn.send_data(stream_id, body, end_stream=True)
         writer.write(conn.data_to_send())
@@ -493,9 +493,7 @@ class OriginFleet:
     need no `--connect-to` at all.
     """
 
-    def __init__(
-        self, origins: Sequence[OriginSpec], *, host: str = "127.0.0.1", real_addresses: bool = False
-    ) -> None:
+    def __init__(self, origins: Sequence[OriginSpec], *, host: str = "127.0.0.1", real_addresses: bool = False) -> None:
         self.origins = tuple(origins)
         addresses = [spec.address for spec in self.origins]
         if len(addresses) != len(set(addresses)):
@@ -629,11 +627,12 @@ class OriginFleet:
                 https_handler = None
             await self._listen(spec, HTTPS_PORT, spec.https, https_handler)
 
-            http_handler: Handler | None = {
+            http_handlers: dict[str, Handler] = {
                 "ok": functools.partial(_serve_http1, spec=spec, redirect=False),
                 "redirect_https": functools.partial(_serve_http1, spec=spec, redirect=True),
                 "silent": _silent,
-            }.get(spec.http)
+            }
+            http_handler = http_handlers.get(spec.http)
             await self._listen(spec, HTTP_PORT, spec.http, http_handler)
 
     async def _listen(self, spec: OriginSpec, port: int, behaviour: str, handler: Handler | None) -> None:
@@ -657,7 +656,9 @@ class OriginFleet:
             upgrades = behaviour in CERT_BEHAVIOURS and port == HTTPS_PORT
             server = await asyncio.get_running_loop().create_server(
                 lambda: _OriginProtocol(on_connect, upgrades_to_tls=upgrades),
-                bind_host, bind_port, reuse_address=True,
+                bind_host,
+                bind_port,
+                reuse_address=True,
             )
             self._servers.append(server)
             local = (bind_host, int(server.sockets[0].getsockname()[1]))
@@ -727,5 +728,5 @@ async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), _CLOSE_GRACE)
-    except (asyncio.TimeoutError, OSError, asyncio.CancelledError):
+    except (TimeoutError, OSError, asyncio.CancelledError):
         writer.transport.abort()

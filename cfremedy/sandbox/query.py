@@ -25,9 +25,7 @@ def positive_int(query: Mapping[str, str], name: str, default: int) -> int:
     except ValueError:
         number = math.nan
     if not number.is_integer() or number < 1:
-        raise SandboxError(
-            400, (ERR_BAD_REQUEST, f"Invalid value for {name}: {raw!r} (a positive integer)")
-        )
+        raise SandboxError(400, (ERR_BAD_REQUEST, f"Invalid value for {name}: {raw!r} (a positive integer)"))
     return int(number)
 
 

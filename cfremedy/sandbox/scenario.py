@@ -123,9 +123,7 @@ class AnalyticsSpec(_Strict):
 # The SSL/TLS modes a Configuration Rule or a Page Rule can set (the OpenAPI document's enum).
 SslMode = Literal["off", "flexible", "full", "strict", "origin_pull"]
 # A Page Rule target as the OpenAPI document constrains it (`zones_url_target`).
-_PAGE_RULE_URL = re.compile(
-    r"^(https?://)?(([-a-zA-Z0-9*]*\.)+[-a-zA-Z0-9]{2,20})(:(8080|8443|443|80))?(/\S+)?$"
-)
+_PAGE_RULE_URL = re.compile(r"^(https?://)?(([-a-zA-Z0-9*]*\.)+[-a-zA-Z0-9]{2,20})(:(8080|8443|443|80))?(/\S+)?$")
 
 
 class ConfigRuleSpec(_Strict):
@@ -156,7 +154,7 @@ class PageRuleSpec(_Strict):
     @classmethod
     def _pattern(cls, url: str) -> str:
         if not _PAGE_RULE_URL.match(url):
-            raise ValueError(f"{url!r} is not a Page Rule URL pattern (e.g. \"*api.example.com/*\")")
+            raise ValueError(f'{url!r} is not a Page Rule URL pattern (e.g. "*api.example.com/*")')
         return url
 
 

@@ -30,8 +30,9 @@ from cfremedy.sandbox.scenario import Scenario, TokenSpec
 
 
 class SandboxSession:
-    def __init__(self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0,
-                 real_addresses: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0, real_addresses: bool = False
+    ) -> None:
         self.scenario = scenario
         # Inside a private network namespace the origins listen on the real addresses, so
         # probes go direct; otherwise only --connect-to rules may route them (to loopback).
@@ -53,8 +54,9 @@ class SandboxSession:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.edge.stop()
         self.api.stop()
         self.fleet.stop()

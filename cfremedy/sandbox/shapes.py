@@ -163,20 +163,20 @@ def ruleset_json(zone: ZoneState) -> dict[str, Any]:
     Rule; a rule without `ssl` sets `automatic_https_rewrites` (something other than SSL)."""
     rules = []
     for rule in zone.config_rules:
-        parameters: dict[str, Any] = (
-            {"ssl": rule.ssl} if rule.ssl is not None else {"automatic_https_rewrites": True}
+        parameters: dict[str, Any] = {"ssl": rule.ssl} if rule.ssl is not None else {"automatic_https_rewrites": True}
+        rules.append(
+            {
+                "id": rule.id,
+                "version": "1",
+                "action": "set_config",
+                "action_parameters": parameters,
+                "expression": rule.expression,
+                "description": rule.description,
+                "last_updated": SEED_TIME,
+                "ref": rule.id,
+                "enabled": rule.enabled,
+            }
         )
-        rules.append({
-            "id": rule.id,
-            "version": "1",
-            "action": "set_config",
-            "action_parameters": parameters,
-            "expression": rule.expression,
-            "description": rule.description,
-            "last_updated": SEED_TIME,
-            "ref": rule.id,
-            "enabled": rule.enabled,
-        })
     return {
         "id": stable_id(zone.id, "ruleset", CONFIG_PHASE),
         "name": "default",
@@ -191,9 +191,7 @@ def ruleset_json(zone: ZoneState) -> dict[str, Any]:
 
 def page_rule_json(rule: PageRule) -> dict[str, Any]:
     """A Page Rule with one URL target; a rule without `ssl` has a `browser_check` action."""
-    action = {"id": "ssl", "value": rule.ssl} if rule.ssl is not None else {
-        "id": "browser_check", "value": "on"
-    }
+    action = {"id": "ssl", "value": rule.ssl} if rule.ssl is not None else {"id": "browser_check", "value": "on"}
     return {
         "id": rule.id,
         "targets": [{"target": "url", "constraint": {"operator": "matches", "value": rule.url}}],

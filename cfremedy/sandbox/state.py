@@ -30,8 +30,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 from cfremedy.sandbox import dns_rules, settings_catalog
 from cfremedy.sandbox.errors import SandboxError, zone_not_found
@@ -75,6 +76,8 @@ __all__ = [
     "now_iso",
 ]
 
+T = TypeVar("T")
+
 ERR_SETTING_UNKNOWN = 1003
 ERR_SETTING_VALUE = 1007
 ERR_SETTING_NOT_EDITABLE = 1008
@@ -91,7 +94,8 @@ def now_iso() -> str:
 BatchResult = dict[str, list[DnsRecord]]
 
 
-class ErrorBucketRow(NamedTuple):
+@dataclass(frozen=True)
+class ErrorBucketRow:
     """One GraphQL `httpRequestsAdaptiveGroups` row: an hour, the two statuses, a count."""
 
     hour: datetime  # start of the hour, UTC
@@ -259,14 +263,10 @@ class SandboxState:
         return self._edit_records(zone_id, lambda z, t, now: dns_rules.post(z, t, body, now))
 
     def patch_record(self, zone_id: str, record_id: str, body: Any) -> DnsRecord:
-        return self._edit_records(
-            zone_id, lambda z, t, now: dns_rules.patch(z, t, record_id, body, now)
-        )
+        return self._edit_records(zone_id, lambda z, t, now: dns_rules.patch(z, t, record_id, body, now))
 
     def put_record(self, zone_id: str, record_id: str, body: Any) -> DnsRecord:
-        return self._edit_records(
-            zone_id, lambda z, t, now: dns_rules.put(z, t, record_id, body, now)
-        )
+        return self._edit_records(zone_id, lambda z, t, now: dns_rules.put(z, t, record_id, body, now))
 
     def delete_record(self, zone_id: str, record_id: str) -> DnsRecord:
         return self._edit_records(zone_id, lambda z, t, now: dns_rules.delete(t, record_id))
@@ -281,7 +281,7 @@ class SandboxState:
                 try:
                     out[kind].append(dns_rules.run_batch_item(zone, table, kind, item, now))
                 except SandboxError as exc:
-                    raise SandboxError(400, *((c, f"{kind}[{index}]: {m}") for c, m in exc.errors))
+                    raise SandboxError(400, *((c, f"{kind}[{index}]: {m}") for c, m in exc.errors)) from None
             return out
 
         return self._edit_records(zone_id, run)
@@ -304,7 +304,7 @@ class SandboxState:
             raise zone_not_found(zone_id)
         return zone
 
-    def _edit_records(self, zone_id: str, operation: Any) -> Any:
+    def _edit_records(self, zone_id: str, operation: Callable[[ZoneState, dict[str, DnsRecord], str], T]) -> T:
         with self.lock:
             zone = self._zone(zone_id)
             table = dict(zone.records)
@@ -338,7 +338,9 @@ def _build_zone(spec: ZoneSpec) -> ZoneState:
     zone.config_rules = tuple(
         ConfigRule(
             id=rule.id or stable_id(zone.id, "config_rule", rule.expression, str(index)),
-            expression=rule.expression, ssl=rule.ssl, description=rule.description,
+            expression=rule.expression,
+            ssl=rule.ssl,
+            description=rule.description,
             enabled=rule.enabled,
         )  # fmt: skip
         for index, rule in enumerate(spec.config_rules)
@@ -346,7 +348,10 @@ def _build_zone(spec: ZoneSpec) -> ZoneState:
     zone.page_rules = tuple(
         PageRule(
             id=rule.id or stable_id(zone.id, "page_rule", rule.url, str(index)),
-            url=rule.url, ssl=rule.ssl, priority=rule.priority, status=rule.status,
+            url=rule.url,
+            ssl=rule.ssl,
+            priority=rule.priority,
+            status=rule.status,
         )  # fmt: skip
         for index, rule in enumerate(spec.page_rules)
     )

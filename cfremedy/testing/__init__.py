@@ -54,5 +54,8 @@ def case_params(directory: Path, playbooks_dirs: Sequence[Path] = ()) -> list[An
     from cfremedy.registry import load_registry
 
     registry = load_registry(playbooks_dirs)
-    return [pytest.param(registry.get(case_file.playbook), case, id=f"{case_file.playbook}: {case.name}")
-            for _, case_file in case_files(directory) for case in case_file.cases]
+    return [
+        pytest.param(registry.get(case_file.playbook), case, id=f"{case_file.playbook}: {case.name}")
+        for _, case_file in case_files(directory)
+        for case in case_file.cases
+    ]

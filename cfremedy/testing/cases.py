@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -44,7 +44,7 @@ from cfremedy.registry import Playbook
 from cfremedy.testing.schema import Case, CaseFile, ExpectedFinding, LeafSpec, ProbeSpec
 
 # Every case runs at this moment: "expires in 12 days" must mean the same thing every day.
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 class CaseFailure(AssertionError):
@@ -94,15 +94,21 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
         t = spec.tls
         leaf = _leaf(t.leaf, spec.hostname) if t.outcome == "ok" and t.leaf is not None else None
         tls = TlsResult(
-            outcome=Outcome(t.outcome), error=t.error, version=t.version, alpn=t.alpn, leaf=leaf,
-            verified=t.verified, verify_error=t.verify_error, hostname_matches=t.hostname_matches,
-            expired=t.expired, cipher=t.cipher,
+            outcome=Outcome(t.outcome),
+            error=t.error,
+            version=t.version,
+            alpn=t.alpn,
+            leaf=leaf,
+            verified=t.verified,
+            verify_error=t.verify_error,
+            hostname_matches=t.hostname_matches,
+            expired=t.expired,
+            cipher=t.cipher,
             permissive=TlsOffer(t.permissive.version, t.permissive.cipher) if t.permissive else None,
         )
     http2 = None
     if spec.http2 is not None:
-        http2 = Http2Result(outcome=Outcome(spec.http2.outcome), error=spec.http2.error,
-                            status=spec.http2.status)
+        http2 = Http2Result(outcome=Outcome(spec.http2.outcome), error=spec.http2.error, status=spec.http2.status)
     response = None
     if spec.response is not None:
         fields = dict(spec.response)
@@ -111,9 +117,14 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
         except TypeError as exc:
             raise UsageError(f"probe {spec.hostname} response: {exc}") from None
     return OriginProbe(
-        hostname=spec.hostname, address=spec.address, proxied=spec.proxied,
-        tcp443=StepResult(Outcome(spec.tcp443)), tcp80=StepResult(Outcome(spec.tcp80)),
-        tls=tls, http2=http2, response=response,
+        hostname=spec.hostname,
+        address=spec.address,
+        proxied=spec.proxied,
+        tcp443=StepResult(Outcome(spec.tcp443)),
+        tcp80=StepResult(Outcome(spec.tcp80)),
+        tls=tls,
+        http2=http2,
+        response=response,
     )
 
 
@@ -124,8 +135,9 @@ def build_facts(case: Case) -> ZoneFacts:
         zone=zone,
         settings=frozen_mapping(case.settings),
         editable=frozen_mapping(case.editable),
-        records=tuple(DnsRecord(id=r.id, type=r.type, name=r.name, content=r.content, proxied=r.proxied)
-                      for r in case.records),
+        records=tuple(
+            DnsRecord(id=r.id, type=r.type, name=r.name, content=r.content, proxied=r.proxied) for r in case.records
+        ),
         ssl_rules=None if case.ssl_rules is None else tuple(SslRule(**r.model_dump()) for r in case.ssl_rules),
     )
     inventory = parse_inventory({"zones": {zone.name: case.inventory}} if case.inventory is not None else {})
@@ -142,11 +154,14 @@ def build_facts(case: Case) -> ZoneFacts:
         inventory=inventory.for_zone(zone.name),
         now=NOW,
         observed=observed,
-        pages_projects=None if case.pages_projects is None else tuple(
-            PagesProject(p.name, p.subdomain, tuple(p.domains)) for p in case.pages_projects),
+        pages_projects=None
+        if case.pages_projects is None
+        else tuple(PagesProject(p.name, p.subdomain, tuple(p.domains)) for p in case.pages_projects),
         options=frozen_mapping(case.options),
-        allowlists=tuple(AllowlistFile(a.path, tuple(ipaddress.ip_network(n, strict=False) for n in a.networks),
-                                       a.error) for a in case.allowlists),
+        allowlists=tuple(
+            AllowlistFile(a.path, tuple(ipaddress.ip_network(n, strict=False) for n in a.networks), a.error)
+            for a in case.allowlists
+        ),
         **extra,
     )
 
@@ -186,8 +201,10 @@ def check_case(playbook: Playbook, case: Case) -> None:
     expected = sorted(wanted, key=lambda w: (w.resource, w.message_contains))
     for found, want in zip(ordered, expected, strict=True):
         _check_finding(found, want, playbook.id)
-    got = [{"target": c.target, "before": c.before, "after": c.after,
-            "lowers_security": c.lowers_security} for c in changes]
+    got = [
+        {"target": c.target, "before": c.before, "after": c.after, "lowers_security": c.lowers_security}
+        for c in changes
+    ]
     want_changes = [w.model_dump() for w in case.expect.changes]
     if got != want_changes:
         raise CaseFailure(f"changes are {got}, expected {want_changes}")
@@ -214,8 +231,9 @@ def run_directory(directory: Path, playbooks: dict[str, Playbook]) -> list[CaseR
     for path, case_file in case_files(directory):
         playbook = playbooks.get(case_file.playbook)
         if playbook is None:
-            raise UsageError(f"{path}: no playbook {case_file.playbook!r} is loaded",
-                             hint="add its directory with --playbooks-dir")
+            raise UsageError(
+                f"{path}: no playbook {case_file.playbook!r} is loaded", hint="add its directory with --playbooks-dir"
+            )
         for case in case_file.cases:
             try:
                 check_case(playbook, case)

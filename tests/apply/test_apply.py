@@ -14,7 +14,13 @@ import pytest
 from pydantic import SecretStr
 
 from cfremedy.apply import (
-    ApplyOptions, Executor, inverse_plan, prepare, reconcile, run_succeeded, safety_problems,
+    ApplyOptions,
+    Executor,
+    inverse_plan,
+    prepare,
+    reconcile,
+    run_succeeded,
+    safety_problems,
 )
 from cfremedy.errors import EXIT_API, EXIT_REFUSED, MissingPermission, Refused, UsageError
 from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritableGateway, WritesNotAllowed
@@ -28,26 +34,45 @@ TOKEN = "writer-token"
 READ_ONLY = "reader-token"
 ZONE = "apply.example"
 FAST = RetryPolicy(attempts=4, backoff=0.005)
-SETTINGS_BEFORE = {"ssl": "full", "origin_max_http_version": "2", "proxy_read_timeout": 100,
-                   "min_tls_version": "1.0", "always_use_https": "off"}
-SETTINGS_AFTER = {"ssl": "strict", "origin_max_http_version": "1", "proxy_read_timeout": 360,
-                  "min_tls_version": "1.2", "always_use_https": "on"}
+SETTINGS_BEFORE = {
+    "ssl": "full",
+    "origin_max_http_version": "2",
+    "proxy_read_timeout": 100,
+    "min_tls_version": "1.0",
+    "always_use_https": "off",
+}
+SETTINGS_AFTER = {
+    "ssl": "strict",
+    "origin_max_http_version": "1",
+    "proxy_read_timeout": 360,
+    "min_tls_version": "1.2",
+    "always_use_https": "on",
+}
 
 
 def scenario(seed: int = 0, extra_records: int = 15) -> dict[str, Any]:
     return {
         "sandbox": {"seed": seed},
         "tokens": [
-            {"name": "writer", "value": TOKEN, "permissions": [
-                "Zone Read", "Zone Settings Read", "Zone Settings Write", "DNS Read", "DNS Write"]},
+            {
+                "name": "writer",
+                "value": TOKEN,
+                "permissions": ["Zone Read", "Zone Settings Read", "Zone Settings Write", "DNS Read", "DNS Write"],
+            },
             {"name": "reader", "value": READ_ONLY, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]},
         ],
-        "zones": [{
-            "name": ZONE, "plan": "enterprise", "settings": SETTINGS_BEFORE,
-            "generate_records": extra_records,
-            "records": [{"type": "A", "name": f"host{i}", "content": f"93.184.215.{i}", "proxied": True}
-                        for i in range(1, 6)],
-        }],
+        "zones": [
+            {
+                "name": ZONE,
+                "plan": "enterprise",
+                "settings": SETTINGS_BEFORE,
+                "generate_records": extra_records,
+                "records": [
+                    {"type": "A", "name": f"host{i}", "content": f"93.184.215.{i}", "proxied": True}
+                    for i in range(1, 6)
+                ],
+            }
+        ],
     }
 
 
@@ -56,16 +81,22 @@ def zone_id(api: SandboxApi) -> str:
 
 
 def hosts(api: SandboxApi) -> list[Any]:
-    return sorted((r for r in api.state.records(zone_id(api)) if r.name.startswith("host")),
-                  key=lambda r: r.name)
+    return sorted((r for r in api.state.records(zone_id(api)) if r.name.startswith("host")), key=lambda r: r.name)
 
 
 def ten_change_plan(api: SandboxApi) -> Plan:
     changes = [Change("test", f"setting:{k}", v, SETTINGS_AFTER[k], "test") for k, v in SETTINGS_BEFORE.items()]
     for record in hosts(api):
         fields = {"type": "A", "name": record.name}
-        changes.append(Change("test", f"dns:{record.id}", {**fields, "content": record.content},
-                              {**fields, "content": record.content.replace(".215.", ".216.")}, "test"))
+        changes.append(
+            Change(
+                "test",
+                f"dns:{record.id}",
+                {**fields, "content": record.content},
+                {**fields, "content": record.content.replace(".215.", ".216.")},
+                "test",
+            )
+        )
     return Plan.new(ZONE, zone_id(api), tuple(changes))
 
 
@@ -76,9 +107,16 @@ def live(api: SandboxApi, change: Change) -> Any:
     return {"type": record.type, "name": record.name, "content": record.content}
 
 
-def apply(api: SandboxApi, plan: Plan, state_dir: Path, options: ApplyOptions = ApplyOptions(),
-          token: str = TOKEN, kind: RunKind = RunKind.APPLY, rolls_back: str | None = None,
-          retry: RetryPolicy = FAST) -> Run:
+def apply(
+    api: SandboxApi,
+    plan: Plan,
+    state_dir: Path,
+    options: ApplyOptions = ApplyOptions(),
+    token: str = TOKEN,
+    kind: RunKind = RunKind.APPLY,
+    rolls_back: str | None = None,
+    retry: RetryPolicy = FAST,
+) -> Run:
     async def go() -> Run:
         async with WritableGateway(SecretStr(token), api.url, retry=retry) as gw:
             with Journal.in_state_dir(state_dir) as journal:
@@ -108,11 +146,20 @@ def test_an_edited_plan_is_refused(sandbox_factory) -> None:
     "make_plan, options, reason",
     [
         (lambda p: p, ApplyOptions(max_changes=9), "10 changes exceed --max-changes 9"),
-        (lambda p: Plan.new(ZONE, p.zone_id, p.changes[5:]), ApplyOptions(),
-         None),  # 5 of 20 records (25 %) is allowed: the control case
-        (lambda p: Plan.new(ZONE, p.zone_id, (*p.changes[:1], Change(
-            "test", "setting:ssl", "full", "flexible", "test", lowers_security=True))[1:]),
-         ApplyOptions(), "setting:ssl would lower security (pass --allow-downgrade)"),
+        (
+            lambda p: Plan.new(ZONE, p.zone_id, p.changes[5:]),
+            ApplyOptions(),
+            None,
+        ),  # 5 of 20 records (25 %) is allowed: the control case
+        (
+            lambda p: Plan.new(
+                ZONE,
+                p.zone_id,
+                (*p.changes[:1], Change("test", "setting:ssl", "full", "flexible", "test", lowers_security=True))[1:],
+            ),
+            ApplyOptions(),
+            "setting:ssl would lower security (pass --allow-downgrade)",
+        ),
     ],
     ids=["max-changes", "dns-25-percent-ok", "downgrade"],
 )
@@ -161,8 +208,9 @@ def test_a_read_only_gateway_cannot_write(sandbox_factory) -> None:
     async def go() -> None:
         async with CloudflareGateway(SecretStr(TOKEN), api.url) as gw:
             zone = await gw.zone_by_name(ZONE)
-            await gw._transport.send(Op("set ssl", write=True), "PATCH",
-                                     f"/zones/{zone.id}/settings/ssl", {"value": "strict"})
+            await gw._transport.send(
+                Op("set ssl", write=True), "PATCH", f"/zones/{zone.id}/settings/ssl", {"value": "strict"}
+            )
 
     with pytest.raises(WritesNotAllowed):
         asyncio.run(go())
@@ -180,19 +228,24 @@ def test_safety_problems_is_pure_and_force_never_allows_a_downgrade() -> None:
     ]
     assert safety_problems(plan, 100, ApplyOptions(allow_downgrade=True)) == []
     assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True)) == [
-        "setting:ssl would lower security (pass --allow-downgrade)"]
+        "setting:ssl would lower security (pass --allow-downgrade)"
+    ]
     assert safety_problems(plan, 10, ApplyOptions(max_changes=0, force=True, allow_downgrade=True)) == []
     # a small zone: 4 of 6 records is no blast radius worth refusing
     assert safety_problems(plan, 6, ApplyOptions(allow_downgrade=True)) == []
 
 
-@pytest.mark.parametrize("before, after", [
-    ({}, {}),
-    ({"content": "a"}, {"content": "b", "proxied": False}),
-    ({"comment": "a"}, {"comment": "b"}),
-])
-def test_dns_changes_the_drift_check_cannot_check_are_refused(sandbox_factory, tmp_path: Path,
-                                                              before: dict, after: dict) -> None:
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ({}, {}),
+        ({"content": "a"}, {"content": "b", "proxied": False}),
+        ({"comment": "a"}, {"comment": "b"}),
+    ],
+)
+def test_dns_changes_the_drift_check_cannot_check_are_refused(
+    sandbox_factory, tmp_path: Path, before: dict, after: dict
+) -> None:
     api = sandbox_factory(scenario())
     record = hosts(api)[0]
     plan = Plan.new(ZONE, zone_id(api), (Change("p", f"dns:{record.id}", before, after, "r"),))
@@ -241,9 +294,13 @@ def test_under_random_faults_the_journal_and_the_sandbox_agree(sandbox_factory, 
     api = sandbox_factory(scenario(seed=seed))
     plan = ten_change_plan(api)
     api.clear_log()
-    api.set_faults([FaultSpec(kind="429", rate=0.1, retry_after=0.01),
-                    FaultSpec(kind="500", rate=0.1),
-                    FaultSpec(kind="reset", rate=0.1)])
+    api.set_faults(
+        [
+            FaultSpec(kind="429", rate=0.1, retry_after=0.01),
+            FaultSpec(kind="500", rate=0.1),
+            FaultSpec(kind="reset", rate=0.1),
+        ]
+    )
     # Eight attempts per request: prepare's reads get through (30 % faults, 0.3^8), so every
     # seed reaches the write protocol, which is what this test is about.
     run = apply(api, plan, tmp_path, retry=RetryPolicy(attempts=8, backoff=0.002))
@@ -313,5 +370,6 @@ def test_a_write_the_api_refuses_is_reported_once_and_never_retried(sandbox_fact
     assert entry.state is ChangeState.NOT_APPLIED
     assert entry.detail.startswith("refused by the API:") and "1007" in entry.detail
     assert [w for w in writes(api) if "min_tls_version" in w] == [
-        f"PATCH /zones/{zone_id(api)}/settings/min_tls_version"]  # one attempt, not three
+        f"PATCH /zones/{zone_id(api)}/settings/min_tls_version"
+    ]  # one attempt, not three
     assert api.state.setting_value(zone_id(api), "min_tls_version") == "1.0"

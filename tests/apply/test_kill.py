@@ -49,10 +49,18 @@ def test_sigkill_at_random_points(tmp_path: Path, rounds: int) -> None:
             plan = ten_change_plan(api)
             plan_file = tmp_path / f"plan{round_no}.json"
             plan.write(plan_file)
-            env = {**base_env, "CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_BASE_URL": api.url,
-                   "CFREMEDY_STATE_DIR": str(tmp_path / f"state{round_no}")}
-            proc = subprocess.Popen([CFREMEDY, "apply", str(plan_file), "--yes", "--no-probe"],
-                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env = {
+                **base_env,
+                "CLOUDFLARE_API_TOKEN": TOKEN,
+                "CLOUDFLARE_BASE_URL": api.url,
+                "CFREMEDY_STATE_DIR": str(tmp_path / f"state{round_no}"),
+            }
+            proc = subprocess.Popen(
+                [CFREMEDY, "apply", str(plan_file), "--yes", "--no-probe"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             # Start-up time varies with the machine's load; the write phase is what matters, so
             # the random point is taken from when the journal shows the run has begun.
             writing_from = wait_for_run(Path(env["CFREMEDY_STATE_DIR"]), proc)
@@ -81,8 +89,7 @@ def test_sigkill_at_random_points(tmp_path: Path, rounds: int) -> None:
                 assert undo.returncode == 0, undo.stderr
             assert all(live(api, c) == c.before for c in plan.changes), round_no
     # The kills must really have landed mid-run, not only before or after it.
-    print(f"write phase: {window:.2f} s; outcomes: {outcomes[1:]}; in-doubt writes settled by"
-          f" history: {settled_later}")
+    print(f"write phase: {window:.2f} s; outcomes: {outcomes[1:]}; in-doubt writes settled by history: {settled_later}")
     assert outcomes[0] == "applied:10"
     # The kills must really have landed mid-run, not only before or after it.
     partial = [o for o in outcomes[1:] if o.startswith("interrupted") and not o.endswith(":0")]

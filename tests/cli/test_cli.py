@@ -23,14 +23,15 @@ from cfremedy.sandbox.session import SandboxSession
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 SECRET = "s3cr3t-5ee-this-and-fail-7f3a"
-CLEAN_ENV = {k: v for k, v in os.environ.items()
-             if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
 
 
-def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CFREMEDY, *args], env={**CLEAN_ENV, **(env or {})}, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def run(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CFREMEDY, *args], env={**CLEAN_ENV, **(env or {})}, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def one_clear_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -67,19 +68,30 @@ def test_audit_json_is_the_report_and_only_the_report(demo: SandboxSession, env:
     assert report["schema_version"] == 1 and report["tool"]["name"] == "cfremedy"
     (zone,) = report["zones"]
     assert (zone["name"], zone["plan"]) == ("shop.example", "enterprise")
-    assert {f["playbook"] for f in zone["findings"]} == {"http2_to_origin", "proxy_read_timeout",
-                                                         "origin_cert_expiry"}
+    assert {f["playbook"] for f in zone["findings"]} == {"http2_to_origin", "proxy_read_timeout", "origin_cert_expiry"}
     assert {(c["target"], c["before"], c["after"]) for c in zone["changes"]} == {
-        ("setting:origin_max_http_version", "2", "1"), ("setting:proxy_read_timeout", 100, 360),
+        ("setting:origin_max_http_version", "2", "1"),
+        ("setting:proxy_read_timeout", 100, 360),
     }
-    assert report["summary"] == {"zones": 1, "findings": 3, "by_severity": {"high": 2, "medium": 1},
-                                 "suppressed": 0, "changes": 2, "errors": 0}
+    assert report["summary"] == {
+        "zones": 1,
+        "findings": 3,
+        "by_severity": {"high": 2, "medium": 1},
+        "suppressed": 0,
+        "changes": 2,
+        "errors": 0,
+    }
     assert "shop.example" in proc.stderr  # progress goes to stderr
     log = demo.api.requests
     # the zone, its settings, its DNS records, its Configuration Rules and Page Rules: reads only
     assert len(log) == 5 and {r.method for r in log} == {"GET"}
     assert sorted(r.path.rsplit("/", 1)[-1] for r in log) == [
-        "dns_records", "entrypoint", "pagerules", "settings", "zones"]
+        "dns_records",
+        "entrypoint",
+        "pagerules",
+        "settings",
+        "zones",
+    ]
 
 
 def test_default_format_off_a_terminal_is_json_and_table_on_request(env: dict[str, str]) -> None:
@@ -103,7 +115,8 @@ def test_output_file(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_audit_and_plan_send_no_write_even_with_changes_to_propose(
-        demo: SandboxSession, env: dict[str, str], tmp_path: Path) -> None:
+    demo: SandboxSession, env: dict[str, str], tmp_path: Path
+) -> None:
     for zone in ("blog.example", "static.example"):
         run(["audit", "zone", zone, "--probe-timeout", "0.5"], env)
         plan_file = tmp_path / f"{zone}.json"
@@ -125,8 +138,8 @@ def test_audit_and_plan_send_no_write_even_with_changes_to_propose(
     ids=["wrong-token", "unknown-zone", "no-dns-read", "permanent-429"],
 )
 def test_api_failures_exit_3_with_one_clear_line(
-        demo: SandboxSession, env: dict[str, str], token: str | None, zone: str,
-        fault: FaultSpec | None, fragment: str) -> None:
+    demo: SandboxSession, env: dict[str, str], token: str | None, zone: str, fault: FaultSpec | None, fragment: str
+) -> None:
     if fault is not None:
         demo.api.set_faults([fault])
     proc = run(["audit", "zone", zone], {**env, **({"CLOUDFLARE_API_TOKEN": token} if token else {})})
@@ -154,8 +167,7 @@ def test_unreachable_api_exits_3(env: dict[str, str]) -> None:
     ],
     ids=["playbook", "connect-to", "inventory", "origin-ca", "no-token"],
 )
-def test_bad_usage_exits_2(env: dict[str, str], args: list[str], extra_env: dict[str, str],
-                           fragment: str) -> None:
+def test_bad_usage_exits_2(env: dict[str, str], args: list[str], extra_env: dict[str, str], fragment: str) -> None:
     proc = run(args, {**env, **extra_env})
     assert proc.returncode == 2, proc.stderr
     assert fragment in one_clear_line(proc)
@@ -170,7 +182,10 @@ def test_the_token_never_appears_anywhere(demo: SandboxSession, env: dict[str, s
     secret_env = {**env, "CLOUDFLARE_API_TOKEN": SECRET}
     outputs: list[str] = []
     for args in (
-        ["-vv"], ["--format", "json", "-vv"], ["--format", "table"], ["-o", str(tmp_path / "r.json")],
+        ["-vv"],
+        ["--format", "json", "-vv"],
+        ["--format", "table"],
+        ["-o", str(tmp_path / "r.json")],
     ):
         proc = run(["audit", "zone", "blog.example", *args], secret_env)
         assert proc.returncode == 1, proc.stderr
@@ -181,8 +196,10 @@ def test_the_token_never_appears_anywhere(demo: SandboxSession, env: dict[str, s
     outputs += [run(["doctor", "-vv"], secret_env).stderr]
     # failures at full verbosity: a rejected token (it contains SECRET, so it must be masked
     # whole) and an unreachable API
-    for extra in ({"CLOUDFLARE_API_TOKEN": SECRET + "-revoked"},
-                  {"CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"}):
+    for extra in (
+        {"CLOUDFLARE_API_TOKEN": SECRET + "-revoked"},
+        {"CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"},
+    ):
         proc = run(["audit", "zone", "blog.example", "-vv"], {**secret_env, **extra})
         assert proc.returncode == 3
         outputs += [proc.stdout, proc.stderr]
@@ -194,8 +211,12 @@ def test_the_token_never_appears_anywhere(demo: SandboxSession, env: dict[str, s
 def test_playbooks_list_and_show() -> None:
     proc = run(["playbooks", "list"])
     assert proc.returncode == 0
-    for playbook, codes in [("origin_ip", "521,522,523,1000"), ("ssl_origin_cert", "521,525,526"),
-                            ("http2_to_origin", "520"), ("proxy_read_timeout", "524")]:
+    for playbook, codes in [
+        ("origin_ip", "521,522,523,1000"),
+        ("ssl_origin_cert", "521,525,526"),
+        ("http2_to_origin", "520"),
+        ("proxy_read_timeout", "524"),
+    ]:
         assert re.search(rf"^{playbook}\s+{codes}\s", proc.stdout, re.M), proc.stdout
     show = run(["playbooks", "show", "ssl_origin_cert"])
     assert "Anti-pattern:" in show.stdout and "Zone Settings Write" in show.stdout
@@ -230,8 +251,13 @@ def test_demo_shows_every_playbook_firing_beside_a_clean_zone() -> None:
 
 def test_sandbox_serve_is_usable_from_another_process(tmp_path: Path) -> None:
     env_file = tmp_path / "sandbox.env"
-    server = subprocess.Popen([CFREMEDY, "sandbox", "serve", "--port", "0", "--env-file", str(env_file)],
-                              env=CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [CFREMEDY, "sandbox", "serve", "--port", "0", "--env-file", str(env_file)],
+        env=CLEAN_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not env_file.exists() and time.monotonic() < deadline:
@@ -259,12 +285,21 @@ def test_settings_come_from_a_dotenv_file(demo: SandboxSession, tmp_path: Path) 
 def test_help_teaches() -> None:
     top = run(["--help"])
     assert top.returncode == 0
-    for word in ("demo", "audit", "plan", "doctor", "playbooks", "sandbox", "CLOUDFLARE_API_TOKEN",
-                 "Exit codes"):
+    for word in ("demo", "audit", "plan", "doctor", "playbooks", "sandbox", "CLOUDFLARE_API_TOKEN", "Exit codes"):
         assert word in top.stdout
     audit = run(["audit", "zone", "--help"]).stdout
-    for word in ("--format", "--fail-on", "--inventory", "--connect-to", "--origin-ca",
-                 "--probe-timeout", "--no-probe", "Examples", "Exit codes", "Zone Settings Read"):
+    for word in (
+        "--format",
+        "--fail-on",
+        "--inventory",
+        "--connect-to",
+        "--origin-ca",
+        "--probe-timeout",
+        "--no-probe",
+        "Examples",
+        "Exit codes",
+        "Zone Settings Read",
+    ):
         assert word in audit, word
     assert run(["--version"]).stdout.startswith("cfremedy ")
 
@@ -282,8 +317,10 @@ def test_apply_history_rollback_through_the_cli(tmp_path: Path) -> None:
         assert "setting:ssl would lower security (pass --allow-downgrade)" in one_clear_line(refused)
         no_prompt = run(["apply", str(plan_file), "--allow-downgrade"], env)
         assert no_prompt.returncode == 2 and "pass --yes" in no_prompt.stderr
-        read_only = run(["apply", str(plan_file), "--yes", "--allow-downgrade"],
-                        {**env, "CLOUDFLARE_API_TOKEN": "sandbox-read-only-token"})
+        read_only = run(
+            ["apply", str(plan_file), "--yes", "--allow-downgrade"],
+            {**env, "CLOUDFLARE_API_TOKEN": "sandbox-read-only-token"},
+        )
         assert read_only.returncode == 3
         assert "lacks 'Zone Settings Write'" in one_clear_line(read_only)
         edited = json.loads(plan_file.read_text())
@@ -358,17 +395,19 @@ def test_a_crashing_playbook_fails_the_run_but_not_the_others_findings(env: dict
     assert "playbook failures, the audit is incomplete: explodes on blog.example" in proc.stderr
     zone = json.loads(proc.stdout)["zones"][0]
     # the others still ran
-    assert {f["playbook"] for f in zone["findings"]} == {"ssl_origin_cert", "cloudflare_ips_allowlist",
-                                                         "pages_custom_domain"}
-    assert zone["errors"] == [{"stage": "playbook", "resource": "explodes",
-                               "message": "detect: RuntimeError: kaboom"}]
+    assert {f["playbook"] for f in zone["findings"]} == {
+        "ssl_origin_cert",
+        "cloudflare_ips_allowlist",
+        "pages_custom_domain",
+    }
+    assert zone["errors"] == [{"stage": "playbook", "resource": "explodes", "message": "detect: RuntimeError: kaboom"}]
 
 
 def test_the_table_marks_suppressed_findings(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "cfremedy.toml").write_text(
-        '[[ignore]]\nplaybook = "ssl_origin_cert"\nresource = "legacy.*"\nreason = "retiring in May"\n')
-    proc = run(["audit", "zone", "blog.example", "--format", "table", "--config",
-                str(tmp_path / "cfremedy.toml")], env)
+        '[[ignore]]\nplaybook = "ssl_origin_cert"\nresource = "legacy.*"\nreason = "retiring in May"\n'
+    )
+    proc = run(["audit", "zone", "blog.example", "--format", "table", "--config", str(tmp_path / "cfremedy.toml")], env)
     row = next(line for line in proc.stdout.splitlines() if "legacy.blog.example" in line)
     assert "(critical) SUPPRESSED" in row
     assert "4 finding(s) (2 critical, 2 high), 1 suppressed" in proc.stdout
@@ -377,8 +416,20 @@ def test_the_table_marks_suppressed_findings(env: dict[str, str], tmp_path: Path
 def test_the_expiry_horizon_comes_from_the_config_file(env: dict[str, str], tmp_path: Path) -> None:
     def expiry(days: int) -> list[str]:
         (tmp_path / "cfremedy.toml").write_text(f"[playbooks.origin_cert_expiry]\ndays = {days}\n")
-        proc = run(["audit", "zone", "shop.example", "--format", "json", "--playbook", "origin_cert_expiry",
-                    "--config", str(tmp_path / "cfremedy.toml")], env)
+        proc = run(
+            [
+                "audit",
+                "zone",
+                "shop.example",
+                "--format",
+                "json",
+                "--playbook",
+                "origin_cert_expiry",
+                "--config",
+                str(tmp_path / "cfremedy.toml"),
+            ],
+            env,
+        )
         return [f["resource"] for f in json.loads(proc.stdout)["zones"][0]["findings"]]
 
     assert expiry(30) == ["www.shop.example"]  # the demo's certificate has 12 days left

@@ -28,16 +28,24 @@ COOKIE = "demo-cookie-value"
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CFREMEDY, *args], env={**BASE_ENV, **env}, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([CFREMEDY, *args], env={**BASE_ENV, **env}, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[SandboxSession]:
     scenario = load_scenario("demo")
-    no_analytics = TokenSpec(name="no-analytics", value="no-analytics-token",
-                             permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read",
-                                          "Page Rules Read", "Cloudflare Pages Read"))
+    no_analytics = TokenSpec(
+        name="no-analytics",
+        value="no-analytics-token",
+        permissions=(
+            "Zone Read",
+            "Zone Settings Read",
+            "DNS Read",
+            "Config Rules Read",
+            "Page Rules Read",
+            "Cloudflare Pages Read",
+        ),
+    )
     with SandboxSession(scenario.model_copy(update={"tokens": scenario.tokens + (no_analytics,)})) as session:
         yield session
 
@@ -48,7 +56,9 @@ def env(demo: SandboxSession) -> dict[str, str]:
     return demo.env()
 
 
-def diagnose(env: dict[str, str], url: str, bundle: Path | None = None, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def diagnose(
+    env: dict[str, str], url: str, bundle: Path | None = None, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     args = ["diagnose", url, "--format", "json", "--probe-timeout", "1", *extra]
     if bundle is not None:
         args += ["--bundle", str(bundle)]
@@ -60,15 +70,34 @@ def diagnose(env: dict[str, str], url: str, bundle: Path | None = None, *extra: 
     "url, code, title, playbook, resource, collect",
     [
         ("http://www.blog.example/", 526, "Invalid SSL certificate", "ssl_origin_cert", "www.blog.example", None),
-        ("http://api.shop.example/export", 520, "Web server returns an unknown error", "http2_to_origin",
-         "api.shop.example", "HAR files"),
-        ("http://files.static.example/", 522, "Connection timed out", "origin_ip", "files.static.example",
-         "MTR or traceroute"),
+        (
+            "http://api.shop.example/export",
+            520,
+            "Web server returns an unknown error",
+            "http2_to_origin",
+            "api.shop.example",
+            "HAR files",
+        ),
+        (
+            "http://files.static.example/",
+            522,
+            "Connection timed out",
+            "origin_ip",
+            "files.static.example",
+            "MTR or traceroute",
+        ),
     ],
 )
-def test_a_cloudflare_5xx_is_named_checked_and_bundled(env: dict[str, str], tmp_path: Path, url: str, code: int,
-                                                      title: str, playbook: str, resource: str,
-                                                      collect: str | None) -> None:
+def test_a_cloudflare_5xx_is_named_checked_and_bundled(
+    env: dict[str, str],
+    tmp_path: Path,
+    url: str,
+    code: int,
+    title: str,
+    playbook: str,
+    resource: str,
+    collect: str | None,
+) -> None:
     proc, report = diagnose(env, url, tmp_path / "bundle")
     assert proc.returncode == 1, proc.stderr  # a 5xx was observed
     bundle = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
@@ -86,8 +115,10 @@ def test_a_cloudflare_5xx_is_named_checked_and_bundled(env: dict[str, str], tmp_
     assert bundle["diagnosis"]["likely_causes"] and bundle["diagnosis"]["checks"]
     # every playbook that prevents this code runs, and no other
     assert bundle["playbooks"]["run"] == related(code) and playbook in related(code)
-    assert any(f["playbook"] == playbook and f["resource"] == resource and code in f["error_codes"]
-               for f in bundle["playbooks"]["findings"])
+    assert any(
+        f["playbook"] == playbook and f["resource"] == resource and code in f["error_codes"]
+        for f in bundle["playbooks"]["findings"]
+    )
     if collect:
         assert any(collect in item for item in bundle["diagnosis"]["to_collect_yourself"])
     assert section["title"] == title
@@ -99,8 +130,9 @@ def related(code: int) -> list[str]:
     return [p.id for p in load_registry().playbooks if code in p.error_codes]
 
 
-def test_the_bundle_never_holds_the_token_or_a_cookie(demo: SandboxSession, env: dict[str, str],
-                                                      tmp_path: Path) -> None:
+def test_the_bundle_never_holds_the_token_or_a_cookie(
+    demo: SandboxSession, env: dict[str, str], tmp_path: Path
+) -> None:
     assert any(e.set_cookie for e in demo.scenario.edge if e.hostname == "www.blog.example")
     proc, _ = diagnose(env, "http://www.blog.example/", tmp_path / "b", "-vv")
     everything = proc.stdout + proc.stderr + "".join(p.read_text() for p in (tmp_path / "b").iterdir())
@@ -117,8 +149,9 @@ def test_an_origin_generated_502_sends_the_user_to_the_host(env: dict[str, str])
     assert report["diagnosis"]["section"]["code"] == 502
 
 
-def test_without_a_token_it_explains_bundles_and_names_what_it_could_not_run(env: dict[str, str],
-                                                                              tmp_path: Path) -> None:
+def test_without_a_token_it_explains_bundles_and_names_what_it_could_not_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     no_token = {k: v for k, v in env.items() if k != "CLOUDFLARE_API_TOKEN"}
     proc, report = diagnose(no_token, "http://www.blog.example/", tmp_path / "b")
     assert proc.returncode == 1 and (tmp_path / "b" / "bundle.md").exists()
@@ -138,15 +171,26 @@ def test_bad_urls_and_unreachable_ones(env: dict[str, str]) -> None:
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
     outside = run(["diagnose", "http://not-in-the-sandbox.example/"], env)  # --connect-to-only is on
     assert outside.returncode == 2 and "no --connect-to rule covers not-in-the-sandbox.example:80" in outside.stderr
-    dead = run(["diagnose", "http://nothing.example/", "--edge-connect-to", "nothing.example:80:127.0.0.1:9",
-                "--format", "json"], env)
+    dead = run(
+        [
+            "diagnose",
+            "http://nothing.example/",
+            "--edge-connect-to",
+            "nothing.example:80:127.0.0.1:9",
+            "--format",
+            "json",
+        ],
+        env,
+    )
     assert dead.returncode == 3 and json.loads(dead.stdout)["error"]["fetch_error"]
 
 
 def test_errors_zone_prints_the_breakdown_and_the_query_count(demo: SandboxSession, env: dict[str, str]) -> None:
     table = run(["errors", "zone", "shop.example", "--since", "24h", "--format", "table"], env)
     assert table.returncode == 0, table.stderr
-    assert re.search(r"^524\s+37\s+none: 37\s+\|[ ▁▂▃▄▅▆▇█]{24}\|\s+proxy_read_timeout\s+#error-524", table.stdout, re.M)
+    assert re.search(
+        r"^524\s+37\s+none: 37\s+\|[ ▁▂▃▄▅▆▇█]{24}\|\s+proxy_read_timeout\s+#error-524", table.stdout, re.M
+    )
     assert re.search(r"^520\s+12\s+none: 12 .*http2_to_origin", table.stdout, re.M)
     assert re.search(r"^502\s+3\s+502: 3\s", table.stdout, re.M)
     assert "cfremedy: GraphQL: 1 query for 1 zone" in table.stderr
@@ -159,12 +203,27 @@ def test_errors_zone_prints_the_breakdown_and_the_query_count(demo: SandboxSessi
 
 
 ANALYTICS_ACCOUNT = {
-    "tokens": [{"value": "t", "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read",
-                                             "Config Rules Read", "Page Rules Read"]}],
+    "tokens": [
+        {
+            "value": "t",
+            "permissions": [
+                "Zone Read",
+                "Zone Settings Read",
+                "DNS Read",
+                "Analytics Read",
+                "Config Rules Read",
+                "Page Rules Read",
+            ],
+        }
+    ],
     "zones": [
-        {"name": f"z{i:02d}.example", "plan": "enterprise", "settings": {"ssl": "strict"},
-         "analytics": [{"edge_status": 524, "count": i + 1, "hours_ago": 1}] if i % 3 == 0 else [],
-         **({"graphql_error": "zone is not authorized for analytics"} if i == 7 else {})}
+        {
+            "name": f"z{i:02d}.example",
+            "plan": "enterprise",
+            "settings": {"ssl": "strict"},
+            "analytics": [{"edge_status": 524, "count": i + 1, "hours_ago": 1}] if i % 3 == 0 else [],
+            **({"graphql_error": "zone is not authorized for analytics"} if i == 7 else {}),
+        }
         for i in range(25)
     ],
 }

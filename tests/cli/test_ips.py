@@ -29,8 +29,9 @@ deny all;
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CFREMEDY, *args], env={**CLEAN_ENV, **(env or {})}, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [CFREMEDY, *args], env={**CLEAN_ENV, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
 
 
 def sandbox_env(api: SandboxApi) -> dict[str, str]:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,13 @@ import pytest
 from pydantic import SecretStr
 
 from cfremedy.audit import AuditOptions, audit
-from cfremedy.selection import AccountSelection, Shard
 from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.models import Report, Zone
 from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.registry import load_registry
 from cfremedy.report import report_dict
 from cfremedy.sandbox.scenario import FaultSpec
+from cfremedy.selection import AccountSelection, Shard
 
 TOKEN = "account-token"
 PLAYBOOKS = load_registry().playbooks
@@ -32,11 +33,19 @@ MODES = ("off", "flexible", "full", "strict")
 def scenario(zones: int, records: int = 5, **sandbox: Any) -> dict[str, Any]:
     return {
         "sandbox": sandbox,
-        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read",
-                                                     "Config Rules Read", "Page Rules Read"]}],
+        "tokens": [
+            {
+                "value": TOKEN,
+                "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"],
+            }
+        ],
         "zones": [
-            {"name": f"z{i:03d}.example", "plan": "enterprise" if i % 5 == 0 else "pro",
-             "settings": {"ssl": MODES[i % 4]}, "generate_records": records}
+            {
+                "name": f"z{i:03d}.example",
+                "plan": "enterprise" if i % 5 == 0 else "pro",
+                "settings": {"ssl": MODES[i % 4]},
+                "generate_records": records,
+            }
             for i in range(zones)
         ],
     }
@@ -53,8 +62,9 @@ class FakeTime:
         return self.now
 
     def now_utc(self) -> Any:
-        from datetime import datetime, timezone
-        return datetime(2026, 11, 21, tzinfo=timezone.utc)
+        from datetime import datetime
+
+        return datetime(2026, 11, 21, tzinfo=UTC)
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -62,11 +72,20 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-def run_account(url: str, scope: AccountSelection = AccountSelection(), limiter: RateLimiter | None = None,
-                sleep: Any = asyncio.sleep) -> tuple[Report, int]:
+def run_account(
+    url: str,
+    scope: AccountSelection = AccountSelection(),
+    limiter: RateLimiter | None = None,
+    sleep: Any = asyncio.sleep,
+) -> tuple[Report, int]:
     async def go() -> tuple[Report, int]:
-        async with CloudflareGateway(SecretStr(TOKEN), url, limiter=limiter or RateLimiter(Rate(10**6, 1)),
-                                     sleep=sleep, retry=RetryPolicy(backoff=0.01)) as gateway:
+        async with CloudflareGateway(
+            SecretStr(TOKEN),
+            url,
+            limiter=limiter or RateLimiter(Rate(10**6, 1)),
+            sleep=sleep,
+            retry=RetryPolicy(backoff=0.01),
+        ) as gateway:
             report = await audit(gateway, scope, NO_PROBE)
             return report, gateway.requests_sent
 
@@ -111,8 +130,7 @@ def test_skip_rules_halves_the_requests_and_says_so(sandbox_factory) -> None:
 
     report = asyncio.run(go())
     assert len(api.requests) == 1 + 2 * 20
-    assert all([e.stage for e in z.errors] == ["rules"] and "--skip-rules" in z.errors[0].message
-               for z in report.zones)
+    assert all([e.stage for e in z.errors] == ["rules"] and "--skip-rules" in z.errors[0].message for z in report.zones)
 
 
 def test_a_token_without_the_rules_permissions_is_judged_zone_wide(sandbox_factory) -> None:
@@ -189,7 +207,7 @@ def test_the_limiter_keeps_a_sliding_window() -> None:
     stamps = asyncio.run(take(7))
     assert stamps[:3] == [0, 0.5, 1.0]
     # a slot frees a whole window after its response came back, not after the request left
-    assert all(later - earlier >= 10.5 for earlier, later in zip(stamps, stamps[3:]))
+    assert all(later - earlier >= 10.5 for earlier, later in zip(stamps, stamps[3:], strict=False))
     assert Rate.parse("1200/300") == Rate(1200, 300.0)
     for bad in ("1200", "0/5", "a/b", "5/0"):
         with pytest.raises(ValueError):
@@ -220,8 +238,12 @@ def account(sandbox_factory, tmp_path: Path) -> tuple[Any, dict[str, str]]:
     """A sandbox of 8 zones and the environment pointing the CLI at it."""
     api = sandbox_factory(scenario(zones=8))
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
-    return api, {**base, "CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_BASE_URL": api.url,
-                 "CFREMEDY_STATE_DIR": str(tmp_path / "state")}
+    return api, {
+        **base,
+        "CLOUDFLARE_API_TOKEN": TOKEN,
+        "CLOUDFLARE_BASE_URL": api.url,
+        "CFREMEDY_STATE_DIR": str(tmp_path / "state"),
+    }
 
 
 def test_json_is_byte_identical_between_runs_except_the_timestamp(account) -> None:
@@ -260,8 +282,11 @@ def test_suppressions_are_counted_not_hidden(account, tmp_path: Path) -> None:
     report = json.loads(proc.stdout)
     suppressed = {z["name"]: f["suppressed"] for z in report["zones"] for f in z["findings"] if "suppressed" in f}
     assert set(suppressed) == {"z000.example", "z001.example"}  # ssl off and flexible
-    assert suppressed["z000.example"] == {"reason": "moving to strict in Q1",
-                                          "rule": "cfremedy.toml ignore[1]", "until": "2999-01-01"}
+    assert suppressed["z000.example"] == {
+        "reason": "moving to strict in Q1",
+        "rule": "cfremedy.toml ignore[1]",
+        "until": "2999-01-01",
+    }
     assert report["summary"]["suppressed"] == 2 and report["summary"]["findings"] == 2
     assert "cfremedy.toml ignore[2] expired on 2001-01-01" in proc.stderr
     assert proc.returncode == 1  # z004 and z005 (off, flexible) still count
@@ -283,7 +308,8 @@ def test_baseline_reports_only_new_findings(account, tmp_path: Path) -> None:
     newer = cli(["audit", "account", "--format", "json", "--baseline", "last", "--fail-on", "medium"], env)
     assert newer.returncode == 1
     assert [(z["name"], f["playbook"]) for z in json.loads(newer.stdout)["zones"] for f in z["findings"]] == [
-        ("z002.example", "ssl_origin_cert")]
+        ("z002.example", "ssl_origin_cert")
+    ]
     baseline_file = tmp_path / "baseline.json"
     baseline_file.write_text(json.dumps(first))
     from_file = json.loads(cli(["audit", "account", "--format", "json", "--baseline", str(baseline_file)], env).stdout)
@@ -326,8 +352,9 @@ def test_progress_is_redrawn_on_a_terminal_and_logged_by_deciles_otherwise(monke
     for done in range(1, 4):
         line.update(done, 3)
     line.close()
-    assert terminal.getvalue() == ("\rcfremedy: 1/3 zones audited\rcfremedy: 2/3 zones audited"
-                                   "\rcfremedy: 3/3 zones audited\n")
+    assert terminal.getvalue() == (
+        "\rcfremedy: 1/3 zones audited\rcfremedy: 2/3 zones audited\rcfremedy: 3/3 zones audited\n"
+    )
 
     monkeypatch.setattr(console.sys, "stderr", io.StringIO())
     caplog.set_level(logging.INFO, logger="cfremedy.progress")
@@ -335,8 +362,7 @@ def test_progress_is_redrawn_on_a_terminal_and_logged_by_deciles_otherwise(monke
     for done in range(1, 101):
         quiet.update(done, 100)
     # the first zone, then every tenth: a CI log shows the run is alive without 100 lines
-    assert [r.getMessage() for r in caplog.records] == [
-        f"{n}/100 zones audited" for n in (1, *range(10, 101, 10))]
+    assert [r.getMessage() for r in caplog.records] == [f"{n}/100 zones audited" for n in (1, *range(10, 101, 10))]
 
 
 def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, tmp_path: Path) -> None:
@@ -348,9 +374,21 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
     api, env = account
     api.set_faults([FaultSpec(kind="500", path=f"/zones/{api.state.zone_by_name('z006.example').id}/settings")])
     api.clear_log()
-    proc = cli(["audit", "account", "--output", f"sarif:{tmp_path / 'r.sarif'}",
-                "--output", f"junit:{tmp_path / 'r.xml'}", "--output", f"markdown:{tmp_path / 'r.md'}",
-                "--output", str(tmp_path / "r.json")], env)
+    proc = cli(
+        [
+            "audit",
+            "account",
+            "--output",
+            f"sarif:{tmp_path / 'r.sarif'}",
+            "--output",
+            f"junit:{tmp_path / 'r.xml'}",
+            "--output",
+            f"markdown:{tmp_path / 'r.md'}",
+            "--output",
+            str(tmp_path / "r.json"),
+        ],
+        env,
+    )
     assert proc.returncode == 3 and proc.stdout == ""
     # one audit for four formats: the zone list, 4 reads per zone (+3: the retried 500s)
     assert len(api.requests) == 1 + 4 * 8 + 3
@@ -375,14 +413,21 @@ def test_graphql_queries_have_their_own_budget(sandbox_factory) -> None:
     """300 GraphQL queries per 5 minutes, whatever the REST limiter allows."""
     from cfremedy.gateway import GRAPHQL_RATE
 
-    api = sandbox_factory({**scenario(zones=1), "tokens": [{"value": TOKEN, "permissions": [
-        "Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read"]}]})
+    api = sandbox_factory(
+        {
+            **scenario(zones=1),
+            "tokens": [
+                {"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Analytics Read"]}
+            ],
+        }
+    )
     time = FakeTime()
 
     async def go() -> list[float]:
         graphql = RateLimiter(GRAPHQL_RATE, clock=time.clock, sleep=time.sleep)
-        async with CloudflareGateway(SecretStr(TOKEN), api.url, sleep=time.sleep, graphql_limiter=graphql,
-                                     limiter=RateLimiter(Rate(10**6, 1))) as gateway:
+        async with CloudflareGateway(
+            SecretStr(TOKEN), api.url, sleep=time.sleep, graphql_limiter=graphql, limiter=RateLimiter(Rate(10**6, 1))
+        ) as gateway:
             zone = await gateway.zone_by_name("z000.example")
             stamps = []
             for _ in range(GRAPHQL_RATE.requests + 2):
@@ -425,10 +470,16 @@ def test_playbook_options_come_from_cfremedy_toml_strictly() -> None:
     from cfremedy.errors import UsageError
 
     assert parse_config({"playbooks": {"origin_cert_expiry": {"days": 30}}}, "t.toml").playbook_options == {
-        "origin_cert_expiry": {"days": 30}}
+        "origin_cert_expiry": {"days": 30}
+    }
     assert parse_config({"playbooks": {"origin_cert_expiry": {}}}, "t.toml").playbook_options == {
-        "origin_cert_expiry": {}}  # the playbook's own default (21) then applies
-    for bad in ({"origin_cert_expiry": {"days": "30"}}, {"origin_cert_expiry": {"dayz": 30}},
-                {"origin_cert_expirey": {"days": 30}}, {"origin_cert_expiry": {"days": 0}}):
+        "origin_cert_expiry": {}
+    }  # the playbook's own default (21) then applies
+    for bad in (
+        {"origin_cert_expiry": {"days": "30"}},
+        {"origin_cert_expiry": {"dayz": 30}},
+        {"origin_cert_expirey": {"days": 30}},
+        {"origin_cert_expiry": {"days": 0}},
+    ):
         with pytest.raises(UsageError, match="t.toml"):
             parse_config({"playbooks": bad}, "t.toml")

@@ -8,7 +8,7 @@ import ipaddress
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -18,7 +18,13 @@ import pytest
 from pydantic import SecretStr
 
 from cfremedy.allowlist import (
-    FORMATS, SOURCE_PACKAGED, check, extract_networks, guess_format, read_allowlist, render,
+    FORMATS,
+    SOURCE_PACKAGED,
+    check,
+    extract_networks,
+    guess_format,
+    read_allowlist,
+    render,
     retired_cloudflare_ranges,
 )
 from cfremedy.errors import ApiError, UsageError
@@ -27,7 +33,7 @@ from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.inventory import load_inventory, parse_inventory
 
 CURRENT = packaged_cloudflare_ranges()
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def nets(*texts: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -145,18 +151,20 @@ example.com {
 """
 
 
-@pytest.mark.parametrize("text, expected", [
-    (NGINX, ["173.245.48.0/20", "2400:cb00::/32", "104.16.0.0/12", "198.51.100.7/32"]),
-    (IPTABLES_SAVE, ["173.245.48.0/20", "103.21.244.0/22"]),
-    (IPTABLES_COMMANDS, ["103.22.200.0/22", "2606:4700::/32"]),
-    (NFTABLES, ["173.245.48.0/20", "103.21.244.0/22", "141.101.64.0/18", "2400:cb00::/32",
-                "2606:4700::/32"]),
-    (UFW_COMMANDS, ["173.245.48.0/20", "2400:cb00::/32"]),
-    (UFW_STATUS, ["173.245.48.0/20", "103.21.244.0/22", "2400:cb00::/32"]),
-    (APACHE, ["173.245.48.0/20", "2400:cb00::/32", "103.21.244.0/22", "103.22.200.0/22",
-              "10.1.0.0/16"]),
-    (CADDY, ["173.245.48.0/20", "2400:cb00::/32", "103.21.244.0/22", "2606:4700::/32"]),
-], ids=["nginx", "iptables-save", "iptables", "nftables", "ufw", "ufw-status", "apache", "caddy"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (NGINX, ["173.245.48.0/20", "2400:cb00::/32", "104.16.0.0/12", "198.51.100.7/32"]),
+        (IPTABLES_SAVE, ["173.245.48.0/20", "103.21.244.0/22"]),
+        (IPTABLES_COMMANDS, ["103.22.200.0/22", "2606:4700::/32"]),
+        (NFTABLES, ["173.245.48.0/20", "103.21.244.0/22", "141.101.64.0/18", "2400:cb00::/32", "2606:4700::/32"]),
+        (UFW_COMMANDS, ["173.245.48.0/20", "2400:cb00::/32"]),
+        (UFW_STATUS, ["173.245.48.0/20", "103.21.244.0/22", "2400:cb00::/32"]),
+        (APACHE, ["173.245.48.0/20", "2400:cb00::/32", "103.21.244.0/22", "103.22.200.0/22", "10.1.0.0/16"]),
+        (CADDY, ["173.245.48.0/20", "2400:cb00::/32", "103.21.244.0/22", "2606:4700::/32"]),
+    ],
+    ids=["nginx", "iptables-save", "iptables", "nftables", "ufw", "ufw-status", "apache", "caddy"],
+)
 def test_extract_networks_reads_each_dialect(text: str, expected: list[str]) -> None:
     # Comments, deny/drop/reject lines, listen addresses, endpoints with ports, versions,
     # times, packet counters and quoted rule comments contribute nothing.
@@ -170,14 +178,28 @@ def test_a_deny_only_drops_its_own_statement() -> None:
 
 def test_bare_addresses_are_hosts_and_duplicates_count_once() -> None:
     assert extract_networks("allow 192.0.2.1;\nallow 2001:db8::1;\nallow 192.0.2.1/32;") == nets(
-        "192.0.2.1/32", "2001:db8::1/128")
+        "192.0.2.1/32", "2001:db8::1/128"
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "iptables v1.8.7", "version 1.2.3", "at 12:30:45", "on 2026-11-21", "hwaddr aa:bb:cc:dd:ee:ff",
-    "listen 10.0.0.1:8443;", "listen [::]:443;", "bind 0.0.0.0", "port 80,443", "deadbeef",
-    "allow 300.1.2.3;", "allow 10.0.0.0/33;", "ranges 10.0.0.1-10.0.0.9",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "iptables v1.8.7",
+        "version 1.2.3",
+        "at 12:30:45",
+        "on 2026-11-21",
+        "hwaddr aa:bb:cc:dd:ee:ff",
+        "listen 10.0.0.1:8443;",
+        "listen [::]:443;",
+        "bind 0.0.0.0",
+        "port 80,443",
+        "deadbeef",
+        "allow 300.1.2.3;",
+        "allow 10.0.0.0/33;",
+        "ranges 10.0.0.1-10.0.0.9",
+    ],
+)
 def test_no_address_is_invented(text: str) -> None:
     assert extract_networks(text) == ()
 
@@ -269,8 +291,7 @@ def test_the_retired_ranges_are_packaged_with_their_sources() -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("ranges", [CURRENT, nets("173.245.48.0/20", "103.21.244.0/22")],
-                         ids=["packaged", "ipv4-only"])
+@pytest.mark.parametrize("ranges", [CURRENT, nets("173.245.48.0/20", "103.21.244.0/22")], ids=["packaged", "ipv4-only"])
 def test_every_format_round_trips(fmt: str, ranges: tuple[Any, ...]) -> None:
     text = render(fmt, ranges, generated_at=NOW)
     result = check(extract_networks(text), ranges)
@@ -339,16 +360,21 @@ def test_guess_format() -> None:
 def test_inventory_allowlist_files_resolve_against_the_inventory_directory(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     inventory = tmp_path / "conf" / "origins.toml"
-    inventory.write_text('[zones."Example.com"]\n'
-                         'allowlist_files = ["fw/ufw.txt", "/etc/nginx/cloudflare.conf"]\n')
+    inventory.write_text('[zones."Example.com"]\nallowlist_files = ["fw/ufw.txt", "/etc/nginx/cloudflare.conf"]\n')
     zone = load_inventory(inventory).for_zone("example.com")
     assert zone.allowlist_files == (str(tmp_path / "conf" / "fw" / "ufw.txt"), "/etc/nginx/cloudflare.conf")
     assert parse_inventory({}).for_zone("example.com").allowlist_files == ()
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("/etc/x.conf", "list"), ([""], "empty path"), (["a", "a"], "listed twice"), ([1], "string"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("/etc/x.conf", "list"),
+        ([""], "empty path"),
+        (["a", "a"], "listed twice"),
+        ([1], "string"),
+    ],
+)
 def test_inventory_allowlist_files_are_strict(value: Any, fragment: str) -> None:
     with pytest.raises(UsageError, match=fragment) as caught:
         parse_inventory({"zones": {"example.com": {"allowlist_files": value}}}, "inv.toml")
@@ -401,12 +427,15 @@ def answering() -> Iterator[tuple[str, type[_Answer]]]:
     server.server_close()
 
 
-@pytest.mark.parametrize("result, fragment", [
-    ({"ipv4_cidrs": [], "ipv6_cidrs": []}, "no IP ranges"),
-    ({"ipv4_cidrs": ["173.245.48.0/20", "not-a-range"], "ipv6_cidrs": []}, "'not-a-range'"),
-    ({"ipv4_cidrs": ["173.245.48.0/20"]}, "no ipv6_cidrs"),
-    (None, "no result"),
-])
+@pytest.mark.parametrize(
+    "result, fragment",
+    [
+        ({"ipv4_cidrs": [], "ipv6_cidrs": []}, "no IP ranges"),
+        ({"ipv4_cidrs": ["173.245.48.0/20", "not-a-range"], "ipv6_cidrs": []}, "'not-a-range'"),
+        ({"ipv4_cidrs": ["173.245.48.0/20"]}, "no ipv6_cidrs"),
+        (None, "no result"),
+    ],
+)
 def test_a_useless_answer_is_an_error_never_an_empty_list(answering, result: Any, fragment: str) -> None:
     url, handler = answering
     handler.body = {"success": True, "errors": [], "messages": [], "result": result}

@@ -42,10 +42,11 @@ def test_parses_and_normalises_names(tmp_path: Path) -> None:
     [
         ('[zones."e.com".origins]\n"w.e.com" = ["300.1.2.3"]\n', "zones.e.com.origins"),
         ('[zones."e.com"]\norigin = {}\n', "zones.e.com.origin: Extra inputs are not permitted"),
-        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = -1\n',
-         "zones.e.com.slow_endpoints.0.seconds"),
-        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = "slow"\n',
-         "zones.e.com.slow_endpoints.0.seconds"),
+        ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = -1\n', "zones.e.com.slow_endpoints.0.seconds"),
+        (
+            '[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = "slow"\n',
+            "zones.e.com.slow_endpoints.0.seconds",
+        ),
         ("zones = [\n", "invalid TOML"),
         ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = "300"\n', "seconds"),
         ('[[zones."e.com".slow_endpoints]]\nhostname = "a"\nseconds = true\n', "seconds"),

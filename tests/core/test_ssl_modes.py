@@ -10,49 +10,62 @@ from cfremedy.ssl_modes import Match, Unsupported, effective_mode, match_express
 HOST = "api.example.com"
 
 
-@pytest.mark.parametrize("expression, expected", [
-    ('http.host eq "api.example.com"', Match.FULL),
-    ('http.host == "API.example.com"', Match.FULL),
-    ('http.host eq "www.example.com"', Match.NO),
-    ('http.host ne "www.example.com"', Match.FULL),
-    ('http.host in {"a.example.com" "api.example.com"}', Match.FULL),
-    ('http.host in {"a.example.com", "b.example.com"}', Match.NO),
-    ('http.host contains "api"', Match.FULL),
-    ('http.host wildcard "*.example.com"', Match.FULL),
-    ('http.host strict wildcard "*.example.org"', Match.NO),
-    ('http.host matches "^api\\\\."', Match.FULL),
-    ('ends_with(http.host, ".example.com")', Match.FULL),
-    ('starts_with(http.host, "www.")', Match.NO),
-    ('lower(http.host) eq "api.example.com"', Match.FULL),
-    ('not http.host eq "api.example.com"', Match.NO),
-    ('(http.host eq "www.example.com") or (http.host eq "api.example.com")', Match.FULL),
-    ('http.host eq "api.example.com" && http.request.uri.path eq "/"', Match.PARTIAL),
-    ('http.host eq "www.example.com" and http.request.uri.path eq "/"', Match.NO),
-    ('http.request.uri.path wildcard "/legacy/*"', Match.PARTIAL),
-    ("true", Match.FULL),
-])
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        ('http.host eq "api.example.com"', Match.FULL),
+        ('http.host == "API.example.com"', Match.FULL),
+        ('http.host eq "www.example.com"', Match.NO),
+        ('http.host ne "www.example.com"', Match.FULL),
+        ('http.host in {"a.example.com" "api.example.com"}', Match.FULL),
+        ('http.host in {"a.example.com", "b.example.com"}', Match.NO),
+        ('http.host contains "api"', Match.FULL),
+        ('http.host wildcard "*.example.com"', Match.FULL),
+        ('http.host strict wildcard "*.example.org"', Match.NO),
+        ('http.host matches "^api\\\\."', Match.FULL),
+        ('ends_with(http.host, ".example.com")', Match.FULL),
+        ('starts_with(http.host, "www.")', Match.NO),
+        ('lower(http.host) eq "api.example.com"', Match.FULL),
+        ('not http.host eq "api.example.com"', Match.NO),
+        ('(http.host eq "www.example.com") or (http.host eq "api.example.com")', Match.FULL),
+        ('http.host eq "api.example.com" && http.request.uri.path eq "/"', Match.PARTIAL),
+        ('http.host eq "www.example.com" and http.request.uri.path eq "/"', Match.NO),
+        ('http.request.uri.path wildcard "/legacy/*"', Match.PARTIAL),
+        ("true", Match.FULL),
+    ],
+)
 def test_expressions(expression: str, expected: Match) -> None:
     assert match_expression(expression, HOST) is expected
 
 
-@pytest.mark.parametrize("expression", [
-    "http.host in $internal", 'http.host eq "a" xor http.host eq "b"', "http.host eq", '(http.host eq "a"',
-    'http.host eq "a" )', 'len(http.host) eq 3',
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "http.host in $internal",
+        'http.host eq "a" xor http.host eq "b"',
+        "http.host eq",
+        '(http.host eq "a"',
+        'http.host eq "a" )',
+        "len(http.host) eq 3",
+    ],
+)
 def test_unsupported_expressions_are_said_not_guessed(expression: str) -> None:
     with pytest.raises(Unsupported):
         match_expression(expression, HOST)
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    ("api.example.com/*", Match.FULL),
-    ("*example.com/*", Match.FULL),
-    ("https://*.example.com/*", Match.PARTIAL),  # only HTTPS requests
-    ("*://api.example.com/*", Match.FULL),
-    ("api.example.com", Match.FULL),
-    ("api.example.com/admin/*", Match.PARTIAL),
-    ("www.example.com/*", Match.NO),
-])
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("api.example.com/*", Match.FULL),
+        ("*example.com/*", Match.FULL),
+        ("https://*.example.com/*", Match.PARTIAL),  # only HTTPS requests
+        ("*://api.example.com/*", Match.FULL),
+        ("api.example.com", Match.FULL),
+        ("api.example.com/admin/*", Match.PARTIAL),
+        ("www.example.com/*", Match.NO),
+    ],
+)
 def test_page_rule_patterns(pattern: str, expected: Match) -> None:
     assert match_url_pattern(pattern, HOST) is expected
 

@@ -27,8 +27,7 @@ def _listed() -> list[tuple[Path, str]]:
 
 def test_every_vendored_file_is_listed() -> None:
     listed = {path for path, _ in _listed()}
-    on_disk = {p for sources in LISTS for p in sources.parent.iterdir()
-               if p.suffix in (".json", ".xsd", ".pem")}
+    on_disk = {p for sources in LISTS for p in sources.parent.iterdir() if p.suffix in (".json", ".xsd", ".pem")}
     assert on_disk == listed
 
 
@@ -40,8 +39,12 @@ def test_checksum(path: Path, sha256: str) -> None:
 def test_nothing_reads_the_developers_shared_folder() -> None:
     """A user's clone has nothing beside it: no product or test file may look there."""
     offenders = []
-    for path in [*ROOT.glob("cfremedy/**/*.py"), *ROOT.glob("playbooks/*.py"), *ROOT.glob("tests/**/*.py"),
-                 *ROOT.glob("benchmarks/*.py")]:
+    for path in [
+        *ROOT.glob("cfremedy/**/*.py"),
+        *ROOT.glob("playbooks/*.py"),
+        *ROOT.glob("tests/**/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+    ]:
         if path == Path(__file__).resolve():
             continue
         text = path.read_text(encoding="utf-8")

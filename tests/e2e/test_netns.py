@@ -49,8 +49,7 @@ SCRIPT = textwrap.dedent(
 def test_demo_zones_with_origins_on_their_real_addresses(tmp_path: Path) -> None:
     script = tmp_path / "netns_demo.py"
     script.write_text(SCRIPT)
-    done = subprocess.run(["unshare", "-n", sys.executable, str(script)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["unshare", "-n", sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     reports = json.loads(done.stdout)
 

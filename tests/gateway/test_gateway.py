@@ -14,7 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from cfremedy.errors import (
-    EXIT_API, ApiUnreachable, AuthenticationFailed, MissingPermission, RateLimitExhausted,
+    EXIT_API,
+    ApiUnreachable,
+    AuthenticationFailed,
+    MissingPermission,
+    RateLimitExhausted,
     ZoneNotFound,
 )
 from cfremedy.gateway import CloudflareGateway, RetryPolicy
@@ -32,10 +36,14 @@ def scenario(records: int = 0, **zone: Any) -> dict[str, Any]:
             {"name": "no-dns", "value": "no-dns-token", "permissions": ["Zone Read", "Zone Settings Read"]},
         ],
         "zones": [
-            {"name": "example.com", "plan": "enterprise", "generate_records": records,
-             "settings": {"ssl": "strict"},
-             "records": [{"type": "A", "name": "www", "content": "93.184.215.10", "proxied": True}],
-             **zone},
+            {
+                "name": "example.com",
+                "plan": "enterprise",
+                "generate_records": records,
+                "settings": {"ssl": "strict"},
+                "records": [{"type": "A", "name": "www", "content": "93.184.215.10", "proxied": True}],
+                **zone,
+            },
             {"name": "other.com"},
         ],
     }
@@ -72,9 +80,13 @@ def test_a_zone_of_5000_records_costs_three_get_requests(sandbox_factory) -> Non
     log = api.requests
     assert len(log) == 3
     assert {r.method for r in log} == {"GET"}
-    assert sorted(r.path for r in log) == sorted([
-        "/zones", f"/zones/{snap.zone.id}/settings", f"/zones/{snap.zone.id}/dns_records",
-    ])
+    assert sorted(r.path for r in log) == sorted(
+        [
+            "/zones",
+            f"/zones/{snap.zone.id}/settings",
+            f"/zones/{snap.zone.id}/dns_records",
+        ]
+    )
     dns = next(r for r in log if r.path.endswith("dns_records"))
     assert dns.query["per_page"] == "5000"
 
@@ -145,8 +157,9 @@ def test_a_retry_after_beyond_the_sdks_60s_cap_is_honoured(sandbox_factory) -> N
 
 def test_transient_500s_and_resets_are_retried(sandbox_factory) -> None:
     api = sandbox_factory(scenario())
-    api.set_faults([FaultSpec(kind="500", count=1, path="/settings$"),
-                    FaultSpec(kind="reset", count=1, path="/dns_records$")])
+    api.set_faults(
+        [FaultSpec(kind="500", count=1, path="/settings$"), FaultSpec(kind="reset", count=1, path="/dns_records$")]
+    )
     sleeps = Sleeps()
     snap = snapshot(api.url, sleep=sleeps)
     assert len(snap.records) == 1
@@ -176,13 +189,15 @@ class _StuckPager(BaseHTTPRequestHandler):
         else:
             type(self).dns_requests += 1
             per_page = int(query["per_page"][0])
-            result = [{"id": f"r{i}", "type": "TXT", "name": f"t{i}.example.com", "content": "x"}
-                      for i in range(per_page)]
+            result = [
+                {"id": f"r{i}", "type": "TXT", "name": f"t{i}.example.com", "content": "x"} for i in range(per_page)
+            ]
             info = {"page": int(query.get("page", ["1"])[0]), "per_page": per_page, "count": per_page}
             if self.totals:
                 info |= {"total_pages": 10**9, "total_count": 10**12}
-        body = json.dumps({"success": True, "errors": [], "messages": [], "result": result,
-                           **({"result_info": info} if info else {})}).encode()
+        body = json.dumps(
+            {"success": True, "errors": [], "messages": [], "result": result, **({"result_info": info} if info else {})}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -127,8 +127,9 @@ WRITE_GROUP = {"setting": "Zone Settings Write", "dns": "DNS Write"}
 
 @pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
 def test_change_kinds_match_declared_write_permissions(playbook: Playbook) -> None:
-    kinds = {c["target"].split(":", 1)[0] for case in _cases(playbook.id)
-             for c in case.get("expect", {}).get("changes", [])}
+    kinds = {
+        c["target"].split(":", 1)[0] for case in _cases(playbook.id) for c in case.get("expect", {}).get("changes", [])
+    }
     assert kinds <= set(WRITE_GROUP), kinds
     assert {WRITE_GROUP[k] for k in kinds} == set(playbook.write_permissions)
 

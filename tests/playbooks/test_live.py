@@ -16,12 +16,12 @@ import pytest
 from pydantic import SecretStr
 
 from cfremedy.audit import AuditOptions, audit
-from cfremedy.selection import AccountSelection
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import ZoneReport
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import Scenario
 from cfremedy.sandbox.session import SandboxSession
+from cfremedy.selection import AccountSelection
 
 TOKEN = "live-token"
 
@@ -49,8 +49,7 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "h2-goaway": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "goaway"}),
     "h2-rst-stream": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "rst_stream"}),
     "h2-close": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "close"}),
-    "h2-only-http11": ({"ssl": "strict", "origin_max_http_version": "2"},
-                       {"h2": "goaway", "alpn": ["http/1.1"]}),
+    "h2-only-http11": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "goaway", "alpn": ["http/1.1"]}),
     "h2-setting-off": ({"ssl": "strict", "origin_max_http_version": "1"}, {"h2": "goaway"}),
     # origin_ip
     "down-refused": ({"ssl": "strict"}, {"https": "closed", "http": "closed"}),
@@ -70,7 +69,10 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # origin_tls_ciphers
     "full-chacha-only": ({"ssl": "full"}, {"https": "self_signed", "tls_ciphers": "ECDHE-ECDSA-CHACHA20-POLY1305"}),
     "full-tls11-only": ({"ssl": "full"}, {"https": "self_signed", "tls_max_version": "TLSv1.1"}),
-    "full-tls12-cloudflare-suite": ({"ssl": "full"}, {"https": "self_signed", "tls_ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"}),
+    "full-tls12-cloudflare-suite": (
+        {"ssl": "full"},
+        {"https": "self_signed", "tls_ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"},
+    ),
     # origin_cert_expiry
     "strict-expiring-5d": ({"ssl": "strict"}, {"cert_days_left": 5}),
     "strict-expiring-15d": ({"ssl": "strict"}, {"cert_days_left": 15}),
@@ -79,8 +81,15 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 }
 # Zone fields beyond settings, per row (Configuration Rules and Page Rules).
 RULES: dict[str, dict[str, Any]] = {
-    "rule-strict-self-signed": {"config_rules": [{"expression": 'http.host eq "www.rule-strict-self-signed.example"',
-                                                  "ssl": "strict", "description": "www strict"}]},
+    "rule-strict-self-signed": {
+        "config_rules": [
+            {
+                "expression": 'http.host eq "www.rule-strict-self-signed.example"',
+                "ssl": "strict",
+                "description": "www strict",
+            }
+        ]
+    },
     "rule-flexible-redirect": {"page_rules": [{"url": "www.rule-flexible-redirect.example/*", "ssl": "flexible"}]},
 }
 ROWS["rule-strict-self-signed"] = ({"ssl": "full"}, {"https": "self_signed"})
@@ -92,16 +101,34 @@ def _scenario() -> Scenario:
     for n, (label, (settings, origin)) in enumerate(ROWS.items()):
         name = f"{label}.example"
         address = f"93.184.216.{n + 1}"
-        zones.append({"name": name, "plan": "pro",
-                      "settings": {"origin_max_http_version": "1", **settings},
-                      "records": [{"type": "A", "name": "www", "content": address, "proxied": True}],
-                      **RULES.get(label, {})})
+        zones.append(
+            {
+                "name": name,
+                "plan": "pro",
+                "settings": {"origin_max_http_version": "1", **settings},
+                "records": [{"type": "A", "name": "www", "content": address, "proxied": True}],
+                **RULES.get(label, {}),
+            }
+        )
         origins.append({"address": address, "hostnames": [f"www.{name}"], **origin})
-    return Scenario.model_validate({
-        "tokens": [{"value": TOKEN, "permissions": ["Zone Read", "Zone Settings Read", "DNS Read",
-                                                     "Config Rules Read", "Page Rules Read"]}],
-        "zones": zones, "origins": origins,
-    })
+    return Scenario.model_validate(
+        {
+            "tokens": [
+                {
+                    "value": TOKEN,
+                    "permissions": [
+                        "Zone Read",
+                        "Zone Settings Read",
+                        "DNS Read",
+                        "Config Rules Read",
+                        "Page Rules Read",
+                    ],
+                }
+            ],
+            "zones": zones,
+            "origins": origins,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +137,7 @@ def reports() -> Iterator[dict[str, ZoneReport]]:
         # 3 s, not 1: ~45 origins and their probes share two cores and one GIL, and a whole
         # HTTP/2 request (handshake included) to a healthy origin measurably overran 1 s about
         # once in ten runs, which http2_to_origin rightly reads as a stalled origin.
-        options = AuditOptions(playbooks=load_registry().playbooks,
-                               probe=session.probe_options(timeout=3.0))
+        options = AuditOptions(playbooks=load_registry().playbooks, probe=session.probe_options(timeout=3.0))
 
         async def audit_all() -> dict[str, ZoneReport]:
             async with CloudflareGateway(SecretStr(TOKEN), session.api.url) as gateway:
@@ -138,21 +164,37 @@ TO_FULL = ("setting:ssl", "strict", "full", True)
         ("strict-self-signed", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "self-signed"),
         ("strict-untrusted", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "issuer is not trusted"),
         ("strict-expired", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "expired on"),
-        ("strict-wrong-name", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "is not in its SANs/CN (wrong.invalid)"),
+        (
+            "strict-wrong-name",
+            {("ssl_origin_cert", (526,), "critical")},
+            {TO_FULL},
+            "is not in its SANs/CN (wrong.invalid)",
+        ),
         ("full-refused", {("ssl_origin_cert", (521,), "critical")}, set(), "refuses connections"),
         ("strict-plain-http", {("ssl_origin_cert", (525,), "critical")}, set(), "not with TLS"),
         ("full-tls-alert", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (tls_alert"),
         ("strict-silent", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (timeout"),
         ("strict-reset", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (reset"),
-        ("full-valid", {("ssl_origin_cert", (), "low")}, {("setting:ssl", "full", "strict", False)}, "SSL mode is full"),
+        (
+            "full-valid",
+            {("ssl_origin_cert", (), "low")},
+            {("setting:ssl", "full", "strict", False)},
+            "SSL mode is full",
+        ),
         ("full-self-signed", set(), set(), None),
-        ("flexible-valid", {("ssl_origin_cert", (), "medium")}, {("setting:ssl", "flexible", "strict", False)}, "SSL mode is flexible"),
+        (
+            "flexible-valid",
+            {("ssl_origin_cert", (), "medium")},
+            {("setting:ssl", "flexible", "strict", False)},
+            "SSL mode is flexible",
+        ),
         ("flexible-self-signed", {("ssl_origin_cert", (), "medium")}, set(), "not encrypted"),
         ("off-valid", {("ssl_origin_cert", (), "medium")}, set(), "SSL mode is off"),
     ],
 )
-def test_ssl_origin_cert_decision_table(reports: dict[str, ZoneReport], row: str, findings: set,
-                                        changes: set, fragment: str | None) -> None:
+def test_ssl_origin_cert_decision_table(
+    reports: dict[str, ZoneReport], row: str, findings: set, changes: set, fragment: str | None
+) -> None:
     got_findings, got_changes = summary(reports[row])
     assert got_findings == findings, [f.message for f in reports[row].findings]
     assert got_changes == changes
@@ -189,8 +231,9 @@ H2_FINDING = {("http2_to_origin", (520,), "high")}
         ("h2-setting-off", set(), set()),
     ],
 )
-def test_http2_to_origin_with_real_servers(reports: dict[str, ZoneReport], row: str, findings: set,
-                                           changes: set) -> None:
+def test_http2_to_origin_with_real_servers(
+    reports: dict[str, ZoneReport], row: str, findings: set, changes: set
+) -> None:
     got_findings, got_changes = summary(reports[row])
     assert got_findings == findings, [f.message for f in reports[row].findings]
     assert got_changes == changes
@@ -213,17 +256,30 @@ UPGRADE_FLEXIBLE = ("ssl_origin_cert", (), "medium")
 @pytest.mark.parametrize(
     "row, findings, changes, fragment",
     [
-        ("flexible-redirect", {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
-         {("setting:ssl", "flexible", "strict", False)}, "answers 301 to https://www.flexible-redirect.example/"),
-        ("flexible-redirect-self-signed", {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
-         {("setting:ssl", "flexible", "full", False)}, "too many redirects"),
+        (
+            "flexible-redirect",
+            {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
+            {("setting:ssl", "flexible", "strict", False)},
+            "answers 301 to https://www.flexible-redirect.example/",
+        ),
+        (
+            "flexible-redirect-self-signed",
+            {("flexible_redirect_loop", (), "high"), UPGRADE_FLEXIBLE},
+            {("setting:ssl", "flexible", "full", False)},
+            "too many redirects",
+        ),
         ("full-redirect", set(), set(), None),
-        ("rule-flexible-redirect", {("flexible_redirect_loop", (), "high"), ("ssl_per_hostname", (525, 526), "medium")},
-         set(), "set by Page Rule 'www.rule-flexible-redirect.example/*'"),
+        (
+            "rule-flexible-redirect",
+            {("flexible_redirect_loop", (), "high"), ("ssl_per_hostname", (525, 526), "medium")},
+            set(),
+            "set by Page Rule 'www.rule-flexible-redirect.example/*'",
+        ),
     ],
 )
-def test_flexible_redirect_loop_with_real_servers(reports: dict[str, ZoneReport], row: str, findings: set,
-                                                  changes: set, fragment: str | None) -> None:
+def test_flexible_redirect_loop_with_real_servers(
+    reports: dict[str, ZoneReport], row: str, findings: set, changes: set, fragment: str | None
+) -> None:
     got_findings, got_changes = summary(reports[row])
     assert got_findings == findings, [f.message for f in reports[row].findings]
     assert got_changes == changes
@@ -236,7 +292,12 @@ def test_flexible_redirect_loop_with_real_servers(reports: dict[str, ZoneReport]
     [
         ("strict-gzip-bad-length", "origin_compression", (502, 520), "but sends"),
         ("strict-gzip-corrupt", "origin_compression", (502, 520), "not valid gzip"),
-        ("flexible-gzip-bad-length", "origin_compression", (502, 520), "GET http://www.flexible-gzip-bad-length.example/ (from 93.184.216."),
+        (
+            "flexible-gzip-bad-length",
+            "origin_compression",
+            (502, 520),
+            "GET http://www.flexible-gzip-bad-length.example/ (from 93.184.216.",
+        ),
         ("strict-huge-headers", "origin_response_headers", (520,), "bytes of response headers (limit 16,384)"),
         ("strict-no-status-line", "origin_response_headers", (520,), "no HTTP status line"),
         ("strict-empty-reply", "origin_response_headers", (520,), "without sending a byte"),
@@ -246,22 +307,33 @@ def test_flexible_redirect_loop_with_real_servers(reports: dict[str, ZoneReport]
         ("strict-expiring-15d", "origin_cert_expiry", (526,), "(15 days left)"),
     ],
 )
-def test_origin_behaviour_playbooks_with_real_servers(reports: dict[str, ZoneReport], row: str, playbook: str,
-                                                      codes: tuple[int, ...], fragment: str) -> None:
+def test_origin_behaviour_playbooks_with_real_servers(
+    reports: dict[str, ZoneReport], row: str, playbook: str, codes: tuple[int, ...], fragment: str
+) -> None:
     report = reports[row]
     mine = [f for f in report.findings if f.playbook == playbook]
     assert len(mine) == 1, [f.message for f in report.findings]
     assert mine[0].error_codes == codes and fragment in mine[0].message, mine[0].message
     # the root cause is reported once: no 525 from ssl_origin_cert next to a cipher finding
-    assert not [f for f in report.findings if f.playbook == "ssl_origin_cert" and f.error_codes], \
-        [f.message for f in report.findings]
+    assert not [f for f in report.findings if f.playbook == "ssl_origin_cert" and f.error_codes], [
+        f.message for f in report.findings
+    ]
 
 
-@pytest.mark.parametrize("row", ["strict-valid", "full-tls12-cloudflare-suite", "strict-expiring-40d",
-                                 "full-expiring-5d", "flexible-valid"])
+@pytest.mark.parametrize(
+    "row", ["strict-valid", "full-tls12-cloudflare-suite", "strict-expiring-40d", "full-expiring-5d", "flexible-valid"]
+)
 def test_new_playbooks_are_silent_on_healthy_origins(reports: dict[str, ZoneReport], row: str) -> None:
-    new = {"flexible_redirect_loop", "origin_compression", "origin_response_headers", "origin_tls_ciphers",
-           "origin_cert_expiry", "ssl_per_hostname", "pages_custom_domain", "cloudflare_ips_allowlist"}
+    new = {
+        "flexible_redirect_loop",
+        "origin_compression",
+        "origin_response_headers",
+        "origin_tls_ciphers",
+        "origin_cert_expiry",
+        "ssl_per_hostname",
+        "pages_custom_domain",
+        "cloudflare_ips_allowlist",
+    }
     assert not [f.message for f in reports[row].findings if f.playbook in new]
 
 

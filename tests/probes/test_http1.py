@@ -12,8 +12,7 @@ from cfremedy.probes.results import Outcome
 
 
 def _parse(raw: bytes, timed_out: bool = False):
-    return parse_response(raw, scheme="https", port=443, timed_out=timed_out, capped=False,
-                          elapsed=1.0, timeout=2.0)
+    return parse_response(raw, scheme="https", port=443, timed_out=timed_out, capped=False, elapsed=1.0, timeout=2.0)
 
 
 def _head(*lines: str) -> bytes:
@@ -87,17 +86,23 @@ async def _serve(reply: bytes) -> tuple[asyncio.Server, int, list[bytes]]:
     return server, server.sockets[0].getsockname()[1], seen
 
 
-@pytest.mark.parametrize("reply, check", [
-    (_head("HTTP/1.1 301 Moved Permanently", "Location: https://www.example.com/", "Content-Length: 0"),
-     lambda r: r.redirect and r.location == "https://www.example.com/"),
-    (b"", lambda r: r.empty),
-])
+@pytest.mark.parametrize(
+    "reply, check",
+    [
+        (
+            _head("HTTP/1.1 301 Moved Permanently", "Location: https://www.example.com/", "Content-Length: 0"),
+            lambda r: r.redirect and r.location == "https://www.example.com/",
+        ),
+        (b"", lambda r: r.empty),
+    ],
+)
 def test_against_a_real_server_sends_host_and_accept_encoding(reply: bytes, check) -> None:
     async def go():
         server, port, seen = await _serve(reply)
         async with server:
-            result = await response_probe(("127.0.0.1", port), "www.example.com", scheme="http",
-                                          context=None, timeout=2.0)
+            result = await response_probe(
+                ("127.0.0.1", port), "www.example.com", scheme="http", context=None, timeout=2.0
+            )
         return result, seen
 
     result, seen = asyncio.run(go())

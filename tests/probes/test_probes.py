@@ -24,14 +24,13 @@ import pytest
 from cryptography import x509
 
 from cfremedy.models import DnsRecord, Zone, ZoneSnapshot
-from cfremedy.probes.certificates import cert_info, hostname_matches
+from cfremedy.probes.certificates import cert_info, hostname_matches, origin_ca_root
 from cfremedy.probes.connect_to import ConnectTo, parse_connect_to, route
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import CertInfo, OriginProbe, Outcome, ProbeResults
 from cfremedy.probes.runner import probe_origins
 from cfremedy.probes.targets import ProbeTarget, plan_targets
 from cfremedy.probes.tls import ProbeConfigError
-from cfremedy.probes.certificates import origin_ca_root
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import OriginSpec
 from tests.support import requires_netns
@@ -241,7 +240,7 @@ def test_plan_targets_leaves_the_zone_through_connect_to_or_later_dns() -> None:
 
 
 def _info(sans: tuple[str, ...], cn: str = "") -> CertInfo:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return CertInfo("", "", cn, sans, now, now, False, "1", "00")
 
 
@@ -310,7 +309,7 @@ def test_cert_info_fields_match_the_certificate_served(results: dict[str, Origin
     assert leaf.issuer == "CN=cfremedy sandbox CA,O=cfremedy sandbox"
     assert leaf.common_name == "o1.example.com"
     assert leaf.sans == ("o1.example.com",)
-    assert leaf.not_before == cert.not_valid_before_utc and leaf.not_before.tzinfo == dt.timezone.utc
+    assert leaf.not_before == cert.not_valid_before_utc and leaf.not_before.tzinfo == dt.UTC
     assert leaf.not_after == cert.not_valid_after_utc
     assert leaf.serial == format(cert.serial_number, "x")
     assert leaf.sha256 == hashlib.sha256(der).hexdigest()
@@ -329,12 +328,14 @@ def test_certificates_full_strict_rejects_are_still_described(results: dict[str,
     assert tls.hostname_matches is (name != "wrong_name")
     assert tls.expired is (name == "expired")
     assert leaf.self_signed is (name == "self_signed")
-    assert leaf.sans == (("wrong.invalid",) if name == "wrong_name" else (f"o{SPECS[name].address.rsplit('.', 1)[1]}.example.com",))
+    assert leaf.sans == (
+        ("wrong.invalid",) if name == "wrong_name" else (f"o{SPECS[name].address.rsplit('.', 1)[1]}.example.com",)
+    )
     assert (leaf.issuer == leaf.subject) is (name == "self_signed")
     if name == "untrusted":
         assert leaf.issuer == "CN=cfremedy untrusted CA,O=cfremedy sandbox"
     if name == "expired":
-        assert leaf.not_after < dt.datetime.now(dt.timezone.utc)
+        assert leaf.not_after < dt.datetime.now(dt.UTC)
     # HTTP/2 is judged on its own: an unverified origin can still speak it correctly.
     assert results[name].http2 is not None and results[name].http2.outcome is Outcome.OK  # type: ignore[union-attr]
 
@@ -367,8 +368,13 @@ def test_tls_port_failures(
 
 @pytest.mark.parametrize(
     ("name", "outcome"),
-    [("valid", Outcome.OK), ("redirect", Outcome.OK), ("silent", Outcome.OK),
-     ("closed", Outcome.REFUSED), ("drop", Outcome.TIMEOUT)],
+    [
+        ("valid", Outcome.OK),
+        ("redirect", Outcome.OK),
+        ("silent", Outcome.OK),
+        ("closed", Outcome.REFUSED),
+        ("drop", Outcome.TIMEOUT),
+    ],
 )
 def test_port_80(results: dict[str, OriginProbe], name: str, outcome: Outcome) -> None:
     assert results[name].tcp80.outcome is outcome
@@ -430,7 +436,11 @@ def test_cname_leaving_the_zone_goes_through_connect_to(fleet: OriginFleet) -> N
     targets = plan_targets(snap, options)
     assert targets == [ProbeTarget("shop.example.com", "origin.example.net", True, via_cname="origin.example.net")]
     (probe,) = asyncio.run(probe_origins(targets, options)).probes
-    assert (probe.hostname, probe.address, probe.via_cname) == ("shop.example.com", "origin.example.net", "origin.example.net")
+    assert (probe.hostname, probe.address, probe.via_cname) == (
+        "shop.example.com",
+        "origin.example.net",
+        "origin.example.net",
+    )
     assert probe.tcp80.ok
     assert probe.tls is not None and probe.tls.verified and probe.tls.hostname_matches
     assert probe.http2 is not None and probe.http2.ok
@@ -445,8 +455,7 @@ def test_cname_leaving_the_zone_is_resolved_at_probe_time(fleet: OriginFleet) ->
     ]
     # Rules keyed on the *resolved* address send it to the stand-in for 192.0.2.50.
     rules = tuple(
-        parse_connect_to("127.0.0.1:{}:{}:{}".format(port, *fleet.endpoint("192.0.2.50", port)))
-        for port in (443, 80)
+        parse_connect_to("127.0.0.1:{}:{}:{}".format(port, *fleet.endpoint("192.0.2.50", port))) for port in (443, 80)
     )
     options = fleet_options(fleet, connect_to=rules)
     targets = [ProbeTarget("shop.example.com", "localhost", True, via_cname="localhost", resolve=True)]
@@ -461,7 +470,9 @@ def test_only_connect_to_never_dials_or_resolves_uncovered_destinations(fleet: O
     """The sandbox's guarantee: with `only_connect_to`, no rule means no packet (and no DNS)."""
     host, port = fleet.endpoint(SPECS["valid"].address, 443)
     options = ProbeOptions(
-        timeout=TIMEOUT, origin_ca=(fleet.ca_file,), only_connect_to=True,
+        timeout=TIMEOUT,
+        origin_ca=(fleet.ca_file,),
+        only_connect_to=True,
         connect_to=(parse_connect_to(f"o1.example.com:443:{host}:{port}"),),  # 443 only
     )
     targets = [
@@ -589,13 +600,15 @@ NETNS_SCRIPT = textwrap.dedent(
 def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
     script = tmp_path / "netns_probe.py"
     script.write_text(NETNS_SCRIPT)
-    done = subprocess.run(
-        ["unshare", "-n", sys.executable, str(script)], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run(["unshare", "-n", sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     probes = {p["address"]: p for p in json.loads(done.stdout)}
     assert probes["203.0.113.10"] == {
-        "address": "203.0.113.10", "tcp443": "ok", "tcp80": "ok", "verified": True, "http2": "ok",
+        "address": "203.0.113.10",
+        "tcp443": "ok",
+        "tcp80": "ok",
+        "verified": True,
+        "http2": "ok",
         "connected_to": ["203.0.113.10:443", "203.0.113.10:80"],
     }
     assert probes["2001:db8::10"]["verified"] is True

@@ -19,58 +19,115 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 import xmlschema
-from tests.support import JUNIT_XSD, SARIF_SCHEMA
 
 from cfremedy.models import (
-    Change, Finding, Report, Severity, StageError, Suppression, ZoneReport, frozen_mapping,
+    Change,
+    Finding,
+    Report,
+    Severity,
+    StageError,
+    Suppression,
+    ZoneReport,
+    frozen_mapping,
 )
 from cfremedy.registry import load_registry
 from cfremedy.reporters import FORMATS, render
 from cfremedy.reporters.junit import render_junit
 from cfremedy.reporters.markdown import render_markdown
 from cfremedy.reporters.sarif import artifact_uri, render_sarif
+from tests.support import JUNIT_XSD, SARIF_SCHEMA
 
 PLAYBOOKS = load_registry().playbooks
-ARTICLE = ("https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/"
-           "troubleshooting-cloudflare-5xx-errors/")
+ARTICLE = (
+    "https://developers.cloudflare.com/support/troubleshooting/cloudflare-errors/troubleshooting-cloudflare-5xx-errors/"
+)
 NASTY = 'Cert "CN=<script>alert(1)</script>" & issuer | A|B\nsecond line: café ✓'
-REASON = "Migration <b>in progress</b> | until Q3 & then \"fixed\""
+REASON = 'Migration <b>in progress</b> | until Q3 & then "fixed"'
 
 CRITICAL = Finding(
-    playbook="ssl_origin_cert", severity=Severity.CRITICAL, error_codes=(526,),
-    resource="www.example.com", message=NASTY,
+    playbook="ssl_origin_cert",
+    severity=Severity.CRITICAL,
+    error_codes=(526,),
+    resource="www.example.com",
+    message=NASTY,
     evidence=frozen_mapping({"ssl_mode": "strict", "origin": "192.0.2.10"}),
     docs_url=ARTICLE + "#error-526-invalid-ssl-certificate",
     remediation=("Install an Origin CA certificate.", "Set SSL/TLS back to Full (strict)."),
     key="192.0.2.10",
 )
-SECOND_ORIGIN = replace(CRITICAL, key="192.0.2.11", message="Full (strict) cannot validate 192.0.2.11",
-                        evidence=frozen_mapping({"ssl_mode": "strict", "origin": "192.0.2.11"}))
-HIGH = Finding(playbook="http2_to_origin", severity=Severity.HIGH, error_codes=(520,),
-               resource="api.example.com", message="api.example.com offers h2 but resets streams",
-               docs_url=ARTICLE + "#error-520-web-server-returns-an-unknown-error", key="192.0.2.20")
-SUPPRESSED = Finding(playbook="origin_ip", severity=Severity.CRITICAL, error_codes=(522,),
-                     resource="legacy.example.com", message="legacy.example.com points at 10.0.0.5",
-                     key="rec1",
-                     suppression=Suppression(REASON, "cfremedy.toml ignore[0]", date(2030, 1, 31)))
-MEDIUM = Finding(playbook="proxy_read_timeout", severity=Severity.MEDIUM, error_codes=(524,),
-                 resource="shop.example.net/export", message="/export takes 180 s; the timeout is 100 s")
-LOW = Finding(playbook="ssl_origin_cert", severity=Severity.LOW, error_codes=(),
-              resource="shop.example.net", message="SSL mode is full; every origin passes strict")
-INFO = Finding(playbook="ssl_origin_cert", severity=Severity.INFO, error_codes=(),
-               resource="shop.example.net", message="SSL mode 'origin_pull' is not one cfremedy knows")
+SECOND_ORIGIN = replace(
+    CRITICAL,
+    key="192.0.2.11",
+    message="Full (strict) cannot validate 192.0.2.11",
+    evidence=frozen_mapping({"ssl_mode": "strict", "origin": "192.0.2.11"}),
+)
+HIGH = Finding(
+    playbook="http2_to_origin",
+    severity=Severity.HIGH,
+    error_codes=(520,),
+    resource="api.example.com",
+    message="api.example.com offers h2 but resets streams",
+    docs_url=ARTICLE + "#error-520-web-server-returns-an-unknown-error",
+    key="192.0.2.20",
+)
+SUPPRESSED = Finding(
+    playbook="origin_ip",
+    severity=Severity.CRITICAL,
+    error_codes=(522,),
+    resource="legacy.example.com",
+    message="legacy.example.com points at 10.0.0.5",
+    key="rec1",
+    suppression=Suppression(REASON, "cfremedy.toml ignore[0]", date(2030, 1, 31)),
+)
+MEDIUM = Finding(
+    playbook="proxy_read_timeout",
+    severity=Severity.MEDIUM,
+    error_codes=(524,),
+    resource="shop.example.net/export",
+    message="/export takes 180 s; the timeout is 100 s",
+)
+LOW = Finding(
+    playbook="ssl_origin_cert",
+    severity=Severity.LOW,
+    error_codes=(),
+    resource="shop.example.net",
+    message="SSL mode is full; every origin passes strict",
+)
+INFO = Finding(
+    playbook="ssl_origin_cert",
+    severity=Severity.INFO,
+    error_codes=(),
+    resource="shop.example.net",
+    message="SSL mode 'origin_pull' is not one cfremedy knows",
+)
 CHANGES = (
-    Change("ssl_origin_cert", "setting:ssl", "strict", "full", "Full (strict) rejects www's certificate",
-           lowers_security=True),
-    Change("origin_ip", "dns:rec9", {"name": "www", "type": "A", "content": "10.0.0.1"},
-           {"name": "www", "type": "A", "content": "203.0.113.7"}, "the inventory says | 203.0.113.7"),
+    Change(
+        "ssl_origin_cert",
+        "setting:ssl",
+        "strict",
+        "full",
+        "Full (strict) rejects www's certificate",
+        lowers_security=True,
+    ),
+    Change(
+        "origin_ip",
+        "dns:rec9",
+        {"name": "www", "type": "A", "content": "10.0.0.1"},
+        {"name": "www", "type": "A", "content": "203.0.113.7"},
+        "the inventory says | 203.0.113.7",
+    ),
 )
 API_ERROR = StageError("api", "broken.example.org", "403 Forbidden: missing <Zone Read> & more")
 
 REPORT = Report(
     zones=(
-        ZoneReport("example.com", id="023e105f4ecef8ad9ca31a8372d0c353", plan="enterprise",
-                   findings=(CRITICAL, SECOND_ORIGIN, HIGH, SUPPRESSED), changes=CHANGES),
+        ZoneReport(
+            "example.com",
+            id="023e105f4ecef8ad9ca31a8372d0c353",
+            plan="enterprise",
+            findings=(CRITICAL, SECOND_ORIGIN, HIGH, SUPPRESSED),
+            changes=CHANGES,
+        ),
         ZoneReport("shop.example.net", id="b1", plan="pro", findings=(MEDIUM, LOW, INFO)),
         ZoneReport("broken.example.org", id="c2", plan="free", errors=(API_ERROR,)),
         ZoneReport("clean.example.com", id="d3", plan="free"),
@@ -81,12 +138,31 @@ REPORT = Report(
 )
 EMPTY = Report(zones=())
 # A report only the findings describe: a playbook the registry does not know.
-UNKNOWN = Report(zones=(ZoneReport("x.example", findings=(
-    Finding("custom_check", Severity.MEDIUM, (502,), "x.example", "custom says <no>",
-            docs_url="https://example.com/custom"),)),))
+UNKNOWN = Report(
+    zones=(
+        ZoneReport(
+            "x.example",
+            findings=(
+                Finding(
+                    "custom_check",
+                    Severity.MEDIUM,
+                    (502,),
+                    "x.example",
+                    "custom says <no>",
+                    docs_url="https://example.com/custom",
+                ),
+            ),
+        ),
+    )
+)
 
-LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
-         Severity.LOW: "note", Severity.INFO: "note"}
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
 # RFC 3986 characters: the schema's uri-reference format is not checked without extra packages.
 URI_REFERENCE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
 
@@ -112,9 +188,12 @@ def results_by_message(log: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # --- SARIF ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("report,playbooks", [(REPORT, PLAYBOOKS), (EMPTY, PLAYBOOKS), (EMPTY, ()),
-                                              (UNKNOWN, ()), (REPORT, ())],
-                         ids=["full", "empty", "empty-no-playbooks", "unknown-playbook", "no-playbooks"])
+
+@pytest.mark.parametrize(
+    "report,playbooks",
+    [(REPORT, PLAYBOOKS), (EMPTY, PLAYBOOKS), (EMPTY, ()), (UNKNOWN, ()), (REPORT, ())],
+    ids=["full", "empty", "empty-no-playbooks", "unknown-playbook", "no-playbooks"],
+)
 def test_sarif_validates_against_the_schema(report: Report, playbooks: Any) -> None:
     log = sarif(report, playbooks)
     errors = [e.message for e in sarif_validator().iter_errors(log)]
@@ -130,7 +209,7 @@ def test_sarif_validates_against_the_schema(report: Report, playbooks: Any) -> N
 def test_sarif_has_one_rule_per_playbook_with_its_docs_and_level() -> None:
     rules = sarif(EMPTY)["runs"][0]["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == [p.id for p in PLAYBOOKS]
-    for rule, playbook in zip(rules, PLAYBOOKS):
+    for rule, playbook in zip(rules, PLAYBOOKS, strict=False):
         assert rule["helpUri"] == playbook.docs_url
         assert urlparse(rule["helpUri"]).scheme == "https"
         assert rule["defaultConfiguration"]["level"] == LEVEL[playbook.severity]
@@ -143,8 +222,12 @@ def test_sarif_has_one_rule_per_playbook_with_its_docs_and_level() -> None:
             continue
         score = float(properties["security-severity"])  # a string, as GitHub wants
         assert isinstance(properties["security-severity"], str)
-        low, high = {Severity.CRITICAL: (9.0, 10.0), Severity.HIGH: (7.0, 8.9),
-                     Severity.MEDIUM: (4.0, 6.9), Severity.LOW: (0.1, 3.9)}[playbook.severity]
+        low, high = {
+            Severity.CRITICAL: (9.0, 10.0),
+            Severity.HIGH: (7.0, 8.9),
+            Severity.MEDIUM: (4.0, 6.9),
+            Severity.LOW: (0.1, 3.9),
+        }[playbook.severity]
         assert low < score <= high
 
 
@@ -202,9 +285,14 @@ def test_sarif_location_is_a_stable_virtual_path_with_a_logical_location() -> No
 def test_sarif_keeps_suppressed_findings_as_suppressed_results() -> None:
     results = results_by_message(sarif())
     suppressed = results[SUPPRESSED.message]
-    assert suppressed["suppressions"] == [{
-        "kind": "external", "status": "accepted", "justification": REASON,
-        "properties": {"rule": "cfremedy.toml ignore[0]", "until": "2030-01-31"}}]
+    assert suppressed["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": REASON,
+            "properties": {"rule": "cfremedy.toml ignore[0]", "until": "2030-01-31"},
+        }
+    ]
     assert all("suppressions" not in r for m, r in results.items() if m != SUPPRESSED.message)
 
 
@@ -213,15 +301,12 @@ def test_sarif_zone_errors_are_tool_notifications() -> None:
     assert invocation["executionSuccessful"] is False
     [note] = invocation["toolExecutionNotifications"]
     assert note["level"] == "error" and API_ERROR.message in note["message"]["text"]
-    assert note["properties"] == {"zone": "broken.example.org", "stage": "api",
-                                  "resource": "broken.example.org"}
-    assert sarif(EMPTY)["runs"][0]["invocations"][0] == {
-        "executionSuccessful": True, "toolExecutionNotifications": []}
+    assert note["properties"] == {"zone": "broken.example.org", "stage": "api", "resource": "broken.example.org"}
+    assert sarif(EMPTY)["runs"][0]["invocations"][0] == {"executionSuccessful": True, "toolExecutionNotifications": []}
 
 
 def test_a_zone_judged_without_its_rules_is_a_warning_not_a_failed_run() -> None:
-    degraded = StageError("rules", "ok.example.org", "token lacks Config Rules Read; SSL modes were"
-                          " judged zone-wide")
+    degraded = StageError("rules", "ok.example.org", "token lacks Config Rules Read; SSL modes were judged zone-wide")
     log = sarif(Report(zones=(ZoneReport(name="ok.example.org", errors=(degraded,)),)))
     invocation = log["runs"][0]["invocations"][0]
     [note] = invocation["toolExecutionNotifications"]
@@ -232,8 +317,10 @@ def test_a_zone_judged_without_its_rules_is_a_warning_not_a_failed_run() -> None
 def test_sarif_category_and_messages() -> None:
     run = sarif()["runs"][0]
     assert run["automationDetails"]["id"] == "cfremedy/audit/"
-    assert json.loads(render_sarif(EMPTY, category="cfremedy/audit/shard-2"))["runs"][0][
-        "automationDetails"]["id"] == "cfremedy/audit/shard-2/"
+    assert (
+        json.loads(render_sarif(EMPTY, category="cfremedy/audit/shard-2"))["runs"][0]["automationDetails"]["id"]
+        == "cfremedy/audit/shard-2/"
+    )
     assert "café ✓" in render_sarif(REPORT, PLAYBOOKS)  # UTF-8, not \u escapes
     assert run["properties"]["summary"]["suppressed"] == 1
 
@@ -250,6 +337,7 @@ def test_sarif_without_playbooks_derives_rules_from_findings() -> None:
 
 # --- JUnit ---------------------------------------------------------------------------------
 
+
 def junit(report: Report = REPORT, playbooks: Any = PLAYBOOKS) -> ET.Element:
     return ET.fromstring(render_junit(report, playbooks))
 
@@ -264,9 +352,11 @@ def case(root: ET.Element, zone: str, name: str) -> ET.Element:
     return found
 
 
-@pytest.mark.parametrize("report,playbooks", [(REPORT, PLAYBOOKS), (EMPTY, PLAYBOOKS), (REPORT, ()),
-                                              (UNKNOWN, ())],
-                         ids=["full", "empty", "no-playbooks", "unknown-playbook"])
+@pytest.mark.parametrize(
+    "report,playbooks",
+    [(REPORT, PLAYBOOKS), (EMPTY, PLAYBOOKS), (REPORT, ()), (UNKNOWN, ())],
+    ids=["full", "empty", "no-playbooks", "unknown-playbook"],
+)
 def test_junit_validates_against_the_xsd(report: Report, playbooks: Any) -> None:
     text = render_junit(report, playbooks)
     junit_schema().validate(text)  # raises with the offending element
@@ -284,7 +374,11 @@ def test_junit_counts_per_zone_and_in_total() -> None:
     for name, (tests, failures, errors, skipped) in expected.items():
         s = suite(root, name)
         assert (s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) == (
-            str(tests), str(failures), str(errors), str(skipped)), name
+            str(tests),
+            str(failures),
+            str(errors),
+            str(skipped),
+        ), name
         assert len(s.findall("testcase")) == tests
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == (str(4 * n + 1), "4", "1")
     ssl = case(root, "example.com", "ssl_origin_cert")
@@ -322,11 +416,13 @@ def test_junit_control_characters_still_give_parseable_xml() -> None:
     bell = Report(zones=(ZoneReport("z.example", findings=(replace(HIGH, message="beep\x07\x00end"),)),))
     text = render_junit(bell, PLAYBOOKS)
     junit_schema().validate(text)
-    assert case(ET.fromstring(text), "z.example", "http2_to_origin").find("failure").get(
-        "message") == "beep\\x07\\x00end"
+    assert (
+        case(ET.fromstring(text), "z.example", "http2_to_origin").find("failure").get("message") == "beep\\x07\\x00end"
+    )
 
 
 # --- Markdown ------------------------------------------------------------------------------
+
 
 def cells(row: str) -> list[str]:
     """Split a table row on pipes that are not escaped."""
@@ -336,9 +432,19 @@ def cells(row: str) -> list[str]:
 def test_markdown_summary_counts() -> None:
     lines = render_markdown(REPORT, PLAYBOOKS).splitlines()
     header = lines.index(next(line for line in lines if line.startswith("| Zones |")))
-    row = dict(zip(cells(lines[header]), cells(lines[header + 2])))
-    assert row == {"Zones": "4", "Findings": "6", "Critical": "2", "High": "1", "Medium": "1",
-                   "Low": "1", "Info": "1", "Suppressed": "1", "Changes": "2", "Errors": "1"}
+    row = dict(zip(cells(lines[header]), cells(lines[header + 2]), strict=False))
+    assert row == {
+        "Zones": "4",
+        "Findings": "6",
+        "Critical": "2",
+        "High": "1",
+        "Medium": "1",
+        "Low": "1",
+        "Info": "1",
+        "Suppressed": "1",
+        "Changes": "2",
+        "Errors": "1",
+    }
     text = "\n".join(lines)
     assert "**6 finding(s)** in 2 of 4 zone(s); worst: **critical**" in text
     assert "3 known finding(s) left out" in text
@@ -379,6 +485,7 @@ def test_markdown_empty_report() -> None:
 
 
 # --- dispatch ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["sarif", "junit", "markdown"])
 def test_render_dispatches_new_formats(fmt: str) -> None:

@@ -92,7 +92,7 @@ def test_zone_list_pages_at_most_50_and_reports_result_info(sandbox_factory: Fac
     names = [z.name for z in cf.zones.list(per_page=50)]
 
     assert names == sorted(z["name"] for z in zones)
-    pages = [(r.query["page"] if "page" in r.query else "1") for r in api.requests]
+    pages = [(r.query.get("page", "1")) for r in api.requests]
     assert pages == ["1", "2", "3", "4"]  # the SDK stops at the first empty page
     raw = cf.get("/zones", cast_to=object, options={"params": {"per_page": 500, "page": 3}})
     assert raw["result_info"] == {
@@ -107,9 +107,7 @@ def test_zone_list_pages_at_most_50_and_reports_result_info(sandbox_factory: Fac
 def test_zone_filters_and_shape(cf: cloudflare.Cloudflare) -> None:
     assert [z.name for z in cf.zones.list(name="big.org")] == ["big.org"]
     assert [z.name for z in cf.zones.list(status="pending")] == ["paused.org"]
-    assert [z.name for z in cf.zones.list(account={"id": "acc00000000000000000000000000002"})] == [
-        "big.org"
-    ]
+    assert [z.name for z in cf.zones.list(account={"id": "acc00000000000000000000000000002"})] == ["big.org"]
     zone = cf.zones.get(zone_id=zone_id("big.org"))
     assert zone is not None and zone.name == "big.org"
     assert zone.plan.legacy_id == "enterprise" and zone.plan.name == "Enterprise Website"
@@ -163,9 +161,7 @@ def test_seeded_unknown_value_is_served_but_cannot_be_set(cf: cloudflare.Cloudfl
     assert ssl["value"] == "origin_pull"
     with pytest.raises(cloudflare.BadRequestError) as err:
         cf.zones.settings.edit("ssl", zone_id=zid, value="origin_pull")  # type: ignore[arg-type]
-    assert err.value.response.json()["errors"] == [
-        {"code": 1007, "message": "Invalid value for zone setting ssl"}
-    ]
+    assert err.value.response.json()["errors"] == [{"code": 1007, "message": "Invalid value for zone setting ssl"}]
     assert cf.get(f"/zones/{zid}/settings/ssl", cast_to=object)["result"]["value"] == "origin_pull"
 
 
@@ -549,7 +545,7 @@ def test_request_log_records_calls_without_token_values(api: SandboxApi, cf: clo
     ]
     assert log[0].query == {"type": "A"} and log[1].query == {"type": "A", "page": "2"}
     assert log[2].body == {"value": "full"}
-    assert all(earlier.at <= later.at for earlier, later in zip(log, log[1:]))
+    assert all(earlier.at <= later.at for earlier, later in zip(log, log[1:], strict=False))
     served = httpx.get(api.control_url + "/requests").json()
     assert [entry["path"] for entry in served] == [r.path for r in log]
     everything = json.dumps(served) + repr(log)

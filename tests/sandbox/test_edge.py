@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.connect_to import route
+from cfremedy.probes.connect_to import parse_connect_to, route
 from cfremedy.sandbox.edge import CLOUDFLARE_REASONS, EdgeServer
 from cfremedy.sandbox.scenario import ScenarioError, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
@@ -107,8 +106,10 @@ def test_cloudflare_reason_phrases(http: httpx.Client, code: int) -> None:
         assert "Error 1016" in response.text
 
 
-@pytest.mark.parametrize(("code", "reason"), [(500, "Internal Server Error"), (502, "Bad Gateway"),
-                                              (503, "Service Unavailable"), (504, "Gateway Timeout")])
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(500, "Internal Server Error"), (502, "Bad Gateway"), (503, "Service Unavailable"), (504, "Gateway Timeout")],
+)
 def test_standard_phrases_on_branded_pages(http: httpx.Client, code: int, reason: str) -> None:
     host = "cf500.example.com" if code == 500 else f"s{code}.example.com"
     response = get(http, host)
@@ -216,8 +217,9 @@ def test_session_keeps_origin_and_edge_rules_apart() -> None:
         assert [str(r) for r in options.connect_to] == fleet and options.only_connect_to
         # A port-80 origin probe of www.example.com reaches the origin; a request for
         # http://www.example.com/ under the edge rules reaches the edge.
-        assert route(options.connect_to, "www.example.com", "203.0.113.10", 80) == \
-            session.fleet.endpoint("203.0.113.10", 80)
+        assert route(options.connect_to, "www.example.com", "203.0.113.10", 80) == session.fleet.endpoint(
+            "203.0.113.10", 80
+        )
         edge_rules = [parse_connect_to(r) for r in session.edge_rules()]
         to_edge = route(edge_rules, "www.example.com", "www.example.com", 80)
         assert to_edge == ("127.0.0.1", session.edge.port)

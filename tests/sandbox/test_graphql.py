@@ -123,9 +123,7 @@ def test_zones_in_requested_order_with_partial_data(api: SandboxApi) -> None:
 def test_zone_outside_the_tokens_globs_is_not_authorized(api: SandboxApi) -> None:
     answer = ask(api, variables([A, B]), token="tok-scoped")
     assert [z["zoneTag"] for z in answer["data"]["viewer"]["zones"]] == [A]
-    assert answer["errors"] == [
-        {"message": f"zone '{B}' not found or not authorized", "path": ["viewer", "zones", 1]}
-    ]
+    assert answer["errors"] == [{"message": f"zone '{B}' not found or not authorized", "path": ["viewer", "zones", 1]}]
 
 
 def test_at_most_ten_zones_per_query(api: SandboxApi) -> None:
@@ -136,8 +134,14 @@ def test_at_most_ten_zones_per_query(api: SandboxApi) -> None:
     assert answer["errors"][0]["message"] == "zoneTag_in: at most 10 zones per query"
 
 
-@pytest.mark.parametrize("query", ["{ viewer { accounts { accountTag } } }", "",
-                                   "query { viewer { zones { httpRequestsAdaptiveGroups { count } } } }"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ viewer { accounts { accountTag } } }",
+        "",
+        "query { viewer { zones { httpRequestsAdaptiveGroups { count } } } }",
+    ],
+)
 def test_unsupported_query_is_a_graphql_error_with_http_200(api: SandboxApi, query: str) -> None:
     answer = ask(api, variables([A]), query=query)
     assert answer["data"] is None

@@ -133,9 +133,7 @@ def component(name: str) -> dict[str, str]:
 
 
 def validate(registry: Registry, schema: dict[str, Any], instance: Any, what: str) -> None:
-    validator = OAS30ReadValidator(
-        schema, registry=registry, format_checker=OAS30ReadValidator.FORMAT_CHECKER
-    )
+    validator = OAS30ReadValidator(schema, registry=registry, format_checker=OAS30ReadValidator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     details = "\n".join(f"  at {list(e.absolute_path)}: {e.message[:300]}" for e in errors[:10])
     assert not errors, f"{what}: response does not match the OpenAPI schema:\n{details}"
@@ -252,9 +250,7 @@ def bulk_setting_ids(doc: dict[str, Any]) -> set[str]:
     return ids
 
 
-def validate_settings_list(
-    doc: dict[str, Any], registry: Registry, template: str, method: str, body: Any
-) -> None:
+def validate_settings_list(doc: dict[str, Any], registry: Registry, template: str, method: str, body: Any) -> None:
     """The bulk list's `anyOf` predates some settings (e.g. `origin_max_http_version`), which
     the document gives their own path instead: such an item is validated against its own
     path's GET response; the rest of the list against the bulk schema."""
@@ -397,6 +393,8 @@ def _projects(names: list[str], total: int) -> Callable[[Any], None]:
         assert body["result_info"]["total_count"] == total, body["result_info"]
 
     return check
+
+
 NEW_A = {"type": "A", "name": "new", "content": "198.51.100.7", "ttl": 1, "proxied": True}
 
 CASES: list[Case] = [
@@ -591,9 +589,7 @@ def test_response_matches_openapi(
         headers["Content-Type"] = "application/json"
         payload = {"content": case.raw_body}
     try:
-        response = http.request(
-            case.method, path.lstrip("/"), params=case.query, headers=headers, **payload
-        )
+        response = http.request(case.method, path.lstrip("/"), params=case.query, headers=headers, **payload)
     finally:
         sandbox.set_faults([])
     assert response.status_code == case.status, response.text

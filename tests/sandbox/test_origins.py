@@ -96,9 +96,7 @@ def client_context(*, verify: bool, alpn: list[str] | None = None, cafile: str |
     return context
 
 
-def tls_session(
-    fleet: OriginFleet, name: str, *, alpn: list[str] | None = None
-) -> tuple[x509.Certificate, str | None]:
+def tls_session(fleet: OriginFleet, name: str, *, alpn: list[str] | None = None) -> tuple[x509.Certificate, str | None]:
     with socket.create_connection(ep(fleet, name, 443), timeout=3) as raw:
         with client_context(verify=False, alpn=alpn).wrap_socket(raw, server_hostname=HOST) as tls:
             der = tls.getpeercert(binary_form=True)
@@ -149,9 +147,7 @@ def request(*, accept_encoding: str | None = "gzip, br", method: str = "GET") ->
 
 
 def sans(cert: x509.Certificate) -> list[str]:
-    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName
-    )
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
 
 
 def h2_get(fleet: OriginFleet, name: str) -> httpx.Response:
@@ -159,7 +155,9 @@ def h2_get(fleet: OriginFleet, name: str) -> httpx.Response:
 
     async def get() -> httpx.Response:
         async with httpx.AsyncClient(http2=True, verify=False, timeout=3, trust_env=False) as client:
-            return await client.get(f"https://{host}:{port}/x", headers={"Host": HOST}, extensions={"sni_hostname": HOST})
+            return await client.get(
+                f"https://{host}:{port}/x", headers={"Host": HOST}, extensions={"sni_hostname": HOST}
+            )
 
     return asyncio.run(get())
 
@@ -168,7 +166,9 @@ def h2_get(fleet: OriginFleet, name: str) -> httpx.Response:
 
 
 def test_twenty_origins_start_well_under_a_second() -> None:
-    specs = [spec(100 + i, https=b) for i, b in enumerate(["valid", "self_signed", "expired", "wrong_name", "untrusted"] * 4)]
+    specs = [
+        spec(100 + i, https=b) for i, b in enumerate(["valid", "self_signed", "expired", "wrong_name", "untrusted"] * 4)
+    ]
     started = time.perf_counter()
     with OriginFleet(specs) as running:
         elapsed = time.perf_counter() - started
@@ -226,7 +226,7 @@ def test_valid_certificate_chains_to_the_sandbox_ca(fleet: OriginFleet) -> None:
     ca = x509.load_pem_x509_certificate(fleet.ca_file.read_bytes())
     cert.verify_directly_issued_by(ca)
     assert sans(cert) == ["o1.example.com", HOST]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert cert.not_valid_before_utc < now < cert.not_valid_after_utc
     # And a real verifying client accepts it for its name.
     with socket.create_connection(ep(fleet, "valid", 443), timeout=3) as raw:
@@ -237,7 +237,7 @@ def test_valid_certificate_chains_to_the_sandbox_ca(fleet: OriginFleet) -> None:
 def test_broken_certificates(fleet: OriginFleet) -> None:
     ca = x509.load_pem_x509_certificate(fleet.ca_file.read_bytes())
     untrusted = x509.load_pem_x509_certificate(fleet.untrusted_ca_file.read_bytes())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     self_signed, _ = tls_session(fleet, "self_signed")
     assert self_signed.issuer == self_signed.subject
@@ -257,9 +257,7 @@ def test_broken_certificates(fleet: OriginFleet) -> None:
     assert foreign.issuer != ca.subject
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"), [("valid", "h2"), ("http1_only", "http/1.1"), ("no_alpn", None)]
-)
+@pytest.mark.parametrize(("name", "expected"), [("valid", "h2"), ("http1_only", "http/1.1"), ("no_alpn", None)])
 def test_alpn_follows_the_spec(fleet: OriginFleet, name: str, expected: str | None) -> None:
     _, alpn = tls_session(fleet, name, alpn=["h2", "http/1.1"])
     assert alpn == expected
@@ -320,7 +318,9 @@ def test_drop_times_out_connect(fleet: OriginFleet) -> None:
 
 def test_http_ok_keeps_alive_and_answers_every_request(fleet: OriginFleet) -> None:
     request = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-    response = http_exchange(ep(fleet, "valid", 80), request + request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    response = http_exchange(
+        ep(fleet, "valid", 80), request + request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    )
     assert response.count(b"HTTP/1.1 200 OK") == 2
     assert b"cfremedy sandbox origin 203.0.113.1" in response
 
@@ -442,6 +442,7 @@ def test_huge_headers_exceed_16_kb(fleet: OriginFleet, name: str, port: int) -> 
     assert first == "HTTP/1.1 200 OK"
     assert len(headers["set-cookie"]) == 24
     assert body == page(SPECS[name].address)
+
     # h11, reading as the bytes arrive, refuses a response head over its 16 KB default (as
     # Cloudflare does); with a larger limit the same bytes are a good response.
     def first_event(limit: int) -> object:
@@ -555,7 +556,7 @@ def test_a_failed_handshake_still_ends_the_connection_at_once(fleet: OriginFleet
 
 def test_cert_days_left(fleet: OriginFleet) -> None:
     ca = x509.load_pem_x509_certificate(fleet.ca_file.read_bytes())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ten, _ = tls_session(fleet, "days10")
     thirty, _ = tls_session(fleet, "days30")
     for cert, days in ((ten, 10), (thirty, 30)):
@@ -604,7 +605,12 @@ cert_days_left = 7
     assert implied.tls_cipher_string == "ECDHE-ECDSA-CHACHA20-POLY1305"
     assert OriginSpec(address="203.0.113.42", tls_max_version="TLSv1").tls_cipher_string == "ALL:@SECLEVEL=0"
     plain = OriginSpec(address="203.0.113.43")
-    assert (plain.response, plain.tls_maximum, plain.tls_cipher_string, plain.cert_days_left) == ("ok", None, None, None)
+    assert (plain.response, plain.tls_maximum, plain.tls_cipher_string, plain.cert_days_left) == (
+        "ok",
+        None,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -637,7 +643,12 @@ def test_new_fields_are_validated(fields: dict[str, object], message: str) -> No
 def test_tls_fields_follow_the_certificate_behaviours() -> None:
     for https in typing.get_args(HttpsBehaviour):
         if https in CERT_BEHAVIOURS:
-            OriginSpec(address="203.0.113.51", https=https, tls_max_version="TLSv1.2", tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+            OriginSpec(
+                address="203.0.113.51",
+                https=https,
+                tls_max_version="TLSv1.2",
+                tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256",
+            )
         else:
             with pytest.raises(ValidationError, match="presents a certificate"):
                 OriginSpec(address="203.0.113.51", https=https, tls_max_version="TLSv1.2")

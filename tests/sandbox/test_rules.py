@@ -25,7 +25,12 @@ from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.models import PagesProject, SslRule, Zone
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import (
-    DEFAULT_ACCOUNT, FaultSpec, ScenarioError, load_scenario, parse_scenario, stable_id,
+    DEFAULT_ACCOUNT,
+    FaultSpec,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    stable_id,
 )
 
 T = TypeVar("T")
@@ -170,15 +175,15 @@ def test_a_token_without_page_rules_read_gets_the_group_named(api: SandboxApi) -
 
 
 def test_transient_failures_of_the_rule_reads_are_retried(api: SandboxApi) -> None:
-    api.set_faults([FaultSpec(kind="500", count=1, path="/entrypoint$"),
-                    FaultSpec(kind="reset", count=1, path="/pagerules$")])
+    api.set_faults(
+        [FaultSpec(kind="500", count=1, path="/entrypoint$"), FaultSpec(kind="reset", count=1, path="/pagerules$")]
+    )
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of()), sleep=sleep,
-                retry=RetryPolicy(attempts=3))
+    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of()), sleep=sleep, retry=RetryPolicy(attempts=3))
     assert len(rules) == 5 and len(waits) == 2
     assert sorted(r.status for r in api.requests) == [0, 200, 200, 500]
 
@@ -225,9 +230,7 @@ def test_pages_projects_are_read_across_pages_until_total_pages(api: SandboxApi)
     projects = run(api.url, "tok-full", lambda gw: gw.pages_projects(DEFAULT_ACCOUNT))
 
     assert [p.name for p in projects] == [f"site-{i:02d}" for i in range(23)]
-    assert projects[0] == PagesProject(
-        name="site-00", subdomain="site-00.pages.dev", domains=("site-00.example.com",)
-    )
+    assert projects[0] == PagesProject(name="site-00", subdomain="site-00.pages.dev", domains=("site-00.example.com",))
     log = api.requests
     assert [(r.path, r.query.get("page"), r.query.get("per_page")) for r in log] == [
         (f"/accounts/{DEFAULT_ACCOUNT}/pages/projects", str(n), "10") for n in (1, 2, 3)
@@ -248,9 +251,7 @@ def test_an_account_without_projects_costs_one_request(sandbox_factory: Any) -> 
 
 def test_project_domains_and_subdomain_are_normalised(api: SandboxApi) -> None:
     projects = run(api.url, "tok-full", lambda gw: gw.pages_projects(OTHER_ACCOUNT))
-    assert projects == (
-        PagesProject(name="elsewhere", subdomain="elsewhere.pages.dev", domains=("docs.other.org",)),
-    )
+    assert projects == (PagesProject(name="elsewhere", subdomain="elsewhere.pages.dev", domains=("docs.other.org",)),)
 
 
 def test_a_token_without_pages_read_gets_the_group_named(api: SandboxApi) -> None:
@@ -279,13 +280,13 @@ class _StuckProjects(BaseHTTPRequestHandler):
         type(self).requests += 1
         query = parse_qs(urlsplit(self.path).query)
         per_page = int(query["per_page"][0])
-        result = [{"name": f"p{i}", "subdomain": f"p{i}.pages.dev", "domains": []}
-                  for i in range(per_page)]
+        result = [{"name": f"p{i}", "subdomain": f"p{i}.pages.dev", "domains": []} for i in range(per_page)]
         info: dict[str, int] = {"page": int(query["page"][0]), "per_page": per_page, "count": per_page}
         if self.totals:
             info |= {"total_pages": 10**9, "total_count": 10**12}
-        body = json.dumps({"success": True, "errors": [], "messages": [], "result": result,
-                           "result_info": info}).encode()
+        body = json.dumps(
+            {"success": True, "errors": [], "messages": [], "result": result, "result_info": info}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

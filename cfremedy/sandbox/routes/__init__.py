@@ -60,8 +60,9 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", _RECORD, put_record, "#dns_records:edit"),
     Route("DELETE", _RECORD, delete_record, "#dns_records:edit"),
     Route("GET", "/zones/{zone_id}/ssl/certificate_packs", list_certificate_packs, "#ssl:read"),
-    Route("GET", "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint", get_entrypoint,
-          "#config_settings:read"),
+    Route(
+        "GET", "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint", get_entrypoint, "#config_settings:read"
+    ),
     Route("GET", "/zones/{zone_id}/pagerules", list_page_rules, "#zone:read"),
     Route("GET", "/accounts/{account_id}/pages/projects", list_pages_projects, "#pages:read"),
     Route("GET", "/ips", cloudflare_ips, auth="none"),

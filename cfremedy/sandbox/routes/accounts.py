@@ -18,9 +18,7 @@ PAGES_MAX_PER_PAGE = 10
 
 
 def list_pages_projects(api: Server, call: Call) -> Reply:
-    page, per_page = pagination(
-        call.query, PAGES_DEFAULT_PER_PAGE, PAGES_MIN_PER_PAGE, PAGES_MAX_PER_PAGE
-    )
+    page, per_page = pagination(call.query, PAGES_DEFAULT_PER_PAGE, PAGES_MIN_PER_PAGE, PAGES_MAX_PER_PAGE)
     projects = api.state.pages_projects(call.params["account_id"])
     chunk, info = page_of(projects, page, per_page)
     return ok(list(chunk), info)

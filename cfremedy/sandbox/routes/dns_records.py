@@ -23,9 +23,7 @@ DNS_MAX_PER_PAGE = 5000
 
 def list_records(api: Server, call: Call) -> Reply:
     zone = zone_of(call)
-    page, per_page = pagination(
-        call.query, DNS_DEFAULT_PER_PAGE, DNS_MIN_PER_PAGE, DNS_MAX_PER_PAGE
-    )
+    page, per_page = pagination(call.query, DNS_DEFAULT_PER_PAGE, DNS_MIN_PER_PAGE, DNS_MAX_PER_PAGE)
     filters: dict[str, Any] = {}
     name = call.query.get("name.exact", call.query.get("name"))
     if name is not None:

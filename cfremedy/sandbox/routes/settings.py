@@ -42,6 +42,6 @@ def patch_setting(api: Server, call: Call) -> Reply:
     zone_id, setting_id = zone_of(call).id, call.params["setting_id"]
     api.state.setting(zone_id, setting_id)  # 404 for an unknown id before looking at the body
     if not isinstance(call.body, dict) or "value" not in call.body:
-        raise SandboxError(400, (ERR_BAD_REQUEST, "Request body must be {\"value\": ...}"))
+        raise SandboxError(400, (ERR_BAD_REQUEST, 'Request body must be {"value": ...}'))
     edits = [(setting_id, call.body["value"])]
     return ok(api.state.edit_settings(zone_id, edits, status_unknown=404)[0])

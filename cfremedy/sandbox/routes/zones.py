@@ -21,9 +21,7 @@ ZONES_MAX_PER_PAGE = 50
 
 
 def list_zones(api: Server, call: Call) -> Reply:
-    page, per_page = pagination(
-        call.query, ZONES_DEFAULT_PER_PAGE, ZONES_MIN_PER_PAGE, ZONES_MAX_PER_PAGE
-    )
+    page, per_page = pagination(call.query, ZONES_DEFAULT_PER_PAGE, ZONES_MIN_PER_PAGE, ZONES_MAX_PER_PAGE)
     name = call.query.get("name")
     account_id = call.query.get("account.id")
     status = call.query.get("status")
