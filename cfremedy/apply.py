@@ -1,6 +1,6 @@
 """Applying a plan to Cloudflare: refuse what is unsafe, never overwrite drift, journal everything.
 
-The protocol for each change (DESIGN §8):
+The protocol for each change (README, "Safety"):
   1. read the live value; if it already equals `after` there is nothing to do, and if it is
      anything but `before` someone changed it since the plan: skip it as drifted;
   2. journal the intent (`sent`) durably;
@@ -57,7 +57,7 @@ def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions)
     """Why this plan must not be applied as is; empty when it may. Pure.
 
     `--force` overrides the two size limits only. A change that lowers security always needs
-    its own, explicit `--allow-downgrade` (DESIGN §8): forcing a big plan through must never
+    its own, explicit `--allow-downgrade` (README, "Safety"): forcing a big plan through must never
     also weaken a zone's TLS as a side effect.
     """
     problems = []

@@ -1,4 +1,4 @@
-"""Errors that end a command, each carrying the exit code of DESIGN §4.
+"""Errors that end a command, each carrying the exit code of the CLI contract (README, "Exit codes").
 
 The CLI turns these into one clear line on stderr and the code; anything else is a bug.
 """

@@ -1,4 +1,4 @@
-"""The inventory file (DESIGN §6): what the API cannot know about a zone.
+"""The inventory file (README, "The inventory"): what the API cannot know about a zone.
 
 Where each hostname's origin really is (so a record pointing elsewhere is a finding, and the
 fix has a right answer) and which requests are legitimately slow (so a 524 can be predicted).

@@ -1,4 +1,4 @@
-"""The plan file (DESIGN §5): the reviewed, checksummed list of changes `apply` will make.
+"""The plan file (docs/architecture.md, "The JSON report"): the reviewed, checksummed list of changes `apply` will make.
 
 A plan is a value object: it is built from an audit, written, read back and checked, never
 edited in place. The checksum covers the changes only, so a hand-edited change is caught while

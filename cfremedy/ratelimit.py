@@ -1,4 +1,4 @@
-"""Keeping under Cloudflare's API budget: 1,200 requests per 5 minutes per token (DESIGN §9).
+"""Keeping under Cloudflare's API budget: 1,200 requests per 5 minutes per token (docs/architecture.md).
 
 Crossing the budget costs a 429 and a lockout of minutes, so an account audit paces itself
 instead of discovering the limit: every request first takes a slot in a sliding window shared

@@ -1,4 +1,4 @@
-"""The JSON report of DESIGN §5: the stable, versioned shape scripts rely on.
+"""The JSON report of docs/architecture.md ("The JSON report"): the stable, versioned shape scripts rely on.
 
 Pure functions from the frozen models to plain dicts; every reporter starts from here, so the
 table, the JSON and later formats can never disagree about what was found.

@@ -1,4 +1,4 @@
-"""Configuration from the environment and `.env` (DESIGN §4 "Environment").
+"""Configuration from the environment and `.env` (the CLI contract (README, "Exit codes") "Environment").
 
 Only the CLI constructs `Settings`; everything below it receives plain values, so no module deep
 in the stack can read the token on its own.

@@ -8,13 +8,12 @@ Both read `GET /ips`, which needs no token, or the copy shipped with cfremedy (`
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import SecretStr
@@ -58,16 +57,11 @@ ips_app = typer.Typer(
 )
 
 
-class AllowlistFormat(str, enum.Enum):
-    nginx = "nginx"
-    iptables = "iptables"
-    nftables = "nftables"
-    ufw = "ufw"
-    apache = "apache"
-    caddy = "caddy"
-
-
-assert tuple(f.value for f in AllowlistFormat) == FORMATS
+# The dialects `allowlist.render` writes, offered as the option's choices (type checkers see str).
+if TYPE_CHECKING:
+    AllowlistFormat = str
+else:
+    AllowlistFormat = Literal[FORMATS]
 
 Packaged = Annotated[
     bool,
@@ -166,14 +160,14 @@ def allowlist_command(
         raise UsageError(f"--output: directory {output.parent} does not exist")
     ranges, source = _ranges(settings, packaged)
     try:
-        text = render(format.value, ranges, tuple(port or (80, 443)), source=source)
+        text = render(format, ranges, tuple(port or (80, 443)), source=source)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if output is None:
         out(text)
     else:
         _write(output, text)
-        log.info("wrote %d Cloudflare ranges (%s) to %s", len(ranges), format.value, output)
+        log.info("wrote %d Cloudflare ranges (%s) to %s", len(ranges), format, output)
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""Everything cfremedy reads from the Cloudflare API, within the budget of DESIGN's API budget.
+"""Everything cfremedy reads from the Cloudflare API, within the API budget (docs/architecture.md).
 
 One request for the zone, one for all its settings, DNS records 5,000 per page, rules only
 when a playbook needs them, account-level lists once per run (`once`). `CloudflareGateway`

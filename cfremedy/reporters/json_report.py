@@ -1,4 +1,4 @@
-"""`--format json`: the report of DESIGN §5, indented, keys in contract order."""
+"""`--format json`: the report of docs/architecture.md ("The JSON report"), indented, keys in contract order."""
 
 from __future__ import annotations
 

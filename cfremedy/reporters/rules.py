@@ -29,7 +29,7 @@ class Rule:
 
 
 def docstring_section(docstring: str, heading: str) -> str:
-    """The body under `Heading:` (DESIGN §3 docstrings), paragraphs kept, wrapped lines joined."""
+    """The body under `Heading:` (the playbook contract's docstrings), paragraphs kept, wrapped lines joined."""
     lines = docstring.splitlines()
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == f"{heading}:")

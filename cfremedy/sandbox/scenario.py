@@ -409,7 +409,7 @@ class Scenario(_Strict):
     sandbox: SandboxOptions = SandboxOptions()
     # Hostnames the sandbox edge answers for, over plain HTTP (see `sandbox/edge.py`).
     edge: tuple[EdgeSpec, ...] = ()
-    # An inventory file (DESIGN §6) that goes with the scenario; a relative path is relative to
+    # An inventory file (README, "The inventory") that goes with the scenario; a relative path is relative to
     # the scenario file, and `load_scenario` makes it absolute.
     inventory: str | None = None
     # Cloudflare Pages projects, per account (`account` defaults to the zones' default).

@@ -1,4 +1,4 @@
-"""The inventory file (DESIGN §6): strict parsing with errors that name the file and the key."""
+"""The inventory file (README, "The inventory"): strict parsing with errors that name the file and the key."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The demo audited with origins on the very addresses its DNS records name, no --connect-to.
 
-DESIGN §7: inside a private network namespace (only loopback, created by this test with
+docs/architecture.md, "Testing": inside a private network namespace (only loopback, created by this test with
 `unshare -n`) the stand-in origins listen on 93.184.215.x themselves, and the installed
 `cfremedy` probes them directly, as it would production origins. Nothing can leave the
 namespace: it has no interface but `lo`.

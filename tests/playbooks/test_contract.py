@@ -1,4 +1,4 @@
-"""The playbook contract of DESIGN §3, checked for every registered playbook.
+"""The playbook contract (docs/architecture.md), checked for every registered playbook.
 
 A new playbook that forgets its docs page, declares a write permission it never uses, or
 proposes changes without declaring what they need to write fails here, not in production.

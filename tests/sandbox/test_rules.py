@@ -1,6 +1,6 @@
 """Configuration Rules, Page Rules and Pages projects: the sandbox's routes read by the gateway.
 
-The gateway uses the real `cloudflare` SDK over real HTTP against the sandbox (DESIGN §7). The
+The gateway uses the real `cloudflare` SDK over real HTTP against the sandbox (docs/architecture.md, "Testing"). The
 response shapes themselves are validated against the OpenAPI document in
 `test_sandbox_openapi.py`; here: what the gateway makes of them, what it costs, and how it fails.
 """
