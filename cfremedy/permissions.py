@@ -29,6 +29,14 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # these two are cfremedy's (and the sandbox's) spellings, see `cfremedy/sandbox/routes/`.
     "Config Rules Read": ("#config_settings:read",),
     "Cloudflare Pages Read": ("#pages:read",),
+    # Where a hostname's traffic really goes (docs/architecture.md, "Routes"). The document gives
+    # no key for these reads either; the spellings are cfremedy's (and the sandbox's). Listing a
+    # zone's rulesets (`GET /zones/{id}/rulesets`, which phases exist) needs only Zone Read.
+    "Origin Rules Read": ("#origin_rules:read",),
+    "Cache Rules Read": ("#cache_rules:read",),
+    "Load Balancers Read": ("#load_balancers:read",),
+    "Load Balancing: Monitors and Pools Read": ("#load_balancing_pools:read",),
+    "Cloudflare Tunnel Read": ("#cloudflare_tunnel:read",),
 }
 
 # The group a user must add to get a key: the least-privileged group that grants it.
