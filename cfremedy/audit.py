@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cfremedy.allowlist import read_allowlist
 from cfremedy.analytics import ZONES_PER_QUERY, ObservedErrors, window_ending
 from cfremedy.errors import ApiError, AuthenticationFailed
 from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
+from cfremedy.gateway.reads import CACHE_RULES_PHASE, CONFIG_RULES_PHASE, ORIGIN_RULES_PHASE
 from cfremedy.inventory import EMPTY, Inventory
 from cfremedy.models import (
     AllowlistFile,
@@ -28,8 +29,10 @@ from cfremedy.models import (
     Finding,
     IPNetwork,
     PagesProject,
+    Pool,
     Report,
     StageError,
+    Tunnel,
     Zone,
     ZoneReport,
     ZoneSnapshot,
@@ -37,13 +40,16 @@ from cfremedy.models import (
 )
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import Outcome, ProbeResults
-from cfremedy.registry import Playbook
+from cfremedy.registry import ROUTE_SOURCES, Playbook
+from cfremedy.routes import Routes, build_routes, tunnel_id_of
 from cfremedy.selection import AccountSelection, HostnameSelection, NoZones, Selection, ZoneSelection
 
 if TYPE_CHECKING:
     from cfremedy.probes.runner import ProbePool
 
 log = logging.getLogger("cfremedy.audit")
+
+T = TypeVar("T")
 
 DEFAULT_PARALLEL = 8  # zones in flight at once; the rate limiter, not this, bounds the API load
 
@@ -63,8 +69,11 @@ class AuditOptions:
     parallel: int = DEFAULT_PARALLEL  # zones audited at once
 
     def reads(self, source: str) -> bool:
-        """Whether a selected playbook needs this source (`registry.SOURCES`) read."""
-        return source not in self.skip and any(source in p.reads for p in self.playbooks)
+        """Whether this source (`registry.SOURCES`) is read: a selected playbook needs it, or
+        the probes do (they follow the routes that Origin Rules and Load Balancers shape)."""
+        if source in self.skip:
+            return False
+        return (source in ROUTE_SOURCES and self.probes) or any(source in p.reads for p in self.playbooks)
 
     @property
     def probes(self) -> bool:
@@ -190,42 +199,178 @@ class Extras:
 async def read_zone(
     gateway: CloudflareGateway, zone: Zone, options: AuditOptions
 ) -> tuple[ZoneSnapshot, list[StageError]]:
-    """Settings and DNS, plus the SSL-mode rules when a playbook needs them.
+    """Settings and DNS, plus what the selected playbooks and the probes need to know about
+    the hostnames' real routes: rules, load balancers, tunnels.
 
-    The rules are read next to the snapshot (same wall time) but a failure to read them, such
-    as a token without "Config Rules Read", costs only the per-hostname precision: it is
-    reported and the zone is judged by its zone-wide SSL mode, instead of failing the audit.
+    Those extra reads run next to the snapshot (same wall time) but a failure to read them,
+    such as a token without "Origin Rules Read", costs only precision: it is reported, as a
+    warning naming what could not be seen, instead of failing the audit.
     """
-    if not options.reads("ssl_rules"):
-        skipped = "ssl_rules" in options.skip and any("ssl_rules" in p.reads for p in options.playbooks)
-        note = (
-            [
-                StageError(
-                    "rules",
-                    zone.name,
-                    "Configuration Rules and Page Rules not read (--skip-rules): SSL modes were judged zone-wide",
-                )
-            ]
-            if skipped
-            else []
-        )
-        return await gateway.snapshot(zone), note
-    snapshot, rules = await asyncio.gather(gateway.snapshot(zone), gateway.ssl_rules(zone), return_exceptions=True)
-    if isinstance(snapshot, BaseException):
-        raise snapshot
-    if isinstance(rules, AuthenticationFailed):
-        raise rules
-    if isinstance(rules, ApiError):
-        return snapshot, [
+    errors: list[StageError] = []
+    if "ssl_rules" in options.skip and any("ssl_rules" in p.reads for p in options.playbooks):
+        errors.append(
             StageError(
                 "rules",
                 zone.name,
-                f"{rules.message}; SSL modes were judged zone-wide, without Configuration Rules and Page Rules",
+                "Configuration Rules and Page Rules not read (--skip-rules): SSL modes were judged zone-wide",
             )
-        ]
-    if isinstance(rules, BaseException):
-        raise rules
-    return replace(snapshot, ssl_rules=rules), []
+        )
+    snapshot, (rules, rule_errors), (balancing, balancing_errors) = await asyncio.gather(
+        gateway.snapshot(zone), _read_rules(gateway, zone, options), _read_balancing(gateway, zone, options)
+    )
+    snapshot = replace(snapshot, **rules, **balancing)
+    tunnels, tunnel_errors = await _read_tunnels(gateway, snapshot, options)
+    snapshot = replace(snapshot, **tunnels)
+    return snapshot, errors + rule_errors + balancing_errors + tunnel_errors
+
+
+async def _optional(read: Awaitable[T], stage: str, zone: Zone, consequence: str) -> tuple[T | None, list[StageError]]:
+    """A read whose failure makes the audit less precise, not failed: None and a warning."""
+    try:
+        return await read, []
+    except AuthenticationFailed:
+        raise
+    except ApiError as exc:
+        return None, [StageError(stage, zone.name, f"{exc.message}; {consequence}", exc.hint)]
+
+
+async def _read_rules(
+    gateway: CloudflareGateway, zone: Zone, options: AuditOptions
+) -> tuple[dict[str, Any], list[StageError]]:
+    """Page Rules, and the entry points of the rule phases the zone has (its rulesets list
+    says which: a zone without Origin or Cache Rules costs no request for them)."""
+    wanted = {source for source in ("ssl_rules", "origin_rules", "cache_rules") if options.reads(source)}
+    if not wanted:
+        return {}, []
+    phases, errors = await _optional(
+        gateway.ruleset_phases(zone),
+        "rules",
+        zone,
+        "rules were not read: SSL modes, ports and timeouts were judged zone-wide",
+    )
+    if phases is None:
+        return {}, errors
+
+    async def entry(phase: str, read: Callable[[Zone], Awaitable[T]]) -> T | tuple[()]:
+        return await read(zone) if phase in phases else ()
+
+    reads: dict[str, Awaitable[Any]] = {}
+    if "ssl_rules" in wanted:
+        reads["config"] = _optional(
+            entry(CONFIG_RULES_PHASE, gateway.config_ssl_rules),
+            "rules",
+            zone,
+            "SSL modes were judged without Configuration Rules",
+        )
+        reads["pages"] = _optional(
+            gateway.page_ssl_rules(zone), "rules", zone, "SSL modes were judged without Page Rules"
+        )
+    if "origin_rules" in wanted:
+        reads["origin"] = _optional(
+            entry(ORIGIN_RULES_PHASE, gateway.origin_rules),
+            "routes",
+            zone,
+            "Origin Rules were not seen: origins were probed on their default ports, SNI and Host",
+        )
+    if "cache_rules" in wanted:
+        reads["cache"] = _optional(
+            entry(CACHE_RULES_PHASE, gateway.cache_rules),
+            "routes",
+            zone,
+            "Cache Rules were not seen: timeouts were judged by the zone setting alone",
+        )
+    done = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    found: dict[str, Any] = {}
+    for _, failures in done.values():
+        errors += failures
+    if "ssl_rules" in wanted:
+        config, pages = done["config"][0], done["pages"][0]
+        if config is not None or pages is not None:
+            found["ssl_rules"] = (config or ()) + (pages or ())
+    if "origin" in done and done["origin"][0] is not None:
+        found["origin_rules"] = done["origin"][0]
+    if "cache" in done and done["cache"][0] is not None:
+        found["cache_rules"] = done["cache"][0]
+    return found, errors
+
+
+async def _read_balancing(
+    gateway: CloudflareGateway, zone: Zone, options: AuditOptions
+) -> tuple[dict[str, Any], list[StageError]]:
+    """The account's pools (once per account); the zone's load balancers only when the account
+    has pools (no pool, no load balancer); each referenced pool's health once per run."""
+    if not options.reads("load_balancers"):
+        return {}, []
+    unseen = "load-balanced hostnames were judged by their DNS records"
+    pools, errors = await _optional(
+        gateway.once(("pools", zone.account_id), lambda: gateway.pools(zone.account_id)), "routes", zone, unseen
+    )
+    if pools is None:
+        return {}, errors
+    if not pools:
+        return {"pools": pools, "load_balancers": ()}, errors
+    balancers, more = await _optional(gateway.load_balancers(zone), "routes", zone, unseen)
+    if balancers is None:
+        return {"pools": pools}, errors + more
+    referenced = {p for lb in balancers for p in lb.pool_ids}
+    by_id = {p.id: p for p in pools}
+
+    async def health(pool: Pool) -> tuple[Pool, list[StageError]]:
+        answer, failures = await _optional(
+            gateway.once(("pool_health", pool.id), lambda: gateway.pool_health(zone.account_id, pool.id)),
+            "routes",
+            zone,
+            f"the health of pool {pool.name} is unknown",
+        )
+        if answer is None:
+            return pool, failures
+        healthy, origins = answer
+        return replace(
+            pool,
+            healthy=healthy,
+            origins=tuple(replace(o, healthy=origins.get(o.address.lower())) for o in pool.origins),
+        ), failures
+
+    checked = await asyncio.gather(*(health(by_id[p]) for p in sorted(referenced) if p in by_id))
+    updated = {pool.id: pool for pool, _ in checked}
+    return {"pools": tuple(updated.get(p.id, p) for p in pools), "load_balancers": balancers}, [
+        *errors,
+        *more,
+        *(e for _, failures in checked for e in failures),
+    ]
+
+
+async def _read_tunnels(
+    gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions
+) -> tuple[dict[str, Any], list[StageError]]:
+    """The account's tunnels, once per account and only when a proxied CNAME points at one;
+    then the ingress rules of each remote-managed tunnel the zone uses, once per tunnel."""
+    zone = snapshot.zone
+    wanted = {tunnel_id_of(r.content) for r in snapshot.records if r.type == "CNAME" and r.proxied} - {None}
+    if not wanted or not options.reads("tunnels"):
+        return {}, []
+    tunnels, errors = await _optional(
+        gateway.once(("tunnels", zone.account_id), lambda: gateway.tunnels(zone.account_id)),
+        "routes",
+        zone,
+        "tunnel hostnames were not checked against their tunnels",
+    )
+    if tunnels is None:
+        return {}, errors
+
+    async def ingress(tunnel: Tunnel) -> tuple[Tunnel, list[StageError]]:
+        if tunnel.id not in wanted or not tunnel.remote_config or tunnel.deleted:
+            return tunnel, []
+        rules, failures = await _optional(
+            gateway.once(("tunnel_ingress", tunnel.id), lambda: gateway.tunnel_ingress(zone.account_id, tunnel.id)),
+            "routes",
+            zone,
+            f"the ingress rules of tunnel {tunnel.name} were not read",
+        )
+        return (replace(tunnel, ingress=rules) if rules is not None else tunnel), failures
+
+    checked = await asyncio.gather(*(ingress(t) for t in tunnels))
+    return {"tunnels": tuple(t for t, _ in checked)}, [*errors, *(e for _, failures in checked for e in failures)]
 
 
 async def gather_extras(gateway: CloudflareGateway, snapshot: ZoneSnapshot, options: AuditOptions) -> Extras:
@@ -290,8 +435,9 @@ async def gather_observed(
 
 
 async def gather_probes(
-    snapshot: ZoneSnapshot, options: AuditOptions, pool: ProbePool | None = None, hostname: str | None = None
+    routes: Routes, options: AuditOptions, pool: ProbePool | None = None, hostname: str | None = None
 ) -> ProbeResults:
+    """Probe every endpoint of every route (only `hostname`'s when given)."""
     if options.probe is None:
         return ProbeResults(skipped_reason="probing disabled (--no-probe)")
     if not options.probes:
@@ -299,8 +445,8 @@ async def gather_probes(
     from cfremedy.probes.runner import probe_origins
     from cfremedy.probes.targets import plan_targets
 
-    targets = [t for t in plan_targets(snapshot, options.probe) if hostname in (None, t.hostname)]
-    log.debug("probing %d origin(s) of %s", len(targets), snapshot.zone.name)
+    targets = [t for t in plan_targets(routes, options.probe) if hostname in (None, t.hostname)]
+    log.debug("probing %d origin endpoint(s)", len(targets))
     return await probe_origins(targets, options.probe, pool)
 
 
@@ -315,12 +461,15 @@ async def judge(
     pool: ProbePool | None = None,
     hostname: str | None = None,
 ) -> ZoneReport:
-    """Probe, read the extras, assemble the facts, run the playbooks: every audit's last step."""
+    """Build the routes, probe, read the extras, assemble the facts, run the playbooks: every
+    audit's last step."""
+    routes = build_routes(snapshot)
     probes, extras = await asyncio.gather(
-        gather_probes(snapshot, options, pool, hostname), gather_extras(gateway, snapshot, options)
+        gather_probes(routes, options, pool, hostname), gather_extras(gateway, snapshot, options)
     )
     facts = ZoneFacts(
         snapshot=snapshot,
+        routes=routes,
         probes=probes,
         inventory=options.inventory.for_zone(snapshot.zone.name),
         now=datetime.now(UTC),

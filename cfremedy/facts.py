@@ -19,6 +19,7 @@ from cfremedy.analytics import ObservedErrors
 from cfremedy.inventory import ZoneInventory
 from cfremedy.models import AllowlistFile, IPNetwork, PagesProject, ZoneSnapshot, frozen_mapping
 from cfremedy.probes.results import ProbeResults
+from cfremedy.routes import Routes, build_routes
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +35,8 @@ def packaged_cloudflare_ranges() -> tuple[IPNetwork, ...]:
 @dataclass(frozen=True)
 class ZoneFacts:
     snapshot: ZoneSnapshot
+    # Every hostname's route (`cfremedy.routes.build_routes(snapshot)`, computed when not given).
+    routes: Routes = field(default_factory=Routes)
     probes: ProbeResults = field(default_factory=ProbeResults)
     inventory: ZoneInventory = field(default_factory=ZoneInventory)
     cloudflare_ranges: tuple[IPNetwork, ...] = field(default_factory=packaged_cloudflare_ranges)
@@ -46,6 +49,10 @@ class ZoneFacts:
     pages_projects: tuple[PagesProject, ...] | None = None
     # Per-playbook settings from cfremedy.toml (`[playbooks.<id>]`), e.g. the expiry horizon.
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_mapping)
+
+    def __post_init__(self) -> None:
+        if not self.routes.by_hostname and self.snapshot.records:
+            object.__setattr__(self, "routes", build_routes(self.snapshot))
 
     def option(self, playbook: str, name: str, default: Any) -> Any:
         return self.options.get(playbook, {}).get(name, default)

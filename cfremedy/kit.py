@@ -35,6 +35,7 @@ from cfremedy.models import (
     normalise_name,
 )
 from cfremedy.probes.results import HttpResponseResult, OriginProbe, Outcome
+from cfremedy.routes import EffectiveTimeout, Endpoint, Route, Routes, effective_timeout
 from cfremedy.ssl_modes import EffectiveMode, describe_rule, effective_modes, mode_name
 
 __all__ = [
@@ -45,6 +46,10 @@ __all__ = [
     "Change",
     "DnsRecord",
     "EffectiveMode",
+    "EffectiveTimeout",
+    "Endpoint",
+    "Route",
+    "Routes",
     "Finding",
     "HttpResponseResult",
     "OriginProbe",
@@ -55,11 +60,14 @@ __all__ = [
     "ZoneFacts",
     "describe_rule",
     "effective_modes",
+    "effective_timeout",
     "finding",
     "frozen_mapping",
     "mode_name",
     "normalise_name",
+    "origin_key",
     "packaged_cloudflare_ranges",
+    "route_evidence",
     "section_url",
 ]
 
@@ -75,20 +83,58 @@ def finding(
     docs_url: str,
     remediation: Iterable[str] = (),
     key: str = "",
+    probe: OriginProbe | None = None,
 ) -> Finding:
     """A `Finding`, its evidence frozen and its sequences made tuples.
 
     `key` tells apart findings of one playbook on one resource (an origin address, a record
-    id): it is part of the finding's fingerprint, so it must stay stable across runs.
+    id): it is part of the finding's fingerprint, so it must stay stable across runs. With
+    `probe`, the finding says which route it judged (the message ends "(via load balancer
+    ...)", the evidence gains `route`) and the key defaults to `origin_key(probe)`.
     """
+    details = dict(evidence or {})
+    if probe is not None:
+        route = route_evidence(probe)
+        if route:
+            details["route"] = route
+        if probe.via:
+            message = f"{message} ({probe.via})"
+        key = key or origin_key(probe)
     return Finding(
         playbook=playbook,
         severity=severity,
         error_codes=tuple(error_codes),
         resource=resource,
         message=message,
-        evidence=frozen_mapping(evidence),
+        evidence=frozen_mapping(details),
         docs_url=docs_url,
         remediation=tuple(remediation),
         key=key,
     )
+
+
+def route_evidence(probe: OriginProbe) -> dict[str, Any]:
+    """What of a probed origin's route is not plain DNS on the default ports ({} when nothing)."""
+    route: dict[str, Any] = {}
+    if probe.via:
+        route["via"] = probe.via
+    if probe.https_port != 443 or probe.http_port != 80:
+        route["ports"] = {"https": probe.https_port, "http": probe.http_port}
+    if probe.sni:
+        route["sni"] = probe.sni
+    if probe.host_header:
+        route["host_header"] = probe.host_header
+    if probe.partial:
+        route["partial"] = "only part of the hostname's traffic (a path-specific rule) goes here"
+    return route
+
+
+def origin_key(probe: OriginProbe) -> str:
+    """A probed origin's stable identity within a hostname: its address, plus what of its
+    route differs from plain DNS (two endpoints at one address on other ports are two)."""
+    parts = [probe.address]
+    if probe.https_port != 443 or probe.http_port != 80:
+        parts.append(f"{probe.https_port}/{probe.http_port}")
+    if probe.sni or probe.host_header:
+        parts.append(f"{probe.sni}|{probe.host_header}")
+    return ":".join(parts)

@@ -27,10 +27,17 @@ BUILTIN_PACKAGE = "playbooks"
 # permission groups reading it takes. An audit reads a source only when a selected playbook
 # declares it in `reads`, so a run that does not need it does not pay its API requests.
 SOURCES: dict[str, tuple[str, ...]] = {
-    "ssl_rules": ("Config Rules Read", "Page Rules Read"),  # 2 requests per zone
+    "ssl_rules": ("Config Rules Read", "Page Rules Read"),  # Page Rules, and Configuration Rules when the zone has some
+    "origin_rules": ("Origin Rules Read",),  # only when the zone has some (its rulesets list says)
+    "cache_rules": ("Cache Rules Read",),  # likewise
+    "load_balancers": ("Load Balancers Read", "Load Balancing: Monitors and Pools Read"),  # pools once per account
+    "tunnels": ("Cloudflare Tunnel Read",),  # once per account, only for CNAMEs to a tunnel
     "pages_projects": ("Cloudflare Pages Read",),  # per account, only for CNAMEs to *.pages.dev
     "allowlists": (),  # local files named in the inventory, plus one `GET /ips` per run
 }
+# Read by every run that probes origins, whatever the playbooks declare: the probes follow
+# each hostname's route (cfremedy.routes), and Origin Rules and Load Balancers change it.
+ROUTE_SOURCES = ("origin_rules", "load_balancers")
 
 Detect = Callable[[ZoneFacts], list[Finding]]
 PlanFix = Callable[[ZoneFacts, Sequence[Finding]], list[Change]]

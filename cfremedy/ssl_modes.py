@@ -15,25 +15,14 @@ understood subset is `unknown`: both are shown to the user rather than guessed.
 
 from __future__ import annotations
 
-import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from cfremedy.models import SslRule, ZoneSnapshot, normalise_name
+from cfremedy.rules_language import Match, Unsupported, match_expression
 
 MODE_NAMES = {"off": "Off", "flexible": "Flexible", "full": "Full", "strict": "Full (strict)"}
-
-
-class Match(enum.Enum):
-    NO = 0
-    PARTIAL = 1  # some requests of the hostname (a path, a method...), not all
-    FULL = 2
-
-
-class Unsupported(ValueError):
-    """An expression outside the subset this module evaluates."""
 
 
 @dataclass(frozen=True)
@@ -79,165 +68,6 @@ def match_url_pattern(pattern: str, hostname: str) -> Match:
         return Match.NO
     whole_host = (not slash or path in ("", "*")) and scheme in ("", "*")
     return Match.FULL if whole_host else Match.PARTIAL
-
-
-# -- Configuration Rule expressions ------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<op>==|!=|&&|\|\||[(){},!])|(?P<word>[A-Za-z0-9_.\-*/:]+))'
-)
-_HOST_FIELDS = ("http.host", "lower(http.host)")
-
-
-def _tokens(expression: str) -> list[str]:
-    tokens: list[str] = []
-    position = 0
-    text = expression.strip()
-    while position < len(text):
-        found = _TOKEN.match(text, position)
-        if found is None or found.end() == position:
-            raise Unsupported(f"cannot read the expression at {text[position : position + 20]!r}")
-        tokens.append(found.group(found.lastgroup or "word"))
-        position = found.end()
-        while position < len(text) and text[position].isspace():
-            position += 1
-    return tokens
-
-
-class _Parser:
-    """Recursive descent over `or` / `and` / `not` / parentheses / comparisons."""
-
-    def __init__(self, expression: str, hostname: str) -> None:
-        self.tokens = _tokens(expression)
-        self.i = 0
-        self.hostname = hostname
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        token = self.peek()
-        if token is None or (expected is not None and token != expected):
-            raise Unsupported(f"expected {expected or 'more'} in the expression")
-        self.i += 1
-        return token
-
-    def parse(self) -> Match:
-        result = self.disjunction()
-        if self.peek() is not None:
-            raise Unsupported(f"unexpected {self.peek()!r} in the expression")
-        return result
-
-    def disjunction(self) -> Match:
-        result = self.conjunction()
-        while self.peek() in ("or", "||", "xor", "^^"):
-            if self.take() in ("xor", "^^"):
-                raise Unsupported("xor is not evaluated")
-            result = max(result, self.conjunction(), key=lambda m: m.value)
-        return result
-
-    def conjunction(self) -> Match:
-        result = self.negation()
-        while self.peek() in ("and", "&&"):
-            self.take()
-            result = min(result, self.negation(), key=lambda m: m.value)
-        return result
-
-    def negation(self) -> Match:
-        if self.peek() in ("not", "!"):
-            self.take()
-            inner = self.negation()
-            return {Match.NO: Match.FULL, Match.FULL: Match.NO}.get(inner, Match.PARTIAL)
-        if self.peek() == "(":
-            self.take("(")
-            inner = self.disjunction()
-            self.take(")")
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Match:
-        token = self.take()
-        if token == "true":
-            return Match.FULL
-        if token == "false":
-            return Match.NO
-        if token in ("lower", "ends_with", "starts_with", "len", "upper", "concat", "regex_replace"):
-            return self.function(token)
-        return self.field_test(token)
-
-    def function(self, name: str) -> Match:
-        self.take("(")
-        subject = self.take()
-        if name == "lower":
-            self.take(")")
-            return self.field_test(f"lower({subject})")
-        if name in ("ends_with", "starts_with"):
-            self.take(",")
-            value = _unquote(self.take())
-            self.take(")")
-            if subject != "http.host":
-                return Match.PARTIAL
-            test = str.endswith if name == "ends_with" else str.startswith
-            return _yes(test(self.hostname, value.lower()))
-        raise Unsupported(f"function {name}() is not evaluated")
-
-    def field_test(self, field: str) -> Match:
-        operator = self.take()
-        if operator in ("not", "!"):
-            raise Unsupported("negated operators are not evaluated")
-        if operator == "strict":
-            self.take("wildcard")
-            operator = "wildcard"
-        values = self.values() if operator == "in" else [_unquote(self.take())]
-        if field not in _HOST_FIELDS:
-            return Match.PARTIAL  # a condition on something else: true for some requests
-        host = self.hostname
-        if operator in ("eq", "=="):
-            return _yes(host == values[0].lower())
-        if operator in ("ne", "!="):
-            return _yes(host != values[0].lower())
-        if operator == "in":
-            return _yes(host in {v.lower() for v in values})
-        if operator == "contains":
-            return _yes(values[0].lower() in host)
-        if operator == "wildcard":
-            return _yes(fnmatchcase(host, values[0].lower()))
-        if operator in ("matches", "~"):
-            try:
-                return _yes(re.search(values[0], host) is not None)
-            except re.error as exc:
-                raise Unsupported(f"regular expression: {exc}") from None
-        raise Unsupported(f"operator {operator!r} is not evaluated for http.host")
-
-    def values(self) -> list[str]:
-        self.take("{")
-        found = []
-        while self.peek() not in ("}", None):
-            token = self.take()
-            if token != ",":
-                found.append(_unquote(token))
-        self.take("}")
-        return found
-
-
-def _unquote(token: str) -> str:
-    if len(token) >= 2 and token[0] == token[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", token[1:-1])
-    if token.startswith("$"):
-        raise Unsupported(f"named list {token} is not evaluated")
-    return token
-
-
-def _yes(value: bool) -> Match:
-    return Match.FULL if value else Match.NO
-
-
-def match_expression(expression: str, hostname: str) -> Match:
-    """How much of a hostname's traffic a Configuration Rule expression selects.
-
-    Raises `Unsupported` for expressions outside the evaluated subset.
-    """
-    return _Parser(expression, normalise_name(hostname)).parse()
 
 
 def rule_match(rule: SslRule, hostname: str) -> Match:

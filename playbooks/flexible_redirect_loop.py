@@ -84,7 +84,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 severity=Severity.HIGH,
                 error_codes=(),
                 resource=probe.hostname,
-                message=f"SSL mode is Flexible{source}, so Cloudflare asks {probe.address}:80 over plain"
+                message=f"SSL mode is Flexible{source}, so Cloudflare asks {probe.address}:{probe.http_port} over plain"
                 f" HTTP, and the origin answers {probe.response.status} to {location}: visitors loop"
                 " until the browser gives up (too many redirects)",
                 evidence=frozen_mapping(
@@ -99,7 +99,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 ),
                 docs_url=docs_url,
                 remediation=remediation,
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

@@ -79,7 +79,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     " error log, then turn HTTP/2 to Origin back on"
                     " (Speed > Optimization > Protocol Optimization).",
                 ),
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

@@ -76,7 +76,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     "Renew the origin certificate (or install a Cloudflare Origin CA certificate)"
                     " and reload the web server; check that automatic renewal is still running.",
                 ),
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

@@ -91,7 +91,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     " visitors), then let a single layer compress and make it drop or recompute"
                     " Content-Length after compressing.",
                 ),
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

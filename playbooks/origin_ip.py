@@ -162,12 +162,12 @@ def _down(probe: OriginProbe) -> tuple[int, str] | None:
     if Outcome.OK in outcomes or not outcomes <= _TELLING:
         return None
     if outcomes == {Outcome.REFUSED}:
-        return 521, "refuses connections on ports 443 and 80"
+        return 521, f"refuses connections on ports {probe.https_port} and {probe.http_port}"
     if Outcome.UNREACHABLE in outcomes:
-        return 523, "is unreachable (no route) on ports 443 and 80"
+        return 523, f"is unreachable (no route) on ports {probe.https_port} and {probe.http_port}"
     return 522, (
-        f"does not complete a TCP connection on port 443 ({probe.tcp443.outcome.value})"
-        f" or port 80 ({probe.tcp80.outcome.value})"
+        f"does not complete a TCP connection on port {probe.https_port} ({probe.tcp443.outcome.value})"
+        f" or port {probe.http_port} ({probe.tcp80.outcome.value})"
     )
 
 
@@ -203,7 +203,7 @@ def _probe_findings(facts: ZoneFacts) -> list[Finding]:
                     " origin's firewall, .htaccess or iptables rules, without rate limits.",
                     "If the server has moved, correct the DNS record to its new address.",
                 ),
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

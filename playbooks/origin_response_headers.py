@@ -82,7 +82,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                         " plugin in front of the application.",
                     )
                 ),
-                key=probe.address,
+                probe=probe,
             )
         )
     return findings

@@ -24,6 +24,7 @@ from cfremedy.kit import (
     CLOUDFLARE_ORIGIN_CIPHERS,
     Change,
     Finding,
+    OriginProbe,
     Severity,
     ZoneFacts,
     effective_modes,
@@ -48,7 +49,7 @@ _FIX = (
 )
 
 
-def _finding(sev: Severity, resource: str, message: str, evidence: dict[str, object], key: str) -> Finding:
+def _finding(sev: Severity, resource: str, message: str, evidence: dict[str, object], probe: OriginProbe) -> Finding:
     return finding(
         playbook=id,
         severity=sev,
@@ -58,7 +59,7 @@ def _finding(sev: Severity, resource: str, message: str, evidence: dict[str, obj
         evidence=evidence,
         docs_url=docs_url,
         remediation=_FIX,
-        key=key,
+        probe=probe,
     )
 
 
@@ -95,7 +96,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                         "handshake": {"outcome": tls.outcome.value, "error": tls.error},
                         "origin_accepts": {"version": accepted.version, "cipher": accepted.cipher},
                     },
-                    probe.address,
+                    probe,
                 )
             )
         elif tls.handshake_ok and tls.version and tls.version not in _MODERN:
@@ -107,7 +108,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     " still connects through its few legacy suites, but the origin leg runs on"
                     " obsolete cryptography",
                     {**evidence, "negotiated": {"version": tls.version, "cipher": tls.cipher}},
-                    probe.address,
+                    probe,
                 )
             )
     return findings

@@ -6,9 +6,15 @@ Anti-pattern:
     Enterprise zones can raise the timeout (up to 6,000 s); the inventory's `slow_endpoints`
     say which requests are slow and how slow.
 
+    A Cache Rule can set another Proxy Read Timeout for a hostname or a path: each slow
+    endpoint is judged by the timeout in force for it (the zone setting, or the last matching
+    Cache Rule).
+
 Fix:
     On Enterprise, the change raises `proxy_read_timeout` to the smallest value that covers
-    the slowest endpoint with 20 % headroom, capped at 6,000 s. Beyond 6,000 s, or on any
+    the slowest endpoint the zone setting governs, with 20 % headroom, capped at 6,000 s. A
+    timeout set by a Cache Rule is fixed in that rule (a manual step the finding names), never
+    by changing the zone setting the rule overrides. Beyond 6,000 s, or on any
     other plan, a person must change the application: report progress through status
     polling instead of one long request, or serve the endpoint from a DNS-only (grey-cloud)
     subdomain. For cacheable content, a cache rule's Proxy Read Timeout is an alternative.
@@ -26,9 +32,11 @@ from cfremedy.kit import (
     DEFAULT_PROXY_READ_TIMEOUT,
     MAX_PROXY_READ_TIMEOUT,
     Change,
+    EffectiveTimeout,
     Finding,
     Severity,
     ZoneFacts,
+    effective_timeout,
     finding,
     frozen_mapping,
     section_url,
@@ -39,9 +47,10 @@ title = "Slow endpoints exceed the proxy read timeout"
 severity = Severity.HIGH
 error_codes = (524,)
 docs_url = section_url(524)
-read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read")
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Cache Rules Read")
 write_permissions = ("Zone Settings Write",)
-uses_probes = False  # everything it needs is in the settings, the plan, the inventory and analytics
+uses_probes = False  # everything it needs is in the settings, the rules, the inventory and analytics
+reads = ("cache_rules",)
 
 SETTING = "proxy_read_timeout"
 DEFAULT_SECONDS = DEFAULT_PROXY_READ_TIMEOUT
@@ -107,13 +116,43 @@ def _observed(facts: ZoneFacts, current: int) -> Finding | None:
     )
 
 
+def _by_rule(facts: ZoneFacts, resource: str, seconds: float, timeout: EffectiveTimeout) -> Finding:
+    """A slow endpoint whose timeout a Cache Rule sets: fixed in the rule, never in the setting."""
+    rule = timeout.rule
+    assert rule is not None
+    wanted = target_seconds(seconds)
+    fix = (
+        f"Raise the Proxy Read Timeout of {rule.label} to {wanted} s (Rules > Cache Rules); the zone"
+        " setting does not apply to these requests."
+        if wanted is not None
+        else f"No timeout covers {seconds:g} s (the maximum is {MAX_SECONDS} s)."
+    )
+    return finding(
+        playbook=id,
+        severity=Severity.HIGH,
+        error_codes=(524,),
+        resource=resource,
+        message=f"{resource} takes up to {seconds:g} s, longer than the proxy read timeout of"
+        f" {timeout.seconds} s that {rule.label} sets for it",
+        evidence={"timeout_rule": rule.label, "rule_timeout": timeout.seconds, "endpoint_seconds_rule": seconds},
+        docs_url=docs_url,
+        remediation=(fix, *(_MANUAL if wanted is None else ())),
+    )
+
+
 def detect(facts: ZoneFacts) -> list[Finding]:
     current = _current(facts)
-    proxied = {r.name for r in facts.snapshot.records if r.proxied}
     findings = []
     for endpoint in facts.inventory.slow_endpoints:
-        if endpoint.seconds <= current or endpoint.hostname not in proxied:
-            continue  # fast enough, or not behind Cloudflare's proxy at all
+        route = facts.routes.get(endpoint.hostname)
+        if route is None or not route.proxied:
+            continue  # not behind Cloudflare's proxy at all
+        timeout = effective_timeout(facts.snapshot, endpoint.hostname, endpoint.path)
+        if endpoint.seconds <= timeout.seconds:
+            continue  # fast enough for the timeout in force
+        if timeout.rule is not None:
+            findings.append(_by_rule(facts, f"{endpoint.hostname}{endpoint.path}", endpoint.seconds, timeout))
+            continue
         raisable = _can_raise(facts) and endpoint.seconds <= MAX_SECONDS
         if raisable:
             remediation: tuple[str, ...] = (
@@ -138,6 +177,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                         SETTING: current,
                         "setting_editable": bool(facts.snapshot.editable.get(SETTING, False)),
                         "endpoint_seconds": endpoint.seconds,
+                        **({"rules_not_evaluated": [r.label for r in timeout.unknown]} if timeout.unknown else {}),
                     }
                 ),
                 docs_url=docs_url,

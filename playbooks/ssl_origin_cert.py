@@ -36,7 +36,6 @@ from cfremedy.kit import (
     ZoneFacts,
     effective_modes,
     finding,
-    frozen_mapping,
     section_url,
 )
 
@@ -123,16 +122,16 @@ def _unknown(probe: OriginProbe) -> bool:
 def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
     """The error Full/Full (strict) gives when TLS to this origin cannot even start."""
     if probe.tcp443.outcome is Outcome.REFUSED:
-        return 521, "port 443 refuses connections (nothing listens for HTTPS)"
+        return 521, f"port {probe.https_port} refuses connections (nothing listens for HTTPS)"
     if probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED):
         return None  # our side failed or did not look: that says nothing about the origin
     if not probe.tcp443.ok:
-        return 525, f"port 443 does not accept a connection ({probe.tcp443.outcome.value})"
+        return 525, f"port {probe.https_port} does not accept a connection ({probe.tcp443.outcome.value})"
     tls = probe.tls
     if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
-        return 525, "port 443 answers, but not with TLS (plain HTTP?)"
+        return 525, f"port {probe.https_port} answers, but not with TLS (plain HTTP?)"
     return 525, f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
 
 
@@ -146,6 +145,7 @@ def _finding(
     url: str,
     remediation: Sequence[str] = (),
     key: str = "",
+    probe: OriginProbe | None = None,
 ) -> Finding:
     return finding(
         playbook=id,
@@ -153,10 +153,11 @@ def _finding(
         error_codes=codes,
         resource=resource,
         message=message,
-        evidence=frozen_mapping({"kind": kind, **evidence}),
+        evidence={"kind": kind, **evidence},
         docs_url=url,
         remediation=remediation,
         key=key,
+        probe=probe,
     )
 
 
@@ -197,7 +198,7 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                     Severity.CRITICAL,
                     (code,),
                     probe.hostname,
-                    f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:443, but {reason}",
+                    f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:{probe.https_port}, but {reason}",
                     {**evidence, "reason": reason},
                     _DOCS_521 if code == 521 else _DOCS_525,
                     (
@@ -207,7 +208,7 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                         "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
                         *_fix_rule(effective),
                     ),
-                    key=probe.address,
+                    probe=probe,
                 )
             )
         elif _unknown(probe):
@@ -224,7 +225,7 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                     {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
                     docs_url,
                     (*_INSTALL_CERT, *_fix_rule(effective)),
-                    key=probe.address,
+                    probe=probe,
                 )
             )
     return findings
@@ -243,7 +244,7 @@ def _origin_ca_direct(dns_only: list[OriginProbe]) -> list[Finding]:
             _cert_evidence(probe),
             docs_url,
             ("Proxy the record through Cloudflare, or install a publicly trusted certificate on this origin.",),
-            key=probe.address,
+            probe=probe,
         )
         for probe in dns_only
         if probe.tls is not None and probe.tls.leaf is not None and probe.tls.leaf.origin_ca

@@ -8,11 +8,26 @@ was being read, never an internal error: `convert` wraps every parser so.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from cfremedy.errors import ApiError
-from cfremedy.models import DnsRecord, IPNetwork, PagesProject, SslRule, Zone, normalise_name
+from cfremedy.models import (
+    CacheRule,
+    DnsRecord,
+    IngressRule,
+    IPNetwork,
+    LoadBalancer,
+    OriginRule,
+    PagesProject,
+    Pool,
+    PoolOrigin,
+    SslRule,
+    Tunnel,
+    Zone,
+    frozen_mapping,
+    normalise_name,
+)
 
 T = TypeVar("T")
 
@@ -162,3 +177,181 @@ def ip_ranges(result: dict[str, Any]) -> tuple[IPNetwork, ...]:
     if not ranges:
         raise ValueError("no IP ranges listed; refusing to use an empty list")
     return tuple(dict.fromkeys(ranges))
+
+
+# -- routes: rulesets, load balancers, pools, tunnels ---------------------------------------------
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (an optional part left out)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _rules(ruleset: dict[str, Any], action: str) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """(position, rule, action_parameters) of the ruleset's rules with this action."""
+    rules = ruleset.get("rules") or []
+    found = []
+    for position, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, dict) and rule.get("action") == action:
+            parameters = rule.get("action_parameters")
+            found.append((position, rule, parameters if isinstance(parameters, dict) else {}))
+    return found
+
+
+def origin_rules(ruleset: dict[str, Any]) -> tuple[OriginRule, ...]:
+    """The `http_request_origin` entry point's `route` rules: what each overrides."""
+    found = []
+    for position, rule, parameters in _rules(ruleset, "route"):
+        origin = _object(parameters.get("origin"))
+        sni = _object(parameters.get("sni"))
+        port = origin.get("port")
+        found.append(
+            OriginRule(
+                id=str(rule.get("id") or ""),
+                expression=str(rule.get("expression") or ""),
+                description=str(rule.get("description") or ""),
+                enabled=bool(rule.get("enabled", True)),
+                position=position,
+                host_header=str(parameters.get("host_header") or ""),
+                origin_host=normalise_name(str(origin.get("host") or "")),
+                origin_port=int(port) if isinstance(port, int | float) and not isinstance(port, bool) else None,
+                sni=str(sni.get("value") or ""),
+            )
+        )
+    return tuple(found)
+
+
+def cache_timeout_rules(ruleset: dict[str, Any]) -> tuple[CacheRule, ...]:
+    """The `http_request_cache_settings` entry point's rules that set a proxy read timeout."""
+    found = []
+    for position, rule, parameters in _rules(ruleset, "set_cache_settings"):
+        timeout = parameters.get("read_timeout")
+        if not isinstance(timeout, int) or isinstance(timeout, bool):
+            continue
+        found.append(
+            CacheRule(
+                id=str(rule.get("id") or ""),
+                expression=str(rule.get("expression") or ""),
+                read_timeout=timeout,
+                description=str(rule.get("description") or ""),
+                enabled=bool(rule.get("enabled", True)),
+                position=position,
+            )
+        )
+    return tuple(found)
+
+
+def ruleset_phases(items: list[Any]) -> frozenset[str]:
+    """The phases in which the zone has its own entry point ruleset (`kind: zone`)."""
+    return frozenset(
+        str(i["phase"])
+        for i in items
+        if isinstance(i, dict) and i.get("kind") == "zone" and isinstance(i.get("phase"), str)
+    )
+
+
+def _pool_map(data: Any) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(data, dict):
+        return frozen_mapping()
+    return frozen_mapping({str(k): tuple(str(p) for p in v) for k, v in data.items() if isinstance(v, list)})
+
+
+def load_balancer(data: dict[str, Any]) -> LoadBalancer:
+    defaults = data.get("default_pools") or []
+    if not isinstance(defaults, list):
+        raise ValueError("`default_pools` is not a list")
+    return LoadBalancer(
+        id=_text(data, "id"),
+        name=normalise_name(_text(data, "name")),
+        enabled=bool(data.get("enabled", True)),
+        proxied=bool(data.get("proxied", False)),
+        default_pools=tuple(str(p) for p in defaults),
+        fallback_pool=str(data.get("fallback_pool") or ""),
+        region_pools=_pool_map(data.get("region_pools")),
+        country_pools=_pool_map(data.get("country_pools")),
+        pop_pools=_pool_map(data.get("pop_pools")),
+    )
+
+
+def _pool_origin(data: Any) -> PoolOrigin:
+    if not isinstance(data, dict):
+        raise ValueError("a pool origin is not an object")
+    header = _object(data.get("header"))
+    hosts = header.get("Host") or header.get("host") or []
+    weight = data.get("weight", 1)
+    port = data.get("port") or 0
+    return PoolOrigin(
+        name=str(data.get("name") or ""),
+        address=str(data["address"]).strip().rstrip(".").lower(),
+        enabled=bool(data.get("enabled", True)),
+        weight=float(weight) if isinstance(weight, int | float) else 1.0,
+        port=int(port) if isinstance(port, int) else 0,
+        host_header=str(hosts[0]) if isinstance(hosts, list) and hosts else "",
+    )
+
+
+def pool(data: dict[str, Any]) -> Pool:
+    origins = data.get("origins") or []
+    if not isinstance(origins, list):
+        raise ValueError("`origins` is not a list")
+    minimum = data.get("minimum_origins", 1)
+    return Pool(
+        id=_text(data, "id"),
+        name=str(data.get("name") or data["id"]),
+        enabled=bool(data.get("enabled", True)),
+        minimum_origins=minimum if isinstance(minimum, int) else 1,
+        origins=tuple(_pool_origin(o) for o in origins),
+    )
+
+
+def pool_health(data: dict[str, Any]) -> tuple[bool | None, dict[str, bool]]:
+    """The pool's health as the API reports it: healthy if any location says so, and each
+    origin's (by address), healthy if any location says so. (The SDK's typed model of this
+    answer is wrong; the JSON is a map of location labels to `{healthy, origins: [{addr: ...}]}`.)"""
+    pops = _object(data.get("pop_health"))
+    pool_votes: list[bool] = []
+    origins: dict[str, bool] = {}
+    for location in pops.values():
+        if not isinstance(location, dict):
+            continue
+        if isinstance(location.get("healthy"), bool):
+            pool_votes.append(location["healthy"])
+        for entry in location.get("origins") or []:
+            if not isinstance(entry, dict):
+                continue
+            for address, detail in entry.items():
+                if isinstance(detail, dict) and isinstance(detail.get("healthy"), bool):
+                    key = str(address).lower()
+                    origins[key] = origins.get(key, False) or detail["healthy"]
+    return (any(pool_votes) if pool_votes else None), origins
+
+
+def tunnel(data: dict[str, Any]) -> Tunnel:
+    connections = data.get("connections") or []
+    return Tunnel(
+        id=_text(data, "id").lower(),
+        name=str(data.get("name") or ""),
+        status=str(data.get("status") or "unknown"),
+        remote_config=bool(data.get("remote_config")) or data.get("config_src") == "cloudflare",
+        connections=len(connections) if isinstance(connections, list) else 0,
+        deleted=bool(data.get("deleted_at")),
+    )
+
+
+def ingress_rules(result: dict[str, Any]) -> tuple[IngressRule, ...] | None:
+    """A remote-managed tunnel's ingress rules; None for a configuration the API does not hold."""
+    config = result.get("config")
+    if not isinstance(config, dict):
+        return None
+    rules = config.get("ingress")
+    if not isinstance(rules, list):
+        return None
+    return tuple(
+        IngressRule(
+            hostname=normalise_name(str(r.get("hostname") or "")),
+            path=str(r.get("path") or ""),
+            service=str(r.get("service") or ""),
+        )
+        for r in rules
+        if isinstance(r, dict)
+    )

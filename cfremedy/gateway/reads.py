@@ -25,10 +25,16 @@ from cfremedy.gateway import parse
 from cfremedy.gateway.pages import envelope, paginate
 from cfremedy.gateway.transport import DEFAULT_RETRY, Op, RetryPolicy, Transport, error_codes
 from cfremedy.models import (
+    CacheRule,
     DnsRecord,
+    IngressRule,
     IPNetwork,
+    LoadBalancer,
+    OriginRule,
     PagesProject,
+    Pool,
     SslRule,
+    Tunnel,
     Zone,
     ZoneSnapshot,
     frozen_mapping,
@@ -46,6 +52,15 @@ DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
 DNS_PAGES_AT_ONCE = 4  # pages fetched concurrently once the first has told us how many there are
 PAGES_PER_PAGE = 10  # Pages projects per request (what wrangler asks for; no documented maximum)
 CONFIG_RULES_PHASE = "http_config_settings"  # the phase Configuration Rules live in
+ORIGIN_RULES_PHASE = "http_request_origin"
+CACHE_RULES_PHASE = "http_request_cache_settings"
+# The entry points cfremedy reads: what each holds, and the permission group reading it takes.
+RULE_PHASES = {
+    CONFIG_RULES_PHASE: ("Configuration Rules", "Config Rules Read"),
+    ORIGIN_RULES_PHASE: ("Origin Rules", "Origin Rules Read"),
+    CACHE_RULES_PHASE: ("Cache Rules", "Cache Rules Read"),
+}
+TUNNELS_PER_PAGE = 100
 # A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
 _NO_ROUTE_CODES = frozenset({7000, 7003})
 
@@ -221,17 +236,21 @@ class CloudflareGateway:
         """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
         return await self.snapshot(await self.zone_by_name(name))
 
-    async def ssl_rules(self, zone: Zone) -> tuple[SslRule, ...]:
-        """Configuration Rules, then Page Rules, that set the SSL/TLS mode: two concurrent
-        requests. A zone without Configuration Rules has no entry point ruleset (404): that is
-        "none", not an error. Rules that set something else are left out; disabled ones are
-        kept with `enabled=False` (the playbooks decide)."""
-        config, pages = await asyncio.gather(self._config_rules(zone), self._page_rules(zone))
-        return config + pages
+    async def ruleset_phases(self, zone: Zone) -> frozenset[str]:
+        """The phases in which the zone has rules of its own: one request that spares one per
+        phase (most zones have no Origin or Cache Rules; an entry point asked for anyway costs
+        a 404)."""
+        what = f"list the rulesets of {zone.name}"
+        body = await self._transport.get(Op(what, "Zone Read"), f"/zones/{zone.id}/rulesets")
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return parse.ruleset_phases(items)
 
-    async def _config_rules(self, zone: Zone) -> tuple[SslRule, ...]:
-        what = f"read the Configuration Rules of {zone.name}"
-        path = f"/zones/{zone.id}/rulesets/phases/{CONFIG_RULES_PHASE}/entrypoint"
+    async def entrypoint(self, zone: Zone, phase: str) -> dict[str, Any] | None:
+        """A phase's entry point ruleset, or None when the zone has none (404, code 10003)."""
+        what = f"read the {RULE_PHASES[phase][0]} of {zone.name}"
+        path = f"/zones/{zone.id}/rulesets/phases/{phase}/entrypoint"
         client = self._transport.client
 
         async def send() -> Any:
@@ -240,13 +259,92 @@ class CloudflareGateway:
             except cloudflare.NotFoundError as exc:
                 if error_codes(exc) & _NO_ROUTE_CODES:
                     raise
-                return None  # 10003: no entry point ruleset, so no Configuration Rules
+                return None  # 10003: no entry point ruleset in this phase
 
-        body = await self._transport.call(Op(what, "Config Rules Read"), send)
+        body = await self._transport.call(Op(what, RULE_PHASES[phase][1]), send)
         if body is None:
-            return ()
+            return None
         result = envelope(body, what)
-        return parse.convert(parse.config_ssl_rules, result, f"the Configuration Rules of {zone.name}")
+        if not isinstance(result, dict):
+            raise ApiError(f"unexpected answer to {what}: no ruleset")
+        return result
+
+    async def config_ssl_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        """The Configuration Rules that set the SSL/TLS mode (disabled ones kept, `enabled=False`)."""
+        ruleset = await self.entrypoint(zone, CONFIG_RULES_PHASE)
+        if ruleset is None:
+            return ()
+        return parse.convert(parse.config_ssl_rules, ruleset, f"the Configuration Rules of {zone.name}")
+
+    async def origin_rules(self, zone: Zone) -> tuple[OriginRule, ...]:
+        ruleset = await self.entrypoint(zone, ORIGIN_RULES_PHASE)
+        if ruleset is None:
+            return ()
+        return parse.convert(parse.origin_rules, ruleset, f"the Origin Rules of {zone.name}")
+
+    async def cache_rules(self, zone: Zone) -> tuple[CacheRule, ...]:
+        ruleset = await self.entrypoint(zone, CACHE_RULES_PHASE)
+        if ruleset is None:
+            return ()
+        return parse.convert(parse.cache_timeout_rules, ruleset, f"the Cache Rules of {zone.name}")
+
+    async def page_ssl_rules(self, zone: Zone) -> tuple[SslRule, ...]:
+        """The Page Rules that set the SSL/TLS mode, highest priority first."""
+        return await self._page_rules(zone)
+
+    async def load_balancers(self, zone: Zone) -> tuple[LoadBalancer, ...]:
+        """The zone's load balancers, one request (the API does not page this list)."""
+        what = f"list the load balancers of {zone.name}"
+        body = await self._transport.get(Op(what, "Load Balancers Read"), f"/zones/{zone.id}/load_balancers")
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return tuple(parse.convert(parse.load_balancer, item, f"a load balancer of {zone.name}") for item in items)
+
+    async def pools(self, account_id: str) -> tuple[Pool, ...]:
+        """The account's load-balancer pools and their origins, one request."""
+        what = f"list the load-balancer pools of account {account_id}"
+        body = await self._transport.get(
+            Op(what, "Load Balancing: Monitors and Pools Read"), f"/accounts/{account_id}/load_balancers/pools"
+        )
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return tuple(parse.convert(parse.pool, item, f"a pool of account {account_id}") for item in items)
+
+    async def pool_health(self, account_id: str, pool_id: str) -> tuple[bool | None, dict[str, bool]]:
+        """The pool's health, and each origin's by address, as Cloudflare's monitors last saw it."""
+        what = f"read the health of pool {pool_id}"
+        body = await self._transport.get(
+            Op(what, "Load Balancing: Monitors and Pools Read"),
+            f"/accounts/{account_id}/load_balancers/pools/{pool_id}/health",
+        )
+        return parse.convert(parse.pool_health, envelope(body, what), f"the health of pool {pool_id}")
+
+    async def tunnels(self, account_id: str) -> tuple[Tunnel, ...]:
+        """Every Cloudflare Tunnel of the account, deleted ones included (a CNAME may still
+        point at one)."""
+        what = f"the Cloudflare Tunnels of account {account_id}"
+        op = Op(f"list {what}", "Cloudflare Tunnel Read")
+        path = f"/accounts/{account_id}/cfd_tunnel"
+        items = await paginate(
+            lambda n: self._transport.get(op, path, {"per_page": TUNNELS_PER_PAGE, "page": n}),
+            what=what,
+            key=lambda t: str(t["id"]),
+            per_page=TUNNELS_PER_PAGE,
+        )
+        return tuple(parse.convert(parse.tunnel, item, what) for item in items)
+
+    async def tunnel_ingress(self, account_id: str, tunnel_id: str) -> tuple[IngressRule, ...] | None:
+        """A remote-managed tunnel's ingress rules (None when the API holds no configuration)."""
+        what = f"read the configuration of tunnel {tunnel_id}"
+        body = await self._transport.get(
+            Op(what, "Cloudflare Tunnel Read"), f"/accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations"
+        )
+        result = envelope(body, what)
+        if result is None:
+            return None
+        return parse.convert(parse.ingress_rules, result, f"the configuration of tunnel {tunnel_id}")
 
     async def _page_rules(self, zone: Zone) -> tuple[SslRule, ...]:
         what = f"read the Page Rules of {zone.name}"

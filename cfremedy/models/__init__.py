@@ -21,6 +21,16 @@ from cfremedy.models.findings import (
     ZoneReport,
 )
 from cfremedy.models.playbook import PlaybookMeta
+from cfremedy.models.routing import (
+    TUNNEL_SUFFIX,
+    CacheRule,
+    IngressRule,
+    LoadBalancer,
+    OriginRule,
+    Pool,
+    PoolOrigin,
+    Tunnel,
+)
 from cfremedy.models.snapshot import (
     AllowlistFile,
     DnsRecord,
@@ -31,7 +41,15 @@ from cfremedy.models.snapshot import (
 )
 
 __all__ = [
+    "TUNNEL_SUFFIX",
     "AllowlistFile",
+    "CacheRule",
+    "IngressRule",
+    "LoadBalancer",
+    "OriginRule",
+    "Pool",
+    "PoolOrigin",
+    "Tunnel",
     "Change",
     "DnsRecord",
     "Finding",

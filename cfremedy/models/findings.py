@@ -83,7 +83,7 @@ class StageError:
     def degraded(self) -> bool:
         """The audit ran in full, only less precisely (SSL modes judged zone-wide without the
         rules): a warning, not a failed execution."""
-        return self.stage == "rules"
+        return self.stage in ("rules", "routes")
 
 
 @dataclass(frozen=True)

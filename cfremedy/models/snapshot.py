@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfremedy.models.common import IPNetwork, frozen_mapping, normalise_name
+from cfremedy.models.routing import CacheRule, LoadBalancer, OriginRule, Pool, Tunnel
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,14 @@ class ZoneSnapshot:
     # Configuration Rules and Page Rules that set the SSL mode; None when they were not read
     # (no selected playbook needs them), which is not the same as "there are none".
     ssl_rules: tuple[SslRule, ...] | None = None
+    # Where traffic really goes (`cfremedy.routes`); each None when not read (no playbook
+    # needs it, or the token may not read it: the zone's errors then say so).
+    origin_rules: tuple[OriginRule, ...] | None = None
+    cache_rules: tuple[CacheRule, ...] | None = None
+    load_balancers: tuple[LoadBalancer, ...] | None = None
+    # The account's pools and tunnels (read once per account, shared by its zones).
+    pools: tuple[Pool, ...] | None = None
+    tunnels: tuple[Tunnel, ...] | None = None
 
     def setting(self, setting_id: str, default: Any = None) -> Any:
         return self.settings.get(setting_id, default)

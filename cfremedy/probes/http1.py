@@ -178,8 +178,10 @@ async def response_probe(
     context: ssl.SSLContext | None,
     timeout: float,
     port: int | None = None,
+    host: str = "",
 ) -> HttpResponseResult:
-    """`GET /` with Host (and SNI) = hostname, over TLS when `scheme` is https.
+    """`GET /` with SNI = hostname and Host = `host` (default the hostname), over TLS when
+    `scheme` is https.
 
     `port` is the port Cloudflare would use (443 or 80), reported in the result; `connect` is
     where the bytes really go (it differs under `--connect-to`).
@@ -204,7 +206,7 @@ async def response_probe(
         outcome, error = classify(exc, timeout)
         return HttpResponseResult(outcome, error, scheme=scheme, port=port, elapsed_ms=elapsed())
     try:
-        writer.write(_request(hostname))
+        writer.write(_request(host or hostname))
         await writer.drain()
         raw, timed_out, capped = await _read_all(reader, deadline)
     except Exception as exc:  # noqa: BLE001

@@ -17,7 +17,8 @@ from cfremedy.probes.connect_to import format_host
 from cfremedy.probes.results import Http2Result, Outcome
 
 
-async def http2_probe(connect: tuple[str, int], hostname: str, timeout: float) -> Http2Result:
+async def http2_probe(connect: tuple[str, int], hostname: str, timeout: float, host: str = "") -> Http2Result:
+    """One real HTTP/2 request: SNI `hostname`, Host (`:authority`) `host` or the hostname."""
     url = f"https://{format_host(connect[0])}:{connect[1]}/"
     start = time.perf_counter()
 
@@ -30,7 +31,7 @@ async def http2_probe(connect: tuple[str, int], hostname: str, timeout: float) -
             async with httpx.AsyncClient(http2=True, verify=False, timeout=timeout, trust_env=False) as client:
                 response = await client.get(
                     url,
-                    headers={"Host": hostname, "User-Agent": "cfremedy-probe"},
+                    headers={"Host": host or hostname, "User-Agent": "cfremedy-probe"},
                     extensions={"sni_hostname": hostname},
                 )
     except Exception as exc:  # noqa: BLE001 - every failure is a result

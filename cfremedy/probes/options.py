@@ -23,6 +23,10 @@ class ProbeOptions:
     # the demo use it so that a record naming a real-looking address can never cause a packet
     # to leave the machine; uncovered ports and out-of-zone names come back SKIPPED.
     only_connect_to: bool = False
+    # The DNS resolver names outside the zone are resolved with ("IP" or "IP:PORT"); None: the
+    # system's. An explicit one is used even under `only_connect_to` (it was chosen, e.g. the
+    # sandbox's), while without one such names are not resolved at all there.
+    resolver: str | None = None
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:

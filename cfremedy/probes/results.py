@@ -150,6 +150,15 @@ class OriginProbe:
     response: HttpResponseResult | None = None
     # "host:port" actually connected to for 443 and 80 (differs from address under --connect-to).
     connected_to: tuple[str, ...] = ()
+    # The route this origin is on (cfremedy.routes): its ports, SNI and Host, and its steps
+    # for people ("via load balancer lb.example.com pool eu-1 origin 2 (app-1)"); "" for a
+    # plain DNS record. `tcp443`/`tcp80` are the connects to `https_port`/`http_port`.
+    https_port: int = 443
+    http_port: int = 80
+    sni: str = ""
+    host_header: str = ""
+    via: str = ""
+    partial: bool = False  # only part of the hostname's traffic comes here (a path rule)
 
     @property
     def reachable(self) -> bool:
@@ -157,8 +166,22 @@ class OriginProbe:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """What DNS said about a name outside the zone that a route needs (`origin_dns`)."""
+
+    name: str
+    status: str  # ok | nxdomain | nodata | servfail | timeout | error | skipped
+    addresses: tuple[str, ...] = ()
+    resolver: str = ""  # which resolver answered: the system's, or --resolver
+    detail: str = ""
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class ProbeResults:
     probes: tuple[OriginProbe, ...] = ()
+    # Names outside the zone that routes lead to, as DNS answered them (each name once).
+    resolutions: tuple[Resolution, ...] = ()
     # Why probing was not done at all (e.g. `--no-probe`): the audit reports it as a probe-stage
     # error, so a check that did not run never reads as a pass.
     skipped_reason: str = ""

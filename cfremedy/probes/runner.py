@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import Sequence
 
 from cfremedy.probes.classify import describe
 from cfremedy.probes.connect_to import find_rule, format_host, route
+from cfremedy.probes.dns import NameResolver
 from cfremedy.probes.http1 import response_probe
 from cfremedy.probes.http2 import http2_probe
 from cfremedy.probes.options import ProbeOptions
@@ -26,7 +26,7 @@ from cfremedy.probes.results import (
     StepResult,
     TlsResult,
 )
-from cfremedy.probes.targets import ProbeTarget
+from cfremedy.probes.targets import ProbeTarget, with_address
 from cfremedy.probes.tcp import close, connect
 from cfremedy.probes.tls import (
     inspecting_context,
@@ -36,8 +36,6 @@ from cfremedy.probes.tls import (
     verifying_context,
 )
 
-HTTPS_PORT = 443
-HTTP_PORT = 80
 _DNS_ONLY = "DNS-only record: Cloudflare never connects to this origin on port 80"
 _ONLY_CONNECT_TO = "--connect-to-only is set and no --connect-to rule covers it"
 
@@ -47,7 +45,8 @@ def _uncovered(target: ProbeTarget, port: int) -> StepResult:
 
 
 class ProbePool:
-    """What every probe of a run shares: options, trust stores, and one concurrency cap.
+    """What every probe of a run shares: options, trust stores, the resolver, and one
+    concurrency cap.
 
     One pool serves a whole run, however many zones it audits at once: dividing the cap between
     zones in flight left a zone with 500 origins 12 slots while the others sat idle.
@@ -60,51 +59,35 @@ class ProbePool:
         self.request_context = inspecting_context(alpn=["http/1.1"])
         self.permissive_context = permissive_context()
         self.slots = asyncio.Semaphore(options.concurrency)
+        self.resolver = NameResolver(options.resolver, options.timeout)
+
+    def _base(self, target: ProbeTarget, tcp443: StepResult, tcp80: StepResult) -> OriginProbe:
+        return OriginProbe(
+            hostname=target.hostname,
+            address=target.address,
+            proxied=target.proxied,
+            tcp443=tcp443,
+            tcp80=tcp80,
+            via_cname=target.via_cname,
+            https_port=target.https_port,
+            http_port=target.http_port,
+            sni=target.sni,
+            host_header=target.host_header,
+            via=target.via,
+            partial=target.partial,
+        )
 
     async def target(self, target: ProbeTarget) -> list[OriginProbe]:
         if not target.resolve:
             return [await self.origin(target)]
-        if self.options.only_connect_to:
+        if self.options.only_connect_to and self.options.resolver is None:
             skipped = StepResult(Outcome.SKIPPED, f"{target.address} not resolved: {_ONLY_CONNECT_TO}")
-            return [
-                OriginProbe(
-                    hostname=target.hostname,
-                    address=target.address,
-                    proxied=target.proxied,
-                    tcp443=skipped,
-                    tcp80=skipped,
-                    via_cname=target.via_cname,
-                )
-            ]
+            return [self._base(target, skipped, skipped)]
         async with self.slots:
-            addresses, error = await self._resolve(target.address)
-        if error:
-            failed = StepResult(Outcome.ERROR, error)
-            return [
-                OriginProbe(
-                    hostname=target.hostname,
-                    address=target.address,
-                    proxied=target.proxied,
-                    tcp443=failed,
-                    tcp80=failed if target.proxied else StepResult(Outcome.SKIPPED, _DNS_ONLY),
-                    via_cname=target.via_cname,
-                )
-            ]
-        return list(
-            await asyncio.gather(
-                *(self.origin(dataclasses.replace(target, address=a, resolve=False)) for a in addresses)
-            )
-        )
-
-    async def _resolve(self, host: str) -> tuple[list[str], str]:
-        """Resolve a CNAME target outside the zone, as Cloudflare's resolver would."""
-        try:
-            async with asyncio.timeout(self.options.timeout):
-                infos = await asyncio.get_running_loop().getaddrinfo(host, HTTPS_PORT, type=socket.SOCK_STREAM)
-        except Exception as exc:  # noqa: BLE001 - every failure is a result
-            return [], f"cannot resolve {host}: {describe(exc)}"
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        return addresses, "" if addresses else f"cannot resolve {host}: no addresses"
+            resolution = await self.resolver.resolve(target.address)
+        if resolution.status != "ok":
+            return []  # no address: `origin_dns` judges the name from the resolution itself
+        return list(await asyncio.gather(*(self.origin(with_address(target, a)) for a in resolution.addresses)))
 
     async def origin(self, target: ProbeTarget) -> OriginProbe:
         try:
@@ -112,14 +95,7 @@ class ProbePool:
                 return await self._origin(target)
         except Exception as exc:  # noqa: BLE001 - a probe never raises, even on our own bugs
             failed = StepResult(Outcome.ERROR, f"internal error while probing: {describe(exc)}")
-            return OriginProbe(
-                hostname=target.hostname,
-                address=target.address,
-                proxied=target.proxied,
-                tcp443=failed,
-                tcp80=failed,
-                via_cname=target.via_cname,
-            )
+            return self._base(target, failed, failed)
 
     def _destination(self, target: ProbeTarget, port: int) -> tuple[str, int] | None:
         """Where to connect for `port`, or None when `only_connect_to` forbids connecting."""
@@ -130,19 +106,19 @@ class ProbePool:
 
     async def _origin(self, target: ProbeTarget) -> OriginProbe:
         timeout = self.options.timeout
-        https = self._destination(target, HTTPS_PORT)
-        http = self._destination(target, HTTP_PORT) if target.proxied else None
+        https = self._destination(target, target.https_port)
+        http = self._destination(target, target.http_port) if target.proxied else None
 
         async def port_443() -> tuple[StepResult, TlsResult | None]:
             if https is None:
-                return _uncovered(target, HTTPS_PORT), None
+                return _uncovered(target, target.https_port), None
             return await self._port_443(target, https)
 
         async def port_80() -> StepResult:
             if not target.proxied:
                 return StepResult(Outcome.SKIPPED, _DNS_ONLY)
             if http is None:
-                return _uncovered(target, HTTP_PORT)
+                return _uncovered(target, target.http_port)
             result, connection = await connect(*http, timeout)
             if connection is not None:
                 await close(*connection)
@@ -152,19 +128,10 @@ class ProbePool:
         http2, response = await asyncio.gather(
             self._http2(target, https, tls), self._response(target, https, http, tls, tcp80)
         )
-        # What was really dialled, 443 first; a port we did not dial has no entry.
+        # What was really dialled, the HTTPS port first; a port we did not dial has no entry.
         connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
-        return OriginProbe(
-            hostname=target.hostname,
-            address=target.address,
-            proxied=target.proxied,
-            tcp443=tcp443,
-            tcp80=tcp80,
-            tls=tls,
-            http2=http2,
-            via_cname=target.via_cname,
-            response=response,
-            connected_to=connected,
+        return dataclasses.replace(
+            self._base(target, tcp443, tcp80), tls=tls, http2=http2, response=response, connected_to=connected
         )
 
     async def _http2(
@@ -172,7 +139,7 @@ class ProbePool:
     ) -> Http2Result | None:
         if https is None or not target.proxied or tls is None or not tls.handshake_ok or tls.alpn != "h2":
             return None
-        return await http2_probe(https, target.server_name, self.options.timeout)
+        return await http2_probe(https, target.server_name, self.options.timeout, host=target.host)
 
     async def _response(
         self,
@@ -190,13 +157,20 @@ class ProbePool:
                 https,
                 target.server_name,
                 scheme="https",
-                port=HTTPS_PORT,
+                port=target.https_port,
                 context=self.request_context,
                 timeout=self.options.timeout,
+                host=target.host,
             )
         if target.scheme == "http" and http is not None and tcp80.ok:
             return await response_probe(
-                http, target.server_name, scheme="http", port=HTTP_PORT, context=None, timeout=self.options.timeout
+                http,
+                target.server_name,
+                scheme="http",
+                port=target.http_port,
+                context=None,
+                timeout=self.options.timeout,
+                host=target.host,
             )
         return None
 
@@ -231,4 +205,6 @@ async def probe_origins(
     """
     prober = pool or ProbePool(options)
     groups = await asyncio.gather(*(prober.target(t) for t in targets))
-    return ProbeResults(probes=tuple(probe for group in groups for probe in group))
+    names = {t.address for t in targets if t.resolve}
+    resolutions = tuple(r for r in prober.resolver.resolutions if r.name in names)
+    return ProbeResults(probes=tuple(probe for group in groups for probe in group), resolutions=resolutions)

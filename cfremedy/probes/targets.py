@@ -1,26 +1,26 @@
-"""Which (hostname, origin address) pairs an audit probes, derived purely from a snapshot.
+"""Which origins an audit probes, and how: derived purely from the zone's routes.
 
-Cloudflare connects to the address a proxied record names, sending the record's name as SNI
-and Host, so that pair is the unit of probing. A proxied CNAME is followed the way Cloudflare
-follows it: inside the zone through the zone's own records, outside it through DNS (which we
-postpone to probe time so this module stays pure and testable without a network).
+Cloudflare connects to each endpoint of a hostname's route (`cfremedy.routes`): a DNS
+record's address, a load-balancer pool's origin, the target of an Origin Rule's DNS record
+override, on the route's ports, with its SNI and Host header. Each becomes one probe target.
+A tunnel route is never probed over the network (cloudflared dials out to Cloudflare; there
+is no address to connect to). Names outside the zone are resolved at probe time, so this
+module stays pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from dataclasses import dataclass
 
-from cfremedy.models import DnsRecord, ZoneSnapshot, normalise_name
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.ssl_modes import effective_mode
+from cfremedy.routes import HTTP_PORT, HTTPS_PORT, Routes
 
 
 @dataclass(frozen=True)
 class ProbeTarget:
     hostname: str
-    # An IP address; or, for a CNAME leaving the zone, the host name to reach (see `resolve`).
+    # An IP address; or, for a name outside the zone, the host name to reach (see `resolve`).
     address: str
     proxied: bool
     via_cname: str = ""  # what the hostname's CNAME record points to, when the address came from one
@@ -30,100 +30,68 @@ class ProbeTarget:
     # How Cloudflare talks to this origin for this hostname: "https" in Full / Full (strict),
     # "http" in Off / Flexible (the zone setting, or a rule overriding it for the hostname).
     scheme: str = "https"
+    https_port: int = HTTPS_PORT  # an Origin Rule or a pool origin may change them
+    http_port: int = HTTP_PORT
+    sni: str = ""  # "": the hostname
+    host_header: str = ""  # "": the hostname
+    via: str = ""  # the route, for people ("via load balancer ... pool ... origin 2")
+    partial: bool = False  # only part of the hostname's traffic goes here (a path rule)
 
     @property
     def server_name(self) -> str:
-        """The SNI and Host a visitor would send: a wildcard record stands for concrete names,
-        so it is probed as one (a literal `*.example.com` would match only the wildcard cert
-        and no visitor ever sends it)."""
+        """The SNI sent: the route's, else the name a visitor would send. A wildcard record
+        stands for concrete names, so it is probed as one (a literal `*.example.com` would
+        match only the wildcard certificate, and no visitor ever sends it)."""
+        if self.sni:
+            return self.sni
         if self.hostname.startswith("*."):
             return WILDCARD_LABEL + self.hostname[1:]
         return self.hostname
+
+    @property
+    def host(self) -> str:
+        """The Host header sent: the route's override, else the SNI name."""
+        return self.host_header or self.server_name
 
 
 WILDCARD_LABEL = "cfremedy-wildcard-probe"
 
 
-def _address(content: str) -> str:
-    try:
-        return str(ipaddress.ip_address(content.strip()))
-    except ValueError:
-        return content.strip()
+def plan_targets(routes: Routes, options: ProbeOptions) -> list[ProbeTarget]:
+    """Every endpoint Cloudflare would connect to, each (hostname, address, ports, names) once.
 
-
-def _in_zone(name: str, zone: str) -> bool:
-    return name == zone or name.endswith("." + zone)
-
-
-def _follow(start: str, by_name: dict[str, list[DnsRecord]], zone: str) -> tuple[list[str], str | None]:
-    """Addresses the in-zone chain from `start` ends at, or the out-of-zone name it leaves by.
-
-    A loop, or a chain ending at a name with no records, yields nothing: Cloudflare answers
-    such a hostname with an error of its own (1000-series), there is no origin to probe.
+    DNS-only address records are included (with `proxied=False`) because browsers reach those
+    origins directly, which is where an Origin CA certificate breaks.
     """
-    seen: set[str] = set()
-    name = start
-    while _in_zone(name, zone) and name not in seen:
-        seen.add(name)
-        records = by_name.get(name, [])
-        addresses = [_address(r.content) for r in records if r.is_address]
-        if addresses:
-            return addresses, None
-        cname = next((r for r in records if r.type == "CNAME"), None)
-        if cname is None:
-            return [], None
-        name = normalise_name(cname.content)
-    if name in seen:
-        return [], None
-    return [], name
-
-
-def plan_targets(snapshot: ZoneSnapshot, options: ProbeOptions) -> list[ProbeTarget]:
-    """Every origin Cloudflare would connect to for this zone, each (hostname, address) once.
-
-    DNS-only A/AAAA records are included (with `proxied=False`) because browsers reach those
-    origins directly, which is where an Origin CA certificate breaks; proxied CNAMEs are
-    followed; DNS-only CNAMEs are not ours to probe.
-    """
-    zone = normalise_name(snapshot.zone.name)
-    by_name: dict[str, list[DnsRecord]] = {}
-    for record in snapshot.records:
-        by_name.setdefault(normalise_name(record.name), []).append(record)
-
-    planned: dict[tuple[str, str], ProbeTarget] = {}
-
-    def add(target: ProbeTarget) -> None:
-        key = (target.hostname, target.address)
-        previous = planned.get(key)
-        if previous is None:
-            planned[key] = target
-        elif target.proxied and not previous.proxied:
-            planned[key] = target  # any proxied record means Cloudflare connects to it
-
-    for record in snapshot.records:
-        hostname = normalise_name(record.name)
-        if not record.content.strip():
-            continue  # nothing to connect to
-        if record.is_address:
-            add(ProbeTarget(hostname, _address(record.content), record.proxied))
-        elif record.type == "CNAME" and record.proxied:
-            via = normalise_name(record.content)
-            addresses, outside = _follow(via, by_name, zone)
-            for address in addresses:
-                add(ProbeTarget(hostname, address, True, via_cname=via))
-            if outside is not None:
-                routed = _routed(outside, options)
-                add(ProbeTarget(hostname, outside, True, via_cname=via, resolve=not routed))
-    schemes: dict[str, str] = {}
-    for hostname in {t.hostname for t in planned.values()}:
-        mode = effective_mode(snapshot.setting("ssl"), snapshot.ssl_rules, hostname).mode
-        schemes[hostname] = "http" if mode in PLAIN_MODES else "https"
-    return [dataclasses.replace(t, scheme=schemes[t.hostname]) for t in planned.values()]
-
-
-PLAIN_MODES = ("off", "flexible")
+    planned: dict[tuple[str, str, int, int, str, str], ProbeTarget] = {}
+    for route in routes:
+        for endpoint in route.endpoints:
+            target = ProbeTarget(
+                hostname=endpoint.hostname,
+                address=endpoint.address,
+                proxied=endpoint.proxied,
+                via_cname=endpoint.via_cname,
+                resolve=endpoint.resolve and not _routed(endpoint.address, options),
+                scheme=route.scheme,
+                https_port=endpoint.https_port,
+                http_port=endpoint.http_port,
+                sni=endpoint.sni,
+                host_header=endpoint.host_header,
+                via=endpoint.label,
+                partial=endpoint.partial,
+            )
+            key = (target.hostname, target.address, target.https_port, target.http_port, target.sni, target.host_header)
+            previous = planned.get(key)
+            if previous is None or (target.proxied and not previous.proxied):
+                planned[key] = target  # any proxied endpoint means Cloudflare connects to it
+    return list(planned.values())
 
 
 def _routed(host: str, options: ProbeOptions) -> bool:
     """Whether a `--connect-to` rule sends connections for `host` somewhere (any port)."""
-    return any(rule.matches(host, host, rule.port or 443) for rule in options.connect_to)
+    return any(rule.matches(host, host, rule.port or HTTPS_PORT) for rule in options.connect_to)
+
+
+def with_address(target: ProbeTarget, address: str) -> ProbeTarget:
+    """The target once its name is resolved to one of its addresses."""
+    return dataclasses.replace(target, address=address, resolve=False)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from cfremedy.analytics import ErrorBucket, ObservedErrors
 from cfremedy.errors import UsageError, first_validation_error
-from cfremedy.facts import ZoneFacts
+from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.inventory import parse_inventory
 from cfremedy.models import (
     AllowlistFile,
@@ -145,9 +145,9 @@ def build_facts(case: Case) -> ZoneFacts:
     if case.observed is not None:
         buckets = [ErrorBucket(NOW - timedelta(hours=1), code, 0, count) for code, count in case.observed.items()]
         observed = ObservedErrors.of(NOW - timedelta(hours=24), NOW, buckets)
-    extra = {}
+    ranges = packaged_cloudflare_ranges()
     if case.cloudflare_ranges is not None:
-        extra["cloudflare_ranges"] = tuple(ipaddress.ip_network(n) for n in case.cloudflare_ranges)
+        ranges = tuple(ipaddress.ip_network(n) for n in case.cloudflare_ranges)
     return ZoneFacts(
         snapshot=snapshot,
         probes=ProbeResults(tuple(_probe(p) for p in case.probes)),
@@ -162,7 +162,7 @@ def build_facts(case: Case) -> ZoneFacts:
             AllowlistFile(a.path, tuple(ipaddress.ip_network(n, strict=False) for n in a.networks), a.error)
             for a in case.allowlists
         ),
-        **extra,
+        cloudflare_ranges=ranges,
     )
 
 
