@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cfremedy.addresses import address_problem
 from cfremedy.article import section_url
 from cfremedy.edge_profile import (
     CLOUDFLARE_ORIGIN_CIPHERS,
@@ -34,11 +35,21 @@ from cfremedy.models import (
     frozen_mapping,
     normalise_name,
 )
-from cfremedy.probes.results import HttpResponseResult, OriginProbe, Outcome
-from cfremedy.routes import EffectiveTimeout, Endpoint, Route, Routes, effective_timeout
+from cfremedy.probes.results import HttpResponseResult, OriginProbe, Outcome, Resolution
+from cfremedy.routes import (
+    EffectiveTimeout,
+    Endpoint,
+    LoadBalancerRoute,
+    NameToResolve,
+    Route,
+    Routes,
+    TunnelRoute,
+    effective_timeout,
+)
 from cfremedy.ssl_modes import EffectiveMode, describe_rule, effective_modes, mode_name
 
 __all__ = [
+    "address_problem",
     "CLOUDFLARE_ORIGIN_CIPHERS",
     "DEFAULT_PROXY_READ_TIMEOUT",
     "MAX_PROXY_READ_TIMEOUT",
@@ -48,8 +59,12 @@ __all__ = [
     "EffectiveMode",
     "EffectiveTimeout",
     "Endpoint",
+    "LoadBalancerRoute",
+    "NameToResolve",
+    "Resolution",
     "Route",
     "Routes",
+    "TunnelRoute",
     "Finding",
     "HttpResponseResult",
     "OriginProbe",

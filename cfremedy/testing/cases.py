@@ -8,7 +8,7 @@ expiry is reproducible), runs the playbook's `detect` and `plan_fix`, and raises
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +21,17 @@ from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.inventory import parse_inventory
 from cfremedy.models import (
     AllowlistFile,
+    CacheRule,
     DnsRecord,
     Finding,
+    IngressRule,
+    LoadBalancer,
+    OriginRule,
     PagesProject,
+    Pool,
+    PoolOrigin,
     SslRule,
+    Tunnel,
     Zone,
     ZoneSnapshot,
     frozen_mapping,
@@ -36,12 +43,22 @@ from cfremedy.probes.results import (
     OriginProbe,
     Outcome,
     ProbeResults,
+    Resolution,
     StepResult,
     TlsOffer,
     TlsResult,
 )
 from cfremedy.registry import Playbook
-from cfremedy.testing.schema import Case, CaseFile, ExpectedFinding, LeafSpec, ProbeSpec
+from cfremedy.testing.schema import (
+    Case,
+    CaseFile,
+    ExpectedFinding,
+    LeafSpec,
+    LoadBalancerSpec,
+    PoolSpec,
+    ProbeSpec,
+    TunnelSpec,
+)
 
 # Every case runs at this moment: "expires in 12 days" must mean the same thing every day.
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -125,6 +142,53 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
         tls=tls,
         http2=http2,
         response=response,
+        https_port=spec.https_port,
+        http_port=spec.http_port,
+        sni=spec.sni,
+        host_header=spec.host_header,
+        via=spec.via,
+        partial=spec.partial,
+    )
+
+
+def _pools_map(table: dict[str, list[str]]) -> Mapping[str, tuple[str, ...]]:
+    return frozen_mapping({k: tuple(v) for k, v in table.items()})
+
+
+def _balancer(spec: LoadBalancerSpec) -> LoadBalancer:
+    return LoadBalancer(
+        id=spec.id,
+        name=spec.name,
+        enabled=spec.enabled,
+        proxied=spec.proxied,
+        default_pools=tuple(spec.default_pools),
+        fallback_pool=spec.fallback_pool,
+        region_pools=_pools_map(spec.region_pools),
+        country_pools=_pools_map(spec.country_pools),
+        pop_pools=_pools_map(spec.pop_pools),
+    )
+
+
+def _pool(spec: PoolSpec) -> Pool:
+    return Pool(
+        id=spec.id,
+        name=spec.name or spec.id,
+        enabled=spec.enabled,
+        minimum_origins=spec.minimum_origins,
+        origins=tuple(PoolOrigin(**o.model_dump()) for o in spec.origins),
+        healthy=spec.healthy,
+    )
+
+
+def _tunnel(spec: TunnelSpec) -> Tunnel:
+    return Tunnel(
+        id=spec.id,
+        name=spec.name or spec.id,
+        status=spec.status,
+        remote_config=spec.remote_config,
+        connections=spec.connections,
+        deleted=spec.deleted,
+        ingress=None if spec.ingress is None else tuple(IngressRule(**i.model_dump()) for i in spec.ingress),
     )
 
 
@@ -139,6 +203,13 @@ def build_facts(case: Case) -> ZoneFacts:
             DnsRecord(id=r.id, type=r.type, name=r.name, content=r.content, proxied=r.proxied) for r in case.records
         ),
         ssl_rules=None if case.ssl_rules is None else tuple(SslRule(**r.model_dump()) for r in case.ssl_rules),
+        origin_rules=None
+        if case.origin_rules is None
+        else tuple(OriginRule(**r.model_dump()) for r in case.origin_rules),
+        cache_rules=None if case.cache_rules is None else tuple(CacheRule(**r.model_dump()) for r in case.cache_rules),
+        load_balancers=None if case.load_balancers is None else tuple(_balancer(b) for b in case.load_balancers),
+        pools=None if case.pools is None else tuple(_pool(p) for p in case.pools),
+        tunnels=None if case.tunnels is None else tuple(_tunnel(t) for t in case.tunnels),
     )
     inventory = parse_inventory({"zones": {zone.name: case.inventory}} if case.inventory is not None else {})
     observed = None
@@ -150,7 +221,12 @@ def build_facts(case: Case) -> ZoneFacts:
         ranges = tuple(ipaddress.ip_network(n) for n in case.cloudflare_ranges)
     return ZoneFacts(
         snapshot=snapshot,
-        probes=ProbeResults(tuple(_probe(p) for p in case.probes)),
+        probes=ProbeResults(
+            tuple(_probe(p) for p in case.probes),
+            resolutions=tuple(
+                Resolution(r.name, r.status, tuple(r.addresses), r.resolver, r.detail) for r in case.resolutions
+            ),
+        ),
         inventory=inventory.for_zone(zone.name),
         now=NOW,
         observed=observed,

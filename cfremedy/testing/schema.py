@@ -86,8 +86,15 @@ class ProbeSpec(_Strict):
     hostname: str
     address: str
     proxied: bool = True
-    tcp443: str = "ok"
-    tcp80: str = "ok"
+    tcp443: str = "ok"  # the connect to the HTTPS port (443 unless the route changes it)
+    tcp80: str = "ok"  # the connect to the HTTP port (80 unless the route changes it)
+    # The route this origin is on (what `cfremedy.routes` computed for the real probe).
+    https_port: int = 443
+    http_port: int = 80
+    sni: str = ""
+    host_header: str = ""
+    via: str = ""
+    partial: bool = False
     tls: TlsSpec | None = None
     http2: Http2Spec | None = None
     # `HttpResponseResult`'s fields; `outcome` defaults to ok.
@@ -104,6 +111,86 @@ class AllowlistSpec(_Strict):
     path: str
     networks: list[str] = Field(default_factory=list)
     error: str = ""
+
+
+class OriginRuleSpec(_Strict):
+    """`OriginRule`'s fields: an Origin Rule and what it overrides."""
+
+    id: str
+    expression: str
+    description: str = ""
+    enabled: bool = True
+    position: int = 0
+    host_header: str = ""
+    origin_host: str = ""
+    origin_port: int | None = None
+    sni: str = ""
+
+
+class CacheRuleSpec(_Strict):
+    id: str
+    expression: str
+    read_timeout: int
+    description: str = ""
+    enabled: bool = True
+    position: int = 0
+
+
+class LoadBalancerSpec(_Strict):
+    id: str
+    name: str
+    enabled: bool = True
+    proxied: bool = True
+    default_pools: list[str] = Field(default_factory=list)
+    fallback_pool: str = ""
+    region_pools: dict[str, list[str]] = Field(default_factory=dict)
+    country_pools: dict[str, list[str]] = Field(default_factory=dict)
+    pop_pools: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class PoolOriginSpec(_Strict):
+    address: str
+    name: str = ""
+    enabled: bool = True
+    weight: float = 1.0
+    port: int = 0
+    host_header: str = ""
+    healthy: bool | None = None
+
+
+class PoolSpec(_Strict):
+    id: str
+    name: str = ""
+    enabled: bool = True
+    minimum_origins: int = 1
+    origins: list[PoolOriginSpec] = Field(default_factory=list)
+    healthy: bool | None = None
+
+
+class IngressSpec(_Strict):
+    hostname: str = ""
+    path: str = ""
+    service: str = ""
+
+
+class TunnelSpec(_Strict):
+    id: str
+    name: str = ""
+    status: str = "healthy"
+    remote_config: bool = False
+    connections: int = 2
+    deleted: bool = False
+    ingress: list[IngressSpec] | None = None
+
+
+class ResolutionSpec(_Strict):
+    """What DNS answered for a name outside the zone (`ProbeResults.resolutions`)."""
+
+    name: str
+    status: str  # ok | nxdomain | nodata | servfail | timeout | error | skipped
+    addresses: list[str] = Field(default_factory=list)
+    resolver: str = "the system resolver (192.0.2.53)"
+    detail: str = ""
 
 
 class ExpectedFinding(_Strict):
@@ -142,6 +229,13 @@ class Case(_Strict):
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # cfremedy.toml [playbooks.<id>]
     allowlists: list[AllowlistSpec] = Field(default_factory=list)
     cloudflare_ranges: list[str] | None = None  # absent: the packaged copy
+    # What decides the routes; each absent: not read.
+    origin_rules: list[OriginRuleSpec] | None = None
+    cache_rules: list[CacheRuleSpec] | None = None
+    load_balancers: list[LoadBalancerSpec] | None = None
+    pools: list[PoolSpec] | None = None
+    tunnels: list[TunnelSpec] | None = None
+    resolutions: list[ResolutionSpec] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
 
 
