@@ -67,13 +67,17 @@ class AuditOptions:
     # Sources not to read even if a playbook wants them (`audit account --skip-rules`).
     skip: frozenset[str] = frozenset()
     parallel: int = DEFAULT_PARALLEL  # zones audited at once
+    # Sources to read whatever the playbooks need (`cfremedy routes` reads every route source).
+    also_read: frozenset[str] = frozenset()
 
     def reads(self, source: str) -> bool:
         """Whether this source (`registry.SOURCES`) is read: a selected playbook needs it, or
         the probes do (they follow the routes that Origin Rules and Load Balancers shape)."""
         if source in self.skip:
             return False
-        return (source in ROUTE_SOURCES and self.probes) or any(source in p.reads for p in self.playbooks)
+        if source in self.also_read or (source in ROUTE_SOURCES and self.probes):
+            return True
+        return any(source in p.reads for p in self.playbooks)
 
     @property
     def probes(self) -> bool:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     edge_connect_to: str = Field(default="", validation_alias="CFREMEDY_EDGE_CONNECT_TO")
     origin_ca: str = Field(default="", validation_alias="CFREMEDY_ORIGIN_CA")  # os.pathsep-separated
     connect_to_only: bool = Field(default=False, validation_alias="CFREMEDY_CONNECT_TO_ONLY")
+    # The DNS resolver for origin host names ("IP" or "IP:PORT"); empty: the system's.
+    resolver: str = Field(default="", validation_alias="CFREMEDY_RESOLVER")
 
     @property
     def connect_to_rules(self) -> list[str]:

@@ -59,9 +59,19 @@ def _redirects_to_https(probe: OriginProbe) -> str:
     return response.location if same_host else ""
 
 
+def _no_tls(governed: list[OriginProbe]) -> list[str]:
+    """The origin endpoints a raise of the zone setting would break (525/521), with their route."""
+    return [
+        f"{p.hostname} at {p.address}:{p.https_port}" + (f" ({p.via})" if p.via else "")
+        for p in governed
+        if p.tls is None or not p.tls.handshake_ok
+    ]
+
+
 def detect(facts: ZoneFacts) -> list[Finding]:
     proxied = [p for p in facts.probes.probes if p.proxied]
     modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
+    blockers = _no_tls([p for p in proxied if not modes[p.hostname].overridden])
     findings = []
     for probe in proxied:
         effective = modes[probe.hostname]
@@ -78,6 +88,12 @@ def detect(facts: ZoneFacts) -> list[Finding]:
         ]
         if effective.overridden:
             remediation.insert(0, f"Flexible comes from {effective.source}: raise the mode there.")
+        elif blockers:
+            remediation.insert(
+                0,
+                "No raise of the zone setting is proposed: these origin endpoints it governs have no"
+                f" working TLS yet and would answer 525/521: {'; '.join(blockers)}.",
+            )
         findings.append(
             finding(
                 playbook=id,
@@ -95,6 +111,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                         "request": f"GET http://{probe.hostname}/ (Host: {probe.hostname})",
                         "status": probe.response.status,
                         "location": location,
+                        **({"raise_blocked_by": blockers} if blockers and not effective.overridden else {}),
                     }
                 ),
                 docs_url=docs_url,

@@ -101,7 +101,8 @@ def _invalid_reason(probe: OriginProbe) -> str:
     if tls.expired:
         reasons.append(f"it expired on {leaf.not_after:%Y-%m-%d}")
     if not tls.hostname_matches:
-        reasons.append(f"{probe.hostname} is not in its SANs/CN ({', '.join(leaf.sans) or leaf.common_name})")
+        name = probe.sni or probe.hostname
+        reasons.append(f"{name} is not in its SANs/CN ({', '.join(leaf.sans) or leaf.common_name})")
     if not reasons:
         # Nothing visible on the certificate itself: OpenSSL's reason is the best explanation.
         detail = f": {tls.verify_error}" if tls.verify_error else ""
@@ -111,6 +112,19 @@ def _invalid_reason(probe: OriginProbe) -> str:
 
 def _passes_strict(probe: OriginProbe) -> bool:
     return probe.tls is not None and probe.tls.handshake_ok and probe.tls.verified
+
+
+def _blocker(probe: OriginProbe) -> str:
+    """Why this origin endpoint would fail Full (strict), naming its route."""
+    failure = _tls_failure(probe)
+    if _unknown(probe):
+        why = "it could not be probed, so nobody knows what it presents"
+    elif failure is not None:
+        why = failure[1]
+    else:
+        why = _invalid_reason(probe)
+    where = f"{probe.hostname} at {probe.address}:{probe.https_port}"
+    return f"{where} ({probe.via}): {why}" if probe.via else f"{where}: {why}"
 
 
 def _unknown(probe: OriginProbe) -> bool:
@@ -280,6 +294,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     governed = [p for p in proxied if not modes[p.hostname].overridden]
     all_pass = bool(governed) and all(_passes_strict(p) for p in governed)
     hostnames = sorted({p.hostname for p in governed})
+    blockers = [_blocker(p) for p in governed if not _passes_strict(p)]
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
         findings.append(
@@ -305,6 +320,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 {
                     "ssl_mode": mode,
                     "origins_not_passing_strict": sorted({p.hostname for p in governed if not _passes_strict(p)}),
+                    "blocked_by": blockers,
                 },
                 docs_url,
                 (

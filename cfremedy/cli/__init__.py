@@ -14,6 +14,7 @@ from cfremedy.cli.errors_cmd import errors_app
 from cfremedy.cli.history_cmd import diff_command, history_command
 from cfremedy.cli.ips_cmd import ips_app
 from cfremedy.cli.playbooks_cmd import playbooks_app
+from cfremedy.cli.routes_cmd import routes_app
 from cfremedy.cli.sandbox_cmd import demo_command, sandbox_app
 
 HELP = """\
@@ -68,7 +69,8 @@ app.command("diagnose", epilog=EXIT_CODES_HELP, short_help="Diagnose a live 5xx 
     diagnose_command
 )
 app.add_typer(errors_app, name="errors", short_help="The 5xx Cloudflare counted for a zone, by code and hour.")
-app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, or show one.")
+app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, show one, or test your own.")
+app.add_typer(routes_app, name="routes", short_help="Where Cloudflare sends each hostname's traffic.")
 app.add_typer(
     ips_app, name="ips", short_help="Cloudflare's IP ranges: write an origin allowlist, or check one (no token needed)."
 )

@@ -142,6 +142,16 @@ ProbeConcurrency = Annotated[
     int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
 ]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
+ResolverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--resolver",
+        metavar="IP[:PORT]",
+        help="Resolve origin host names with this DNS resolver instead of the system's (Cloudflare"
+        " resolves from the public Internet: a name your network resolves and the world does not"
+        " is a 530 / 1016)  [env: CFREMEDY_RESOLVER]",
+    ),
+]
 PlaybookDirs = Annotated[
     list[Path] | None,
     typer.Option(
@@ -174,6 +184,7 @@ class ProbeFlags:
     probe_timeout: ProbeTimeout = 10.0
     probe_concurrency: ProbeConcurrency = 100
     no_probe: NoProbe = False
+    resolver: ResolverOpt = None
     playbooks_dir: PlaybookDirs = None
 
     def probe_options(self, settings: Settings) -> ProbeOptions | None:
@@ -189,6 +200,14 @@ class ProbeFlags:
             parsed = tuple(parse_connect_to(r) for r in rules)
         except ValueError as exc:
             raise UsageError(f"--connect-to: {exc}") from None
+        from cfremedy.probes.dns import parse_resolver
+
+        resolver = self.resolver or settings.resolver or None
+        if resolver is not None:
+            try:
+                parse_resolver(resolver)
+            except ValueError as exc:
+                raise UsageError(f"--resolver: {exc}") from None
         cas = tuple([*settings.origin_ca_files, *(self.origin_ca or [])])
         for ca in cas:
             if not ca.is_file():
@@ -199,6 +218,7 @@ class ProbeFlags:
             connect_to=parsed,
             origin_ca=cas,
             only_connect_to=self.connect_to_only or settings.connect_to_only,
+            resolver=resolver,
         )
         verifying_context(options)  # an unusable --origin-ca fails now
         return options
