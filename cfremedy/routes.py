@@ -231,6 +231,7 @@ def effective_timeout(snapshot: ZoneSnapshot, hostname: str, path: str | None = 
             continue
         if found is Match.FULL:
             seconds, rule = candidate.read_timeout, candidate
+            partial = []  # a later rule for all the traffic overrides the path rules before it
         elif found is Match.PARTIAL:
             partial.append(candidate)
     return EffectiveTimeout(seconds, rule, tuple(r for r in partial if r.read_timeout != seconds), tuple(unknown))
@@ -259,8 +260,7 @@ class _Override:
 def _overrides(snapshot: ZoneSnapshot, hostname: str) -> tuple[list[tuple[_Override, bool]], list[OriginRule]]:
     """The override for all of the hostname's traffic, then one per rule that covers only part
     of it (each on top of the first), with `partial` flags; and the rules not evaluated."""
-    full = _Override()
-    partial_rules: list[OriginRule] = []
+    matched: list[tuple[OriginRule, bool]] = []  # (rule, covers all of the hostname's traffic)
     unknown: list[OriginRule] = []
     for rule in sorted((r for r in snapshot.origin_rules or () if r.enabled), key=lambda r: r.position):
         try:
@@ -268,11 +268,19 @@ def _overrides(snapshot: ZoneSnapshot, hostname: str) -> tuple[list[tuple[_Overr
         except Unsupported:
             unknown.append(rule)
             continue
-        if found is Match.FULL:
-            full = full.merged(rule)
-        elif found is Match.PARTIAL:
-            partial_rules.append(rule)
-    variants = [(full, False), *((full.merged(r), True) for r in partial_rules)]
+        if found is not Match.NO:
+            matched.append((rule, found is Match.FULL))
+
+    def merge(extra: OriginRule | None) -> _Override:
+        # Cloudflare merges matching rules in order, later ones winning field by field, so a
+        # path rule's change survives only where no later rule sets the same field.
+        merged = _Override()
+        for rule, full in matched:
+            if full or rule is extra:
+                merged = merged.merged(rule)
+        return merged
+
+    variants = [(merge(None), False), *((merge(rule), True) for rule, full in matched if not full)]
     return variants, unknown
 
 

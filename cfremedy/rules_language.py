@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import re
-from fnmatch import fnmatchcase
 
 from cfremedy.models import normalise_name
 
@@ -124,6 +123,8 @@ class _Parser:
             self.take(")")
             test = str.endswith if name == "ends_with" else str.startswith
             if subject == "http.host":
+                if self.wildcard_suffix:
+                    return Match.PARTIAL  # true for some of the names the wildcard stands for
                 return _yes(test(self.hostname, value.lower()))
             if subject in _PATH_FIELDS and self.path is not None:
                 return _yes(test(self.path, value))
@@ -136,14 +137,31 @@ class _Parser:
             raise Unsupported("negated operators are not evaluated")
         if operator == "strict":
             self.take("wildcard")
-            operator = "wildcard"
+            operator = "strict wildcard"
         values = self.values() if operator == "in" else [_unquote(self.take())]
         if field in _HOST_FIELDS:  # host names compare case-insensitively (not a regex's syntax)
             lowered = values if operator in ("matches", "~") else [v.lower() for v in values]
+            if self.wildcard_suffix:
+                return self._wildcard_host(operator, lowered)
             return _compare(self.hostname, operator, lowered)
         if field in _PATH_FIELDS and self.path is not None:
             return _compare(self.path.lower() if field.startswith("lower(") else self.path, operator, values)
         return Match.PARTIAL  # a condition on something else: true for some requests
+
+    @property
+    def wildcard_suffix(self) -> str:
+        """ ".example.com" for a wildcard record's `*.example.com`, which stands for many names."""
+        return self.hostname[1:] if self.hostname.startswith("*.") else ""
+
+    def _wildcard_host(self, operator: str, values: list[str]) -> Match:
+        """A host condition against the names a wildcard record stands for: a condition naming
+        some of them is true for part of its traffic, one naming none of them for none."""
+        under = [v for v in values if v.endswith(self.wildcard_suffix)]
+        if operator in ("eq", "==", "in"):
+            return Match.PARTIAL if under else Match.NO
+        if operator in ("ne", "!="):
+            return Match.PARTIAL if under else Match.FULL
+        return Match.PARTIAL
 
     def values(self) -> list[str]:
         self.take("{")
@@ -164,6 +182,12 @@ def _unquote(token: str) -> str:
     return token
 
 
+def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """The Rules language's wildcard: `*` matches any run of characters, nothing else is special."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+
+
 def _yes(value: bool) -> Match:
     return Match.FULL if value else Match.NO
 
@@ -177,8 +201,10 @@ def _compare(subject: str, operator: str, values: list[str]) -> Match:
         return _yes(subject in set(values))
     if operator == "contains":
         return _yes(values[0] in subject)
-    if operator == "wildcard":
-        return _yes(fnmatchcase(subject.lower(), values[0].lower()))
+    if operator == "wildcard":  # case-insensitive; only `*` is special
+        return _yes(_wildcard(values[0], ignore_case=True).fullmatch(subject) is not None)
+    if operator == "strict wildcard":
+        return _yes(_wildcard(values[0], ignore_case=False).fullmatch(subject) is not None)
     if operator in ("matches", "~"):
         try:
             return _yes(re.search(values[0], subject) is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,13 +11,42 @@ from tabulate import tabulate
 
 from cfremedy import permissions
 from cfremedy.cli.common import Quiet, Verbose, command, gateway_for, load_settings, run_async
-from cfremedy.cli.console import out
+from cfremedy.cli.console import err, out
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_OK, ApiError
 from cfremedy.gateway import TokenStatus
 from cfremedy.models import Zone
+from cfremedy.registry import ROUTE_SOURCES, SOURCES, Playbook
 
-BASE_READ = ("Zone Read", "Zone Settings Read", "DNS Read")
+BASE_READ = ("Zone Read", "Zone Settings Read", "DNS Read")  # without them no audit runs at all
+
+
+def _needs(playbooks: Sequence[Playbook]) -> dict[str, list[str]]:
+    """Every permission group a command may use, once, with what needs it (in command order)."""
+    needs: dict[str, list[str]] = {}
+
+    def add(group: str, use: str) -> None:
+        uses = needs.setdefault(group, [])
+        if use not in uses:
+            uses.append(use)
+
+    for group in BASE_READ:
+        add(group, "audit, plan, diagnose, routes")
+    for source in ROUTE_SOURCES:
+        for group in SOURCES[source]:
+            add(group, "audit, plan, routes (where each hostname's traffic goes)")
+    for source in ("ssl_rules", "cache_rules", "tunnels"):
+        for group in SOURCES[source]:
+            add(group, "routes")
+    for playbook in playbooks:
+        for group in playbook.read_permissions:
+            if group not in BASE_READ:
+                add(group, f"audit ({playbook.id})")
+    for playbook in playbooks:
+        for group in playbook.write_permissions:
+            add(group, f"apply, rollback ({playbook.id})")
+    add("Analytics Read", "errors zone, audit --errors-since")
+    return needs
 
 
 @dataclass(frozen=True)
@@ -76,27 +106,24 @@ def doctor_command(
     if found.zone is None:
         raise ApiError("the token cannot see any zone", hint="grant it Zone Read on the zones to audit")
 
-    needed: dict[str, set[str]] = {}
-    for group in BASE_READ:
-        needed.setdefault(group, set()).add("audit")
-    for playbook in playbooks:
-        for group in playbook.read_permissions:
-            needed.setdefault(group, set()).add(f"audit ({playbook.id})")
-        for group in playbook.write_permissions:
-            needed.setdefault(group, set()).add(f"apply ({playbook.id})")
+    needed = _needs(playbooks)
     granted = found.zone.permissions
     rows = []
     missing_for_audit = []
+    degraded = []
     for group, uses in needed.items():
         if not granted:
             status = "unknown"
         elif permissions.missing([group], granted):
-            status = "MISSING"
-            if any(u.startswith("audit") for u in uses):
+            if group in BASE_READ:
+                status = "MISSING"
                 missing_for_audit.append(group)
+            else:
+                status = "missing (optional)"
+                degraded.append(group)
         else:
             status = "ok"
-        rows.append([group, status, ", ".join(sorted(uses))])
+        rows.append([group, status, "; ".join(uses)])
     out(
         f"\nPermissions on {found.zone.name}:\n"
         + tabulate(
@@ -106,6 +133,11 @@ def doctor_command(
     )
     if not granted:
         out("The API did not report this token's permissions for the zone; an audit will tell.\n")
+    if degraded:
+        err(
+            f"cfremedy: warning: without {', '.join(degraded)}, audits still run but say what they could"
+            " not see (rules, load balancers, tunnels) and judge those hostnames less precisely"
+        )
     if missing_for_audit:
         raise ApiError(
             f"the token lacks {', '.join(missing_for_audit)} on {found.zone.name}, needed to audit",
