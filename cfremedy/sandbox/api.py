@@ -49,8 +49,12 @@ status code    when
 400    9007    "Content for <type> record is invalid."
 400    81053   "An A, AAAA, or CNAME record with that host already exists."
 400    81057   "An identical record already exists."
-404    10003   "could not find entrypoint ruleset in the <phase> phase": a zone without
-               Configuration Rules (or any phase but http_config_settings) has no entry point
+404    10003   "could not find entrypoint ruleset in the <phase> phase": a zone without rules
+               of that phase (Configuration, Origin or Cache Rules; any other phase never has
+               an entry point)
+404    1002    "Pool not found": a pool id that is not a pool of the account (pool health)
+404    1003    "Tunnel not found": a tunnel id that is not a live tunnel of the account
+               (tunnel configuration; a deleted tunnel too)
 400    1001    (page rules) `order`, `direction`, `status` or `match` outside their enums
 ====== ======= ===============================================================================
 
@@ -289,7 +293,8 @@ class SandboxApi(LoopbackServer):
             call.zone = zone
         if "account_id" in call.params and not account_visible(self.state, call.token, call.params["account_id"]):
             return fail(403, (ERR_AUTH, "Authentication error"))
-        if route.permission is not None and route.permission not in call.keys:
+        required = route.required_key(call.params)
+        if required is not None and required not in call.keys:
             return fail(403, (ERR_AUTH, "Authentication error"))
         return None
 

@@ -1,16 +1,17 @@
 """`Route`, an endpoint in the router table, and `Call`, one request as its handler sees it.
 
 A route is a method, an OpenAPI path template, the handler, the permission key the token must
-hold and how the request authenticates; a call is one request after routing, with the zone the
-server resolved for it. Kept apart from the server (`api.py`) and from the handlers
-(`routes/`) so that both can import them: a handler gets the server only as a `Server`, the
-part of `SandboxApi` it may use, so no handler module imports `api.py`, which imports them.
+hold (one key, or one chosen by a path parameter's value: `ByParam`) and how the request
+authenticates; a call is one request after routing, with the zone the server resolved for it.
+Kept apart from the server (`api.py`) and from the handlers (`routes/`) so that both can
+import them: a handler gets the server only as a `Server`, the part of `SandboxApi` it may
+use, so no handler module imports `api.py`, which imports them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
@@ -53,11 +54,28 @@ AuthMode = Literal["token", "none", "verify"]
 
 
 @dataclass(frozen=True)
+class ByParam:
+    """A permission key that depends on a path parameter's value, e.g. the entry point route's
+    `ruleset_phase`: `keys` maps values to keys, any other value requires `default`."""
+
+    param: str
+    keys: tuple[tuple[str, str], ...]  # (value, key) pairs: hashable, like the rest of a Route
+    default: str
+
+    def key(self, params: Mapping[str, str]) -> str:
+        value = params.get(self.param)
+        return next((key for known, key in self.keys if known == value), self.default)
+
+
+Permission = str | ByParam | None
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     template: str  # OpenAPI path template, e.g. "/zones/{zone_id}/dns_records/{dns_record_id}"
     handler: Handler
-    permission: str | None = None  # the zone permission key the token must hold
+    permission: Permission = None  # the permission key the token must hold (see `required_key`)
     auth: AuthMode = "token"
     # The handler answers a malformed JSON body itself: GraphQL reports it in its own shape,
     # not with the v4 envelope's 6007.
@@ -67,6 +85,12 @@ class Route:
     def __post_init__(self) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    def required_key(self, params: Mapping[str, str]) -> str | None:
+        """The key a request to this route needs, given its path parameters (None: no key)."""
+        if isinstance(self.permission, ByParam):
+            return self.permission.key(params)
+        return self.permission
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

@@ -3,6 +3,12 @@
 A scenario is TOML (stdlib `tomllib`, no extra dependency). It is parsed into frozen pydantic
 models with unknown keys forbidden, so a typo in a test fixture fails loudly with the key's path
 instead of silently producing a healthy zone.
+
+Besides zones, tokens, origins and faults, a scenario says where a hostname's traffic really
+goes: per zone its Origin Rules, Cache Rules and load balancers (`[[zones.origin_rules]]`,
+`[[zones.cache_rules]]`, `[[zones.load_balancers]]`); per account its load-balancing pools and
+Cloudflare Tunnels (`[[pools]]`, `[[tunnels]]`); and what the sandbox's DNS server answers for
+a name (`[[dns]]`, served by `sandbox/dns.py`). Each model's docstring lists its keys.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 import ipaddress
 import re
 import tomllib
+import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -158,6 +165,131 @@ class PageRuleSpec(_Strict):
         return url
 
 
+_HOST_LABEL = re.compile(r"^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$")
+_RULE_ID = r"^[0-9a-f]{32}$"
+
+
+def _hostname(raw: str, what: str = "hostname") -> str:
+    """A DNS name, lower-cased and without the trailing dot; refuses what cannot be one."""
+    name = raw.strip().lower().rstrip(".")
+    if not name or len(name) > 253 or not all(_HOST_LABEL.match(label) for label in name.split(".")):
+        raise ValueError(f"{raw!r} is not a {what}")
+    return name
+
+
+class OriginRuleSpec(_Strict):
+    """An Origin Rule: a rule of the zone's `http_request_origin` entry point ruleset, served
+    with action `route` (in scenario order).
+
+    Keys: `expression` (Rules language), `description` (default ""), `host_header` (rewrite
+    the Host header), `origin_host` (resolve override: the DNS record the request goes to
+    instead), `origin_port` (destination port override, 1-65535), `sni` (SNI override),
+    `enabled` (default true), `id` (32 hex; default `stable_id(zone_id, "origin_rule",
+    expression, str(index))`). At least one of the four overrides must be set: a route rule
+    without action parameters does nothing.
+    """
+
+    expression: str = Field(min_length=1)
+    description: str = ""
+    host_header: str | None = Field(default=None, min_length=1)
+    origin_host: str | None = None
+    origin_port: int | None = Field(default=None, ge=1, le=65535)
+    sni: str | None = Field(default=None, min_length=1)
+    enabled: bool = True
+    id: str | None = Field(default=None, pattern=_RULE_ID)
+
+    @field_validator("origin_host")
+    @classmethod
+    def _origin_host(cls, host: str | None) -> str | None:
+        return None if host is None else _hostname(host, "hostname (origin_host)")
+
+    @model_validator(mode="after")
+    def _overrides_something(self) -> OriginRuleSpec:
+        if (self.host_header, self.origin_host, self.origin_port, self.sni) == (None, None, None, None):
+            raise ValueError("an origin rule needs at least one of host_header, origin_host, origin_port, sni")
+        return self
+
+
+class CacheRuleSpec(_Strict):
+    """A Cache Rule: a rule of the zone's `http_request_cache_settings` entry point ruleset,
+    served with action `set_cache_settings` (in scenario order).
+
+    Keys: `expression`, `description` (default ""), `read_timeout` (seconds, 1-6000: the rule
+    then sets `{"cache": false, "read_timeout": N}`, the 524 fix for one path; without it the
+    rule sets only `{"cache": true}`), `enabled` (default true), `id` (32 hex; default
+    `stable_id(zone_id, "cache_rule", expression, str(index))`).
+    """
+
+    expression: str = Field(min_length=1)
+    description: str = ""
+    # The bounds of the zone setting `proxy_read_timeout` (the document gives none).
+    read_timeout: int | None = Field(default=None, ge=1, le=6000)
+    enabled: bool = True
+    id: str | None = Field(default=None, pattern=_RULE_ID)
+
+
+# Load-balancing regions (`region_pools` keys), as the OpenAPI document lists them.
+LB_REGIONS = ("WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS")
+
+
+class LoadBalancerSpec(_Strict):
+    """A zone's load balancer (`GET /zones/{id}/load_balancers`).
+
+    Keys: `name` (relative to the zone or fully qualified, like record names), `default_pools`
+    (pool *names* of the zone's account, in failover order; the API serves their ids),
+    `fallback_pool` (a pool name), `region_pools` (region code -> pool names; codes as in
+    `LB_REGIONS`), `country_pools` (two-letter country code -> pool names), `pop_pools` (PoP
+    code, three letters -> pool names), `description` (default ""), `enabled` (default true),
+    `proxied` (default false, the API's default), `id` (32 hex; default
+    `stable_id(zone_id, "load_balancer", fqdn)`). That every pool name exists in the zone's
+    account is checked by `Scenario`.
+    """
+
+    name: str = Field(min_length=1)
+    default_pools: tuple[str, ...] = Field(min_length=1)
+    fallback_pool: str
+    region_pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    country_pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    pop_pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    description: str = ""
+    enabled: bool = True
+    proxied: bool = False
+    id: str | None = Field(default=None, pattern=_RULE_ID)
+
+    @field_validator("region_pools")
+    @classmethod
+    def _regions(cls, pools: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code in pools:
+            if code not in LB_REGIONS:
+                raise ValueError(f"unknown region {code!r}; expected one of {', '.join(LB_REGIONS)}")
+        return pools
+
+    @field_validator("country_pools")
+    @classmethod
+    def _countries(cls, pools: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code in pools:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"country code {code!r} is not two upper-case letters (e.g. US)")
+        return pools
+
+    @field_validator("pop_pools")
+    @classmethod
+    def _pops(cls, pools: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code in pools:
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"PoP code {code!r} is not three upper-case letters (e.g. LAX)")
+        return pools
+
+    def pool_references(self) -> list[tuple[str, str]]:
+        """Every pool name the load balancer names, with the key that names it."""
+        refs = [(f"default_pools[{i}]", name) for i, name in enumerate(self.default_pools)]
+        refs.append(("fallback_pool", self.fallback_pool))
+        for key, mapping in (("region_pools", self.region_pools), ("country_pools", self.country_pools),
+                             ("pop_pools", self.pop_pools)):  # fmt: skip
+            refs.extend((f"{key}.{code}", name) for code, names in mapping.items() for name in names)
+        return refs
+
+
 class ZoneSpec(_Strict):
     name: str
     id: str | None = None
@@ -177,6 +309,12 @@ class ZoneSpec(_Strict):
     # Rules; a zone without Configuration Rules has no entry point ruleset at all (404).
     config_rules: tuple[ConfigRuleSpec, ...] = ()
     page_rules: tuple[PageRuleSpec, ...] = ()
+    # Origin Rules (`http_request_origin`) and Cache Rules (`http_request_cache_settings`), in
+    # order; a zone without them has no entry point ruleset of that phase (404).
+    origin_rules: tuple[OriginRuleSpec, ...] = ()
+    cache_rules: tuple[CacheRuleSpec, ...] = ()
+    # Load balancers on the zone's hostnames; their pools belong to the zone's account.
+    load_balancers: tuple[LoadBalancerSpec, ...] = ()
 
     @field_validator("plan")
     @classmethod
@@ -217,6 +355,230 @@ class PagesProjectSpec(_Strict):
     @property
     def pages_subdomain(self) -> str:
         return (self.subdomain or f"{self.name}.pages.dev").lower()
+
+
+class PoolOriginSpec(_Strict):
+    """An origin (endpoint) of a load-balancing pool.
+
+    Keys: `name`, `address` (an IP address or a hostname), `enabled` (default true), `weight`
+    (0-1 in steps of 0.01, default 1), `port` (0-65535; 0, the default, is the protocol's),
+    `host` (the Host header health checks and requests send; served as `header.Host`),
+    `healthy` (default true: what the pool's health reports for it).
+    """
+
+    name: str = Field(min_length=1)
+    address: str
+    enabled: bool = True
+    weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    port: int = Field(default=0, ge=0, le=65535)
+    host: str | None = None
+    healthy: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, address: str) -> str:
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            return _hostname(address, "IP address or hostname")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str | None) -> str | None:
+        return None if host is None else _hostname(host)
+
+    @field_validator("weight")
+    @classmethod
+    def _hundredths(cls, weight: float) -> float:
+        if abs(weight * 100 - round(weight * 100)) > 1e-9:
+            raise ValueError(f"weight {weight} is not a multiple of 0.01")
+        return weight
+
+
+class PoolSpec(_Strict):
+    """A load-balancing pool of an account (`GET /accounts/{id}/load_balancers/pools`).
+
+    Keys: `name` (letters, digits, `-` and `_`; unique in its account), `account` (default:
+    the zones' default account), `description` (default ""), `enabled` (default true),
+    `minimum_origins` (default 1), `origins` (`PoolOriginSpec`s, names unique in the pool),
+    `healthy` (what the pool's /health reports for the pool; default: enabled, with at least
+    `minimum_origins` enabled healthy origins), `id` (32 hex; default
+    `stable_id("pool", account, name)`).
+    """
+
+    name: str
+    account: str = DEFAULT_ACCOUNT
+    description: str = ""
+    enabled: bool = True
+    minimum_origins: int = Field(default=1, ge=1)
+    origins: tuple[PoolOriginSpec, ...] = ()
+    healthy: bool | None = None
+    id: str | None = Field(default=None, pattern=_RULE_ID)
+
+    @field_validator("name")
+    @classmethod
+    def _pool_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ValueError(f"{name!r} is not a pool name (letters, digits, - and _)")
+        return name
+
+    @field_validator("origins")
+    @classmethod
+    def _unique_origins(cls, origins: tuple[PoolOriginSpec, ...]) -> tuple[PoolOriginSpec, ...]:
+        names = [o.name for o in origins]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"origin {name!r} appears twice in the pool")
+        return origins
+
+    @property
+    def pool_id(self) -> str:
+        return self.id or stable_id("pool", self.account, self.name)
+
+    @property
+    def is_healthy(self) -> bool:
+        if self.healthy is not None:
+            return self.healthy
+        up = sum(1 for o in self.origins if o.enabled and o.healthy)
+        return self.enabled and up >= self.minimum_origins
+
+
+# What `cloudflared` accepts as an ingress rule's service.
+_INGRESS_SERVICE = re.compile(
+    r"^(?:(?:https?|tcp|ssh|rdp|smb|unix|unix\+tls)://\S+|http_status:[1-5][0-9]{2}|hello_world|bastion|socks5)$"
+)
+TunnelStatus = Literal["healthy", "degraded", "down", "inactive"]
+
+
+class IngressRuleSpec(_Strict):
+    """One rule of a remotely managed tunnel's ingress: `hostname` and `path` (a regular
+    expression) filter, `service` is where matching requests go (`http://localhost:8080`,
+    `https://10.0.0.5:8443`, `http_status:404`, ...). The last rule must match everything (no
+    hostname, no path), as `cloudflared` requires."""
+
+    hostname: str | None = None
+    path: str | None = Field(default=None, min_length=1)
+    service: str
+
+    @field_validator("hostname")
+    @classmethod
+    def _host(cls, hostname: str | None) -> str | None:
+        return None if hostname is None else _hostname(hostname)
+
+    @field_validator("path")
+    @classmethod
+    def _regex(cls, path: str | None) -> str | None:
+        if path is not None:
+            try:
+                re.compile(path)
+            except re.error as exc:
+                raise ValueError(f"path {path!r} is not a regular expression: {exc}") from None
+        return path
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, service: str) -> str:
+        if not _INGRESS_SERVICE.match(service):
+            raise ValueError(
+                f"service {service!r} is not a tunnel service (http://..., https://..., tcp://...,"
+                " unix:..., http_status:NNN, hello_world, ...)"
+            )
+        return service
+
+
+class TunnelSpec(_Strict):
+    """A Cloudflare Tunnel of an account (`GET /accounts/{id}/cfd_tunnel`).
+
+    Keys: `name`, `account` (default: the zones' default account), `id` (a UUID; default one
+    derived from account and name, and for a deleted tunnel also from how many deleted tunnels
+    of that name precede it), `status` (healthy, degraded, down or inactive; default healthy),
+    `remote_config` (default false: configured by a local file; true: dashboard-managed, its
+    configuration is served), `connections` (active connections listed; default 4 when healthy,
+    1 when degraded, 0 when down or inactive, which must have none), `deleted` (default false;
+    a deleted tunnel has no connection), `ingress` (`IngressRuleSpec`s, only with
+    `remote_config = true`; the last one a catch-all).
+    """
+
+    name: str = Field(min_length=1)
+    account: str = DEFAULT_ACCOUNT
+    id: str | None = None
+    status: TunnelStatus = "healthy"
+    remote_config: bool = False
+    connections: int | None = Field(default=None, ge=0, le=100)
+    deleted: bool = False
+    ingress: tuple[IngressRuleSpec, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(f"id {value!r} is not a UUID") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TunnelSpec:
+        if self.connections is not None:
+            if self.status in ("down", "inactive") and self.connections:
+                raise ValueError(f"connections: a tunnel with status {self.status!r} has no active connection")
+            if self.status in ("healthy", "degraded") and not self.connections:
+                raise ValueError(f"connections: a tunnel with status {self.status!r} has at least one connection")
+        if self.deleted and self.active_connections:
+            raise ValueError('deleted: a deleted tunnel has no connection (status "down" or "inactive")')
+        if self.ingress and not self.remote_config:
+            raise ValueError("ingress: only a remotely managed tunnel (remote_config = true) has its ingress served")
+        if self.ingress and (self.ingress[-1].hostname is not None or self.ingress[-1].path is not None):
+            raise ValueError("ingress: the last rule must match everything (no hostname, no path)")
+        return self
+
+    @property
+    def active_connections(self) -> int:
+        if self.connections is not None:
+            return self.connections
+        return {"healthy": 4, "degraded": 1}.get(self.status, 0)
+
+
+DnsAnswer = Literal["nxdomain", "nodata", "servfail", "timeout", "addresses"]
+
+
+class DnsAnswerSpec(_Strict):
+    """What the sandbox's DNS server (`sandbox/dns.py`) answers for one name.
+
+    Keys: `name` (a hostname), `answer` (`nxdomain`: NXDOMAIN; `nodata`: NOERROR, no record;
+    `servfail`: SERVFAIL; `timeout`: no reply at all; `addresses`: A and AAAA records, default),
+    `addresses` (IP addresses, only and at least one for `answer = "addresses"`; a query for the
+    family the name has no address of answers NODATA). A name no entry names answers NXDOMAIN.
+    """
+
+    name: str
+    answer: DnsAnswer = "addresses"
+    addresses: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return _hostname(name)
+
+    @field_validator("addresses")
+    @classmethod
+    def _ips(cls, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for address in addresses:
+            try:
+                out.append(str(ipaddress.ip_address(address)))
+            except ValueError:
+                raise ValueError(f"addresses: {address!r} is not an IP address") from None
+        return tuple(out)
+
+    @model_validator(mode="after")
+    def _answer_and_addresses(self) -> DnsAnswerSpec:
+        if self.answer == "addresses" and not self.addresses:
+            raise ValueError('addresses: answer = "addresses" needs at least one address')
+        if self.answer != "addresses" and self.addresses:
+            raise ValueError(f'addresses: answer = "{self.answer}" has no addresses (only "addresses" does)')
+        return self
 
 
 class OriginSpec(_Strict):
@@ -414,6 +776,11 @@ class Scenario(_Strict):
     inventory: str | None = None
     # Cloudflare Pages projects, per account (`account` defaults to the zones' default).
     pages_projects: tuple[PagesProjectSpec, ...] = ()
+    # Load-balancing pools and Cloudflare Tunnels, per account (`account` defaults likewise).
+    pools: tuple[PoolSpec, ...] = ()
+    tunnels: tuple[TunnelSpec, ...] = ()
+    # What the sandbox's DNS server answers, per name (`sandbox/dns.py`).
+    dns: tuple[DnsAnswerSpec, ...] = ()
 
     @field_validator("pages_projects")
     @classmethod
@@ -436,6 +803,48 @@ class Scenario(_Strict):
             seen.add(spec.hostname)
         return edge
 
+    @field_validator("pools")
+    @classmethod
+    def _unique_pools(cls, pools: tuple[PoolSpec, ...]) -> tuple[PoolSpec, ...]:
+        seen: set[tuple[str, str]] = set()
+        ids: set[str] = set()
+        for index, pool in enumerate(pools):
+            if (pool.account, pool.name) in seen:
+                raise ValueError(f"pools[{index}]: pool {pool.name} appears twice in account {pool.account}")
+            if pool.pool_id in ids:
+                raise ValueError(f"pools[{index}]: duplicate pool id {pool.pool_id}")
+            seen.add((pool.account, pool.name))
+            ids.add(pool.pool_id)
+        return pools
+
+    @field_validator("tunnels")
+    @classmethod
+    def _unique_tunnels(cls, tunnels: tuple[TunnelSpec, ...]) -> tuple[TunnelSpec, ...]:
+        live: set[tuple[str, str]] = set()
+        for index, tunnel in enumerate(tunnels):
+            if not tunnel.deleted and (tunnel.account, tunnel.name) in live:
+                raise ValueError(
+                    f"tunnels[{index}]: tunnel {tunnel.name} appears twice in account {tunnel.account}"
+                    " (only deleted tunnels may share a name)"
+                )
+            if not tunnel.deleted:
+                live.add((tunnel.account, tunnel.name))
+        ids = tunnel_ids(tunnels)
+        for index, tunnel_id in enumerate(ids):
+            if tunnel_id in ids[:index]:
+                raise ValueError(f"tunnels[{index}]: duplicate tunnel id {tunnel_id}")
+        return tunnels
+
+    @field_validator("dns")
+    @classmethod
+    def _unique_dns_names(cls, answers: tuple[DnsAnswerSpec, ...]) -> tuple[DnsAnswerSpec, ...]:
+        seen: set[str] = set()
+        for index, spec in enumerate(answers):
+            if spec.name in seen:
+                raise ValueError(f"dns[{index}]: name {spec.name} appears twice")
+            seen.add(spec.name)
+        return answers
+
     @model_validator(mode="after")
     def _unique(self) -> Scenario:
         names = [z.name for z in self.zones]
@@ -446,6 +855,20 @@ class Scenario(_Strict):
             raise ValueError("origin addresses must be unique")
         return self
 
+    @model_validator(mode="after")
+    def _load_balancer_pools_exist(self) -> Scenario:
+        """Every pool a load balancer names is a pool of its zone's account."""
+        pools = {(p.account, p.name) for p in self.pools}
+        for zone_index, zone in enumerate(self.zones):
+            for lb_index, lb in enumerate(zone.load_balancers):
+                for key, name in lb.pool_references():
+                    if (zone.account, name) not in pools:
+                        raise ValueError(
+                            f"zones[{zone_index}].load_balancers[{lb_index}].{key}: no pool named {name!r}"
+                            f" in account {zone.account} (the zone's account; see [[pools]])"
+                        )
+        return self
+
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the file and the key."""
@@ -454,6 +877,28 @@ class ScenarioError(ValueError):
 def stable_id(*parts: str) -> str:
     """A 32-hex identifier derived from its parts, so scenario ids are the same on every run."""
     return hashlib.md5("\0".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def stable_uuid(*parts: str) -> str:
+    """A version-4-shaped UUID derived from its parts (tunnel and connection ids)."""
+    return str(uuid.UUID(hex=stable_id(*parts), version=4))
+
+
+def tunnel_ids(tunnels: tuple[TunnelSpec, ...]) -> list[str]:
+    """Each tunnel's id: its own, or one derived from account and name; a deleted tunnel's also
+    from how many deleted tunnels of that name and account come before it in the scenario."""
+    ids: list[str] = []
+    deleted_before: dict[tuple[str, str], int] = {}
+    for tunnel in tunnels:
+        key = (tunnel.account, tunnel.name)
+        if tunnel.deleted:
+            nth = deleted_before.get(key, 0)
+            deleted_before[key] = nth + 1
+            derived = stable_uuid("tunnel", tunnel.account, tunnel.name, f"deleted-{nth}")
+        else:
+            derived = stable_uuid("tunnel", tunnel.account, tunnel.name)
+        ids.append(tunnel.id or derived)
+    return ids
 
 
 def builtin_scenarios() -> list[str]:

@@ -1,4 +1,5 @@
-"""One scenario brought to life: the fake API, the stand-in origins and edge, started together.
+"""One scenario brought to life: the fake API, the stand-in origins, edge and DNS server,
+started together.
 
 `demo`, `sandbox serve` and the end-to-end tests all need the same wiring: probes must reach
 the stand-in origins through `--connect-to` rules only (so no packet can leave the machine
@@ -11,6 +12,9 @@ requests (`CFREMEDY_EDGE_CONNECT_TO`). A hostname rule in the probes' set would 
 port-80 origin probe of that hostname, sending it to the edge instead of the origin. The edge
 is always on loopback, so its rules are needed even when the origins sit on their real
 addresses.
+
+Names cfremedy resolves itself go to the sandbox's DNS server (`CFREMEDY_RESOLVER`), which
+answers the scenario's `[[dns]]` entries and nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from cfremedy.inventory import EMPTY, Inventory, load_inventory
 from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.sandbox.api import SandboxApi
+from cfremedy.sandbox.dns import DnsServer
 from cfremedy.sandbox.edge import EdgeServer
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import Scenario, TokenSpec
@@ -40,6 +45,7 @@ class SandboxSession:
         self.api = SandboxApi(scenario, host=host, port=port)
         self.fleet = OriginFleet(scenario.origins, real_addresses=real_addresses)
         self.edge = EdgeServer(scenario.edge)
+        self.dns = DnsServer(scenario.dns)
         # The sandbox's own history: demo and `sandbox serve` never touch the user's real one.
         self.state_dir = Path(tempfile.mkdtemp(prefix="cfremedy-sandbox-state-"))
 
@@ -48,7 +54,9 @@ class SandboxSession:
         try:
             self.api.start()
             self.edge.start()
+            self.dns.start()
         except BaseException:
+            self.edge.stop()
             self.api.stop()
             self.fleet.stop()
             raise
@@ -57,6 +65,7 @@ class SandboxSession:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.dns.stop()
         self.edge.stop()
         self.api.stop()
         self.fleet.stop()
@@ -101,6 +110,7 @@ class SandboxSession:
             "CFREMEDY_ORIGIN_CA": str(self.fleet.ca_file),
             "CFREMEDY_CONNECT_TO_ONLY": "false" if self.real_addresses else "true",
             "CFREMEDY_STATE_DIR": str(self.state_dir),
+            "CFREMEDY_RESOLVER": self.dns.address,
         }
         inventory = self.inventory_file()
         if inventory is not None:

@@ -1,8 +1,9 @@
 """The JSON bodies the sandbox serves, built from the state's data.
 
 Each builder turns `zone.py` data (a zone, its plan, records, settings, certificate pack,
-rulesets and Page Rules) or a scenario's Pages project into the body the v4 API returns for
-it; the schema tests validate what every route serves against the OpenAPI document. The
+rulesets with their Configuration, Origin and Cache Rules, Page Rules, load balancers) or a
+scenario's Pages project into the body the v4 API returns for it (an account's pools and
+tunnels are `account_shapes.py`'s); the schema tests validate what every route serves against the OpenAPI document. The
 builders take no lock of their own (`SandboxState` and the handlers hold it where needed).
 Kept apart from `state.py` so that the state reads as the state and its locking, and so that
 the route handlers can shape what they list without going through `SandboxState`.
@@ -16,7 +17,17 @@ from typing import Any
 from cfremedy.sandbox import settings_catalog
 from cfremedy.sandbox.dns_rules import PROXIABLE_TYPES
 from cfremedy.sandbox.scenario import PagesProjectSpec, stable_id
-from cfremedy.sandbox.zone import CONFIG_PHASE, SEED_TIME, DnsRecord, PageRule, ZoneState
+from cfremedy.sandbox.zone import (
+    CACHE_PHASE,
+    CONFIG_PHASE,
+    ENTRYPOINT_PHASES,
+    ORIGIN_PHASE,
+    SEED_TIME,
+    DnsRecord,
+    LoadBalancer,
+    PageRule,
+    ZoneState,
+)
 
 PLAN_INFO: dict[str, dict[str, Any]] = {
     "free": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": "Free Website", "price": 0,
@@ -155,38 +166,144 @@ def setting_json(zone: ZoneState, definition: settings_catalog.SettingDef) -> di
     }
 
 
-# -- rules and Pages JSON ------------------------------------------------------------------------
+# -- rules, load balancers and Pages JSON -------------------------------------------------------
 
 
-def ruleset_json(zone: ZoneState) -> dict[str, Any]:
-    """The `http_config_settings` entry point ruleset: one `set_config` rule per Configuration
-    Rule; a rule without `ssl` sets `automatic_https_rewrites` (something other than SSL)."""
+def _rule_json(rule_id: str, action: str, parameters: dict[str, Any], expression: str, description: str,
+               enabled: bool) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": rule_id,
+        "version": "1",
+        "action": action,
+        "action_parameters": parameters,
+        "expression": expression,
+        "description": description,
+        "last_updated": SEED_TIME,
+        "ref": rule_id,
+        "enabled": enabled,
+    }
+
+
+def _config_rules(zone: ZoneState) -> list[dict[str, Any]]:
+    """One `set_config` rule per Configuration Rule; a rule without `ssl` sets
+    `automatic_https_rewrites` (something other than SSL)."""
     rules = []
     for rule in zone.config_rules:
         parameters: dict[str, Any] = {"ssl": rule.ssl} if rule.ssl is not None else {"automatic_https_rewrites": True}
-        rules.append(
-            {
-                "id": rule.id,
-                "version": "1",
-                "action": "set_config",
-                "action_parameters": parameters,
-                "expression": rule.expression,
-                "description": rule.description,
-                "last_updated": SEED_TIME,
-                "ref": rule.id,
-                "enabled": rule.enabled,
-            }
+        rules.append(_rule_json(rule.id, "set_config", parameters, rule.expression, rule.description, rule.enabled))
+    return rules
+
+
+def _origin_rules(zone: ZoneState) -> list[dict[str, Any]]:
+    """One `route` rule per Origin Rule, with only the overrides it sets."""
+    rules = []
+    for rule in zone.origin_rules:
+        parameters: dict[str, Any] = {}
+        if rule.host_header is not None:
+            parameters["host_header"] = rule.host_header
+        origin: dict[str, Any] = {}
+        if rule.origin_host is not None:
+            origin["host"] = rule.origin_host
+        if rule.origin_port is not None:
+            origin["port"] = rule.origin_port
+        if origin:
+            parameters["origin"] = origin
+        if rule.sni is not None:
+            parameters["sni"] = {"value": rule.sni}
+        rules.append(_rule_json(rule.id, "route", parameters, rule.expression, rule.description, rule.enabled))
+    return rules
+
+
+def _cache_rules(zone: ZoneState) -> list[dict[str, Any]]:
+    """One `set_cache_settings` rule per Cache Rule: with a read timeout, a path that bypasses
+    the cache and waits longer for the origin; without, a rule that makes requests eligible."""
+    rules = []
+    for rule in zone.cache_rules:
+        parameters: dict[str, Any] = (
+            {"cache": False, "read_timeout": rule.read_timeout} if rule.read_timeout is not None else {"cache": True}
         )
+        action = "set_cache_settings"
+        rules.append(_rule_json(rule.id, action, parameters, rule.expression, rule.description, rule.enabled))
+    return rules
+
+
+_RULES_OF_PHASE = {CONFIG_PHASE: _config_rules, ORIGIN_PHASE: _origin_rules, CACHE_PHASE: _cache_rules}
+
+
+def zone_phases(zone: ZoneState) -> list[str]:
+    """The phases the zone has an entry point ruleset for: those it has rules of."""
+    present = {CONFIG_PHASE: zone.config_rules, ORIGIN_PHASE: zone.origin_rules, CACHE_PHASE: zone.cache_rules}
+    return [phase for phase in ENTRYPOINT_PHASES if present[phase]]
+
+
+def ruleset_summary_json(zone: ZoneState, phase: str) -> dict[str, Any]:
+    """An entry point ruleset as `GET /zones/{id}/rulesets` lists it: without its rules."""
     return {
-        "id": stable_id(zone.id, "ruleset", CONFIG_PHASE),
+        "id": stable_id(zone.id, "ruleset", phase),
         "name": "default",
         "description": "",
         "kind": "zone",
         "version": "1",
-        "phase": CONFIG_PHASE,
+        "phase": phase,
         "last_updated": SEED_TIME,
-        "rules": rules,
     }
+
+
+def ruleset_json(zone: ZoneState, phase: str) -> dict[str, Any]:
+    """The zone's entry point ruleset of a phase in `ENTRYPOINT_PHASES`, with its rules."""
+    return {**ruleset_summary_json(zone, phase), "rules": _RULES_OF_PHASE[phase](zone)}
+
+
+# The managed ruleset an Enterprise zone's ruleset list also shows (id and name as Cloudflare
+# publishes them); its rules are never served.
+MANAGED_RULESET: dict[str, Any] = {
+    "id": "efb7b8c949ac4650a09736fc376e9aee",
+    "name": "Cloudflare Managed Ruleset",
+    "description": "Created by the Cloudflare security team, this ruleset is designed to provide fast and"
+    " effective protection for all your applications.",
+    "kind": "managed",
+    "version": "71",
+    "phase": "http_request_firewall_managed",
+    "last_updated": SEED_TIME,
+}
+
+
+def rulesets_json(zone: ZoneState) -> list[dict[str, Any]]:
+    """`GET /zones/{id}/rulesets`: the zone's entry points, then (Enterprise) a managed one."""
+    listed = [ruleset_summary_json(zone, phase) for phase in zone_phases(zone)]
+    if zone.plan == "enterprise":
+        listed.append(dict(MANAGED_RULESET))
+    return listed
+
+
+def load_balancer_json(zone: ZoneState, lb: LoadBalancer) -> dict[str, Any]:
+    """A load balancer with its pools by id. `steering_policy` and `session_affinity` are the
+    explicit "off" and "none": the live API's `""` for "not set" does not validate against
+    the 2024 document (its enums hold the two-character string `""` instead)."""
+    return {
+        "id": lb.id,
+        "name": lb.name,
+        "description": lb.description,
+        "enabled": lb.enabled,
+        "proxied": lb.proxied,
+        "ttl": 30,
+        "default_pools": list(lb.default_pools),
+        "fallback_pool": lb.fallback_pool,
+        "region_pools": {code: list(ids) for code, ids in lb.region_pools.items()},
+        "country_pools": {code: list(ids) for code, ids in lb.country_pools.items()},
+        "pop_pools": {code: list(ids) for code, ids in lb.pop_pools.items()},
+        "steering_policy": "off",
+        "session_affinity": "none",
+        "session_affinity_attributes": {"samesite": "Auto", "secure": "Auto", "drain_duration": 0,
+                                        "zero_downtime_failover": "none"},
+        "adaptive_routing": {"failover_across_pools": False},
+        "location_strategy": {"mode": "pop", "prefer_ecs": "proximity"},
+        "random_steering": {"default_weight": 1},
+        "rules": [],
+        "zone_name": zone.name,
+        "created_on": SEED_TIME,
+        "modified_on": SEED_TIME,
+    }  # fmt: skip
 
 
 def page_rule_json(rule: PageRule) -> dict[str, Any]:

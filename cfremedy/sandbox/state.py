@@ -1,4 +1,5 @@
-"""The sandbox's in-memory Cloudflare account: zones, settings and DNS records, and edits to them.
+"""The sandbox's in-memory Cloudflare accounts: zones with their settings, DNS records, rules and
+load balancers; pools, tunnels and Pages projects; and edits to them.
 
 This module knows nothing about HTTP, tokens or faults; `api.py` does. Keeping the state apart
 lets a test read or alter it directly (someone changed a setting behind the tool's back) without
@@ -18,11 +19,14 @@ Record ids from a scenario are `stable_id(zone_id, fqdn, type, content, str(inde
 the scenario gives an id. Multi-label relative names ("dev.api") must be written fully
 qualified: a dotted name outside the zone is taken for a foreign FQDN and refused.
 
-Rules and Pages projects are read-only here. Unless the scenario gives one, a Configuration
-Rule's id is `stable_id(zone_id, "config_rule", expression, str(index))` and a Page Rule's
-`stable_id(zone_id, "page_rule", url, str(index))` (index: the rule's place in the scenario);
-the entry point ruleset's is `stable_id(zone_id, "ruleset", "http_config_settings")`; a Pages
-project's id is `stable_id("pages_project", account, name)` written as a UUID.
+Rules, load balancers, pools, tunnels and Pages projects are read-only here. Unless the
+scenario gives one, a Configuration Rule's id is `stable_id(zone_id, "config_rule", expression,
+str(index))`, an Origin Rule's and a Cache Rule's the same with "origin_rule" and "cache_rule",
+and a Page Rule's `stable_id(zone_id, "page_rule", url, str(index))` (index: the rule's place
+in the scenario); an entry point ruleset's is `stable_id(zone_id, "ruleset", phase)`; a load
+balancer's `stable_id(zone_id, "load_balancer", fqdn)`; a pool's `stable_id("pool", account,
+name)`; a tunnel's a UUID (see `scenario.tunnel_ids`); a Pages project's id is
+`stable_id("pages_project", account, name)` written as a UUID.
 """
 
 from __future__ import annotations
@@ -34,28 +38,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from cfremedy.sandbox import dns_rules, settings_catalog
+from cfremedy.sandbox import account_shapes, dns_rules, settings_catalog
 from cfremedy.sandbox.errors import SandboxError, zone_not_found
 from cfremedy.sandbox.scenario import (
     PagesProjectSpec,
+    PoolSpec,
     RecordSpec,
     Scenario,
     ScenarioError,
+    TunnelSpec,
     ZoneSpec,
     stable_id,
+    tunnel_ids,
 )
 from cfremedy.sandbox.shapes import (
     PLAN_INFO,
+    load_balancer_json,
     page_rule_json,
     pages_project_json,
     ruleset_json,
+    rulesets_json,
     setting_json,
+    zone_phases,
 )
 from cfremedy.sandbox.zone import (
-    CONFIG_PHASE,
     SEED_TIME,
+    CacheRule,
     ConfigRule,
     DnsRecord,
+    LoadBalancer,
+    OriginRule,
     PageRule,
     SettingValue,
     ZoneState,
@@ -65,9 +77,11 @@ from cfremedy.sandbox.zone import (
 # JSON shapes can use them without importing the state) and are part of its surface.
 __all__ = [
     "ERR_NO_ENTRYPOINT",
+    "ERR_POOL_NOT_FOUND",
     "ERR_SETTING_NOT_EDITABLE",
     "ERR_SETTING_UNKNOWN",
     "ERR_SETTING_VALUE",
+    "ERR_TUNNEL_NOT_FOUND",
     "BatchResult",
     "ErrorBucketRow",
     "SandboxError",
@@ -85,6 +99,12 @@ ERR_SETTING_NOT_EDITABLE = 1008
 # "could not find entrypoint ruleset in the <phase> phase" (what the live API answers; the
 # 2024 OpenAPI document lists no error codes for rulesets).
 ERR_NO_ENTRYPOINT = 10003
+# An unknown pool id on `GET /accounts/{id}/load_balancers/pools/{pool_id}/health`, and an
+# unknown (or deleted) tunnel id on `.../cfd_tunnel/{tunnel_id}/configurations`: 404 with these
+# codes and messages. Neither is documented (the 2024 document lists no error codes for load
+# balancing or tunnels) nor confirmed against the live API: they are the sandbox's choice.
+ERR_POOL_NOT_FOUND = 1002
+ERR_TUNNEL_NOT_FOUND = 1003
 
 
 def now_iso() -> str:
@@ -118,8 +138,16 @@ class SandboxState:
         self.clock: Callable[[], datetime] = _utc_now
         self.zones: dict[str, ZoneState] = {}
         self._by_name: dict[str, str] = {}
+        # Load-balancing pools and Cloudflare Tunnels per account, in scenario order.
+        self.pools: dict[str, list[PoolSpec]] = {}
+        for pool in scenario.pools:
+            self.pools.setdefault(pool.account, []).append(pool)
+        self.tunnels: dict[str, list[tuple[str, TunnelSpec]]] = {}
+        for tunnel_id, tunnel in zip(tunnel_ids(scenario.tunnels), scenario.tunnels, strict=True):
+            self.tunnels.setdefault(tunnel.account, []).append((tunnel_id, tunnel))
+        pool_ids = {(p.account, p.name): p.pool_id for p in scenario.pools}
         for spec in scenario.zones:
-            zone = _build_zone(spec)
+            zone = _build_zone(spec, pool_ids)
             if zone.id in self.zones:
                 raise ScenarioError(f"zones.{spec.name}: duplicate zone id {zone.id}")
             self.zones[zone.id] = zone
@@ -148,21 +176,32 @@ class SandboxState:
             return sorted(self.zones.values(), key=lambda z: z.name)
 
     def accounts(self) -> set[str]:
-        """Every account the scenario knows: those of its zones and of its Pages projects."""
+        """Every account the scenario knows: those of its zones, Pages projects, pools and tunnels."""
         with self.lock:
-            return {z.account_id for z in self.zones.values()} | set(self.pages)
+            return {z.account_id for z in self.zones.values()} | set(self.pages) | set(self.pools) | set(self.tunnels)
 
     # -- rules and Pages -------------------------------------------------------------------------
 
     def entrypoint_ruleset(self, zone_id: str, phase: str) -> dict[str, Any]:
-        """The zone's entry point ruleset of a phase; only `http_config_settings` can exist
-        (when the zone has Configuration Rules), any other phase has none (404, 10003)."""
+        """The zone's entry point ruleset of a phase: `http_config_settings`,
+        `http_request_origin` or `http_request_cache_settings` when the zone has rules of it;
+        any other phase, or one without rules, has none (404, 10003)."""
         with self.lock:
             zone = self._zone(zone_id)
-            if phase != CONFIG_PHASE or not zone.config_rules:
+            if phase not in zone_phases(zone):
                 message = f"could not find entrypoint ruleset in the {phase} phase"
                 raise SandboxError(404, (ERR_NO_ENTRYPOINT, message))
-            return ruleset_json(zone)
+            return ruleset_json(zone, phase)
+
+    def rulesets(self, zone_id: str) -> list[dict[str, Any]]:
+        """The zone's rulesets without their rules, as `GET /zones/{id}/rulesets` lists them."""
+        with self.lock:
+            return rulesets_json(self._zone(zone_id))
+
+    def load_balancers(self, zone_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            zone = self._zone(zone_id)
+            return [load_balancer_json(zone, lb) for lb in zone.load_balancers]
 
     def page_rules(
         self, zone_id: str, *, order: str = "priority", direction: str = "desc",
@@ -184,6 +223,47 @@ class SandboxState:
     def pages_projects(self, account_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [pages_project_json(p) for p in self.pages.get(account_id, [])]
+
+    # -- load balancing and tunnels ------------------------------------------------------------
+
+    def pools_of(self, account_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [account_shapes.pool_json(p) for p in self.pools.get(account_id, [])]
+
+    def pool_health(self, account_id: str, pool_id: str) -> dict[str, Any]:
+        """A pool's health; an id that is not a pool of this account answers 404."""
+        with self.lock:
+            for pool in self.pools.get(account_id, []):
+                if pool.pool_id == pool_id:
+                    return account_shapes.pool_health_json(pool)
+            raise SandboxError(404, (ERR_POOL_NOT_FOUND, "Pool not found"))
+
+    def tunnels_of(
+        self, account_id: str, *, deleted: bool | None = None, name: str | None = None,
+        status: str | None = None, tunnel_id: str | None = None, include_prefix: str | None = None,
+        exclude_prefix: str | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """The account's tunnels in scenario order. `deleted`: None lists all, True only
+        deleted ones, False only live ones; the prefixes apply to names."""
+        with self.lock:
+            return [
+                account_shapes.tunnel_json(tid, t)
+                for tid, t in self.tunnels.get(account_id, [])
+                if (deleted is None or t.deleted == deleted)
+                and (name is None or t.name == name)
+                and (status is None or t.status == status)
+                and (tunnel_id is None or tid == tunnel_id.lower())
+                and (include_prefix is None or t.name.startswith(include_prefix))
+                and (exclude_prefix is None or not t.name.startswith(exclude_prefix))
+            ]
+
+    def tunnel_configuration(self, account_id: str, tunnel_id: str) -> dict[str, Any]:
+        """A tunnel's configuration; an unknown or deleted tunnel of this account answers 404."""
+        with self.lock:
+            for tid, tunnel in self.tunnels.get(account_id, []):
+                if tid == tunnel_id.lower() and not tunnel.deleted:
+                    return account_shapes.tunnel_configuration_json(tid, tunnel)
+            raise SandboxError(404, (ERR_TUNNEL_NOT_FOUND, "Tunnel not found"))
 
     # -- analytics -----------------------------------------------------------------------------
 
@@ -316,7 +396,8 @@ class SandboxState:
 # -- building from a scenario ------------------------------------------------------------------
 
 
-def _build_zone(spec: ZoneSpec) -> ZoneState:
+def _build_zone(spec: ZoneSpec, pool_ids: Mapping[tuple[str, str], str]) -> ZoneState:
+    """The zone a spec describes; `pool_ids` maps (account, pool name) to the pool's id."""
     name = spec.name.lower().rstrip(".")
     zone = ZoneState(
         id=spec.zone_id, name=name, plan=spec.plan, account_id=spec.account, status=spec.status,
@@ -355,11 +436,76 @@ def _build_zone(spec: ZoneSpec) -> ZoneState:
         )  # fmt: skip
         for index, rule in enumerate(spec.page_rules)
     )
-    for kind, rules in (("config_rules", zone.config_rules), ("page_rules", zone.page_rules)):
+    zone.origin_rules = tuple(
+        OriginRule(
+            id=rule.id or stable_id(zone.id, "origin_rule", rule.expression, str(index)),
+            expression=rule.expression,
+            description=rule.description,
+            enabled=rule.enabled,
+            host_header=rule.host_header,
+            origin_host=rule.origin_host,
+            origin_port=rule.origin_port,
+            sni=rule.sni,
+        )
+        for index, rule in enumerate(spec.origin_rules)
+    )
+    zone.cache_rules = tuple(
+        CacheRule(
+            id=rule.id or stable_id(zone.id, "cache_rule", rule.expression, str(index)),
+            expression=rule.expression,
+            description=rule.description,
+            enabled=rule.enabled,
+            read_timeout=rule.read_timeout,
+        )
+        for index, rule in enumerate(spec.cache_rules)
+    )
+    zone.load_balancers = _build_load_balancers(zone, spec, pool_ids)
+    for kind, rules in (
+        ("config_rules", zone.config_rules), ("page_rules", zone.page_rules),
+        ("origin_rules", zone.origin_rules), ("cache_rules", zone.cache_rules),
+    ):  # fmt: skip
         ids = [r.id for r in rules]
         if len(ids) != len(set(ids)):
             raise ScenarioError(f"zones.{spec.name}.{kind}: duplicate rule ids")
     return zone
+
+
+def _build_load_balancers(
+    zone: ZoneState, spec: ZoneSpec, pool_ids: Mapping[tuple[str, str], str]
+) -> tuple[LoadBalancer, ...]:
+    """The zone's load balancers, names qualified like record names and pools by id (that
+    every pool exists was checked when the scenario was parsed)."""
+
+    def ids(names: Iterable[str]) -> tuple[str, ...]:
+        return tuple(pool_ids[(zone.account_id, n)] for n in names)
+
+    built: list[LoadBalancer] = []
+    for index, lb in enumerate(spec.load_balancers):
+        where = f"zones.{zone.name}.load_balancers[{index}]"
+        try:
+            name = dns_rules.fqdn(zone.name, lb.name)
+        except SandboxError:
+            raise ScenarioError(f"{where}: name {lb.name!r} is not in zone {zone.name}") from None
+        if any(b.name == name for b in built):
+            raise ScenarioError(f"{where}: a load balancer named {name} comes earlier in the zone")
+        built.append(
+            LoadBalancer(
+                id=lb.id or stable_id(zone.id, "load_balancer", name),
+                name=name,
+                description=lb.description,
+                enabled=lb.enabled,
+                proxied=lb.proxied,
+                default_pools=ids(lb.default_pools),
+                fallback_pool=ids([lb.fallback_pool])[0],
+                region_pools={k: ids(v) for k, v in lb.region_pools.items()},
+                country_pools={k: ids(v) for k, v in lb.country_pools.items()},
+                pop_pools={k: ids(v) for k, v in lb.pop_pools.items()},
+            )
+        )
+    lb_ids = [b.id for b in built]
+    if len(lb_ids) != len(set(lb_ids)):
+        raise ScenarioError(f"zones.{spec.name}.load_balancers: duplicate load balancer ids")
+    return tuple(built)
 
 
 def _seed_record(zone: ZoneState, spec: RecordSpec, index: int) -> DnsRecord:

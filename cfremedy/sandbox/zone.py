@@ -1,4 +1,5 @@
-"""What a sandbox zone holds, as plain data: `ZoneState` and the records, rules and settings in it.
+"""What a sandbox zone holds, as plain data: `ZoneState` and the records, rules, load balancers
+and settings in it.
 
 These types carry no lock and no rules: `state.py` owns the lock and the operations,
 `dns_rules.py` decides what a valid record is, `shapes.py` turns zones and records into API
@@ -17,8 +18,12 @@ from cfremedy.sandbox.scenario import AnalyticsSpec
 # Fixed timestamps for seeded objects, so two runs of one scenario serve identical bodies.
 SEED_TIME = "2024-06-01T00:00:00.000000Z"
 
-# The one ruleset phase a zone can have an entry point for: its Configuration Rules.
+# The ruleset phases a zone can have an entry point for: its Configuration Rules, Origin Rules
+# and Cache Rules (in the order `GET /zones/{id}/rulesets` lists them).
 CONFIG_PHASE = "http_config_settings"
+ORIGIN_PHASE = "http_request_origin"
+CACHE_PHASE = "http_request_cache_settings"
+ENTRYPOINT_PHASES = (CONFIG_PHASE, ORIGIN_PHASE, CACHE_PHASE)
 
 
 class ConfigRule(NamedTuple):
@@ -29,6 +34,44 @@ class ConfigRule(NamedTuple):
     ssl: str | None
     description: str
     enabled: bool
+
+
+class OriginRule(NamedTuple):
+    """An Origin Rule of the zone's `http_request_origin` entry point (action `route`)."""
+
+    id: str
+    expression: str
+    description: str
+    enabled: bool
+    host_header: str | None
+    origin_host: str | None
+    origin_port: int | None
+    sni: str | None
+
+
+class CacheRule(NamedTuple):
+    """A Cache Rule of the zone's `http_request_cache_settings` entry point."""
+
+    id: str
+    expression: str
+    description: str
+    enabled: bool
+    read_timeout: int | None
+
+
+class LoadBalancer(NamedTuple):
+    """A zone's load balancer, name qualified and pools resolved to their ids."""
+
+    id: str
+    name: str  # fully qualified
+    description: str
+    enabled: bool
+    proxied: bool
+    default_pools: tuple[str, ...]
+    fallback_pool: str
+    region_pools: dict[str, tuple[str, ...]]
+    country_pools: dict[str, tuple[str, ...]]
+    pop_pools: dict[str, tuple[str, ...]]
 
 
 class PageRule(NamedTuple):
@@ -80,6 +123,10 @@ class ZoneState:
     # Configuration Rules in evaluation order, and Page Rules in scenario order.
     config_rules: tuple[ConfigRule, ...] = ()
     page_rules: tuple[PageRule, ...] = ()
+    # Origin Rules and Cache Rules in evaluation order; load balancers in scenario order.
+    origin_rules: tuple[OriginRule, ...] = ()
+    cache_rules: tuple[CacheRule, ...] = ()
+    load_balancers: tuple[LoadBalancer, ...] = ()
     _sorted: list[DnsRecord] | None = None
 
     def sorted_records(self) -> list[DnsRecord]:

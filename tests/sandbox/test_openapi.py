@@ -11,7 +11,8 @@ without `name_servers`, `created_on`, `development_mode`, ... (all readOnly in `
 
 Places where the 2024 document cannot be used as written are handled explicitly below, each
 with its reason: see `failure_schema`, `SCHEMA_PATCHES`, `ips_schema`, `validate_settings_list`,
-`validate_batch` and `validate_pages_projects`. Responses given as a `$ref` to
+`validate_batch`, `validate_pages_projects`, `validate_pool_health` and
+`validate_tunnel_configuration`. Responses given as a `$ref` to
 `components/responses` (the rulesets family) are followed by `response_schema_ref`.
 """
 
@@ -29,7 +30,7 @@ from referencing.jsonschema import DRAFT4
 
 from cfremedy.sandbox import settings_catalog
 from cfremedy.sandbox.api import ROUTES, SandboxApi, resolve
-from cfremedy.sandbox.scenario import FaultSpec, parse_scenario, stable_id
+from cfremedy.sandbox.scenario import FaultSpec, parse_scenario, stable_id, stable_uuid
 
 DOC = "urn:cloudflare-openapi"
 ALL_GROUPS = [
@@ -39,6 +40,11 @@ ALL_GROUPS = [
     "SSL and Certificates Read",
     "Config Rules Read",
     "Cloudflare Pages Read",
+    "Origin Rules Read",
+    "Cache Rules Read",
+    "Load Balancers Read",
+    "Load Balancing: Monitors and Pools Read",
+    "Cloudflare Tunnel Read",
 ]
 OTHER_ACCOUNT = "acc00000000000000000000000000002"  # only Pages projects, no zone
 REC = {name: stable_id("openapi-test", name) for name in ("get", "patch", "put", "delete", "batch")}
@@ -50,6 +56,7 @@ SCENARIO = {
          "permissions": ["Zone Read", "Zone Settings Read", "DNS Read"]},
         {"name": "zone-only", "value": "tok-zone-only", "permissions": ["Zone Read"]},
         {"name": "no-zone-read", "value": "tok-no-zone-read", "permissions": ["DNS Read"]},
+        {"name": "config-rules-only", "value": "tok-config-only", "permissions": ["Zone Read", "Config Rules Read"]},
         {"name": "scoped", "value": "tok-scoped", "permissions": ALL_GROUPS,
          "zones": ["ent.example"]},
         {"name": "expired", "value": "tok-expired", "permissions": ALL_GROUPS,
@@ -79,8 +86,46 @@ SCENARIO = {
              {"url": "*legacy.example.com/*", "ssl": "off", "priority": 1},
              {"url": "http://www.example.com/*", "ssl": "full", "priority": 3, "status": "disabled"},
              {"url": "example.com/images/*", "priority": 2},
+         ],
+         "origin_rules": [
+             {"expression": '(http.host eq "api.example.com")', "description": "api to 8443",
+              "host_header": "api.internal.example", "origin_host": "backend.example.com", "origin_port": 8443,
+              "sni": "api.internal.example"},
+             {"expression": '(http.host eq "old.example.com")', "origin_port": 8080, "enabled": False},
+         ],
+         "cache_rules": [
+             {"expression": '(starts_with(http.request.uri.path, "/export"))', "read_timeout": 300,
+              "description": "slow exports"},
+             {"expression": '(http.request.uri.path wildcard "/static/*")'},
+         ],
+         "load_balancers": [
+             {"name": "www", "default_pools": ["eu-1", "us-1"], "fallback_pool": "us-1",
+              "region_pools": {"WNAM": ["us-1"]}, "country_pools": {"DE": ["eu-1"]}, "proxied": True},
+             {"name": "lb.example.com", "default_pools": ["eu-1"], "fallback_pool": "eu-1", "enabled": False},
          ]},
         {"name": "ent.example", "plan": "enterprise"},
+    ],
+    "pools": [
+        {"name": "eu-1", "description": "Europe", "origins": [
+            {"name": "eu-origin-1", "address": "192.0.2.60", "host": "app.internal.example", "port": 8443},
+            {"name": "eu-origin-2", "address": "origin2.example.net", "weight": 0.5, "healthy": False},
+            {"name": "eu-origin-3", "address": "2001:db8::60", "enabled": False},
+        ]},
+        {"name": "us-1", "minimum_origins": 2, "origins": [{"name": "us-origin-1", "address": "192.0.2.70"}]},
+        {"name": "far-pool", "account": OTHER_ACCOUNT, "enabled": False,
+         "origins": [{"name": "far-1", "address": "192.0.2.80"}]},
+    ],
+    "tunnels": [
+        {"name": "prod", "remote_config": True, "ingress": [
+            {"hostname": "app.example.com", "service": "http://localhost:8080"},
+            {"hostname": "api.example.com", "path": "^/v2/", "service": "https://10.0.0.5:8443"},
+            {"service": "http_status:404"},
+        ]},
+        {"name": "legacy", "status": "down"},
+        {"name": "prod", "status": "inactive", "deleted": True},
+        {"name": "spare", "status": "degraded", "remote_config": True},
+        {"name": "never-run", "status": "inactive"},
+        {"name": "far", "account": OTHER_ACCOUNT},
     ],
     "pages_projects": [
         *[{"name": f"site-{i:02d}", "domains": [f"site-{i:02d}.example.com"]} for i in range(12)],
@@ -91,9 +136,19 @@ SCENARIO = {
 ZONE = stable_id("zone", "example.com")
 ENT = stable_id("zone", "ent.example")
 ACCOUNT = "acc00000000000000000000000000001"
+POOL = {name: stable_id("pool", ACCOUNT, name) for name in ("eu-1", "us-1")} | {
+    "far": stable_id("pool", OTHER_ACCOUNT, "far-pool")
+}
+TUNNEL = {
+    "prod": stable_uuid("tunnel", ACCOUNT, "prod"), "legacy": stable_uuid("tunnel", ACCOUNT, "legacy"),
+    "deleted": stable_uuid("tunnel", ACCOUNT, "prod", "deleted-0"), "spare": stable_uuid("tunnel", ACCOUNT, "spare"),
+    "far": stable_uuid("tunnel", OTHER_ACCOUNT, "far"),
+}  # fmt: skip
 PLACEHOLDERS = {
     "zone": ZONE, "ent": ENT, "account": ACCOUNT, "other_account": OTHER_ACCOUNT,
     **{f"rec_{k}": v for k, v in REC.items()},
+    **{f"pool_{k.replace('-', '_')}": v for k, v in POOL.items()},
+    **{f"tunnel_{k}": v for k, v in TUNNEL.items()},
 }  # fmt: skip
 
 # -- the document -----------------------------------------------------------------------------
@@ -291,6 +346,76 @@ def validate_pages_projects(doc: dict[str, Any], registry: Registry, template: s
             assert name in project, (name, project)
 
 
+# The document's example of a pool's health (its only description of the shape): `pop_health`
+# maps a PoP label to the pool's health there, each origin a one-key map from its address.
+POOL_HEALTH_RESULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["pool_id", "pop_health"],
+    "properties": {
+        "pool_id": {"type": "string"},
+        "pop_health": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["healthy", "origins"],
+                "properties": {
+                    "healthy": {"type": "boolean"},
+                    "origins": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "minProperties": 1,
+                            "maxProperties": 1,
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["healthy", "rtt", "failure_reason", "response_code"],
+                                "properties": {
+                                    "healthy": {"type": "boolean"},
+                                    "rtt": {"type": "string"},
+                                    "failure_reason": {"type": "string"},
+                                    "response_code": {"type": "integer"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def validate_pool_health(registry: Registry, template: str, body: Any) -> None:
+    """`GET .../pools/{pool_id}/health`: the document types `result` as a bare object (its
+    description was pasted from `check_regions`), so the body is validated as documented and
+    its result against the shape of the document's own example (`POOL_HEALTH_RESULT`); the
+    SDK's typed model does not match that shape (cfremedy reads it as a dict)."""
+    validate(registry, json_schema_ref(template, "GET", "200"), body, f"GET {template}")
+    validate(registry, POOL_HEALTH_RESULT, body["result"], "pool health result")
+
+
+def validate_tunnel_configuration(registry: Registry, template: str, body: Any) -> None:
+    """`GET .../cfd_tunnel/{tunnel_id}/configurations`: the document types `result` as a bare
+    object; the configuration's shape is the PUT body's `tunnel_config`, whose ingress rules
+    all require `hostname`, which the catch-all every real configuration ends with has not. So:
+    the body as documented, then a remote configuration against `tunnel_config` without its
+    last rule, which must be a catch-all (a service and nothing else). A local tunnel's
+    configuration is null (the file lives with cloudflared)."""
+    validate(registry, json_schema_ref(template, "GET", "200"), body, f"GET {template}")
+    result = body["result"]
+    assert {"tunnel_id", "account_id", "version", "source", "created_at", "config"} <= set(result), result
+    if result["source"] == "local":
+        assert result["config"] is None, result
+        return
+    config = result["config"]
+    rules = list(config["ingress"])
+    if rules:  # a remote tunnel nobody has configured yet has none
+        catch_all = rules.pop()
+        assert set(catch_all) == {"service"}, catch_all
+    validate(registry, component("tunnel_config"), {**config, "ingress": rules}, "tunnel configuration")
+
+
 def throttling_as_documented(body: Any) -> Any:
     """Every `*_messages` schema in the document says `code >= 1000`, but the API's throttling
     error is code 971 (what the real API answers and what clients match on). The code is
@@ -323,6 +448,10 @@ def validate_response(
         validate_settings_list(doc, registry, template, method, body)
     elif template == PAGES:
         validate_pages_projects(doc, registry, template, body)
+    elif template == HEALTH:
+        validate_pool_health(registry, template, body)
+    elif template == TUNNEL_CONFIG:
+        validate_tunnel_configuration(registry, template, body)
     else:
         key = response_key(operation_ref(doc, template, method)["responses"], status)
         validate(registry, response_schema_ref(doc, template, method, key), body, what)
@@ -368,6 +497,13 @@ CERTS = "/zones/{zone_id}/ssl/certificate_packs"
 ENTRY = "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint"
 PAGERULES, PAGES = "/zones/{zone_id}/pagerules", "/accounts/{account_id}/pages/projects"
 CONFIG_ENTRY = "/zones/{zone}/rulesets/phases/http_config_settings/entrypoint"
+ORIGIN_ENTRY = "/zones/{zone}/rulesets/phases/http_request_origin/entrypoint"
+CACHE_ENTRY = "/zones/{zone}/rulesets/phases/http_request_cache_settings/entrypoint"
+RULESETS, LBS = "/zones/{zone_id}/rulesets", "/zones/{zone_id}/load_balancers"
+POOLS = "/accounts/{account_id}/load_balancers/pools"
+HEALTH = "/accounts/{account_id}/load_balancers/pools/{pool_id}/health"
+TUNNELS = "/accounts/{account_id}/cfd_tunnel"
+TUNNEL_CONFIG = "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations"
 
 
 def _ruleset(actions: list[str | None], ssl: list[str | None]) -> Callable[[Any], None]:
@@ -391,6 +527,83 @@ def _projects(names: list[str], total: int) -> Callable[[Any], None]:
     def check(body: Any) -> None:
         assert [p["name"] for p in body["result"]] == names, body
         assert body["result_info"]["total_count"] == total, body["result_info"]
+
+    return check
+
+
+def _phases(phases: list[str], kinds: list[str]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        assert [r["phase"] for r in body["result"]] == phases, body
+        assert [r["kind"] for r in body["result"]] == kinds, body
+        assert all("rules" not in r for r in body["result"]), body
+
+    return check
+
+
+def _entry(phase: str, action: str, parameters: list[dict[str, Any]]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        result = body["result"]
+        assert result["phase"] == phase and result["kind"] == "zone", result
+        assert [r["action"] for r in result["rules"]] == [action] * len(parameters), result
+        assert [r["action_parameters"] for r in result["rules"]] == parameters, result
+
+    return check
+
+
+def _load_balancers(expected: list[tuple[str, list[str], str]]) -> Callable[[Any], None]:
+    """(name, default pool ids, fallback pool id) per load balancer, in order."""
+
+    def check(body: Any) -> None:
+        got = [(lb["name"], lb["default_pools"], lb["fallback_pool"]) for lb in body["result"]]
+        assert got == expected, body
+        for lb in body["result"]:
+            assert lb["steering_policy"] == "off" and lb["session_affinity"] == "none", lb
+            assert all(isinstance(lb[k], dict) for k in ("region_pools", "country_pools", "pop_pools")), lb
+
+    return check
+
+
+def _pools(names: list[str]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        assert [p["name"] for p in body["result"]] == names, body
+        for pool in body["result"]:
+            for origin in pool["origins"]:
+                assert "healthy" not in origin, origin  # health is the health route's
+
+    return check
+
+
+def _health(healthy: bool, origins: dict[str, bool]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        (pop,) = body["result"]["pop_health"].values()
+        assert pop["healthy"] is healthy, body
+        got = {address: detail["healthy"] for item in pop["origins"] for address, detail in item.items()}
+        assert got == origins, body
+
+    return check
+
+
+def _tunnels(names: list[tuple[str, str]], total: int) -> Callable[[Any], None]:
+    """(name, status) per listed tunnel, and the total the filters leave."""
+
+    def check(body: Any) -> None:
+        assert [(t["name"], t["status"]) for t in body["result"]] == names, body
+        assert body["result_info"]["total_count"] == total, body["result_info"]
+        for tunnel in body["result"]:
+            assert tunnel["tun_type"] == "cfd_tunnel" and None not in tunnel.values(), tunnel
+
+    return check
+
+
+def _tunnel_config(source: str, services: list[str] | None) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        result = body["result"]
+        assert result["source"] == source, result
+        if services is None:
+            assert result["config"] is None, result
+        else:
+            assert [r["service"] for r in result["config"]["ingress"]] == services, result
+            assert result["config"]["warp-routing"] == {"enabled": False}, result
 
     return check
 
@@ -502,12 +715,105 @@ CASES: list[Case] = [
          check=_ruleset(["set_config"] * 3, ["flexible", None, "strict"])),
     Case("entrypoint-missing", "GET", "/zones/{ent}/rulesets/phases/http_config_settings/entrypoint", 404,
          ENTRY, check=_codes(10003)),
-    Case("entrypoint-other-phase", "GET", "/zones/{zone}/rulesets/phases/http_request_origin/entrypoint", 404,
-         ENTRY, check=_codes(10003)),
+    Case("entrypoint-other-phase", "GET", "/zones/{zone}/rulesets/phases/http_request_firewall_custom/entrypoint",
+         404, ENTRY, check=_codes(10003)),
     Case("entrypoint-403", "GET", CONFIG_ENTRY, 403, ENTRY, token="tok-readonly", check=_codes(10000)),
     Case("entrypoint-invisible-zone", "GET", CONFIG_ENTRY, 404, ENTRY, token="tok-scoped",
          check=_codes(7003, 7000)),
     Case("entrypoint-429", "GET", CONFIG_ENTRY, 429, ENTRY, fault="429", check=_codes(971)),
+    # Origin Rules and Cache Rules: the key depends on the phase (the document gives none)
+    Case("entrypoint-origin", "GET", ORIGIN_ENTRY, 200, ENTRY, check=_entry("http_request_origin", "route", [
+        {"host_header": "api.internal.example", "origin": {"host": "backend.example.com", "port": 8443},
+         "sni": {"value": "api.internal.example"}},
+        {"origin": {"port": 8080}},
+    ])),
+    Case("entrypoint-cache", "GET", CACHE_ENTRY, 200, ENTRY, check=_entry(
+        "http_request_cache_settings", "set_cache_settings", [{"cache": False, "read_timeout": 300}, {"cache": True}]
+    )),
+    Case("entrypoint-config-with-config-key", "GET", CONFIG_ENTRY, 200, ENTRY, token="tok-config-only"),
+    Case("entrypoint-origin-403", "GET", ORIGIN_ENTRY, 403, ENTRY, token="tok-config-only", check=_codes(10000)),
+    Case("entrypoint-cache-403", "GET", CACHE_ENTRY, 403, ENTRY, token="tok-config-only", check=_codes(10000)),
+    Case("entrypoint-origin-missing", "GET", "/zones/{ent}/rulesets/phases/http_request_origin/entrypoint", 404,
+         ENTRY, check=_codes(10003)),
+    Case("entrypoint-cache-missing", "GET", "/zones/{ent}/rulesets/phases/http_request_cache_settings/entrypoint",
+         404, ENTRY, check=_codes(10003)),
+    # the rulesets list: entry points (no rules), plus a managed ruleset on Enterprise
+    Case("rulesets", "GET", "/zones/{zone}/rulesets", 200, RULESETS, token="tok-zone-only", check=_phases(
+        ["http_config_settings", "http_request_origin", "http_request_cache_settings"], ["zone"] * 3
+    )),
+    Case("rulesets-enterprise", "GET", "/zones/{ent}/rulesets", 200, RULESETS,
+         check=_phases(["http_request_firewall_managed"], ["managed"])),
+    Case("rulesets-403", "GET", "/zones/{zone}/rulesets", 403, RULESETS, token="tok-no-zone-read",
+         check=_codes(10000)),
+    Case("rulesets-invisible-zone", "GET", "/zones/{zone}/rulesets", 404, RULESETS, token="tok-scoped",
+         check=_codes(7003, 7000)),
+    Case("rulesets-500", "GET", "/zones/{zone}/rulesets", 500, RULESETS, fault="500", check=_codes(10001)),
+    # load balancers, served with "off"/"none" where the live API's "" fails the document's
+    # enums (they hold the two-character string '""'); pools and their health
+    Case("load-balancers", "GET", "/zones/{zone}/load_balancers", 200, LBS, check=_load_balancers([
+        ("www.example.com", [POOL["eu-1"], POOL["us-1"]], POOL["us-1"]),
+        ("lb.example.com", [POOL["eu-1"]], POOL["eu-1"]),
+    ])),
+    Case("load-balancers-none", "GET", "/zones/{ent}/load_balancers", 200, LBS, check=_count(0)),
+    Case("load-balancers-403", "GET", "/zones/{zone}/load_balancers", 403, LBS, token="tok-readonly",
+         check=_codes(10000)),
+    Case("load-balancers-invisible-zone", "GET", "/zones/{zone}/load_balancers", 404, LBS, token="tok-scoped",
+         check=_codes(7003, 7000)),
+    Case("pools", "GET", "/accounts/{account}/load_balancers/pools", 200, POOLS, check=_pools(["eu-1", "us-1"])),
+    Case("pools-other-account", "GET", "/accounts/{other_account}/load_balancers/pools", 200, POOLS,
+         check=_pools(["far-pool"])),
+    Case("pools-account-invisible", "GET", "/accounts/{other_account}/load_balancers/pools", 403, POOLS,
+         token="tok-scoped", check=_codes(10000)),
+    Case("pools-403", "GET", "/accounts/{account}/load_balancers/pools", 403, POOLS, token="tok-readonly",
+         check=_codes(10000)),
+    Case("pool-health", "GET", "/accounts/{account}/load_balancers/pools/{pool_eu_1}/health", 200, HEALTH,
+         check=_health(True, {"192.0.2.60": True, "origin2.example.net": False})),
+    Case("pool-health-unhealthy", "GET", "/accounts/{account}/load_balancers/pools/{pool_us_1}/health", 200,
+         HEALTH, check=_health(False, {"192.0.2.70": True})),
+    Case("pool-health-unknown", "GET", "/accounts/{account}/load_balancers/pools/" + "0" * 32 + "/health", 404,
+         HEALTH, check=_codes(1002)),
+    Case("pool-health-other-account", "GET", "/accounts/{account}/load_balancers/pools/{pool_far}/health", 404,
+         HEALTH, check=_codes(1002)),
+    Case("pool-health-403", "GET", "/accounts/{account}/load_balancers/pools/{pool_eu_1}/health", 403, HEALTH,
+         token="tok-readonly", check=_codes(10000)),
+    # tunnels: `deleted_at` and `conns_inactive_at` are left out rather than null (the document
+    # does not make them nullable)
+    Case("tunnels", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS, check=_tunnels(
+        [("prod", "healthy"), ("legacy", "down"), ("prod", "inactive"), ("spare", "degraded"),
+         ("never-run", "inactive")], 5)),
+    Case("tunnels-live", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS, query={"is_deleted": "false"},
+         check=_tunnels([("prod", "healthy"), ("legacy", "down"), ("spare", "degraded"),
+                         ("never-run", "inactive")], 4)),
+    Case("tunnels-deleted", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS, query={"is_deleted": "true"},
+         check=_tunnels([("prod", "inactive")], 1)),
+    Case("tunnels-page-2", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS,
+         query={"per_page": "2", "page": "2"}, check=_tunnels([("prod", "inactive"), ("spare", "degraded")], 5)),
+    Case("tunnels-past-the-end", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS,
+         query={"per_page": "2", "page": "4"}, check=_tunnels([], 5)),
+    Case("tunnels-by-status", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS, query={"status": "down"},
+         check=_tunnels([("legacy", "down")], 1)),
+    Case("tunnels-bad-is-deleted", "GET", "/accounts/{account}/cfd_tunnel", 400, TUNNELS,
+         query={"is_deleted": "maybe"}, check=_codes(1001)),
+    Case("tunnels-account-invisible", "GET", "/accounts/{other_account}/cfd_tunnel", 403, TUNNELS,
+         token="tok-scoped", check=_codes(10000)),
+    Case("tunnels-403", "GET", "/accounts/{account}/cfd_tunnel", 403, TUNNELS, token="tok-readonly",
+         check=_codes(10000)),
+    Case("tunnels-429", "GET", "/accounts/{account}/cfd_tunnel", 429, TUNNELS, fault="429", check=_codes(971)),
+    Case("tunnel-config", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_prod}/configurations", 200,
+         TUNNEL_CONFIG, check=_tunnel_config("cloudflare", [
+             "http://localhost:8080", "https://10.0.0.5:8443", "http_status:404"])),
+    Case("tunnel-config-empty-remote", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_spare}/configurations", 200,
+         TUNNEL_CONFIG, check=_tunnel_config("cloudflare", [])),
+    Case("tunnel-config-local", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_legacy}/configurations", 200,
+         TUNNEL_CONFIG, check=_tunnel_config("local", None)),
+    Case("tunnel-config-deleted", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_deleted}/configurations", 404,
+         TUNNEL_CONFIG, check=_codes(1003)),
+    Case("tunnel-config-unknown", "GET", "/accounts/{account}/cfd_tunnel/" + "0" * 8 + "-0000-4000-8000-"
+         + "0" * 12 + "/configurations", 404, TUNNEL_CONFIG, check=_codes(1003)),
+    Case("tunnel-config-other-account", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_far}/configurations", 404,
+         TUNNEL_CONFIG, check=_codes(1003)),
+    Case("tunnel-config-403", "GET", "/accounts/{account}/cfd_tunnel/{tunnel_prod}/configurations", 403,
+         TUNNEL_CONFIG, token="tok-readonly", check=_codes(10000)),
     Case("pagerules", "GET", "/zones/{zone}/pagerules", 200, PAGERULES,
          check=_page_rules(["http://www.example.com/*", "example.com/images/*", "*legacy.example.com/*"])),
     Case("pagerules-ascending-active", "GET", "/zones/{zone}/pagerules", 200, PAGERULES,
