@@ -42,6 +42,7 @@ from cfremedy.ssl_modes import EffectiveMode, effective_mode
 HTTPS_PORT = 443
 HTTP_PORT = 80
 PLAIN_MODES = ("off", "flexible")  # Cloudflare talks plain HTTP to the origin
+PAGES_SUFFIX = ".pages.dev"
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class NameToResolve:
 @dataclass(frozen=True)
 class Route:
     hostname: str
-    kind: str  # "dns" | "load_balancer" | "tunnel" | "none"
+    kind: str  # "dns" | "load_balancer" | "tunnel" | "pages" | "none"
     proxied: bool
     endpoints: tuple[Endpoint, ...] = ()
     ssl: EffectiveMode | None = None
@@ -389,6 +390,9 @@ def _route(
         base_endpoints.append(Endpoint(hostname, _address(record.content.strip()), record.proxied, record_id=record.id))
     if cname is not None and not addresses:
         target = normalise_name(cname.content)
+        if cname.proxied and target.endswith(PAGES_SUFFIX):
+            # Served by Cloudflare Pages itself: no origin to connect to (`pages_custom_domain`).
+            return Route(hostname, "pages", True, ssl=ssl, timeout=timeout)
         tunnel_id = tunnel_id_of(target)
         if tunnel_id is not None:
             tunnel = _tunnel_route(hostname, tunnel_id, target, snapshot, tunnels)

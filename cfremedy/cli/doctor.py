@@ -21,32 +21,36 @@ from cfremedy.registry import ROUTE_SOURCES, SOURCES, Playbook
 BASE_READ = ("Zone Read", "Zone Settings Read", "DNS Read")  # without them no audit runs at all
 
 
-def _needs(playbooks: Sequence[Playbook]) -> dict[str, list[str]]:
-    """Every permission group a command may use, once, with what needs it (in command order)."""
-    needs: dict[str, list[str]] = {}
+def _needs(playbooks: Sequence[Playbook]) -> dict[str, str]:
+    """Every permission group a command may use, once, with what needs it."""
+    needs: dict[str, dict[str, list[str]]] = {}
 
-    def add(group: str, use: str) -> None:
-        uses = needs.setdefault(group, [])
-        if use not in uses:
-            uses.append(use)
+    def add(group: str, use: str, detail: str = "") -> None:
+        details = needs.setdefault(group, {}).setdefault(use, [])
+        if detail and detail not in details:
+            details.append(detail)
 
     for group in BASE_READ:
-        add(group, "audit, plan, diagnose, routes")
-    for source in ROUTE_SOURCES:
+        for use in ("audit", "plan", "diagnose", "routes"):
+            add(group, use)
+    for source in ROUTE_SOURCES:  # every audit that probes follows the routes they shape
         for group in SOURCES[source]:
-            add(group, "audit, plan, routes (where each hostname's traffic goes)")
-    for source in ("ssl_rules", "cache_rules", "tunnels"):
+            add(group, "audit", "the routes probes follow")
+    for source in ("ssl_rules", "origin_rules", "cache_rules", "load_balancers", "tunnels"):
         for group in SOURCES[source]:
             add(group, "routes")
     for playbook in playbooks:
         for group in playbook.read_permissions:
             if group not in BASE_READ:
-                add(group, f"audit ({playbook.id})")
-    for playbook in playbooks:
+                add(group, "audit", playbook.id)
         for group in playbook.write_permissions:
-            add(group, f"apply, rollback ({playbook.id})")
-    add("Analytics Read", "errors zone, audit --errors-since")
-    return needs
+            add(group, "apply, rollback", playbook.id)
+    add("Analytics Read", "errors zone")
+    add("Analytics Read", "audit", "--errors-since")
+    return {
+        group: "; ".join(f"{use} ({', '.join(details)})" if details else use for use, details in uses.items())
+        for group, uses in needs.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,14 @@ def doctor_command(
             if group in BASE_READ:
                 status = "MISSING"
                 missing_for_audit.append(group)
+            elif group.endswith("Write"):
+                status = "MISSING"  # apply and rollback will stop, naming it
             else:
                 status = "missing (optional)"
                 degraded.append(group)
         else:
             status = "ok"
-        rows.append([group, status, "; ".join(uses)])
+        rows.append([group, status, uses])
     out(
         f"\nPermissions on {found.zone.name}:\n"
         + tabulate(

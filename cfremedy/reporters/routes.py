@@ -11,7 +11,7 @@ from cfremedy.models import ZoneSnapshot
 from cfremedy.reporters.table import DEFAULT_WIDTH
 from cfremedy.routes import Endpoint, Route, Routes
 
-KIND_NAMES = {"dns": "DNS", "load_balancer": "load balancer", "tunnel": "tunnel", "none": "nowhere"}
+KIND_NAMES = {"dns": "DNS", "load_balancer": "load balancer", "tunnel": "tunnel", "pages": "Pages", "none": "nowhere"}
 
 
 def _endpoint_text(endpoint: Endpoint, scheme: str) -> str:
@@ -38,6 +38,8 @@ def _destination(route: Route) -> str:
             return f"tunnel {route.tunnel.tunnel_id} ({where})"
         served = f" -> {route.tunnel.ingress.service}" if route.tunnel.ingress is not None else ""
         return f"tunnel {tunnel.name} ({tunnel.status}, {tunnel.connections} connection(s)){served}"
+    if route.kind == "pages":
+        return "Cloudflare Pages (no origin)"
     if route.problem and not route.endpoints:
         return route.problem
     return "; ".join(_endpoint_text(e, route.scheme) for e in route.endpoints) or "-"

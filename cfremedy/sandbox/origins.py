@@ -625,7 +625,7 @@ class OriginFleet:
                 https_handler = _reset
             else:
                 https_handler = None
-            await self._listen(spec, HTTPS_PORT, spec.https, https_handler)
+            await self._listen(spec, spec.https_port, spec.https, https_handler)
 
             http_handlers: dict[str, Handler] = {
                 "ok": functools.partial(_serve_http1, spec=spec, redirect=False),
@@ -633,7 +633,7 @@ class OriginFleet:
                 "silent": _silent,
             }
             http_handler = http_handlers.get(spec.http)
-            await self._listen(spec, HTTP_PORT, spec.http, http_handler)
+            await self._listen(spec, spec.http_port, spec.http, http_handler)
 
     async def _listen(self, spec: OriginSpec, port: int, behaviour: str, handler: Handler | None) -> None:
         address = spec.address
@@ -653,7 +653,7 @@ class OriginFleet:
             assert handler is not None, behaviour
             bind_host, bind_port = (address, port) if self.real_addresses else (self.host, 0)
             on_connect = self._guard(handler)
-            upgrades = behaviour in CERT_BEHAVIOURS and port == HTTPS_PORT
+            upgrades = behaviour in CERT_BEHAVIOURS and port == spec.https_port
             server = await asyncio.get_running_loop().create_server(
                 lambda: _OriginProtocol(on_connect, upgrades_to_tls=upgrades),
                 bind_host,

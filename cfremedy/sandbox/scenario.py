@@ -586,6 +586,10 @@ class OriginSpec(_Strict):
 
     address: str  # the address DNS records name; probes reach it via --connect-to or a netns
     hostnames: tuple[str, ...] = ()  # names its certificate is issued for
+    # The ports it serves HTTPS and plain HTTP on; an Origin Rule or a pool origin's port sends
+    # Cloudflare to another port than 443/80 (two origins may share an address on other ports).
+    https_port: int = Field(default=443, ge=1, le=65535)
+    http_port: int = Field(default=80, ge=1, le=65535)
     https: HttpsBehaviour = "valid"
     http: HttpBehaviour = "ok"
     alpn: tuple[str, ...] = ("h2", "http/1.1")
@@ -850,9 +854,9 @@ class Scenario(_Strict):
         names = [z.name for z in self.zones]
         if len(names) != len(set(names)):
             raise ValueError("zone names must be unique")
-        addresses = [o.address for o in self.origins]
-        if len(addresses) != len(set(addresses)):
-            raise ValueError("origin addresses must be unique")
+        listeners = [(o.address, port) for o in self.origins for port in (o.https_port, o.http_port)]
+        if len(listeners) != len(set(listeners)):
+            raise ValueError("two origins listen on the same address and port")
         return self
 
     @model_validator(mode="after")

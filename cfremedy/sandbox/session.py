@@ -84,13 +84,15 @@ class SandboxSession:
         return EMPTY if path is None else load_inventory(path)
 
     def probe_options(self, timeout: float = 3.0) -> ProbeOptions:
-        """Origin probes reach the fleet only. The edge has its own rules (`edge_rules`): a
-        hostname rule for the edge would otherwise also catch a port-80 origin probe."""
+        """Origin probes reach the fleet only, and names are resolved by the sandbox's own DNS
+        server. The edge has its own rules (`edge_rules`): a hostname rule for the edge would
+        otherwise also catch a port-80 origin probe."""
         return ProbeOptions(
             timeout=timeout,
             connect_to=tuple(parse_connect_to(r) for r in self.fleet.connect_to()),
             origin_ca=(self.fleet.ca_file,),
             only_connect_to=not self.real_addresses,
+            resolver=self.dns.address,
         )
 
     def edge_rules(self) -> list[str]:

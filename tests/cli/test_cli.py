@@ -83,15 +83,12 @@ def test_audit_json_is_the_report_and_only_the_report(demo: SandboxSession, env:
     }
     assert "shop.example" in proc.stderr  # progress goes to stderr
     log = demo.api.requests
-    # the zone, its settings, its DNS records, its Configuration Rules and Page Rules: reads only
-    assert len(log) == 5 and {r.method for r in log} == {"GET"}
+    # the zone, its settings, DNS records, rulesets list (no rules: no entry point) and Page
+    # Rules; the account has pools, so its pools and this zone's load balancers: reads only
+    assert len(log) == 7 and {r.method for r in log} == {"GET"}
     assert sorted(r.path.rsplit("/", 1)[-1] for r in log) == [
-        "dns_records",
-        "entrypoint",
-        "pagerules",
-        "settings",
-        "zones",
-    ]
+        "dns_records", "load_balancers", "pagerules", "pools", "rulesets", "settings", "zones"
+    ]  # fmt: skip
 
 
 def test_default_format_off_a_terminal_is_json_and_table_on_request(env: dict[str, str]) -> None:
@@ -241,10 +238,19 @@ def test_demo_shows_every_playbook_firing_beside_a_clean_zone() -> None:
     proc = run(["demo"], timeout=120)
     assert proc.returncode == 0, proc.stderr
     blocks = dict(re.findall(r"^== (\S+) \(\w+\) ==\n(.*?)(?=^== |\Z)", proc.stdout, re.M | re.S))
-    assert set(blocks) == {"healthy.example", "shop.example", "blog.example", "static.example", "docs.example"}
+    assert set(blocks) == {
+        "healthy.example", "shop.example", "blog.example", "static.example", "docs.example", "apps.example"
+    }  # fmt: skip
     assert blocks["healthy.example"].startswith("No findings.")
     for playbook in ("origin_ip", "ssl_origin_cert", "http2_to_origin", "proxy_read_timeout"):
         assert playbook in proc.stdout
+    # where the DNS records are not the whole story: a load balancer's pool origin, tunnels, a
+    # name that does not resolve; the healthy tunnel and the Origin Rule's port are quiet
+    apps = re.sub(r"\s+", " ", blocks["apps.example"])
+    assert "via load balancer www.apps.example pool eu-web origin 2 (web-2)" in apps
+    assert "tunnel_health 530,1033 admin.apps.example" in apps and "app.apps.example" not in apps
+    assert "origin_dns 530,1016 status.apps.example" in apps
+    assert "api.apps.example" not in apps
     assert "CLOUDFLARE_API_TOKEN" in proc.stdout  # says how to point it at a real account
     assert "all reads" in proc.stdout
 

@@ -213,6 +213,8 @@ ANALYTICS_ACCOUNT = {
                 "Analytics Read",
                 "Config Rules Read",
                 "Page Rules Read",
+                "Load Balancing: Monitors and Pools Read",
+                "Cache Rules Read",
             ],
         }
     ],

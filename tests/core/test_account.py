@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cfremedy.audit import AuditOptions, audit
+from cfremedy.audit import SKIP_RULES, AuditOptions, audit
 from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.models import Report, Zone
 from cfremedy.ratelimit import Rate, RateLimiter
@@ -28,6 +28,11 @@ PLAYBOOKS = load_registry().playbooks
 NO_PROBE = AuditOptions(playbooks=PLAYBOOKS, probe=None)
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 MODES = ("off", "flexible", "full", "strict")
+# What a token needs for every audit read: the zone's own reads, rules, load balancers, tunnels.
+READ_EVERYTHING = [
+    "Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read", "Origin Rules Read",
+    "Cache Rules Read", "Load Balancers Read", "Load Balancing: Monitors and Pools Read", "Cloudflare Tunnel Read",
+]  # fmt: skip
 
 
 def scenario(zones: int, records: int = 5, **sandbox: Any) -> dict[str, Any]:
@@ -36,7 +41,7 @@ def scenario(zones: int, records: int = 5, **sandbox: Any) -> dict[str, Any]:
         "tokens": [
             {
                 "value": TOKEN,
-                "permissions": ["Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"],
+                "permissions": READ_EVERYTHING,
             }
         ],
         "zones": [
@@ -98,9 +103,12 @@ def test_about_four_requests_per_zone(sandbox_factory) -> None:
     assert [z.name for z in report.zones] == [f"z{i:03d}.example" for i in range(120)]
     assert all(not z.errors for z in report.zones)
     log = api.requests
-    # 3 pages of 50 zones, then per zone: settings, DNS, Configuration Rules, Page Rules
-    assert len(log) == sent == 3 + 4 * 120
+    # 3 pages of 50 zones and the account's pools, then per zone: settings, DNS, the rulesets
+    # list (the zones have no rules of their own, so no entry point is asked for), Page Rules
+    assert len(log) == sent == 3 + 1 + 4 * 120
     assert len(log) / 120 <= 4.1
+    assert sum(r.path.endswith("/load_balancers/pools") for r in log) == 1
+    assert not any(r.path.endswith(("/entrypoint", "/load_balancers", "/cfd_tunnel")) for r in log)
     assert {r.method for r in log} == {"GET"}
     assert sum(r.path == "/zones" for r in log) == 3
     assert sum(r.path.endswith("/pagerules") for r in log) == 120
@@ -119,23 +127,26 @@ def test_two_requests_per_zone_when_no_playbook_needs_the_rules(sandbox_factory)
 
 
 def test_skip_rules_halves_the_requests_and_says_so(sandbox_factory) -> None:
+    """No rules at all: two requests per zone (and the account's pools once)."""
     from dataclasses import replace
 
     api = sandbox_factory(scenario(zones=20, records=5))
-    skipping = replace(NO_PROBE, skip=frozenset({"ssl_rules"}))
+    skipping = replace(NO_PROBE, skip=SKIP_RULES)
 
     async def go() -> Report:
         async with CloudflareGateway(SecretStr(TOKEN), api.url, limiter=RateLimiter(Rate(10**6, 1))) as gateway:
             return await audit(gateway, AccountSelection(), skipping)
 
     report = asyncio.run(go())
-    assert len(api.requests) == 1 + 2 * 20
+    assert len(api.requests) == 1 + 1 + 2 * 20
     assert all([e.stage for e in z.errors] == ["rules"] and "--skip-rules" in z.errors[0].message for z in report.zones)
 
 
 def test_a_token_without_the_rules_permissions_is_judged_zone_wide(sandbox_factory) -> None:
     data = scenario(zones=3)
-    data["tokens"][0]["permissions"] = ["Zone Read", "Zone Settings Read", "DNS Read"]
+    for zone in data["zones"]:
+        zone["config_rules"] = [{"expression": f'(http.host eq "www.{zone["name"]}")', "ssl": "strict"}]
+    data["tokens"][0]["permissions"] = [g for g in READ_EVERYTHING if g != "Config Rules Read"]
     api = sandbox_factory(data)
     report, _ = run_account(api.url)
     assert len(report.zones) == 3
@@ -176,7 +187,7 @@ def test_zone_globs_select_zones(sandbox_factory) -> None:
 def test_a_tight_server_rate_limit_is_never_hit(sandbox_factory) -> None:
     api = sandbox_factory(scenario(zones=10, rate_limit_requests=20, rate_limit_window=2))
     report, sent = run_account(api.url, limiter=RateLimiter(Rate(20, 2)))
-    assert sent == 41 and len(report.zones) == 10
+    assert sent == 1 + 1 + 4 * 10 and len(report.zones) == 10
     assert [r for r in api.requests if r.status == 429] == []
 
 
@@ -390,8 +401,9 @@ def test_the_cli_writes_valid_sarif_junit_and_markdown_from_one_audit(account, t
         env,
     )
     assert proc.returncode == 3 and proc.stdout == ""
-    # one audit for four formats: the zone list, 4 reads per zone (+3: the retried 500s)
-    assert len(api.requests) == 1 + 4 * 8 + 3
+    # one audit for four formats: the zone list, the account's pools, 4 reads per zone (+3: the
+    # retried 500s)
+    assert len(api.requests) == 1 + 1 + 4 * 8 + 3
     sarif = json.loads((tmp_path / "r.sarif").read_text())
     schema = json.loads(SARIF_SCHEMA.read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)

@@ -568,11 +568,6 @@ def test_on_a_load_balanced_hostname_the_origins_host_header_wins_and_dns_overri
     assert (route.kind, route.names, route.origin_rules) == ("load_balancer", (), (rule,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rule naming one host under a wildcard record (`*.example.com`) matches NO for the wildcard's "
-    "route, though it changes part of that route's traffic (api.example.com has no record of its own)",
-)
 def test_an_origin_rule_for_one_name_under_a_wildcard_record_is_partial_for_the_wildcard() -> None:
     rule = origin_rule("api", expression='http.host eq "api.example.com"', origin_port=8443)
     route = route_of(snapshot(a("*.example.com", "192.0.2.10", "w1"), origin_rules=(rule,)), "*.example.com")

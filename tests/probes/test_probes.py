@@ -8,6 +8,7 @@ matching) are tested with plain data.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -31,8 +32,10 @@ from cfremedy.probes.results import CertInfo, OriginProbe, Outcome, ProbeResults
 from cfremedy.probes.runner import probe_origins
 from cfremedy.probes.targets import ProbeTarget, plan_targets
 from cfremedy.probes.tls import ProbeConfigError
+from cfremedy.routes import build_routes
+from cfremedy.sandbox.dns import DnsServer
 from cfremedy.sandbox.origins import OriginFleet
-from cfremedy.sandbox.scenario import OriginSpec
+from cfremedy.sandbox.scenario import OriginSpec, parse_scenario
 from tests.support import requires_netns
 
 TIMEOUT = 1.0
@@ -193,7 +196,7 @@ def test_plan_targets_dedups_and_keeps_dns_only_addresses() -> None:
         ("TXT", "www.example.com", "v=spf1 -all", False),
         ("MX", "example.com", "mail.example.com", False),
     )
-    assert plan_targets(snap, ProbeOptions()) == [
+    assert plan_targets(build_routes(snap), ProbeOptions()) == [
         ProbeTarget("www.example.com", "203.0.113.10", True),
         ProbeTarget("www.example.com", "2001:db8::10", True),
         ProbeTarget("direct.example.com", "192.0.2.1", False),
@@ -212,7 +215,7 @@ def test_plan_targets_follows_proxied_cnames_inside_the_zone() -> None:
         ("CNAME", "loop2.example.com", "loop1.example.com", True),
         ("CNAME", "dangling.example.com", "nothing.example.com", True),
     )
-    assert plan_targets(snap, ProbeOptions()) == [
+    assert plan_targets(build_routes(snap), ProbeOptions()) == [
         ProbeTarget("shop.example.com", "203.0.113.1", True, via_cname="lb.example.com"),
         ProbeTarget("shop.example.com", "203.0.113.2", True, via_cname="lb.example.com"),
         ProbeTarget("pool.example.com", "203.0.113.1", False),
@@ -229,11 +232,11 @@ def test_plan_targets_leaves_the_zone_through_connect_to_or_later_dns() -> None:
         ("CNAME", "edge.example.com", "app.herokudns.com", False),
     )
     routed = ProbeOptions(connect_to=(parse_connect_to("origin.example.net:443:127.0.0.1:1"),))
-    assert plan_targets(snap, routed) == [
+    assert plan_targets(build_routes(snap), routed) == [
         ProbeTarget("shop.example.com", "origin.example.net", True, via_cname="origin.example.net"),
         ProbeTarget("app.example.com", "app.herokudns.com", True, via_cname="edge.example.com", resolve=True),
     ]
-    assert all(t.resolve for t in plan_targets(snap, ProbeOptions()))
+    assert all(t.resolve for t in plan_targets(build_routes(snap), ProbeOptions()))
 
 
 # -- certificates (pure) --------------------------------------------------------------------
@@ -433,7 +436,7 @@ def test_cname_leaving_the_zone_goes_through_connect_to(fleet: OriginFleet) -> N
         for port in (443, 80)
     )
     options = fleet_options(fleet, connect_to=rules)
-    targets = plan_targets(snap, options)
+    targets = plan_targets(build_routes(snap), options)
     assert targets == [ProbeTarget("shop.example.com", "origin.example.net", True, via_cname="origin.example.net")]
     (probe,) = asyncio.run(probe_origins(targets, options)).probes
     assert (probe.hostname, probe.address, probe.via_cname) == (
@@ -447,23 +450,51 @@ def test_cname_leaving_the_zone_goes_through_connect_to(fleet: OriginFleet) -> N
 
 
 def test_cname_leaving_the_zone_is_resolved_at_probe_time(fleet: OriginFleet) -> None:
-    """`localhost` comes from /etc/hosts, so this resolves without any DNS packet."""
-    snap = snapshot(("CNAME", "app.example.com", "localhost", True))
+    """Resolved by a real DNS server on loopback (never this machine's resolvers): the probe asks
+    it, then connects to the address it gave."""
+    snap = snapshot(("CNAME", "app.example.com", "origin.provider.example", True))
     plain = ProbeOptions()
-    assert plan_targets(snap, plain) == [
-        ProbeTarget("app.example.com", "localhost", True, via_cname="localhost", resolve=True)
+    assert plan_targets(build_routes(snap), plain) == [
+        ProbeTarget(
+            "app.example.com", "origin.provider.example", True, via_cname="origin.provider.example", resolve=True
+        )
     ]
-    # Rules keyed on the *resolved* address send it to the stand-in for 192.0.2.50.
-    rules = tuple(
-        parse_connect_to("127.0.0.1:{}:{}:{}".format(port, *fleet.endpoint("192.0.2.50", port))) for port in (443, 80)
-    )
-    options = fleet_options(fleet, connect_to=rules)
-    targets = [ProbeTarget("shop.example.com", "localhost", True, via_cname="localhost", resolve=True)]
-    probes = {p.address: p for p in asyncio.run(probe_origins(targets, options)).probes}
+    answers = parse_scenario(
+        {
+            "dns": [
+                {"name": "origin.provider.example", "addresses": ["127.0.0.1"]},
+                {"name": "gone.provider.example", "answer": "nxdomain"},
+            ]
+        }
+    ).dns
+    with DnsServer(answers) as dns_server:
+        # Rules keyed on the *resolved* address send it to the stand-in for 192.0.2.50.
+        rules = tuple(
+            parse_connect_to("127.0.0.1:{}:{}:{}".format(port, *fleet.endpoint("192.0.2.50", port)))
+            for port in (443, 80)
+        )
+        options = dataclasses.replace(fleet_options(fleet, connect_to=rules), resolver=dns_server.address)
+        targets = [
+            ProbeTarget(
+                "shop.example.com", "origin.provider.example", True, via_cname="origin.provider.example", resolve=True
+            ),
+            ProbeTarget("old.example.com", "gone.provider.example", True, resolve=True),
+        ]
+        results = asyncio.run(probe_origins(targets, options))
+        asked = sorted({q.name for q in dns_server.queries})
+        resolver = f"resolver {dns_server.address}"
+    probes = {p.address: p for p in results.probes}
     probe = probes["127.0.0.1"]
-    assert (probe.hostname, probe.via_cname) == ("shop.example.com", "localhost")
+    assert (probe.hostname, probe.via_cname) == ("shop.example.com", "origin.provider.example")
     assert probe.tcp80.ok and probe.tls is not None and probe.tls.verified
     assert probe.http2 is not None and probe.http2.ok
+    # the name that does not exist is no probe at all, only its resolution: origin_dns judges it
+    assert "gone.provider.example" not in probes
+    answers_by_name = {r.name: r for r in results.resolutions}
+    assert answers_by_name["gone.provider.example"].status == "nxdomain"
+    assert answers_by_name["origin.provider.example"].addresses == ("127.0.0.1",)
+    assert answers_by_name["gone.provider.example"].resolver == resolver
+    assert asked == ["gone.provider.example", "origin.provider.example"]
 
 
 def test_only_connect_to_never_dials_or_resolves_uncovered_destinations(fleet: OriginFleet) -> None:
@@ -559,6 +590,7 @@ NETNS_SCRIPT = textwrap.dedent(
     from cfremedy.probes.options import ProbeOptions
     from cfremedy.probes.runner import probe_origins
     from cfremedy.probes.targets import plan_targets
+    from cfremedy.routes import build_routes
     from cfremedy.sandbox.origins import OriginFleet
     from cfremedy.sandbox.scenario import OriginSpec
 
@@ -584,7 +616,7 @@ NETNS_SCRIPT = textwrap.dedent(
         assert fleet.connect_to() == []
         assert fleet.endpoint("203.0.113.10", 443) == ("203.0.113.10", 443)
         options = ProbeOptions(timeout=0.5, origin_ca=(fleet.ca_file,))
-        results = asyncio.run(probe_origins(plan_targets(snapshot, options), options))
+        results = asyncio.run(probe_origins(plan_targets(build_routes(snapshot), options), options))
     print(json.dumps([
         {"address": p.address, "tcp443": p.tcp443.outcome.value, "tcp80": p.tcp80.outcome.value,
          "verified": bool(p.tls and p.tls.verified), "http2": p.http2.outcome.value if p.http2 else None,

@@ -93,6 +93,12 @@ def run(url: str, token: str, use: Callable[[CloudflareGateway], Awaitable[T]], 
     return asyncio.run(go())
 
 
+async def ssl_rules(gw: CloudflareGateway, zone: Zone) -> tuple[SslRule, ...]:
+    """Configuration Rules, then Page Rules: what the audit reads for the SSL playbooks."""
+    config, pages = await asyncio.gather(gw.config_ssl_rules(zone), gw.page_ssl_rules(zone))
+    return config + pages
+
+
 def zone_of(zone_id: str = ZONE, name: str = "example.com") -> Zone:
     return Zone(id=zone_id, name=name, plan="free", account_id=DEFAULT_ACCOUNT)
 
@@ -106,7 +112,7 @@ def api(sandbox_factory: Any) -> SandboxApi:
 
 
 def test_rules_that_set_ssl_come_back_in_evaluation_order(api: SandboxApi) -> None:
-    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of()))
+    rules = run(api.url, "tok-full", lambda gw: ssl_rules(gw, zone_of()))
 
     assert rules == (
         SslRule(source="config_rule", id=stable_id(ZONE, "config_rule", '(http.host eq "api.example.com")', "0"),
@@ -133,7 +139,7 @@ def test_rules_that_set_ssl_come_back_in_evaluation_order(api: SandboxApi) -> No
 def test_a_zone_without_configuration_rules_has_no_entrypoint_and_that_is_not_an_error(
     api: SandboxApi,
 ) -> None:
-    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of(PLAIN, "plain.example")))
+    rules = run(api.url, "tok-full", lambda gw: ssl_rules(gw, zone_of(PLAIN, "plain.example")))
 
     assert rules == ()
     entry = next(r for r in api.requests if "rulesets" in r.path)
@@ -144,7 +150,7 @@ def test_only_page_rules_when_there_are_no_configuration_rules(sandbox_factory: 
     data = scenario()
     data["zones"][0] = {**data["zones"][0], "config_rules": []}
     api = sandbox_factory(data)
-    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of()))
+    rules = run(api.url, "tok-full", lambda gw: ssl_rules(gw, zone_of()))
     assert [(r.source, r.url_pattern) for r in rules] == [
         ("page_rule", "http://shop.example.com/*"),
         ("page_rule", "*.example.com/*"),
@@ -155,12 +161,12 @@ def test_only_page_rules_when_there_are_no_configuration_rules(sandbox_factory: 
 def test_a_404_about_the_zone_itself_is_an_error_not_an_empty_rule_list(api: SandboxApi) -> None:
     missing = zone_of("0" * 32, "gone.example")
     with pytest.raises(NotFound, match="code 7003"):
-        run(api.url, "tok-full", lambda gw: gw.ssl_rules(missing))
+        run(api.url, "tok-full", lambda gw: ssl_rules(gw, missing))
 
 
 def test_a_token_without_config_rules_read_gets_the_group_named(api: SandboxApi) -> None:
     with pytest.raises(MissingPermission) as caught:
-        run(api.url, "tok-no-config", lambda gw: gw.ssl_rules(zone_of()))
+        run(api.url, "tok-no-config", lambda gw: ssl_rules(gw, zone_of()))
     assert caught.value.permission == "Config Rules Read"
     assert "'Config Rules Read'" in caught.value.message and "example.com" in caught.value.message
     assert "tok-no-config" not in caught.value.message
@@ -169,7 +175,7 @@ def test_a_token_without_config_rules_read_gets_the_group_named(api: SandboxApi)
 def test_a_token_without_page_rules_read_gets_the_group_named(api: SandboxApi) -> None:
     # Page Rules need `#zone:read` (the OpenAPI document's key), which "Page Rules Read" grants.
     with pytest.raises(MissingPermission) as caught:
-        run(api.url, "tok-no-zone-read", lambda gw: gw.ssl_rules(zone_of()))
+        run(api.url, "tok-no-zone-read", lambda gw: ssl_rules(gw, zone_of()))
     assert caught.value.permission == "Page Rules Read"
     assert "Page Rules" in caught.value.message
 
@@ -183,7 +189,7 @@ def test_transient_failures_of_the_rule_reads_are_retried(api: SandboxApi) -> No
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    rules = run(api.url, "tok-full", lambda gw: gw.ssl_rules(zone_of()), sleep=sleep, retry=RetryPolicy(attempts=3))
+    rules = run(api.url, "tok-full", lambda gw: ssl_rules(gw, zone_of()), sleep=sleep, retry=RetryPolicy(attempts=3))
     assert len(rules) == 5 and len(waits) == 2
     assert sorted(r.status for r in api.requests) == [0, 200, 200, 500]
 
@@ -192,35 +198,45 @@ def test_transient_failures_of_the_rule_reads_are_retried(api: SandboxApi) -> No
 
 
 def _read(gw: CloudflareGateway, name: str, needs_rules: bool) -> Any:
+    """The audit's read of a zone, for playbooks that need the SSL rules or for none (no probes:
+    the routes' own reads are other tests' business)."""
     from cfremedy.audit import AuditOptions, read_zone
     from cfremedy.registry import load_registry
 
-    playbooks = tuple(p for p in load_registry().playbooks if bool(p.reads) == needs_rules)
+    playbooks = tuple(
+        p
+        for p in load_registry().playbooks
+        if ("ssl_rules" in p.reads) == needs_rules and not (set(p.reads) - {"ssl_rules"})
+    )
 
     async def go() -> Any:
-        return await read_zone(gw, await gw.zone_by_name(name), AuditOptions(playbooks=playbooks))
+        return await read_zone(gw, await gw.zone_by_name(name), AuditOptions(playbooks=playbooks, probe=None))
 
     return go()
 
 
-def test_reading_the_rules_costs_exactly_two_more_requests(api: SandboxApi) -> None:
+def test_reading_the_rules_costs_three_more_requests_when_the_zone_has_configuration_rules(api: SandboxApi) -> None:
     plain, _ = run(api.url, "tok-full", lambda gw: _read(gw, "example.com", False))
     without = len(api.requests)
     api.clear_log()
     with_rules, errors = run(api.url, "tok-full", lambda gw: _read(gw, "example.com", True))
 
     assert plain.ssl_rules is None  # not read: not the same as "none"
-    assert len(api.requests) == without + 2 == 5 and errors == []
+    # the rulesets list (which phases exist), the Configuration Rules entry point, Page Rules
+    assert len(api.requests) == without + 3 == 6 and errors == []
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in api.requests)[:3] == ["dns_records", "entrypoint", "pagerules"]
     assert {r.method for r in api.requests} == {"GET"}
     assert with_rules.ssl_rules is not None and len(with_rules.ssl_rules) == 5
     assert with_rules.records == plain.records and with_rules.settings == plain.settings
     assert with_rules.setting("ssl") == "strict"
 
 
-def test_a_zone_without_rules_reads_as_none_not_unknown(api: SandboxApi) -> None:
+def test_a_zone_without_rules_reads_as_none_not_unknown_for_two_requests(api: SandboxApi) -> None:
     with_rules, errors = run(api.url, "tok-full", lambda gw: _read(gw, "plain.example", True))
     assert with_rules.ssl_rules == () and errors == []
+    # the zone, settings, DNS, the rulesets list (no entry point: none asked for), Page Rules
     assert len(api.requests) == 1 + 4
+    assert not any(r.path.endswith("/entrypoint") for r in api.requests)
 
 
 # -- Pages projects --------------------------------------------------------------------------------
