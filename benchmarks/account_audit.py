@@ -1,9 +1,9 @@
 """An account-wide audit against the sandbox: API requests per zone, 429s, wall time.
 
 The sandbox runs in a child process (N zones x M records, a latency per request, optionally its
-own rate limit and one forced 429); the auditor runs `audit_account` exactly as
-`cfremedy audit account` does, under its client-side rate limiter, without probes. Requests
-and 429s are counted on the sandbox's request log.
+own rate limit and one forced 429); the auditor runs the audit pipeline on the account
+(`AccountSelection`) exactly as `cfremedy audit account` does, under its client-side rate
+limiter, without probes. Requests and 429s are counted on the sandbox's request log.
 
     python benchmarks/account_audit.py --zones 1000 --records 50 --latency-ms 20
     python benchmarks/account_audit.py --zones 200 --server-limit 120/30 --rate-limit 120/30
@@ -19,18 +19,23 @@ import sys
 import time
 
 import httpx
-from cfremedy.account import AccountScope, audit_account
 from pydantic import SecretStr
 from sandbox_process import sandbox_in_child
 
 from cfremedy.audit import AuditOptions
+from cfremedy.audit import audit as run_audit
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import Report
 from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import FaultSpec, SandboxOptions, Scenario, TokenSpec, ZoneSpec
+from cfremedy.selection import AccountSelection
 
 TOKEN = "benchmark-token"
+READ_EVERYTHING = (
+    "Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read", "Origin Rules Read",
+    "Cache Rules Read", "Load Balancers Read", "Load Balancing: Monitors and Pools Read", "Cloudflare Tunnel Read",
+)  # fmt: skip
 MODES = ("off", "flexible", "full", "strict")
 
 
@@ -41,7 +46,7 @@ def scenario(args: argparse.Namespace) -> Scenario:
         tokens=(
             TokenSpec(
                 value=TOKEN,
-                permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"),
+                permissions=READ_EVERYTHING,
             ),
         ),
         zones=tuple(
@@ -65,8 +70,8 @@ def scenario(args: argparse.Namespace) -> Scenario:
 async def audit(url: str, rate: Rate, parallel: int) -> tuple[Report, RateLimiter]:
     limiter = RateLimiter(rate)
     async with CloudflareGateway(SecretStr(TOKEN), url, limiter=limiter) as gateway:
-        options = AuditOptions(playbooks=load_registry().playbooks, probe=None)
-        return await audit_account(gateway, AccountScope(), options, parallel=parallel), limiter
+        options = AuditOptions(playbooks=load_registry().playbooks, probe=None, parallel=parallel)
+        return await run_audit(gateway, AccountSelection(), options), limiter
 
 
 def main() -> int:

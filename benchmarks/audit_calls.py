@@ -1,8 +1,8 @@
 """How many API requests, how much time and memory auditing N zones of M records costs.
 
 The sandbox API runs in a child process (so the memory figure is the auditor's own) with a
-per-request latency; the auditor runs `audit_zone` for every zone, a few at a time, exactly as
-`cfremedy audit zone` does, without probes (the records are DNS-only). Requests are counted on
+per-request latency; the auditor runs the audit pipeline on every zone (`ZoneSelection`), a few
+at a time, exactly as `cfremedy audit zone` does, without probes (the records are DNS-only). Requests are counted on
 the sandbox's own request log.
 
     python benchmarks/audit_calls.py --zones 200 --records 100 --latency-ms 20
@@ -20,12 +20,17 @@ import httpx
 from pydantic import SecretStr
 from sandbox_process import sandbox_in_child
 
-from cfremedy.audit import AuditOptions, audit_zone
+from cfremedy.audit import AuditOptions, audit
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import SandboxOptions, Scenario, TokenSpec, ZoneSpec
+from cfremedy.selection import ZoneSelection
 
 TOKEN = "benchmark-token"
+READ_EVERYTHING = (
+    "Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read", "Origin Rules Read",
+    "Cache Rules Read", "Load Balancers Read", "Load Balancing: Monitors and Pools Read", "Cloudflare Tunnel Read",
+)  # fmt: skip
 
 
 def scenario(zones: int, records: int, latency_ms: float) -> Scenario:
@@ -33,7 +38,7 @@ def scenario(zones: int, records: int, latency_ms: float) -> Scenario:
         tokens=(
             TokenSpec(
                 value=TOKEN,
-                permissions=("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read"),
+                permissions=READ_EVERYTHING,
             ),
         ),
         zones=tuple(
@@ -56,7 +61,7 @@ async def audit_all(url: str, names: list[str], parallel: int) -> int:
 
         async def one(name: str) -> None:
             async with slots:
-                await audit_zone(gateway, name, options)
+                await audit(gateway, ZoneSelection(name), options)
 
         await asyncio.gather(*(one(n) for n in names))
         return gateway.requests_sent

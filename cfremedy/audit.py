@@ -303,8 +303,9 @@ async def _read_rules(
 async def _read_balancing(
     gateway: CloudflareGateway, zone: Zone, options: AuditOptions
 ) -> tuple[dict[str, Any], list[StageError]]:
-    """The account's pools (once per account); the zone's load balancers only when the account
-    has pools (no pool, no load balancer); each referenced pool's health once per run."""
+    """The account's pools and what references them (once per account): the zone's load
+    balancers are read only when a load balancer of the zone uses one of them (no pool, no load
+    balancer), and each pool they use has its health read once per run."""
     if not options.reads("load_balancers"):
         return {}, []
     unseen = "load-balanced hostnames were judged by their DNS records"
@@ -315,6 +316,18 @@ async def _read_balancing(
         return {}, errors
     if not pools:
         return {"pools": pools, "load_balancers": ()}, errors
+
+    async def referrers() -> frozenset[str]:
+        names = await asyncio.gather(*(gateway.pool_referrers(zone.account_id, p.id) for p in pools))
+        return frozenset(n for group in names for n in group)
+
+    hostnames, more = await _optional(
+        gateway.once(("pool_referrers", zone.account_id), referrers), "routes", zone, unseen
+    )
+    if hostnames is None:
+        return {"pools": pools}, errors + more
+    if not any(h == zone.name or h.endswith("." + zone.name) for h in hostnames):
+        return {"pools": pools, "load_balancers": ()}, errors + more
     balancers, more = await _optional(gateway.load_balancers(zone), "routes", zone, unseen)
     if balancers is None:
         return {"pools": pools}, errors + more

@@ -321,6 +321,23 @@ class CloudflareGateway:
         )
         return parse.convert(parse.pool_health, envelope(body, what), f"the health of pool {pool_id}")
 
+    async def pool_referrers(self, account_id: str, pool_id: str) -> tuple[str, ...]:
+        """The hostnames of the load balancers that use a pool (its references list): which
+        zones have load balancers at all, for one request per pool instead of one per zone."""
+        what = f"list what references pool {pool_id}"
+        body = await self._transport.get(
+            Op(what, "Load Balancing: Monitors and Pools Read"),
+            f"/accounts/{account_id}/load_balancers/pools/{pool_id}/references",
+        )
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return tuple(
+            normalise_name(str(i.get("resource_name") or ""))
+            for i in items
+            if isinstance(i, dict) and i.get("resource_type") == "load_balancer" and i.get("resource_name")
+        )
+
     async def tunnels(self, account_id: str) -> tuple[Tunnel, ...]:
         """Every Cloudflare Tunnel of the account, deleted ones included (a CNAME may still
         point at one)."""

@@ -165,3 +165,13 @@ def tunnel_configuration_json(tunnel_id: str, tunnel: TunnelSpec) -> dict[str, A
         ingress.append(item)
     config = {"ingress": ingress, "originRequest": {}, "warp-routing": {"enabled": False}}
     return {**body, "version": 1, "source": "cloudflare", "config": config}
+
+
+def monitor_reference(pool: PoolSpec) -> dict[str, Any]:
+    """The pool's monitor, as a pool's references list names it (a `referral`)."""
+    return {
+        "reference_type": "referral",
+        "resource_id": monitor_id(pool.account),
+        "resource_name": "sandbox monitor",
+        "resource_type": "monitor",
+    }

@@ -238,6 +238,24 @@ class SandboxState:
                     return account_shapes.pool_health_json(pool)
             raise SandboxError(404, (ERR_POOL_NOT_FOUND, "Pool not found"))
 
+    def pool_references(self, account_id: str, pool_id: str) -> list[dict[str, Any]]:
+        """What references a pool: the load balancers of the account's zones that use it
+        (`referrer`), then its monitor (`referral`); an unknown id answers 404."""
+        with self.lock:
+            pool = next((p for p in self.pools.get(account_id, []) if p.pool_id == pool_id), None)
+            if pool is None:
+                raise SandboxError(404, (ERR_POOL_NOT_FOUND, "Pool not found"))
+            referrers = [
+                {"reference_type": "referrer", "resource_id": lb.id, "resource_name": lb.name,
+                 "resource_type": "load_balancer"}
+                for zone in self.zones.values() if zone.account_id == account_id
+                for lb in zone.load_balancers if pool_id in (*lb.default_pools, lb.fallback_pool,
+                                                             *(p for ids in lb.region_pools.values() for p in ids),
+                                                             *(p for ids in lb.country_pools.values() for p in ids),
+                                                             *(p for ids in lb.pop_pools.values() for p in ids))
+            ]  # fmt: skip
+            return [*referrers, account_shapes.monitor_reference(pool)]
+
     def tunnels_of(
         self, account_id: str, *, deleted: bool | None = None, name: str | None = None,
         status: str | None = None, tunnel_id: str | None = None, include_prefix: str | None = None,

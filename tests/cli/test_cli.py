@@ -84,10 +84,11 @@ def test_audit_json_is_the_report_and_only_the_report(demo: SandboxSession, env:
     assert "shop.example" in proc.stderr  # progress goes to stderr
     log = demo.api.requests
     # the zone, its settings, DNS records, rulesets list (no rules: no entry point) and Page
-    # Rules; the account has pools, so its pools and this zone's load balancers: reads only
+    # Rules; the account has pools: them and what references them (no load balancer of this
+    # zone, so its load balancers are not asked for): reads only
     assert len(log) == 7 and {r.method for r in log} == {"GET"}
     assert sorted(r.path.rsplit("/", 1)[-1] for r in log) == [
-        "dns_records", "load_balancers", "pagerules", "pools", "rulesets", "settings", "zones"
+        "dns_records", "pagerules", "pools", "references", "rulesets", "settings", "zones"
     ]  # fmt: skip
 
 

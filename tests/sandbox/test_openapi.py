@@ -502,6 +502,7 @@ CACHE_ENTRY = "/zones/{zone}/rulesets/phases/http_request_cache_settings/entrypo
 RULESETS, LBS = "/zones/{zone_id}/rulesets", "/zones/{zone_id}/load_balancers"
 POOLS = "/accounts/{account_id}/load_balancers/pools"
 HEALTH = "/accounts/{account_id}/load_balancers/pools/{pool_id}/health"
+REFERENCES = "/accounts/{account_id}/load_balancers/pools/{pool_id}/references"
 TUNNELS = "/accounts/{account_id}/cfd_tunnel"
 TUNNEL_CONFIG = "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations"
 
@@ -569,6 +570,15 @@ def _pools(names: list[str]) -> Callable[[Any], None]:
         for pool in body["result"]:
             for origin in pool["origins"]:
                 assert "healthy" not in origin, origin  # health is the health route's
+
+    return check
+
+
+def _references(load_balancers: list[str]) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        referrers = [r["resource_name"] for r in body["result"] if r["resource_type"] == "load_balancer"]
+        assert referrers == load_balancers, body
+        assert body["result"][-1]["reference_type"] == "referral" and body["result"][-1]["resource_type"] == "monitor"
 
     return check
 
@@ -776,6 +786,15 @@ CASES: list[Case] = [
          HEALTH, check=_codes(1002)),
     Case("pool-health-403", "GET", "/accounts/{account}/load_balancers/pools/{pool_eu_1}/health", 403, HEALTH,
          token="tok-readonly", check=_codes(10000)),
+    # what references a pool: the load balancers using it (by hostname), then its monitor
+    Case("pool-references", "GET", "/accounts/{account}/load_balancers/pools/{pool_eu_1}/references", 200,
+         REFERENCES, check=_references(["www.example.com", "lb.example.com"])),
+    Case("pool-references-fallback", "GET", "/accounts/{account}/load_balancers/pools/{pool_us_1}/references",
+         200, REFERENCES, check=_references(["www.example.com"])),
+    Case("pool-references-unknown", "GET", "/accounts/{account}/load_balancers/pools/" + "0" * 32 + "/references",
+         404, REFERENCES, check=_codes(1002)),
+    Case("pool-references-403", "GET", "/accounts/{account}/load_balancers/pools/{pool_eu_1}/references", 403,
+         REFERENCES, token="tok-readonly", check=_codes(10000)),
     # tunnels: `deleted_at` and `conns_inactive_at` are left out rather than null (the document
     # does not make them nullable)
     Case("tunnels", "GET", "/accounts/{account}/cfd_tunnel", 200, TUNNELS, check=_tunnels(

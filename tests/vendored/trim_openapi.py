@@ -41,6 +41,7 @@ KEEP = (
     "/accounts/{account_id}/load_balancers/pools",
     "/accounts/{account_id}/load_balancers/pools/{pool_id}",
     "/accounts/{account_id}/load_balancers/pools/{pool_id}/health",
+    "/accounts/{account_id}/load_balancers/pools/{pool_id}/references",
     "/accounts/{account_id}/audit_logs",
     "/ips",
     "/user/tokens/verify",

@@ -51,7 +51,7 @@ from cfremedy.sandbox.routes.dns_records import (
     put_record,
 )
 from cfremedy.sandbox.routes.ips import cloudflare_ips
-from cfremedy.sandbox.routes.load_balancing import list_load_balancers, list_pools, pool_health
+from cfremedy.sandbox.routes.load_balancing import list_load_balancers, list_pools, pool_health, pool_references
 from cfremedy.sandbox.routes.rules import get_entrypoint, list_page_rules, list_rulesets
 from cfremedy.sandbox.routes.settings import (
     get_setting,
@@ -103,6 +103,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/accounts/{account_id}/pages/projects", list_pages_projects, "#pages:read"),
     Route("GET", _POOLS, list_pools, "#load_balancing_pools:read"),
     Route("GET", _POOLS + "/{pool_id}/health", pool_health, "#load_balancing_pools:read"),
+    Route("GET", _POOLS + "/{pool_id}/references", pool_references, "#load_balancing_pools:read"),
     Route("GET", _TUNNELS, list_tunnels, "#cloudflare_tunnel:read"),
     Route("GET", _TUNNELS + "/{tunnel_id}/configurations", get_tunnel_configuration, "#cloudflare_tunnel:read"),
     Route("GET", "/ips", cloudflare_ips, auth="none"),

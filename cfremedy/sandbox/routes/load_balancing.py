@@ -4,7 +4,9 @@
 are single pages (the SDK does not page them): every load balancer of the zone, every pool of
 the account, in scenario order; no query is read (the pools list's `monitor` filter is
 ignored: every sandbox pool has the same monitor). `GET .../pools/{pool_id}/health` answers
-one pool's health, or 404 1002 "Pool not found" for an id that is not a pool of the account.
+one pool's health, or 404 1002 "Pool not found" for an id that is not a pool of the account;
+`GET .../pools/{pool_id}/references` what references it: the account's load balancers that use
+it (`referrer`, named by hostname), then its monitor (`referral`), with the same 404.
 Which accounts a token sees is `access.py`'s, checked before the handlers run. One module per
 resource, so that each handler sits next to the queries it understands.
 """
@@ -25,3 +27,7 @@ def list_pools(api: Server, call: Call) -> Reply:
 
 def pool_health(api: Server, call: Call) -> Reply:
     return ok(api.state.pool_health(call.params["account_id"], call.params["pool_id"]))
+
+
+def pool_references(api: Server, call: Call) -> Reply:
+    return ok(api.state.pool_references(call.params["account_id"], call.params["pool_id"]))
