@@ -26,7 +26,8 @@ from cfremedy.routes import Routes, build_routes
 def packaged_cloudflare_ranges() -> tuple[IPNetwork, ...]:
     """Cloudflare's published ranges as shipped with this release.
 
-    Audits use this copy rather than `GET /ips` so a one-zone audit stays within its 3 API calls.
+    Audits use this copy rather than `GET /ips`, which costs a request, unless an allowlist check
+    needs the current list.
     """
     data = json.loads((resources.files("cfremedy") / "data" / "cloudflare-ips.json").read_text())
     return tuple(ipaddress.ip_network(c) for c in [*data["ipv4_cidrs"], *data["ipv6_cidrs"]])
