@@ -121,15 +121,22 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
 _TELLING = frozenset({Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE, Outcome.RESET})
 
 
+def _ports(probe: OriginProbe) -> str:
+    """"ports 443 and 80", or "port 8443" when a route sends both schemes to one port."""
+    if probe.https_port == probe.http_port:
+        return f"port {probe.https_port}"
+    return f"ports {probe.https_port} and {probe.http_port}"
+
+
 def _down(probe: OriginProbe) -> tuple[int, str] | None:
     """The error an origin that answers on neither port produces, with the reason."""
     outcomes = {probe.tcp443.outcome, probe.tcp80.outcome}
     if Outcome.OK in outcomes or not outcomes <= _TELLING:
         return None
     if outcomes == {Outcome.REFUSED}:
-        return 521, f"refuses connections on ports {probe.https_port} and {probe.http_port}"
+        return 521, f"refuses connections on {_ports(probe)}"
     if Outcome.UNREACHABLE in outcomes:
-        return 523, f"is unreachable (no route) on ports {probe.https_port} and {probe.http_port}"
+        return 523, f"is unreachable (no route) on {_ports(probe)}"
     return 522, (
         f"does not complete a TCP connection on port {probe.https_port} ({probe.tcp443.outcome.value})"
         f" or port {probe.http_port} ({probe.tcp80.outcome.value})"
