@@ -122,7 +122,7 @@ _TELLING = frozenset({Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNRE
 
 
 def _ports(probe: OriginProbe) -> str:
-    """"ports 443 and 80", or "port 8443" when a route sends both schemes to one port."""
+    """`ports 443 and 80`, or `port 8443` when a route sends both schemes to one port."""
     if probe.https_port == probe.http_port:
         return f"port {probe.https_port}"
     return f"ports {probe.https_port} and {probe.http_port}"
