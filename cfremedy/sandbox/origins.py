@@ -350,11 +350,12 @@ async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     writer.transport.abort()
 
 
-def _refused_port(host: str) -> int:
-    """A port that was just bound and released, so nothing listens and connect is refused."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def _refused_port(host: str) -> tuple[socket.socket, int]:
+    """A port held bound but never listening: connecting to it is refused (RST), and no other
+    server of a busy test run can take it over meanwhile, as a released port could be."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    return sock, int(sock.getsockname()[1])
 
 
 def _drop_listener(host: str, port: int) -> list[socket.socket]:
@@ -638,7 +639,12 @@ class OriginFleet:
     async def _listen(self, spec: OriginSpec, port: int, behaviour: str, handler: Handler | None) -> None:
         address = spec.address
         if behaviour == "closed":
-            local = (address, port) if self.real_addresses else (self.host, _refused_port(self.host))
+            if self.real_addresses:
+                local = (address, port)
+            else:
+                holder, refused = _refused_port(self.host)
+                self._raw_sockets.append(holder)
+                local = (self.host, refused)
         elif behaviour == "drop":
             if self.real_addresses:
                 self._raw_sockets += _drop_listener(address, port)

@@ -205,7 +205,7 @@ TUNNELS: list[dict[str, Any]] = [
     },
     {"name": "legacy", "id": TUNNEL_DOWN, "status": "down"},
     {
-        "name": "shared",
+        "name": "common",
         "id": TUNNEL_NO_INGRESS,
         "remote_config": True,
         "ingress": [{"hostname": "other.tunnel-no-ingress.example", "service": "http://localhost:8080"}, CATCH_ALL],
@@ -494,7 +494,7 @@ def test_a_tunnel_without_an_ingress_rule_for_the_hostname_serves_the_catch_all(
     report = run.full.reports["tunnel-no-ingress"]
     assert summary(report) == {("tunnel_health", "high", "app.tunnel-no-ingress.example", ())}
     (finding,) = report.findings
-    assert "goes through tunnel shared, but no ingress rule names it" in finding.message
+    assert "goes through tunnel common, but no ingress rule names it" in finding.message
     assert "the catch-all rule (http_status:404)" in finding.message
 
 
