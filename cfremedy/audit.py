@@ -22,12 +22,25 @@ from cfremedy.errors import ApiError, AuthenticationFailed
 from cfremedy.facts import ZoneFacts, packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.gateway.reads import CACHE_RULES_PHASE, CONFIG_RULES_PHASE, ORIGIN_RULES_PHASE
+from cfremedy.incremental import (
+    ZONE_SOURCES,
+    AccountLog,
+    Decision,
+    Incremental,
+    StoredZone,
+    changes_by_zone,
+    decide,
+    decode,
+    log_since,
+    stored_zone,
+)
 from cfremedy.inventory import EMPTY, Inventory
 from cfremedy.models import (
     AllowlistFile,
     Change,
     Finding,
     IPNetwork,
+    LoadBalancer,
     PagesProject,
     Pool,
     Report,
@@ -37,12 +50,14 @@ from cfremedy.models import (
     ZoneReport,
     ZoneSnapshot,
     frozen_mapping,
+    iso_z,
 )
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import Outcome, ProbeResults
 from cfremedy.registry import ROUTE_SOURCES, Playbook
 from cfremedy.routes import Routes, build_routes, tunnel_id_of
 from cfremedy.selection import AccountSelection, HostnameSelection, NoZones, Selection, ZoneSelection
+from cfremedy.tasks import all_of, together
 
 if TYPE_CHECKING:
     from cfremedy.probes.runner import ProbePool
@@ -71,6 +86,10 @@ class AuditOptions:
     parallel: int = DEFAULT_PARALLEL  # zones audited at once
     # Sources to read whatever the playbooks need (`cfremedy routes` reads every route source).
     also_read: frozenset[str] = frozenset()
+    # `audit account --incremental`: zones the audit log says are unchanged come from the store.
+    incremental: Incremental | None = None
+    # Called with every zone read afresh and whole, for the store (`--incremental`).
+    remember: Callable[[StoredZone], None] | None = None
 
     def reads(self, source: str) -> bool:
         """Whether this source (`registry.SOURCES`) is read: a selected playbook needs it, or
@@ -105,6 +124,9 @@ async def audit(
         observed, failures = await gather_observed(gateway, zones, options.errors_since)
         for error in failures:
             analytics_errors.setdefault(error.resource, []).append(error)
+    reuse: Mapping[str, StoredZone] = {}
+    if options.incremental is not None:
+        reuse = (await decide_reuse(gateway, zones, options, options.incremental)).reuse
     pool = _probe_pool(options)
     hostname = selection.hostname if isinstance(selection, HostnameSelection) else None
     slots = asyncio.Semaphore(options.parallel)
@@ -121,6 +143,7 @@ async def audit(
                 tuple(analytics_errors.get(zone.name, ())),
                 pool,
                 hostname,
+                reuse.get(zone.id),
             )
         done += 1
         if progress is not None:
@@ -148,6 +171,67 @@ async def _zones(gateway: CloudflareGateway, selection: Selection) -> tuple[list
         return [], [ZoneReport(name=name, errors=(StageError("api", name, exc.message, exc.hint),))]
 
 
+async def decide_reuse(
+    gateway: CloudflareGateway, zones: Sequence[Zone], options: AuditOptions, incremental: Incremental
+) -> Decision:
+    """Read the audit log of every account with stored snapshots worth reusing, then decide
+    zone by zone (`cfremedy.incremental`). Any doubt about an account reads all its zones."""
+    now = datetime.now(UTC)
+    needed = frozenset(s for s in ZONE_SOURCES if options.reads(s))
+    candidates: dict[str, list[StoredZone]] = {}
+    for zone in zones:
+        kept = incremental.stored.get(zone.id)
+        if kept is not None and now - kept.read_at <= incremental.max_age and needed <= kept.sources:
+            candidates.setdefault(zone.account_id, []).append(kept)
+    if not candidates:
+        log.warning(
+            "incremental: no stored snapshot to start from (%s): auditing every zone in full;"
+            " the next run will be incremental",
+            "none stored yet" if not incremental.stored else "all older than --max-age or incomplete",
+        )
+
+    async def account_log(account_id: str, kept: list[StoredZone]) -> AccountLog:
+        since = log_since(kept) or now
+        try:
+            reaches, entries = await together(
+                gateway.audit_log_reaches(account_id, since), gateway.audit_log(account_id, since)
+            )
+        except AuthenticationFailed:
+            raise
+        except ApiError as exc:
+            return AccountLog(account_id, since, None, exc.message)
+        if not reaches:
+            return AccountLog(account_id, since, None, f"the audit log does not reach back to {iso_z(since)}")
+        return AccountLog(account_id, since, entries)
+
+    logs = await all_of(account_log(a, kept) for a, kept in sorted(candidates.items()))
+    for account_log_ in logs:
+        if account_log_.entries is None:
+            log.warning(
+                "incremental: %s; every zone of account %s is audited in full",
+                account_log_.problem,
+                account_log_.account_id,
+            )
+    decision = decide(
+        zones,
+        incremental.stored,
+        {a.account_id: a for a in logs},
+        needed=needed,
+        max_age=incremental.max_age,
+        now=now,
+    )
+    unattributed = sorted(
+        {e.resource_type or e.action or "unknown" for a in logs for e in changes_by_zone(a.entries or (), zones)[1]}
+    )
+    if unattributed:
+        log.warning(
+            "incremental: the audit log has changes that name no zone (%s): their accounts' zones are audited in full",
+            ", ".join(unattributed[:5]),
+        )
+    log.info("incremental: %s", decision.summary())
+    return decision
+
+
 def _probe_pool(options: AuditOptions) -> ProbePool | None:
     if options.probe is None or not options.probes:
         return None
@@ -164,10 +248,11 @@ async def audit_zone(
     errors: tuple[StageError, ...] = (),
     pool: ProbePool | None = None,
     hostname: str | None = None,
+    stored: StoredZone | None = None,
 ) -> ZoneReport:
     """One zone already looked up: its read failures become its report's errors."""
     try:
-        snapshot, read_errors = await read_zone(gateway, zone, options)
+        snapshot, read_errors = await read_zone(gateway, zone, options, stored)
     except AuthenticationFailed:
         raise  # the token itself is refused: every other zone would fail the same way
     except ApiError as exc:
@@ -203,14 +288,15 @@ class Extras:
 
 
 async def read_zone(
-    gateway: CloudflareGateway, zone: Zone, options: AuditOptions
+    gateway: CloudflareGateway, zone: Zone, options: AuditOptions, stored: StoredZone | None = None
 ) -> tuple[ZoneSnapshot, list[StageError]]:
     """Settings and DNS, plus what the selected playbooks and the probes need to know about
     the hostnames' real routes: rules, load balancers, tunnels.
 
     Those extra reads run next to the snapshot (same wall time) but a failure to read them,
     such as a token without "Origin Rules Read", costs only precision: it is reported, as a
-    warning naming what could not be seen, instead of failing the audit.
+    warning naming what could not be seen, instead of failing the audit. `stored`: the zone's
+    snapshot from an earlier run, to take instead of reading (`cfremedy.incremental`).
     """
     errors: list[StageError] = []
     if options.skip & SKIP_RULES and any(set(p.reads) & options.skip for p in options.playbooks):
@@ -221,13 +307,26 @@ async def read_zone(
                 "rules not read (--skip-rules): SSL modes, origin ports and timeouts were judged zone-wide",
             )
         )
-    snapshot, (rules, rule_errors), (balancing, balancing_errors) = await asyncio.gather(
-        gateway.snapshot(zone), _read_rules(gateway, zone, options), _read_balancing(gateway, zone, options)
-    )
-    snapshot = replace(snapshot, **rules, **balancing)
+    if stored is not None:
+        # Settings, records, rules and load balancers as stored; pools, their health and
+        # tunnels (the account's, and state the audit log does not record) read as always.
+        snapshot = decode(stored.data, zone)
+        balancing, balancing_errors = await _read_balancing(gateway, zone, options, known=snapshot.load_balancers)
+        rule_errors: list[StageError] = []
+    else:
+        read_at = datetime.now(UTC)
+        snapshot, (rules, rule_errors), (balancing, balancing_errors) = await together(
+            gateway.snapshot(zone), _read_rules(gateway, zone, options), _read_balancing(gateway, zone, options)
+        )
+        snapshot = replace(snapshot, **rules)
+    snapshot = replace(snapshot, **balancing)
     tunnels, tunnel_errors = await _read_tunnels(gateway, snapshot, options)
     snapshot = replace(snapshot, **tunnels)
-    return snapshot, errors + rule_errors + balancing_errors + tunnel_errors
+    read_errors = rule_errors + balancing_errors + tunnel_errors
+    if stored is None and options.remember is not None and not read_errors:
+        # Only a whole read is worth keeping: one missing a source would be read again anyway.
+        options.remember(stored_zone(snapshot, read_at, (s for s in ZONE_SOURCES if getattr(snapshot, s) is not None)))
+    return snapshot, errors + read_errors
 
 
 async def _optional(read: Awaitable[T], stage: str, zone: Zone, consequence: str) -> tuple[T | None, list[StageError]]:
@@ -285,7 +384,7 @@ async def _read_rules(
             zone,
             "Cache Rules were not seen: timeouts were judged by the zone setting alone",
         )
-    done = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    done = dict(zip(reads, await all_of(reads.values()), strict=True))
     found: dict[str, Any] = {}
     for _, failures in done.values():
         errors += failures
@@ -301,11 +400,12 @@ async def _read_rules(
 
 
 async def _read_balancing(
-    gateway: CloudflareGateway, zone: Zone, options: AuditOptions
+    gateway: CloudflareGateway, zone: Zone, options: AuditOptions, known: tuple[LoadBalancer, ...] | None = None
 ) -> tuple[dict[str, Any], list[StageError]]:
     """The account's pools and what references them (once per account): the zone's load
     balancers are read only when a load balancer of the zone uses one of them (no pool, no load
-    balancer), and each pool they use has its health read once per run."""
+    balancer), and each pool they use has its health read once per run. `known`: the zone's
+    load balancers from a stored snapshot, taken instead of reading them."""
     if not options.reads("load_balancers"):
         return {}, []
     unseen = "load-balanced hostnames were judged by their DNS records"
@@ -313,24 +413,27 @@ async def _read_balancing(
         gateway.once(("pools", zone.account_id), lambda: gateway.pools(zone.account_id)), "routes", zone, unseen
     )
     if pools is None:
-        return {}, errors
+        return {"load_balancers": None}, errors
     if not pools:
         return {"pools": pools, "load_balancers": ()}, errors
 
     async def referrers() -> frozenset[str]:
-        names = await asyncio.gather(*(gateway.pool_referrers(zone.account_id, p.id) for p in pools))
+        names = await all_of(gateway.pool_referrers(zone.account_id, p.id) for p in pools)
         return frozenset(n for group in names for n in group)
 
     hostnames, more = await _optional(
         gateway.once(("pool_referrers", zone.account_id), referrers), "routes", zone, unseen
     )
     if hostnames is None:
-        return {"pools": pools}, errors + more
+        return {"pools": pools, "load_balancers": None}, errors + more
     if not any(h == zone.name or h.endswith("." + zone.name) for h in hostnames):
         return {"pools": pools, "load_balancers": ()}, errors + more
-    balancers, more = await _optional(gateway.load_balancers(zone), "routes", zone, unseen)
+    if known is not None:
+        balancers: tuple[LoadBalancer, ...] | None = known
+    else:
+        balancers, more = await _optional(gateway.load_balancers(zone), "routes", zone, unseen)
     if balancers is None:
-        return {"pools": pools}, errors + more
+        return {"pools": pools, "load_balancers": None}, errors + more
     referenced = {p for lb in balancers for p in lb.pool_ids}
     by_id = {p.id: p for p in pools}
 
@@ -350,7 +453,7 @@ async def _read_balancing(
             origins=tuple(replace(o, healthy=origins.get(o.address.lower())) for o in pool.origins),
         ), failures
 
-    checked = await asyncio.gather(*(health(by_id[p]) for p in sorted(referenced) if p in by_id))
+    checked = await all_of(health(by_id[p]) for p in sorted(referenced) if p in by_id)
     updated = {pool.id: pool for pool, _ in checked}
     return {"pools": tuple(updated.get(p.id, p) for p in pools), "load_balancers": balancers}, [
         *errors,
@@ -388,7 +491,7 @@ async def _read_tunnels(
         )
         return (replace(tunnel, ingress=rules) if rules is not None else tunnel), failures
 
-    checked = await asyncio.gather(*(ingress(t) for t in tunnels))
+    checked = await all_of(ingress(t) for t in tunnels)
     return {"tunnels": tuple(t for t, _ in checked)}, [*errors, *(e for _, failures in checked for e in failures)]
 
 
@@ -483,7 +586,7 @@ async def judge(
     """Build the routes, probe, read the extras, assemble the facts, run the playbooks: every
     audit's last step."""
     routes = build_routes(snapshot)
-    probes, extras = await asyncio.gather(
+    probes, extras = await together(
         gather_probes(routes, options, pool, hostname), gather_extras(gateway, snapshot, options)
     )
     facts = ZoneFacts(

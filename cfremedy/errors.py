@@ -76,5 +76,6 @@ class Refused(CfremedyError):
 def first_validation_error(exc: Any) -> str:
     """`where: what` for the first problem pydantic found, e.g. `zones.e.com.seconds: ...`."""
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    # A key with a control character is shown escaped: it names the problem, not a terminal command.
+    where = ".".join(str(p) if str(p).isprintable() else repr(p) for p in first["loc"]) or "(top level)"
     return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cfremedy.errors import UsageError
+from cfremedy.redaction import redact
 
 # A generous bound for an inventory, a config, a plan or a report; far beyond any real one,
 # and small enough that `--inventory /dev/zero` fails at once instead of eating the memory.
@@ -64,14 +65,15 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def write_private(path: Path, text: str, what: str) -> None:
-    """Write `text` to a file only its owner can read (0600), also when it already exists."""
+    """Write `text`, with any secret masked, to a file only its owner can read (0600), also
+    when it already exists."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 fd = -1
-                handle.write(text)
+                handle.write(redact(text))
         finally:
             if fd >= 0:
                 os.close(fd)

@@ -12,12 +12,13 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.files import read_toml
+from cfremedy.hostnames import ascii_hostname
 from cfremedy.models import frozen_mapping, normalise_name
 
 
@@ -57,8 +58,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _host(name: str) -> str:
+    ascii_hostname(name)  # checked here; converted after the duplicate check (`_names`)
+    return name
+
+
+HostName = Annotated[str, AfterValidator(_host)]
+
+
 class _SlowEndpointModel(_Strict):
-    hostname: str = Field(min_length=1)
+    hostname: HostName
     path: str = "/"
     # strict: "300" or true is a typo to report, not a number to guess; no infinity either
     seconds: float = Field(gt=0, strict=True, allow_inf_nan=False)
@@ -66,7 +75,7 @@ class _SlowEndpointModel(_Strict):
 
 class _ZoneModel(_Strict):
     # an empty list would silently switch the mismatch check off for that hostname
-    origins: dict[str, list[str]] = Field(default_factory=dict)
+    origins: dict[HostName, list[str]] = Field(default_factory=dict)
     slow_endpoints: list[_SlowEndpointModel] = Field(default_factory=list)
     allowlist_files: list[str] = Field(default_factory=list)
 
@@ -95,14 +104,15 @@ class _ZoneModel(_Strict):
 
 
 class _InventoryModel(_Strict):
-    zones: dict[str, _ZoneModel] = Field(default_factory=dict)
+    zones: dict[HostName, _ZoneModel] = Field(default_factory=dict)
 
 
 def _no_duplicates(keys: Mapping[str, Any], where: str, source: str) -> None:
-    """Names differing only in case or a trailing dot would silently overwrite each other."""
+    """Names differing only in case, a trailing dot or their Unicode/ASCII spelling would
+    silently overwrite each other."""
     seen: dict[str, str] = {}
     for key in keys:
-        other = seen.setdefault(normalise_name(key), key)
+        other = seen.setdefault(ascii_hostname(key), key)
         if other != key:
             raise UsageError(f"{source}: {where}: {other!r} and {key!r} name the same host")
 
@@ -122,15 +132,15 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory", base_dir
     for name, zone in model.zones.items():
         _no_duplicates(zone.origins, f"zones.{name}.origins", source)
     zones = {
-        normalise_name(name): ZoneInventory(
+        ascii_hostname(name): ZoneInventory(
             origins=frozen_mapping(
                 {
-                    normalise_name(h): tuple(str(ipaddress.ip_address(a)) for a in addrs)
+                    ascii_hostname(h): tuple(str(ipaddress.ip_address(a)) for a in addrs)
                     for h, addrs in zone.origins.items()
                 }
             ),
             slow_endpoints=tuple(
-                SlowEndpoint(normalise_name(s.hostname), s.path, s.seconds) for s in zone.slow_endpoints
+                SlowEndpoint(ascii_hostname(s.hostname), s.path, s.seconds) for s in zone.slow_endpoints
             ),
             allowlist_files=tuple(_resolve(p, base_dir) for p in zone.allowlist_files),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from typing import Any
 
 from cfremedy.errors import UsageError
 from cfremedy.models import Change, utc_now_iso
+from cfremedy.redaction import redact
 from cfremedy.report import change_dict, change_from_dict
 
 SCHEMA_VERSION = 2  # 2: audits.ok (a failed audit is history, never a baseline)
@@ -147,6 +149,10 @@ class Journal:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created 0600 before SQLite opens it: it holds plans and reports, and SQLite gives
+            # its -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            path.chmod(0o600)  # a database from an older version, or a pre-existing 0755 state dir
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(
@@ -164,8 +170,6 @@ class Journal:
         except UsageError:
             self._db.close()
             raise
-        if path.exists():
-            path.chmod(0o600)  # it holds plans and reports; a pre-existing state dir may be 0755
 
     def _open(self, path: Path) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -223,7 +227,7 @@ class Journal:
             self._db.executemany(
                 "INSERT INTO entries (run_id, seq, change, state, updated_at) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (run_id, seq, json.dumps(change_dict(c), sort_keys=True), ChangeState.PENDING.value, now)
+                    (run_id, seq, redact(json.dumps(change_dict(c), sort_keys=True)), ChangeState.PENDING.value, now)
                     for seq, c in enumerate(changes)
                 ],
             )
@@ -235,7 +239,7 @@ class Journal:
         with self._transaction():
             self._db.executemany(
                 "UPDATE entries SET state = ?, detail = ?, updated_at = ? WHERE run_id = ? AND seq = ?",
-                [(state.value, detail, _now(), run_id, seq) for seq in seq_list],
+                [(state.value, redact(detail), _now(), run_id, seq) for seq in seq_list],
             )
 
     def finish_run(self, run_id: str) -> None:
@@ -298,7 +302,7 @@ class Journal:
         with self._transaction():
             self._db.execute(
                 "INSERT INTO audits (id, scope, started_at, report, ok) VALUES (?, ?, ?, ?, ?)",
-                (audit_id, scope, _now(), json.dumps(report, sort_keys=True), int(ok)),
+                (audit_id, scope, _now(), redact(json.dumps(report, sort_keys=True)), int(ok)),
             )
         return audit_id
 

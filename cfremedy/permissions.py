@@ -37,6 +37,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Load Balancers Read": ("#load_balancers:read",),
     "Load Balancing: Monitors and Pools Read": ("#load_balancing_pools:read",),
     "Cloudflare Tunnel Read": ("#cloudflare_tunnel:read",),
+    # The account's audit log (`audit account --incremental`): the document names no key for it;
+    # `#organization:read` is the key it gives the account's other reads.
+    "Account Settings Read": ("#organization:read",),
 }
 
 # The group a user must add to get a key: the least-privileged group that grants it.

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cfremedy.redaction import register_secret
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
@@ -27,6 +30,9 @@ class Settings(BaseSettings):
     # masked, so it cannot end up in a log line or an error by accident.
     api_token: SecretStr | None = Field(default=None, validation_alias="CLOUDFLARE_API_TOKEN")
     base_url: str = Field(default=DEFAULT_BASE_URL, validation_alias="CLOUDFLARE_BASE_URL")
+    # Seconds one API request may take, whole (and the retry budget when the network fails);
+    # None: the transport's default (30 s).
+    api_timeout: float | None = Field(default=None, gt=0, le=600, validation_alias="CFREMEDY_API_TIMEOUT")
     state_dir: Path = Field(default_factory=default_state_dir, validation_alias="CFREMEDY_STATE_DIR")
     inventory: Path | None = Field(default=None, validation_alias="CFREMEDY_INVENTORY")
     playbooks_dir: Path | None = Field(default=None, validation_alias="CFREMEDY_PLAYBOOKS_DIR")
@@ -54,10 +60,42 @@ class Settings(BaseSettings):
 
     @field_validator("api_token", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _usable_token(cls, value: object) -> object:
+        """Surrounding whitespace (a CRLF file, a pasted newline) is dropped; a token with any
+        other control or non-ASCII character is refused, without ever being echoed: sent as a
+        header, it would be quoted back by the HTTP library in its error."""
+        if not isinstance(value, str):
+            return value
+        register_secret(value)  # before anything can fail and print it
+        token = value.strip()
+        if not token:
+            return None
+        if not all(0x21 <= ord(c) <= 0x7E for c in token):
+            raise ValueError(
+                "the token contains a control, space or non-ASCII character; a Cloudflare API token"
+                " is letters, digits, '-' and '_' only (was it copied with something else?)"
+            )
+        return token
 
     @field_validator("base_url")
     @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
+    def _plain_api_url(cls, value: str) -> str:
+        """An http(s) URL without credentials: the token goes in CLOUDFLARE_API_TOKEN only."""
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError:
+            raise ValueError("not a URL (expected e.g. https://api.cloudflare.com/client/v4)") from None
+        if parts.username is not None or parts.password is not None:
+            for secret in (parts.username, parts.password, parts.netloc.rpartition("@")[0]):
+                register_secret(secret)
+            raise ValueError(
+                "a user name or password in the URL (user:password@host) is refused:"
+                " put the token in CLOUDFLARE_API_TOKEN and leave it out of the URL"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL such as https://api.cloudflare.com/client/v4")
+        if any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
+            raise ValueError("the URL contains a control, space or non-ASCII character")
         return value.rstrip("/")

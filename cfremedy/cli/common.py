@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import stat
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import SecretStr, ValidationError
 
-from cfremedy.cli.console import register_secret, report_error, setup_logging
+from cfremedy.cli.console import report_error, setup_logging
 from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.ratelimit import DEFAULT_RATE, Rate
 from cfremedy.settings import Settings
@@ -48,7 +50,14 @@ def list_format(option: ListFormat | None) -> str:
 
 
 Verbose = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, show_default=False, help="More detail on stderr (-vv: HTTP too).")
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="More detail on stderr (-vv: every HTTP request too; -vvv: library tracebacks too).",
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 RateLimitOpt = Annotated[
@@ -61,14 +70,38 @@ RateLimitOpt = Annotated[
 ]
 
 
+DOTENV = Path(".env")
+DOTENV_LIMIT = 1024 * 1024  # bytes: a .env is a few lines; more is a mistake (or /dev/zero)
+
+
 def load_settings() -> Settings:
+    """The environment and `.env`; anything unusable in them is a usage error (exit 2) naming
+    what to fix, never a crash, and never an echo of the token."""
+    _check_dotenv(DOTENV)
     try:
         settings = Settings()
     except ValidationError as exc:
         raise UsageError(f"bad configuration: {first_validation_error(exc)}") from None
-    if settings.api_token is not None:
-        register_secret(settings.api_token.get_secret_value())
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {DOTENV.resolve()}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {DOTENV.resolve()}: {exc.strerror or exc}") from None
     return settings
+
+
+def _check_dotenv(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot read {path.resolve()}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"cannot read {path.resolve()}: not a regular file")
+    if info.st_size > DOTENV_LIMIT:
+        raise UsageError(f"{path.resolve()} is {info.st_size:,} bytes: too large for a .env file (at most 1 MiB)")
+    if b"\0" in path.read_bytes():
+        raise UsageError(f"cannot read {path.resolve()}: binary content, not a .env file")
 
 
 def require_token(settings: Settings) -> SecretStr:
@@ -87,7 +120,9 @@ def gateway_for(settings: Settings, rate: Rate = DEFAULT_RATE) -> CloudflareGate
     from cfremedy.gateway import CloudflareGateway
     from cfremedy.ratelimit import RateLimiter
 
-    return CloudflareGateway(require_token(settings), settings.base_url, limiter=RateLimiter(rate))
+    return CloudflareGateway(
+        require_token(settings), settings.base_url, timeout=api_timeout(settings), limiter=RateLimiter(rate)
+    )
 
 
 def writable_gateway_for(settings: Settings) -> WritableGateway:
@@ -95,7 +130,15 @@ def writable_gateway_for(settings: Settings) -> WritableGateway:
     from cfremedy.gateway import WritableGateway
     from cfremedy.ratelimit import RateLimiter
 
-    return WritableGateway(require_token(settings), settings.base_url, limiter=RateLimiter(DEFAULT_RATE))
+    return WritableGateway(
+        require_token(settings), settings.base_url, timeout=api_timeout(settings), limiter=RateLimiter(DEFAULT_RATE)
+    )
+
+
+def api_timeout(settings: Settings) -> float:
+    from cfremedy.gateway.transport import DEFAULT_TIMEOUT
+
+    return settings.api_timeout or DEFAULT_TIMEOUT
 
 
 def parse_rate(text: str) -> Rate:

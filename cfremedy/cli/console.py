@@ -1,8 +1,8 @@
 """Where the CLI's words go: the report to stdout, everything else to stderr, no secret anywhere.
 
-The token is a `SecretStr` everywhere it travels, but a library could still echo it back (an
-exception quoting a header, a debug log of a request). So every line written to stderr passes
-through `redact`, which replaces every known secret value, as a last line of defence.
+Both streams pass through `redaction.redact`, which masks the token in any form, as a last line
+of defence. Library log lines (-vv) also have cookie and credential header values masked, and
+their tracebacks for errors cfremedy handles are only shown at -vvv.
 """
 
 from __future__ import annotations
@@ -14,31 +14,38 @@ import traceback
 from collections.abc import Iterable
 
 from cfremedy.errors import EXIT_INTERNAL, CfremedyError
+from cfremedy.redaction import redact, redact_headers
 
-_SECRETS: set[str] = set()
-MASK = "********"
-
-
-def register_secret(value: str | None) -> None:
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in _SECRETS:
-        text = text.replace(secret, MASK)
-    return text
+LIBRARY_TRACEBACKS = 3  # the verbosity at which a library's logged tracebacks are shown
 
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return redact(redact_headers(super().format(record)))
+
+
+class _QuietLibraries(logging.Filter):
+    """A library's debug line keeps its message but not its traceback below -vvv: the SDK logs
+    one for every failed request, which cfremedy already reports in one line."""
+
+    def __init__(self, verbosity: int) -> None:
+        super().__init__()
+        self.verbosity = verbosity
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbosity < LIBRARY_TRACEBACKS and not record.name.startswith("cfremedy"):
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return True
 
 
 def setup_logging(verbosity: int, quiet: bool = False) -> None:
-    """-q: warnings only; default: cfremedy's progress; -v: cfremedy debug; -vv: libraries too."""
+    """-q: warnings only; default: cfremedy's progress; -v: cfremedy debug; -vv: libraries too;
+    -vvv: their tracebacks too."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("cfremedy: %(message)s"))
+    handler.addFilter(_QuietLibraries(verbosity))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
@@ -65,7 +72,7 @@ def terminal_width() -> int:
 
 def out(text: str) -> None:
     """The report: the only thing that goes to stdout."""
-    sys.stdout.write(text)
+    sys.stdout.write(redact(text))
     sys.stdout.flush()
 
 

@@ -47,6 +47,7 @@ def _needs(playbooks: Sequence[Playbook]) -> dict[str, str]:
             add(group, "apply, rollback", playbook.id)
     add("Analytics Read", "errors zone")
     add("Analytics Read", "audit", "--errors-since")
+    add("Account Settings Read", "audit account", "--incremental: the audit log")
     return {
         group: "; ".join(f"{use} ({', '.join(details)})" if details else use for use, details in uses.items())
         for group, uses in needs.items()

@@ -35,6 +35,7 @@ from cfremedy.cli.common import (
     ListFormatOpt,
     Quiet,
     Verbose,
+    api_timeout,
     command,
     list_format,
     load_settings,
@@ -81,7 +82,9 @@ def _ranges(settings: Settings, packaged: bool) -> tuple[tuple[IPNetwork, ...], 
         # GET /ips is public: no token needed (the gateway sends none with it), so a missing
         # CLOUDFLARE_API_TOKEN is fine here, unlike for every command that reads a zone.
         token = settings.api_token or SecretStr("")
-        async with CloudflareGateway(token, settings.base_url, limiter=RateLimiter(DEFAULT_RATE)) as gateway:
+        async with CloudflareGateway(
+            token, settings.base_url, timeout=api_timeout(settings), limiter=RateLimiter(DEFAULT_RATE)
+        ) as gateway:
             return await gateway.cloudflare_ips()
 
     ranges = run_async(go())

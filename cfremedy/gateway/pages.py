@@ -5,7 +5,7 @@ empty page, so a server that keeps answering the same full page would loop forev
 server that keeps inventing pages (fresh ids, `total_pages` always one more) would too. We
 stop at `total_pages`, once `total_count` items are in, on an empty page, on a page identical
 to one already seen, and refuse, with a clear error, a list that runs past the pages its own
-`total_count` allows.
+`total_count` allows or whose `total_pages` grows on every page.
 
 Once page 1 has told us `total_pages`, the remaining pages may be fetched concurrently
 (`concurrency`): a 100,000-record zone is 20 pages, and waiting for each in turn is the
@@ -26,6 +26,9 @@ from cfremedy.errors import ApiError
 log = logging.getLogger("cfremedy.gateway")
 
 MAX_PAGES = 10_000  # a last resort against a server that pages forever without a total_count
+# A list can grow while it is read (a record added), but not by a page on every page we read:
+# an end that moves this many pages in a row is a server inventing pages.
+MAX_MOVES = 5
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ async def paginate(
     seen_pages: set[tuple[str, ...]] = set()
     ahead: dict[int, asyncio.Future[Any]] = {}
     last_ahead = 1  # pages up to this one may be fetched ahead
+    end = _End(what)
     try:
         for number in _numbers():
             body = await (ahead.pop(number) if number in ahead else fetch(number))
@@ -111,6 +115,7 @@ async def paginate(
                     f"the API kept paging {what} past the {page.total_count} item(s)"
                     f" it announced (page {number} of at most {allowed}); stopping"
                 )
+            end.check(page.total_pages)
             if page.total_pages is not None and number >= page.total_pages:
                 break
             if page.total_count is not None and len(collected) >= page.total_count:
@@ -130,6 +135,27 @@ async def paginate(
         if ahead:
             await asyncio.gather(*ahead.values(), return_exceptions=True)
     return list(collected.values())
+
+
+class _End:
+    """Where the list says it ends, page after page: refuse an end that always moves on."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.last: int | None = None
+        self.moves = 0
+
+    def check(self, total_pages: int | None) -> None:
+        if total_pages is None:
+            return
+        moved = self.last is not None and total_pages > self.last
+        self.moves = self.moves + 1 if moved else 0
+        self.last = total_pages
+        if self.moves >= MAX_MOVES:
+            raise ApiError(
+                f"the API moved the end of {self.what} further on {self.moves} pages in a row"
+                f" (now {total_pages} pages): it keeps inventing pages; stopping"
+            )
 
 
 def _numbers() -> Iterator[int]:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from cfremedy.errors import ApiError
 from cfremedy.models import (
+    AuditEntry,
     CacheRule,
     DnsRecord,
     IngressRule,
@@ -354,4 +355,25 @@ def ingress_rules(result: dict[str, Any]) -> tuple[IngressRule, ...] | None:
         )
         for r in rules
         if isinstance(r, dict)
+    )
+
+
+def audit_entry(data: dict[str, Any]) -> AuditEntry:
+    """Tolerant of missing parts (the document requires none): an entry that names no zone is
+    judged by its resource type (`cfremedy.incremental`)."""
+    action = _object(data.get("action"))
+    resource = _object(data.get("resource"))
+    metadata = _object(data.get("metadata"))
+    when = data["when"]
+    if not isinstance(when, str) or not when:
+        raise ValueError(f"`when` is {when!r}, not a time")
+    return AuditEntry(
+        id=str(data.get("id") or ""),
+        when=when,
+        action=str(action.get("type") or ""),
+        succeeded=action.get("result") is not False,
+        resource_type=str(resource.get("type") or ""),
+        resource_id=str(resource.get("id") or ""),
+        zone_name=normalise_name(str(metadata.get("zone_name") or "")),
+        zone_id=str(metadata.get("zone_id") or metadata.get("zone_tag") or ""),
     )

@@ -9,6 +9,7 @@ construction (`WritableGateway`, in `writes.py`, is what apply and rollback open
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ from cfremedy.gateway import parse
 from cfremedy.gateway.pages import envelope, paginate
 from cfremedy.gateway.transport import DEFAULT_RETRY, Op, RetryPolicy, Transport, error_codes
 from cfremedy.models import (
+    AuditEntry,
     CacheRule,
     DnsRecord,
     IngressRule,
@@ -42,6 +44,7 @@ from cfremedy.models import (
     normalise_name,
 )
 from cfremedy.ratelimit import RateLimiter
+from cfremedy.tasks import together
 
 log = logging.getLogger("cfremedy.gateway")
 
@@ -61,6 +64,7 @@ RULE_PHASES = {
     CACHE_RULES_PHASE: ("Cache Rules", "Cache Rules Read"),
 }
 TUNNELS_PER_PAGE = 100
+AUDIT_LOG_PER_PAGE = 1000  # the API's maximum
 # A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
 _NO_ROUTE_CODES = frozenset({7000, 7003})
 
@@ -106,6 +110,12 @@ class CloudflareGateway:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        # A shared read nobody waits for any more (every zone that asked failed) ends here,
+        # not after the client it uses is closed.
+        pending = [f for f in self._shared.values() if not f.done()]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._transport.close()
 
     @property
@@ -220,7 +230,7 @@ class CloudflareGateway:
         requests for up to 5,000 records. `ssl_rules` stays None (not read): the audit adds
         them when a playbook needs them, and decides what a failure to read them means."""
         started = time.monotonic()
-        (values, editable), records = await asyncio.gather(self.settings(zone), self.dns_records(zone))
+        (values, editable), records = await together(self.settings(zone), self.dns_records(zone))
         log.debug(
             "read %s: %d settings, %d DNS records in %.2f s",
             zone.name,
@@ -351,6 +361,36 @@ class CloudflareGateway:
             per_page=TUNNELS_PER_PAGE,
         )
         return tuple(parse.convert(parse.tunnel, item, what) for item in items)
+
+    async def audit_log(self, account_id: str, since: datetime) -> tuple[AuditEntry, ...]:
+        """Every entry of the account's audit log from `since` on, oldest first."""
+        what = f"the audit log of account {account_id}"
+        # The OpenAPI document names no permission for the audit log; this group reads account settings.
+        op = Op(f"read {what}", "Account Settings Read")
+        path = f"/accounts/{account_id}/audit_logs"
+        params = {"since": iso_z(since), "direction": "asc", "per_page": AUDIT_LOG_PER_PAGE}
+        items = await paginate(
+            lambda n: self._transport.get(op, path, {**params, "page": n}),
+            what=what,
+            key=lambda e: str(e.get("id") or json.dumps(e, sort_keys=True)),
+            per_page=AUDIT_LOG_PER_PAGE,
+        )
+        return tuple(parse.convert(parse.audit_entry, item, f"an entry of {what}") for item in items)
+
+    async def audit_log_reaches(self, account_id: str, moment: datetime) -> bool:
+        """Whether the account's audit log holds anything from before `moment`: if it does not,
+        it may not reach back that far (it is kept for a limited time), and nothing can be
+        concluded from its silence since."""
+        what = f"read the audit log of account {account_id}"
+        body = await self._transport.get(
+            Op(what, "Account Settings Read"),
+            f"/accounts/{account_id}/audit_logs",
+            {"before": iso_z(moment), "direction": "desc", "per_page": 1},
+        )
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return bool(items)
 
     async def tunnel_ingress(self, account_id: str, tunnel_id: str) -> tuple[IngressRule, ...] | None:
         """A remote-managed tunnel's ingress rules (None when the API holds no configuration)."""

@@ -6,6 +6,12 @@ burning the remaining attempts; we wait what the API says, up to
 `RetryPolicy.max_retry_after`. Every failure becomes one `ApiError` naming what failed and
 what to do (a missing permission is named), and the token never appears in any of it.
 
+Time is bounded twice. Each attempt has a whole-request deadline (`timeout`, connection and
+body together): httpx's own timeouts are per read, so a body trickled a few bytes at a time
+never tripped them. And network failures (no connection, a deadline passed) are retried only
+while the call is younger than `timeout`: a blackholed API gives up after about 30 s, not
+after four full timeouts.
+
 A transport opened without `allow_writes` refuses to send a write. That is the second guard:
 the first is that write methods only exist on `WritableGateway`, which only apply and rollback
 open.
@@ -41,6 +47,8 @@ log = logging.getLogger("cfremedy.gateway")
 T = TypeVar("T")
 
 GRAPHQL_RATE = Rate(250, 300.0)  # under GraphQL Analytics' 300 queries per 5 minutes
+DEFAULT_TIMEOUT = 30.0  # seconds: one attempt's deadline, and the retry budget for network failures
+CONNECT_TIMEOUT = 6.0  # seconds to establish a connection: the API answers a handshake in well under one
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,30 @@ def _retry_after(exc: cloudflare.APIStatusError) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class DeadlinePassed(Exception):
+    """An attempt had no complete answer within the whole-request deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete answer within {seconds:g} s")
+
+
 def _describe(exc: Exception) -> str:
+    """What went wrong, in words: httpx's timeouts carry no message of their own."""
     if isinstance(exc, cloudflare.APIStatusError):
         return error_detail(exc)
-    cause = exc.__cause__ or exc.__context__
-    return f"{type(exc).__name__}: {cause or exc}"
+    if isinstance(exc, DeadlinePassed):
+        return str(exc)
+    cause = exc.__cause__ or exc.__context__ or exc
+    if isinstance(cause, httpx.ConnectTimeout):
+        return "no connection could be established (connect timed out)"
+    if isinstance(cause, httpx.TimeoutException):
+        return f"the answer stopped coming ({type(cause).__name__})"
+    text = str(cause).strip()
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def _network(exc: Exception) -> bool:
+    return isinstance(exc, (cloudflare.APIConnectionError, DeadlinePassed))
 
 
 class Transport:
@@ -108,7 +135,7 @@ class Transport:
         token: SecretStr | None,
         base_url: str,
         *,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         allow_writes: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -136,7 +163,7 @@ class Transport:
             api_token=self._token.get_secret_value() if self._token is not None else "",
             base_url=self.base_url,
             max_retries=0,  # retries are ours, see the module docstring
-            timeout=self._timeout,
+            timeout=httpx.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout)),
             http_client=http_client,
         )
         # The SDK also reads CLOUDFLARE_API_KEY/EMAIL from the environment and would prefer them
@@ -166,19 +193,25 @@ class Transport:
     async def call(self, op: Op, send: Callable[[], Awaitable[T]]) -> T:
         if op.write and not self.allow_writes:
             raise WritesNotAllowed(f"refusing to {op.what}: this session is read-only")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         attempt = 0
         while True:
             attempt += 1
             if self._limiter is not None:
                 await self._limiter.acquire()
+            failure: Exception
             try:
-                return await send()
+                async with asyncio.timeout(self._timeout):
+                    return await send()
             except cloudflare.APIError as exc:
                 failure = exc
+            except TimeoutError:
+                failure = DeadlinePassed(self._timeout)
             finally:
                 if self._limiter is not None:
                     self._limiter.release()  # before any wait below: that is not API traffic
-            wait = self._retry_wait(op, failure, attempt)
+            wait = self._retry_wait(op, failure, attempt, loop.time() - started)
             if isinstance(failure, cloudflare.RateLimitError) and self._limiter is not None:
                 self._limiter.pause(wait)  # every task holds off, not only this one
             else:
@@ -204,9 +237,21 @@ class Transport:
         request = getattr(self.client, method.lower())
         return await self.call(op, lambda: request(path, body=body, cast_to=object))
 
-    def _retry_wait(self, op: Op, exc: cloudflare.APIError, attempt: int) -> float:
+    def _retry_wait(self, op: Op, exc: Exception, attempt: int, elapsed: float) -> float:
         """How long to wait before trying again, or the clear error that ends the call."""
         last = attempt >= self._retry.attempts
+        if _network(exc):
+            # Whether a failed write landed is unknown: retrying it is the caller's decision,
+            # after re-reading the value. Reads are always safe to retry, within the budget.
+            if op.write:
+                raise WriteOutcomeUnknown(
+                    f"no answer to the request to {op.what} ({_describe(exc)}); it may or may not have been applied"
+                ) from None
+            pause = self._backoff(attempt)
+            if last or elapsed + pause >= self._timeout:
+                raise self._unreachable(op, exc, attempt, elapsed) from None
+            log.warning("transient failure while trying to %s (%s); retrying in %.1f s", op.what, _describe(exc), pause)
+            return pause
         if isinstance(exc, cloudflare.RateLimitError):
             wait = _retry_after(exc)
             if last or (wait is not None and wait > self._retry.max_retry_after):
@@ -232,15 +277,13 @@ class Transport:
             ) from None
         if isinstance(exc, cloudflare.NotFoundError):
             raise NotFound(f"not found while trying to {op.what} ({error_detail(exc)})") from None
-        if isinstance(exc, (cloudflare.InternalServerError, cloudflare.APIConnectionError)):
-            # Whether a failed write landed is unknown: retrying it is the caller's decision,
-            # after re-reading the value. Reads are always safe to retry.
+        if isinstance(exc, cloudflare.InternalServerError):
             if op.write:
                 raise WriteOutcomeUnknown(
                     f"no answer to the request to {op.what} ({_describe(exc)}); it may or may not have been applied"
                 ) from None
             if last:
-                raise self._failure(op, exc) from None
+                raise ApiError(f"Cloudflare API failed to {op.what} ({_describe(exc)})") from None
             wait = self._backoff(attempt)
             log.warning("transient failure while trying to %s (%s); retrying in %.1f s", op.what, _describe(exc), wait)
             return wait
@@ -251,10 +294,15 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         return float(self._retry.backoff * 2 ** (attempt - 1))
 
-    def _failure(self, op: Op, exc: Exception) -> ApiError:
-        if isinstance(exc, cloudflare.APIConnectionError):
+    def _unreachable(self, op: Op, exc: Exception, attempts: int, elapsed: float) -> ApiUnreachable:
+        tried = f"{attempts} attempt(s) in {elapsed:.0f} s" if attempts > 1 else "1 attempt"
+        if isinstance(exc, DeadlinePassed):
             return ApiUnreachable(
-                f"cannot reach the Cloudflare API at {self.base_url} to {op.what} ({_describe(exc)})",
-                hint="check the network, a proxy, or CLOUDFLARE_BASE_URL",
+                f"the Cloudflare API at {self.base_url} did not answer in time to {op.what}"
+                f" ({tried}; {_describe(exc)})",
+                hint="a slow network or a proxy holding the answer; raise CFREMEDY_API_TIMEOUT if the API is just slow",
             )
-        return ApiError(f"Cloudflare API failed to {op.what} ({_describe(exc)})")
+        return ApiUnreachable(
+            f"cannot reach the Cloudflare API at {self.base_url} to {op.what} ({tried}; {_describe(exc)})",
+            hint="check the network, a proxy, or CLOUDFLARE_BASE_URL",
+        )

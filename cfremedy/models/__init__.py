@@ -4,6 +4,7 @@ Everything here is immutable so a playbook can never change what another playboo
 so a snapshot can be cached, compared and serialised without defensive copies.
 """
 
+from cfremedy.models.changes import AuditEntry
 from cfremedy.models.common import (
     IPNetwork,
     Severity,
@@ -43,6 +44,7 @@ from cfremedy.models.snapshot import (
 __all__ = [
     "TUNNEL_SUFFIX",
     "AllowlistFile",
+    "AuditEntry",
     "CacheRule",
     "IngressRule",
     "LoadBalancer",

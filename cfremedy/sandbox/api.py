@@ -72,12 +72,13 @@ import io
 import json
 import random
 import re
+import secrets
 import socket
 import struct
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -91,7 +92,7 @@ from cfremedy.sandbox.envelope import (
     too_many_requests,
 )
 from cfremedy.sandbox.errors import ERR_AUTH, ERR_MALFORMED_JSON, SandboxError, zone_not_found
-from cfremedy.sandbox.faults import ArmedFault, RateLimiter
+from cfremedy.sandbox.faults import ANSWER_FAULTS, ArmedFault, RateLimiter, alter_answer, html_page, trickle
 from cfremedy.sandbox.loopback import LoopbackServer, TrackedHandler
 from cfremedy.sandbox.routes import ROUTES, resolve
 from cfremedy.sandbox.routing import Call, Route
@@ -112,7 +113,7 @@ class LoggedRequest:
     query: dict[str, str]
     status: int  # 0 when the connection was reset
     token: str | None  # the token's scenario name, never its value
-    fault: str | None  # "429", "500", "403", "reset" or None
+    fault: str | None  # the fault's kind ("429", "reset", "odd", ...) or None
     body: Any | None  # the parsed JSON request body
     at: float  # time.time() when the request was logged
 
@@ -126,16 +127,20 @@ class _RequestHandler(TrackedHandler):
 
     do_POST = do_PATCH = do_PUT = do_DELETE = do_GET  # noqa: N815
 
-    def write_reply(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body).encode()
+    def write_reply(self, reply: Reply, bytes_per_second: float | None = None) -> None:
+        """Send a reply; with `bytes_per_second`, its body a few bytes at a time (a trickle)."""
+        payload = reply.payload()
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers:
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if bytes_per_second is None:
+                self.wfile.write(payload)
+            else:
+                trickle(self.wfile, payload, bytes_per_second)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
@@ -177,6 +182,8 @@ class SandboxApi(LoopbackServer):
         self._fault_lock = threading.Lock()
         self._faults: list[ArmedFault] = []
         self._rng = random.Random(scenario.sandbox.seed)
+        # Like the real API, every answer sets a cookie (a session value: no log may show it).
+        self.cookie = f"__cfruid={secrets.token_hex(20)}-{int(time.time())}"
         self.set_faults(scenario.sandbox.faults)
         limit = scenario.sandbox.rate_limit_requests
         self._limiter = RateLimiter(limit, scenario.sandbox.rate_limit_window) if limit else None
@@ -246,16 +253,24 @@ class SandboxApi(LoopbackServer):
             self._append(LoggedRequest(status=0, fault="reset", at=time.time(), **entry))
             handler.reset_connection()
             return
-        if fault is not None:
-            reply = {
+        if fault is None or fault.kind in ANSWER_FAULTS:
+            # An endless list answers its first page's items (with fresh ids) on every page.
+            asked = {**query, "page": "1"} if fault is not None and fault.kind == "endless" else query
+            reply = self._dispatch(handler.command, path, asked, body, malformed, token)
+            if fault is not None:
+                reply = alter_answer(fault, reply, query)
+        else:
+            answers: dict[str, Callable[[], Reply]] = {
                 "429": lambda: too_many_requests(fault.retry_after),
                 "403": permission_denied,
-            }.get(fault.kind, internal_error)()
-        else:
-            reply = self._dispatch(handler.command, path, query, body, malformed, token)
+                "html": html_page,
+                "body": lambda: Reply(200, fault.body),
+            }
+            reply = answers.get(fault.kind, internal_error)()
         fault_kind = fault.kind if fault else None
+        reply = replace(reply, headers=(*reply.headers, ("Set-Cookie", f"{self.cookie}; path=/; HttpOnly; Secure")))
         self._append(LoggedRequest(status=reply.status, fault=fault_kind, at=time.time(), **entry))
-        handler.write_reply(reply)
+        handler.write_reply(reply, fault.bytes_per_second if fault and fault.kind == "trickle" else None)
 
     def _dispatch(
         self, method: str, path: str, query: dict[str, str], body: Any, malformed: bool,

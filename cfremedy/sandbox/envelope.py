@@ -9,6 +9,7 @@ that the route handlers can build replies without importing it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,14 @@ RATE_LIMIT_MESSAGE = "Please wait and consider throttling your request speed"
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: Any
+    body: Any  # JSON; a str sent as it is when `content_type` is not JSON
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json"
+
+    def payload(self) -> bytes:
+        if self.content_type != "application/json" and isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
 
 
 def ok(result: Any, result_info: Mapping[str, int] | None = None) -> Reply:

@@ -7,9 +7,14 @@ given, each drawing one number from a `random.Random(scenario.sandbox.seed)`; th
 draw is below its `rate` fires. `set_faults` replaces the faults, re-arms the counts and
 reseeds, so one seed and one request order always give the same faults. "429" answers with
 Retry-After, "500" with the internal error, "403" as if the token had lost the permission
-(revoked mid-run), "reset" closes the connection with an RST and answers nothing; none of them
-runs the operation. `latency_ms` (settable at run time) is slept before every API request,
-faulted or not.
+(revoked mid-run), "reset" closes the connection with an RST and answers nothing, "html" a 200
+HTML page (a captive portal or a proxy's error page), "body" a 200 whose JSON is the fault's
+`body`; none of them runs the operation. Three alter the real answer instead (the operation
+runs): "trickle" sends it at `bytes_per_second`, "odd" puts and drops values at JSON Pointers
+in it (`ttl: "auto"`, a record without `id`, `result: null`, `success: false`), "endless" makes
+a list invent a next page forever (fresh ids, `total_pages` one more than the page, and a
+`total_count` to match).
+`latency_ms` (settable at run time) is slept before every API request, faulted or not.
 
 Rate limit (`rate_limit_requests` per `rate_limit_window` seconds, when the scenario sets it):
 a sliding window per known token, in which only admitted requests occupy a slot; requests with
@@ -21,13 +26,21 @@ from the server, because neither needs anything of HTTP.
 
 from __future__ import annotations
 
+import copy
+import io
 import math
 import re
 import threading
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+from cfremedy.sandbox.envelope import Reply
 from cfremedy.sandbox.scenario import FaultSpec
+
+ANSWER_FAULTS = frozenset({"trickle", "odd", "endless"})  # the kinds that alter the real answer
+HTML_PAGE = "<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body>Wi-Fi</body></html>"
 
 
 @dataclass
@@ -65,3 +78,67 @@ class RateLimiter:
                 return max(1.0, float(math.ceil(seen[0] + self.window - now)))
             seen.append(now)
             return None
+
+
+def html_page() -> Reply:
+    return Reply(200, HTML_PAGE, content_type="text/html")
+
+
+def trickle(stream: io.BufferedIOBase, payload: bytes, bytes_per_second: float) -> None:
+    """Write `payload` a few bytes every tenth of a second; a client that gives up ends it."""
+    chunk = max(1, int(bytes_per_second / 10))
+    for start in range(0, len(payload), chunk):
+        stream.write(payload[start : start + chunk])
+        stream.flush()
+        time.sleep(chunk / bytes_per_second)
+
+
+def alter_answer(fault: FaultSpec, reply: Reply, query: dict[str, str]) -> Reply:
+    if fault.kind == "odd":
+        body = copy.deepcopy(reply.body)
+        for pointer, value in fault.put.items():
+            _put(body, pointer, value)
+        for pointer in fault.drop:
+            _drop(body, pointer)
+        return replace(reply, body=body)
+    if fault.kind == "endless" and isinstance(reply.body, dict) and isinstance(reply.body.get("result"), list):
+        page = int(query.get("page") or 1)
+        body = copy.deepcopy(reply.body)
+        for n, item in enumerate(body["result"]):
+            if isinstance(item, dict):
+                item["id"] = f"{page:016x}{n:016x}"
+        info = body.setdefault("result_info", {})
+        per_page = info.get("per_page") if isinstance(info.get("per_page"), int) else len(body["result"])
+        info.update(page=page, total_pages=page + 1, total_count=(page + 1) * per_page)
+        return replace(reply, body=body)
+    return reply
+
+
+def _tokens(pointer: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+
+
+def _step(node: Any, token: str) -> Any:
+    return node[int(token)] if isinstance(node, list) else node[token]
+
+
+def _put(body: Any, pointer: str, value: Any) -> None:
+    *parents, last = _tokens(pointer)  # the scenario checked every pointer starts with "/"
+    node = body
+    for token in parents:
+        node = _step(node, token)
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _drop(body: Any, pointer: str) -> None:
+    *parents, last = _tokens(pointer)
+    node = body
+    for token in parents:
+        node = _step(node, token)
+    if isinstance(node, list):
+        del node[int(last)]
+    else:
+        node.pop(last, None)

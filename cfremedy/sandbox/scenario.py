@@ -695,15 +695,31 @@ class OriginSpec(_Strict):
         return ciphers
 
 
-class FaultSpec(_Strict):
-    """A fault the API injects: deterministic under the sandbox seed."""
+FaultKind = Literal["429", "500", "403", "reset", "trickle", "html", "body", "odd", "endless"]
 
-    kind: Literal["429", "500", "403", "reset"]
+
+class FaultSpec(_Strict):
+    """A fault the API injects: deterministic under the sandbox seed (kinds: `faults.py`)."""
+
+    kind: FaultKind
     rate: float = Field(default=1.0, ge=0.0, le=1.0)  # probability per matching request
     count: int | None = None  # stop after injecting this many
     method: str | None = None  # only requests with this method ("GET", "PATCH", ...)
     path: str | None = None  # only paths matching this regular expression
     retry_after: float = 1.0  # seconds, for 429
+    bytes_per_second: float = Field(default=20.0, gt=0.0)  # for "trickle"
+    body: Any = None  # for "body": the JSON answered, with status 200, instead of the real answer
+    # For "odd": the real answer with these JSON Pointers (RFC 6901) put, then these dropped.
+    put: dict[str, Any] = Field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+
+    @field_validator("put", "drop")
+    @classmethod
+    def _pointers(cls, value: Any) -> Any:
+        for pointer in value:
+            if not pointer.startswith("/"):
+                raise ValueError(f"{pointer!r} is not a JSON Pointer (it starts with '/')")
+        return value
 
 
 class EdgeSpec(_Strict):

@@ -19,6 +19,12 @@ Record ids from a scenario are `stable_id(zone_id, fqdn, type, content, str(inde
 the scenario gives an id. Multi-label relative names ("dev.api") must be written fully
 qualified: a dotted name outside the zone is taken for a foreign FQDN and refused.
 
+Every edit is written to its account's audit log as Cloudflare does (`audit_log`): an API write
+with `interface: "API"`, a change made behind the API's back (`set_setting`, `add_record`, the
+dashboard in real life) with `interface: "UI"`. The log starts with each zone's creation, dated
+`SEED_TIME`, so it reaches back before anything a run can have stored; `forget_audit_log`
+empties it (a log that no longer reaches back), `log_change` adds an entry of any kind.
+
 Rules, load balancers, pools, tunnels and Pages projects are read-only here. Unless the
 scenario gives one, a Configuration Rule's id is `stable_id(zone_id, "config_rule", expression,
 str(index))`, an Origin Rule's and a Cache Rule's the same with "origin_rule" and "cache_rule",
@@ -32,6 +38,7 @@ name)`; a tunnel's a UUID (see `scenario.tunnel_ids`); a Pages project's id is
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +56,7 @@ from cfremedy.sandbox.scenario import (
     TunnelSpec,
     ZoneSpec,
     stable_id,
+    stable_uuid,
     tunnel_ids,
 )
 from cfremedy.sandbox.shapes import (
@@ -156,6 +164,10 @@ class SandboxState:
         self.pages: dict[str, list[PagesProjectSpec]] = {}
         for project in scenario.pages_projects:
             self.pages.setdefault(project.account, []).append(project)
+        # Every account's audit log, oldest first, as the API answers its entries.
+        self.audit_log: list[dict[str, Any]] = []
+        for zone in sorted(self.zones.values(), key=lambda z: z.name):
+            self._log(zone.account_id, "zone_create", "zone", zone.id, zone.name, "UI", when=SEED_TIME)
 
     # -- zones ---------------------------------------------------------------------------------
 
@@ -333,7 +345,9 @@ class SandboxState:
                 _check_setting_edit(zone, setting_id, value, status_unknown)
             stamp = now_iso()
             for setting_id, value in edits:
+                old = zone.settings.get(setting_id)
                 zone.settings[setting_id] = SettingValue(value, stamp)
+                self._log_setting(zone, setting_id, old.value if old else None, value, "API")
             return [setting_json(zone, settings_catalog.SETTINGS[s]) for s, _ in edits]
 
     def set_setting(self, zone_id: str, setting_id: str, value: Any) -> None:
@@ -342,7 +356,9 @@ class SandboxState:
             zone = self._zone(zone_id)
             if settings_catalog.get(setting_id) is None:
                 raise KeyError(f"unknown zone setting {setting_id!r}")
+            old = zone.settings.get(setting_id)
             zone.settings[setting_id] = SettingValue(value, now_iso())
+            self._log_setting(zone, setting_id, old.value if old else None, value, "UI")
 
     # -- DNS records ---------------------------------------------------------------------------
 
@@ -392,7 +408,70 @@ class SandboxState:
             table = dict(zone.records)
             table[record.id] = record
             zone.replace_records(table)
+            self._log_records(zone, {}, {record.id: record}, "UI")
             return record
+
+    # -- the audit log ---------------------------------------------------------------------------
+
+    def audit_entries(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's audit log, oldest first."""
+        with self.lock:
+            return [e for e in self.audit_log if e["owner"]["id"] == account_id]
+
+    def forget_audit_log(self) -> None:
+        """Drop every entry so far: the log no longer reaches back before now."""
+        with self.lock:
+            self.audit_log.clear()
+
+    def log_change(
+        self, account_id: str, action: str, resource_type: str, resource_id: str = "", zone_name: str = ""
+    ) -> dict[str, Any]:
+        """Record a change the sandbox does not model (a Worker route, a pool's monitor...)."""
+        with self.lock:
+            return self._log(account_id, action, resource_type, resource_id, zone_name, "UI")
+
+    def _log(
+        self, account_id: str, action: str, resource_type: str, resource_id: str, zone_name: str,
+        interface: str, *, metadata: Mapping[str, Any] | None = None, old: Any = None, new: Any = None,
+        when: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        actor = "api@sandbox.example" if interface == "API" else "someone-else@sandbox.example"
+        entry = {
+            "id": stable_uuid("audit_log", str(len(self.audit_log))),
+            "when": when or now_iso(),
+            "action": {"type": action, "result": True},
+            "actor": {"id": stable_id("actor", actor), "email": actor, "ip": "192.0.2.10", "type": "user"},
+            "interface": interface,
+            "owner": {"id": account_id},
+            "resource": {"id": resource_id, "type": resource_type},
+            "metadata": {**({"zone_name": zone_name} if zone_name else {}), **(metadata or {})},
+            "newValue": "" if new is None else json.dumps(new),
+            "oldValue": "" if old is None else json.dumps(old),
+        }
+        self.audit_log.append(entry)
+        return entry
+
+    def _log_setting(self, zone: ZoneState, setting_id: str, old: Any, new: Any, interface: str) -> None:
+        self._log(
+            zone.account_id, "update", "zone", zone.id, zone.name, interface,
+            metadata={"setting": setting_id}, old=old, new=new,
+        )  # fmt: skip
+
+    def _log_records(
+        self, zone: ZoneState, before: Mapping[str, DnsRecord], after: Mapping[str, DnsRecord], interface: str
+    ) -> None:
+        """One entry per record added, changed or deleted, as `rec_add`, `rec_set`, `rec_del`."""
+        for record_id in sorted(set(before) | set(after)):
+            old, new = before.get(record_id), after.get(record_id)
+            if old is new or old == new:
+                continue
+            action = "rec_add" if old is None else "rec_del" if new is None else "rec_set"
+            shown = new or old
+            assert shown is not None
+            self._log(
+                zone.account_id, action, "DNS_record", record_id, zone.name, interface,
+                metadata={"name": shown.name, "type": shown.type, "content": shown.content},
+            )  # fmt: skip
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -405,9 +484,11 @@ class SandboxState:
     def _edit_records(self, zone_id: str, operation: Callable[[ZoneState, dict[str, DnsRecord], str], T]) -> T:
         with self.lock:
             zone = self._zone(zone_id)
+            before = zone.records
             table = dict(zone.records)
             result = operation(zone, table, now_iso())
             zone.replace_records(table)
+            self._log_records(zone, before, table, "API")
             return result
 
 

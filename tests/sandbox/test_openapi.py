@@ -11,8 +11,8 @@ without `name_servers`, `created_on`, `development_mode`, ... (all readOnly in `
 
 Places where the 2024 document cannot be used as written are handled explicitly below, each
 with its reason: see `failure_schema`, `SCHEMA_PATCHES`, `ips_schema`, `validate_settings_list`,
-`validate_batch`, `validate_pages_projects`, `validate_pool_health` and
-`validate_tunnel_configuration`. Responses given as a `$ref` to
+`validate_batch`, `validate_pages_projects`, `validate_pool_health`,
+`validate_tunnel_configuration` and `audit_logs_schema`. Responses given as a `$ref` to
 `components/responses` (the rulesets family) are followed by `response_schema_ref`.
 """
 
@@ -45,6 +45,7 @@ ALL_GROUPS = [
     "Load Balancers Read",
     "Load Balancing: Monitors and Pools Read",
     "Cloudflare Tunnel Read",
+    "Account Settings Read",
 ]
 OTHER_ACCOUNT = "acc00000000000000000000000000002"  # only Pages projects, no zone
 REC = {name: stable_id("openapi-test", name) for name in ("get", "patch", "put", "delete", "batch")}
@@ -294,6 +295,14 @@ def ips_schema() -> dict[str, Any]:
     }
 
 
+def audit_logs_schema() -> dict[str, Any]:
+    """`GET /accounts/{account_id}/audit_logs` 200 says `oneOf [an envelope with nothing
+    required, aaa_api-response-common]`: every real body matches both, so `oneOf` always fails.
+    Both halves are required instead (the entries' shape comes from the first)."""
+    collection = ref("components", "schemas", "aaa_audit_logs_response_collection", "oneOf", "0")
+    return {"allOf": [collection, component("aaa_api-response-common")]}
+
+
 def bulk_setting_ids(doc: dict[str, Any]) -> set[str]:
     collection = doc["components"]["schemas"]["zones_zone_settings_response_collection"]
     variants = collection["allOf"][1]["properties"]["result"]["items"]["anyOf"]
@@ -452,6 +461,8 @@ def validate_response(
         validate_pool_health(registry, template, body)
     elif template == TUNNEL_CONFIG:
         validate_tunnel_configuration(registry, template, body)
+    elif template == AUDIT_LOGS:
+        validate(registry, audit_logs_schema(), body, what)
     else:
         key = response_key(operation_ref(doc, template, method)["responses"], status)
         validate(registry, response_schema_ref(doc, template, method, key), body, what)
@@ -505,6 +516,7 @@ HEALTH = "/accounts/{account_id}/load_balancers/pools/{pool_id}/health"
 REFERENCES = "/accounts/{account_id}/load_balancers/pools/{pool_id}/references"
 TUNNELS = "/accounts/{account_id}/cfd_tunnel"
 TUNNEL_CONFIG = "/accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations"
+AUDIT_LOGS = "/accounts/{account_id}/audit_logs"
 
 
 def _ruleset(actions: list[str | None], ssl: list[str | None]) -> Callable[[Any], None]:
@@ -614,6 +626,20 @@ def _tunnel_config(source: str, services: list[str] | None) -> Callable[[Any], N
         else:
             assert [r["service"] for r in result["config"]["ingress"]] == services, result
             assert result["config"]["warp-routing"] == {"enabled": False}, result
+
+    return check
+
+
+def _audit_log(actions: list[str], zone_names: set[str] | None = None) -> Callable[[Any], None]:
+    """The entries' action types in order, each naming a zone of `zone_names` (when given)."""
+
+    def check(body: Any) -> None:
+        assert [e["action"]["type"] for e in body["result"]] == actions, body["result"]
+        for entry in body["result"]:
+            assert entry["owner"]["id"] == ACCOUNT and entry["action"]["result"] is True, entry
+            if zone_names is not None:
+                assert entry["metadata"]["zone_name"] in zone_names, entry
+        assert "total_pages" not in body["result_info"], body["result_info"]
 
     return check
 
@@ -864,6 +890,26 @@ CASES: list[Case] = [
     Case("pages-projects-bad-page", "GET", "/accounts/{account}/pages/projects", 400, PAGES,
          query={"page": "0"}, check=_codes(1001)),
     Case("pages-projects-500", "GET", "/accounts/{account}/pages/projects", 500, PAGES, fault="500",
+         check=_codes(10001)),
+    Case("audit-logs", "GET", "/accounts/{account}/audit_logs", 200, AUDIT_LOGS,
+         query={"action.type": "zone_create", "direction": "asc"},
+         check=_audit_log(["zone_create", "zone_create"], {"example.com", "ent.example"})),
+    Case("audit-logs-zone", "GET", "/accounts/{account}/audit_logs", 200, AUDIT_LOGS,
+         query={"zone.name": "ent.example", "before": "2024-06-01T00:00:01Z"},
+         check=_audit_log(["zone_create"], {"ent.example"})),
+    Case("audit-logs-since", "GET", "/accounts/{account}/audit_logs", 200, AUDIT_LOGS,
+         query={"since": "2024-06-01T00:00:01Z", "action.type": "zone_create"}, check=_count(0)),
+    Case("audit-logs-page", "GET", "/accounts/{account}/audit_logs", 200, AUDIT_LOGS,
+         query={"per_page": "1", "page": "2", "action.type": "zone_create"}, check=_audit_log(["zone_create"])),
+    Case("audit-logs-other-account", "GET", "/accounts/{other_account}/audit_logs", 200, AUDIT_LOGS,
+         check=_count(0)),
+    Case("audit-logs-bad-since", "GET", "/accounts/{account}/audit_logs", 400, AUDIT_LOGS,
+         query={"since": "yesterday"}, check=_codes(1001)),
+    Case("audit-logs-403", "GET", "/accounts/{account}/audit_logs", 403, AUDIT_LOGS, token="tok-readonly",
+         check=_codes(10000)),
+    Case("audit-logs-account-invisible", "GET", "/accounts/{other_account}/audit_logs", 403, AUDIT_LOGS,
+         token="tok-scoped", check=_codes(10000)),
+    Case("audit-logs-500", "GET", "/accounts/{account}/audit_logs", 500, AUDIT_LOGS, fault="500",
          check=_codes(10001)),
     Case("ips", "GET", "/ips", 200, "/ips", token=None),
     Case("ips-with-token", "GET", "/ips", 200, "/ips"),

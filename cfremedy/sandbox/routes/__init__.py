@@ -4,6 +4,7 @@
 rulesets, its entry points for Configuration, Origin and Cache Rules, and Page Rules),
 `load_balancing` (a zone's load balancers, an account's pools and a pool's health), `tunnels`
 (an account's Cloudflare Tunnels and a tunnel's configuration), `accounts` (Pages projects),
+`audit_logs` (an account's audit log),
 `ips` and `tokens`; the GraphQL Analytics handler, which answers in its own shape, is
 `cfremedy.sandbox.graphql`. Each module says what its routes understand (queries, bodies).
 
@@ -32,6 +33,10 @@ groups that grant them), and the sandbox requires:
 * `GET /accounts/{account_id}/cfd_tunnel` and `.../cfd_tunnel/{tunnel_id}/configurations`:
   `#cloudflare_tunnel:read` ("Cloudflare Tunnel Read").
 
+`GET /accounts/{account_id}/audit_logs` (what changed, for `audit account --incremental`): the
+document gives no key; the sandbox requires `#organization:read` ("Account Settings Read"), the
+key the document gives the account's other reads.
+
 Account routes see accounts as `access.py` says (an account the token cannot see answers 403
 10000). The bodies follow the 2024 document where it is right and the live API (as the SDK
 models it) where the document is wrong; `account_shapes.py` and `shapes.py` say where.
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 from cfremedy.sandbox.graphql import graphql
 from cfremedy.sandbox.routes.accounts import list_pages_projects
+from cfremedy.sandbox.routes.audit_logs import list_audit_logs
 from cfremedy.sandbox.routes.dns_records import (
     batch_records,
     create_record,
@@ -101,6 +107,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/zones/{zone_id}/pagerules", list_page_rules, "#zone:read"),
     Route("GET", "/zones/{zone_id}/load_balancers", list_load_balancers, "#load_balancers:read"),
     Route("GET", "/accounts/{account_id}/pages/projects", list_pages_projects, "#pages:read"),
+    Route("GET", "/accounts/{account_id}/audit_logs", list_audit_logs, "#organization:read"),
     Route("GET", _POOLS, list_pools, "#load_balancing_pools:read"),
     Route("GET", _POOLS + "/{pool_id}/health", pool_health, "#load_balancing_pools:read"),
     Route("GET", _POOLS + "/{pool_id}/references", pool_references, "#load_balancing_pools:read"),
