@@ -12,6 +12,7 @@ from cfremedy.models.common import (
     normalise_name,
     utc_now_iso,
 )
+from cfremedy.models.edge import CertificatePack, CustomPage, EdgeCertificate
 from cfremedy.models.findings import (
     Change,
     Finding,
@@ -44,6 +45,9 @@ __all__ = [
     "TUNNEL_SUFFIX",
     "AllowlistFile",
     "CacheRule",
+    "CertificatePack",
+    "CustomPage",
+    "EdgeCertificate",
     "IngressRule",
     "LoadBalancer",
     "OriginRule",
