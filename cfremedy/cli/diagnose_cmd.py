@@ -136,19 +136,29 @@ def diagnose_command(
 ) -> int:
     """Diagnose a live 5xx: what it is, who generated it, likely causes, what to hand over.
 
-    Requests the URL as a browser would (no cookies, no redirects unless asked) and its
-    /cdn-cgi/trace, tells a Cloudflare-generated error from the origin's own (the article's
-    test: "cloudflare" in the page), maps the code to the article's section, and - with
-    CLOUDFLARE_API_TOKEN - runs the playbooks that check that code on this hostname only
-    (e.g. 526 -> ssl_origin_cert, 522/523 -> origin_ip). --bundle writes what the article says
-    to give your host or Cloudflare support; never the token, never a cookie. Exits 1 when the
-    URL returned a 5xx or a playbook found something at or above --fail-on.
+    Requests the URL as a browser on this machine would (no cookies, no redirects unless asked;
+    the platform's trust store plus SSL_CERT_FILE/SSL_CERT_DIR; through HTTPS_PROXY/HTTP_PROXY
+    unless NO_PROXY covers the host - origin probes never use a proxy) and its /cdn-cgi/trace.
+    Reads the error page's own structure, not just the word "cloudflare": which hop Cloudflare's
+    page marks as failing (browser, Cloudflare, host: a branded 502/504 marking the host is the
+    origin's error), a response without cf-ray (not through Cloudflare), the 1xxx error a 530
+    names. Maps the code to the article's section and - with CLOUDFLARE_API_TOKEN - reads the
+    zone's custom error pages (a customised page's look proves nothing) and runs the playbooks
+    that check the code on this hostname only (526 -> ssl_origin_cert, 522/523 -> origin_ip,
+    530 with 1016 -> origin_dns, with 1033 -> tunnel_health). When the edge's certificate does
+    not verify here, says why (compared with the zone's certificate packs, with SSL and
+    Certificates Read) and still reads the status without verification. --bundle writes what
+    the article says to give your host or Cloudflare support, with how to get /cdn-cgi/trace
+    from the affected browser; never the token, never a cookie. Exits 1 when the URL returned a
+    5xx, its certificate did not verify, or a playbook found something at or above --fail-on.
 
     Examples:
 
       cfremedy diagnose https://www.example.com/
 
       cfremedy diagnose https://api.example.com/export --bundle ./ticket-4711
+
+      HTTPS_PROXY=http://proxy.corp:3128 SSL_CERT_FILE=/etc/corp/ca.pem cfremedy diagnose https://www.example.com/
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -221,4 +231,5 @@ def diagnose_command(
         return EXIT_API
     threshold = fail_threshold(fail_on)
     serious = [f for f in playbooks.findings if threshold is not None and f.severity >= threshold]
-    return EXIT_FINDINGS if interpretation.code is not None or serious else EXIT_OK
+    observed = interpretation.code is not None or verdict is not None
+    return EXIT_FINDINGS if observed or serious else EXIT_OK
