@@ -25,7 +25,7 @@ from cfremedy.cli.console import err, out
 from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.diagnosis import PlaybookRun, ZoneReads, build_bundle, bundle_markdown, interpret
 from cfremedy.edge_tls import judge
-from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
+from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError, ZoneNotFound
 from cfremedy.files import write_private
 from cfremedy.models import CertificatePack, CustomPage
 from cfremedy.probes.connect_to import parse_connect_to
@@ -74,7 +74,13 @@ def _read_api(
         packs: tuple[CertificatePack, ...] | None = None
         pages_unread = packs_unread = ""
         async with gateway_for(settings) as gateway:
-            zone = await (gateway.zone_by_name(zone_name) if zone_name else gateway.zone_for_hostname(host))
+            try:
+                zone = await (gateway.zone_by_name(zone_name) if zone_name else gateway.zone_for_hostname(host))
+            except ZoneNotFound as exc:
+                if needs.playbooks:  # the checks the code calls for cannot run: an API failure
+                    raise
+                # Only the page's context was wanted: say why it is missing, diagnose anyway.
+                return PlaybookRun(None, (), (), ""), None, _unread(exc), None, _unread(exc)
             if needs.custom_pages:
                 try:
                     pages = await gateway.custom_pages(zone)

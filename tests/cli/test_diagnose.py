@@ -50,6 +50,7 @@ MORE_EDGE = [
     {"hostname": "cdn.static.example", "status": 502, "branded": False,
      "body": "<html><body><h1>We'll be right back</h1></body></html>"},
     {"hostname": "secure.static.example", "certificate": "self_signed"},
+    {"hostname": "www.elsewhere.example", "status": 503},  # no zone of the account has it
 ]  # fmt: skip
 
 
@@ -429,3 +430,12 @@ def test_the_bundle_says_how_to_get_the_trace_from_the_affected_browser(env: dic
     assert markdown.index("## /cdn-cgi/trace from this machine") < markdown.index(
         "## /cdn-cgi/trace from the affected browser"
     )
+
+
+def test_a_hostname_outside_the_account_is_still_diagnosed(env: dict[str, str]) -> None:
+    """No playbook checks a 503, so the zone was only wanted for its custom pages: its absence is
+    said, not an API failure."""
+    proc, report = diagnose(env, "http://www.elsewhere.example/")
+    assert proc.returncode == 1, proc.stderr  # the 5xx, not exit 3
+    assert report["error"]["failing_hop"] == "cloudflare" and related(503) == []
+    assert "no zone visible to this token contains www.elsewhere.example" in report["custom_pages"]["reason_not_read"]
