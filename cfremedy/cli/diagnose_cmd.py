@@ -144,7 +144,8 @@ def diagnose_command(
 
     Requests the URL as a browser on this machine would (no cookies, no redirects unless asked;
     the platform's trust store plus SSL_CERT_FILE/SSL_CERT_DIR; through HTTPS_PROXY/HTTP_PROXY
-    unless NO_PROXY covers the host - origin probes never use a proxy) and its /cdn-cgi/trace.
+    unless NO_PROXY covers the host or --connect-to-only is set - origin probes never use a
+    proxy) and its /cdn-cgi/trace.
     Reads the error page's own structure, not just the word "cloudflare": which hop Cloudflare's
     page marks as failing (browser, Cloudflare, host: a branded 502/504 marking the host is the
     origin's error), a response without cf-ray (not through Cloudflare), the 1xxx error a 530

@@ -112,7 +112,9 @@ def _request(url: str, rules: Sequence[ConnectTo], only_connect_to: bool, env: M
     """Direct, the request goes where a --connect-to rule says (or to the URL's host). Through
     a proxy, the proxy connects, as it does for a browser: it is sent the URL's own host name,
     and a rule only counts for `NO_PROXY` (a rule to `127.0.0.1` with `127.0.0.1` in
-    `NO_PROXY` connects directly)."""
+    `NO_PROXY` connects directly). --connect-to-only promises that nothing is connected to but
+    where the rules say (the sandbox's guarantee that no packet leaves the machine), so under
+    it no proxy is used."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -120,7 +122,7 @@ def _request(url: str, rules: Sequence[ConnectTo], only_connect_to: bool, env: M
         raise EdgeRouteRefused(f"no --connect-to rule covers {host}:{port} and --connect-to-only is set")
     to_host, to_port = route(rules, host, host, port)
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, "Accept": "text/html,*/*"}
-    proxy = proxy_for(parts.scheme, (host, to_host), to_port, env)
+    proxy = None if only_connect_to else proxy_for(parts.scheme, (host, to_host), to_port, env)
     path = parts.path or "/"
     if proxy is not None:
         return _Request(

@@ -373,7 +373,10 @@ def test_the_edge_request_goes_through_https_proxy_and_origin_probes_do_not(
 ) -> None:
     routes = {"www.blog.example": ("127.0.0.1", demo.edge.tls_port)}
     with ConnectProxy(routes) as proxy:
-        proxied = {**env, "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(demo.edge.ca_file)}
+        # --connect-to-only (the sandbox's default) would keep the request off any proxy; the
+        # origin probes still follow the fleet's rules, which cover www.blog.example's origin.
+        proxied = {**env, "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(demo.edge.ca_file),
+                   "CFREMEDY_CONNECT_TO_ONLY": "false"}  # fmt: skip
         proc, report = diagnose(proxied, "https://www.blog.example/")
     assert proc.returncode == 1, proc.stderr
     assert report["error"]["status"] == 526 and report["connection"]["proxy"] == proxy.url

@@ -146,3 +146,11 @@ def test_a_proxy_that_refuses_is_a_fetch_error(edge: EdgeServer) -> None:
     with ConnectProxy({}) as proxy:  # knows no route: answers 502 to the CONNECT
         response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env={"HTTPS_PROXY": proxy.url}))
     assert response.status is None and response.error and proxy.requests == ["www.example.com:443"]
+
+
+def test_connect_to_only_never_uses_a_proxy(edge: EdgeServer) -> None:
+    """--connect-to-only: nothing is connected to but where the rules say, a proxy included."""
+    with ConnectProxy({"www.example.com": ("127.0.0.1", edge.tls_port)}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), only_connect_to=True, env=env))
+    assert response.status == 502 and response.proxy == "" and proxy.requests == []
