@@ -6,6 +6,10 @@ provider or to Cloudflare support. The wording here is ours; each section links 
 article's, which stays the authority. Which playbooks can check a code is not listed here: it
 comes from the playbooks' own `error_codes`, so a new playbook is picked up without editing
 this file.
+
+A 530 names its real problem as a 1xxx error in the page (the article's 530 section sends the
+reader to Cloudflare's 1xxx errors). `ERRORS_1XXX` names each one a page can show, with one line
+of ours and the Cloudflare page to read; the wording is ours, the pages are the authority.
 """
 
 from __future__ import annotations
@@ -276,3 +280,112 @@ def section_url(code: int) -> str:
     link point at. Only codes the article has a section for exist here (KeyError otherwise,
     at import time of the playbook that asked: a typo cannot ship)."""
     return SECTIONS[code].url
+
+
+# -- the 1xxx errors a Cloudflare page can name (a 530 carries one; others come with 4xx) -------
+
+ERRORS_1XXX_URL = "https://developers.cloudflare.com/support/troubleshooting/http-status-codes/cloudflare-1xxx-errors/"
+
+
+@dataclass(frozen=True)
+class Error1xxx:
+    """One 1xxx error: its name as Cloudflare's page titles it, and one line of our own on what
+    it means and where to look. Cloudflare's 1xxx pages are the authority (`url`); which
+    playbooks check a code comes from the playbooks' `error_codes`, as for 5xx codes."""
+
+    code: int
+    name: str
+    meaning: str
+    page: str = ""  # the docs page's slug when several codes share one
+
+    @property
+    def url(self) -> str:
+        if self.code not in ERRORS_1XXX:  # no page of its own that we know of: the list
+            return ERRORS_1XXX_URL
+        return f"{ERRORS_1XXX_URL}{self.page or f'error-{self.code}'}/"
+
+
+_SHARED_1006 = "error-1006"  # 1006, 1007 and 1008 share one page
+
+ERRORS_1XXX: dict[int, Error1xxx] = {
+    e.code: e
+    for e in (
+        Error1xxx(1000, "DNS points to prohibited IP",
+                  "A proxied DNS record points at a Cloudflare address, or the origin sends the request back"
+                  " through Cloudflare: point the record at the origin's own address."),
+        Error1xxx(1001, "DNS resolution error",
+                  "Cloudflare has no active zone for this name, or it is a CNAME to a Cloudflare-served"
+                  " name that does not resolve (often a zone not yet active, or a SaaS hostname not set up)."),
+        Error1xxx(1002, "DNS points to prohibited IP (or: Restricted)",
+                  "A record points at a Cloudflare, local or otherwise disallowed address, or a CNAME"
+                  " target is wrong: confirm the origin address with the host and fix the record."),
+        Error1xxx(1003, "Direct IP access not allowed",
+                  "The request named a Cloudflare IP address instead of the site's hostname (Host header)."),
+        Error1xxx(1004, "Host not configured to serve web traffic",
+                  "A DNS change has not reached every Cloudflare data center yet, or proxying was disabled"
+                  " for the domain; lasting more than a few minutes is a case for Cloudflare support."),
+        Error1xxx(1006, "Access denied: your IP address has been banned",
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+        Error1xxx(1007, "Access denied: your IP address has been banned",
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+        Error1xxx(1008, "Access denied: your IP address has been banned",
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+        Error1xxx(1010, "Access denied: browser signature banned",
+                  "The site owner blocks requests by the visitor's browser signature (e.g. Browser"
+                  " Integrity Check refusing an automated client)."),
+        Error1xxx(1012, "Access denied",
+                  "The site owner blocks the visitor because of malicious activity seen from its network;"
+                  " only the owner can lift it."),
+        Error1xxx(1014, "CNAME cross-user banned",
+                  "A CNAME points at a hostname of another Cloudflare account, which Cloudflare refuses"
+                  " unless that account serves it through Cloudflare for SaaS."),
+        Error1xxx(1015, "You are being rate limited",
+                  "A rate limiting rule of the site matched the visitor's requests."),
+        Error1xxx(1016, "Origin DNS error",
+                  "Cloudflare cannot resolve the origin's name to an address: a CNAME target or origin"
+                  " hostname without A/AAAA records, or one that does not exist."),
+        Error1xxx(1018, "Could not find host",
+                  "Cloudflare's edge does not know the hostname yet: a newly activated domain still"
+                  " propagating, or a partner-created domain whose DNS failed."),
+        Error1xxx(1019, "Compute server error",
+                  "A Worker failed; typically a Worker script that requests a URL served by itself."),
+        Error1xxx(1020, "Access denied",
+                  "A security rule of the site (a WAF custom rule or firewall rule) blocked the request."),
+        Error1xxx(1023, "Could not find host",
+                  "The hostname's configuration cannot be found at the edge: a propagation delay or a"
+                  " configuration problem, usually with a domain created through a partner."),
+        Error1xxx(1025, "Please check back later",
+                  "The account has reached its plan's limits for Workers requests."),
+        Error1xxx(1033, "Cloudflare Tunnel error",
+                  "The hostname is routed to a Cloudflare Tunnel that has no healthy connection: cloudflared"
+                  " is not running, or the tunnel was deleted."),
+        Error1xxx(1034, "Edge IP restricted",
+                  "The record points at an address Cloudflare's edge refuses (e.g. a placeholder such as"
+                  " 1.1.1.1), or a SaaS provider refuses a domain not set up with it."),
+        Error1xxx(1035, "Invalid request rewrite (invalid URI path)",
+                  "A Transform Rule rewrote the URI path into an invalid one."),
+        Error1xxx(1036, "Invalid request rewrite (maximum length exceeded)",
+                  "A Transform Rule produced a value longer than allowed."),
+        Error1xxx(1037, "Invalid rewrite rule (failed to evaluate expression)",
+                  "A Transform Rule's expression could not be evaluated for this request."),
+        Error1xxx(1040, "Invalid request rewrite (header modification not allowed)",
+                  "A Transform Rule tries to change a request header that may not be changed."),
+        Error1xxx(1101, "Rendering error",
+                  "A Worker threw a JavaScript exception while handling the request."),
+        Error1xxx(1102, "Rendering error",
+                  "A Worker exceeded its CPU time or memory limit."),
+        Error1xxx(1104, "A variation of this email address is already taken",
+                  "An account email problem (an address differing only by dots or a +tag already exists),"
+                  " not a problem of the site."),
+        Error1xxx(1200, "Cache connection limit",
+                  "Too many requests are queued at Cloudflare's edge waiting for the origin: the origin"
+                  " accepts connections too slowly, or too little is cached."),
+    )
+}  # fmt: skip
+
+
+def error_1xxx(code: int) -> Error1xxx:
+    """The table's entry, or a generic one (still with where to read more) for a code not in it."""
+    return ERRORS_1XXX.get(code) or Error1xxx(
+        code, "Cloudflare error", "cfremedy has no summary for this code: see Cloudflare's list of 1xxx errors."
+    )

@@ -1,10 +1,20 @@
 """Reading a live 5xx the way the article does, and the support bundle it says to hand over.
 
-Pure: the edge response, the trace and the playbook results come in; an interpretation (which
-section, who generated the page, whom to contact with what) and the bundle go out. The bundle
-holds exactly the article's list — error code and message, time and time zone, full URL, Ray
-ID, /cdn-cgi/trace, the checks cfremedy could run — and, for what cannot be collected remotely,
-instructions. It never holds the token or a cookie: neither ever reaches this module.
+Pure: the edge response, the trace, what the API said about the zone (custom error pages,
+certificate packs) and the playbook results come in; an interpretation (which section, which
+hop failed, whom to contact with what) and the bundle go out.
+
+Whom to contact is decided from the page's own structure and the headers, not from the word
+"cloudflare" alone (the article's shortcut): Cloudflare serves its branded page for the
+origin's own 502/504 too, and that page marks the host as the failing hop. A response without
+`cf-ray` did not come through Cloudflare at all. A zone with customised error pages serves its
+own look for Cloudflare's errors, so then the look decides nothing. A 530 names its problem as a
+1xxx error, which is named here (`article.ERRORS_1XXX`) and picks the playbooks to run.
+
+The bundle holds exactly the article's list — error code and message, time and time zone, full
+URL, Ray ID, /cdn-cgi/trace (from this machine, and how to get the one the article wants, from
+the affected browser), the checks cfremedy could run — and, for what cannot be collected
+remotely, instructions. It never holds the token or a cookie: neither ever reaches this module.
 """
 
 from __future__ import annotations
@@ -12,66 +22,250 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from cfremedy import __version__
-from cfremedy.article import SECTIONS, Section
-from cfremedy.models import Finding, iso_z
+from cfremedy.article import ERRORS_1XXX_URL, SECTIONS, Error1xxx, Section, error_1xxx
+from cfremedy.edge_tls import EdgeTlsVerdict
+from cfremedy.models import CustomPage, Finding, iso_z
 from cfremedy.probes.edge import EdgeResponse, Trace
 from cfremedy.report import finding_dict
 
 BUNDLE_VERSION = 1
 CLOUDFLARE_ONLY = frozenset({520, 521, 522, 523, 524, 525, 526, 527, 530})
+# cf-cache-status values meaning the response came out of Cloudflare's cache.
+FROM_CACHE = frozenset({"HIT", "STALE", "UPDATING", "REVALIDATED"})
+
+HOST_FIRST = (
+    "Start with the hosting provider or site administrator: the cause is almost always at"
+    " the origin. Give them the details below; go to Cloudflare support only if the host"
+    " finds nothing."
+)
+CLOUDFLARE_SUPPORT = "If the origin is healthy, give Cloudflare support the details below."
 
 
 @dataclass(frozen=True)
 class Interpretation:
     code: int | None  # the 5xx, or None when the URL did not return one
     section: Section | None
-    source: str  # "cloudflare", "origin", "none" (no 5xx) or "unreachable"
+    # Who generated the page: "cloudflare", "origin", "unknown" (a custom page without
+    # Cloudflare's structure), "not_cloudflare" (no cf-ray: it did not come through Cloudflare),
+    # "none" (no 5xx) or "unreachable".
+    source: str
     headline: str
     contact: str  # whom to turn to first, and why
+    failing_hop: str | None = None  # "browser", "cloudflare" or "host", when known
+    error_1xxx: Error1xxx | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def playbook_codes(self) -> tuple[int, ...]:
+        """The codes whose playbooks to run: the 1xxx error when the page names one (it is
+        the precise problem: 1016 runs origin_dns, not every 530 playbook), else the 5xx."""
+        if self.error_1xxx is not None:
+            return (self.error_1xxx.code,)
+        return (self.code,) if self.code is not None else ()
 
 
-def interpret(response: EdgeResponse) -> Interpretation:
+def customised(pages: Sequence[CustomPage] | None, page_id: str) -> CustomPage | None:
+    return next((p for p in pages or () if p.id == page_id and p.customized), None)
+
+
+def _error_1xxx_lines(entry: Error1xxx) -> str:
+    return f"Error {entry.code} ({entry.name}): {entry.meaning} Read more: {entry.url}"
+
+
+def _through_cloudflare(response: EdgeResponse) -> bool:
+    return bool(response.ray) or response.headers.get("server", "").strip().lower() == "cloudflare"
+
+
+def _common_notes(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None) -> list[str]:
+    notes: list[str] = []
+    if response.unverified and response.tls is not None:
+        notes.append(
+            f"The status was read without verifying the edge's certificate, which did not verify on"
+            f" this machine ({response.tls.failure}): see the edge certificate section."
+        )
+    cache = response.headers.get("cf-cache-status", "").strip().upper()
+    if cache in FROM_CACHE:
+        notes.append(
+            f"cf-cache-status: {cache}: this error came out of Cloudflare's cache. The origin sent it"
+            " earlier and may already be fine: purge the URL once the cause is fixed."
+        )
+    status = response.status or 0
+    page5xx = customised(custom_pages, "500_errors")
+    if status >= 500 and page5xx is not None:
+        notes.append(
+            f"The zone customises its 5xx error pages ({page5xx.url or 'no URL given'}): Cloudflare builds"
+            ' the page a visitor gets from that one, so its look, and the word "cloudflare" in it or'
+            " not, does not tell who generated the error; the status, the headers and the page's"
+            " structure (where it kept Cloudflare's) do."
+        )
+    page1xxx = customised(custom_pages, "1000_errors")
+    if page1xxx is not None and (response.error_1xxx or status == 530):
+        notes.append(
+            f"The zone customises its 1xxx error pages ({page1xxx.url or 'no URL given'}): the code may"
+            " only appear where that page kept Cloudflare's error box."
+        )
+    return notes
+
+
+def interpret(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None = None) -> Interpretation:
+    """`custom_pages` None means they were not read (no token, no permission)."""
     if response.error:
         return Interpretation(
             None,
             None,
             "unreachable",
             f"{response.url} could not be fetched: {response.error}",
-            "Check the hostname resolves and the network path to Cloudflare.",
+            "Check the hostname resolves and the network path to Cloudflare"
+            + (f" (through the proxy {response.proxy})." if response.proxy else "."),
         )
+    notes = _common_notes(response, custom_pages)
+    page = response.page
+    entry = error_1xxx(page.error_1xxx) if page.error_1xxx else None
+    if entry is not None:
+        notes.insert(0, _error_1xxx_lines(entry))
     status = response.status or 0
     if status < 500:
-        return Interpretation(None, None, "none", f"{response.url} answered HTTP {status}: not a 5xx error", "")
+        named = f" with Cloudflare error {entry.code} ({entry.name})" if entry else ""
+        return Interpretation(
+            None, None, "none", f"{response.url} answered HTTP {status}{named}: not a 5xx error", "",
+            error_1xxx=entry, notes=tuple(notes),
+        )  # fmt: skip
     section = SECTIONS.get(status)
     title = section.title if section else response.reason
+    if not _through_cloudflare(response):
+        server = response.headers.get("server", "")
+        return Interpretation(
+            status,
+            section,
+            "not_cloudflare",
+            f"HTTP {status} {title}, not from Cloudflare: the response has no cf-ray header"
+            f" (server: {server or 'not named'})",
+            "This answer did not come through Cloudflare's edge: the hostname may be DNS-only (grey"
+            " cloud), or something in between"
+            + (f" (the proxy {response.proxy})" if response.proxy else "")
+            + " answered. Contact whoever runs the server that answered.",
+            error_1xxx=entry,
+            notes=tuple(notes),
+        )
     if status in CLOUDFLARE_ONLY:
-        extra = f" (with error {response.error_1xxx})" if status == 530 and response.error_1xxx else ""
+        return _cloudflare_status(response, status, section, title, entry, notes, custom_pages)
+    return _either(response, status, section, title, entry, notes, custom_pages)
+
+
+def _cloudflare_status(
+    response: EdgeResponse,
+    status: int,
+    section: Section | None,
+    title: str,
+    entry: Error1xxx | None,
+    notes: list[str],
+    custom_pages: Sequence[CustomPage] | None,
+) -> Interpretation:
+    """52x and 530: only Cloudflare's edge answers these, whatever the page looks like."""
+    hop = response.page.failing_hop or ("host" if 520 <= status <= 527 else None)
+    if status == 530:
+        if entry is not None:
+            headline = f"HTTP 530 {title} with error {entry.code} ({entry.name})"
+            contact = (
+                f"Error {entry.code} names the problem: {entry.meaning} Whoever manages the site's"
+                " Cloudflare configuration acts on it; the checks below say what cfremedy found."
+            )
+        else:
+            customised_1xxx = customised(custom_pages, "1000_errors") is not None
+            headline = f"HTTP 530 {title}: the page names no 1xxx error"
+            contact = (
+                "A 530 always comes with a 1xxx error that names the problem; find it on the page"
+                + (" (the zone's 1xxx page is customised and may hide it)" if customised_1xxx else "")
+                + f" and look it up: {ERRORS_1XXX_URL}"
+            )
+        return Interpretation(status, section, "cloudflare", headline, contact, hop, entry, tuple(notes))
+    if hop == "cloudflare":
         return Interpretation(
-            status,
-            section,
-            "cloudflare",
-            f"HTTP {status} {title}{extra}: Cloudflare's edge could not get a good answer from the origin",
-            "Start with the hosting provider or site administrator: the cause is almost always at"
-            " the origin. Give them the details below; go to Cloudflare support only if the host"
-            " finds nothing.",
-        )
-    if response.branded:
+            status, section, "cloudflare",
+            f"HTTP {status} {title}: Cloudflare's page marks Cloudflare itself as the failing hop",
+            CLOUDFLARE_SUPPORT, hop, entry, tuple(notes),
+        )  # fmt: skip
+    return Interpretation(
+        status,
+        section,
+        "cloudflare",
+        f"HTTP {status} {title}: Cloudflare's edge could not get a good answer from the origin",
+        HOST_FIRST,
+        hop,
+        entry,
+        tuple(notes),
+    )
+
+
+def _either(
+    response: EdgeResponse,
+    status: int,
+    section: Section | None,
+    title: str,
+    entry: Error1xxx | None,
+    notes: list[str],
+    custom_pages: Sequence[CustomPage] | None,
+) -> Interpretation:
+    """500-504 and the rest: Cloudflare's or the origin's, told apart by the page's structure."""
+    page = response.page
+    if page.kind == "cloudflare":
+        if page.failing_hop == "host":
+            return Interpretation(
+                status, section, "cloudflare",
+                f"HTTP {status} {title}: Cloudflare's page, and it marks the host as the failing hop",
+                f"The origin (or a proxy in front of it) answered {status} and Cloudflare served its own"
+                " page for it: the page names Cloudflare, but the fault is the host's. Contact your"
+                " hosting provider with the details below.",
+                "host", entry, tuple(notes),
+            )  # fmt: skip
+        if page.failing_hop == "browser":
+            return Interpretation(
+                status, section, "cloudflare",
+                f"HTTP {status} {title}: Cloudflare's page marks the browser's side as failing",
+                "The request itself could not be completed: retry from another browser or network"
+                " before contacting anyone; if it persists, give Cloudflare support the details below.",
+                "browser", entry, tuple(notes),
+            )  # fmt: skip
+        marked = "marks Cloudflare itself as the failing hop" if page.failing_hop else "marks no failing hop"
         return Interpretation(
-            status,
-            section,
-            "cloudflare",
-            f"HTTP {status} {title}, on a Cloudflare-branded page",
-            "The page mentions Cloudflare, so Cloudflare generated it: if the origin is healthy,"
-            " give Cloudflare support the details below.",
+            status, section, "cloudflare",
+            f"HTTP {status} {title}: Cloudflare's page, which {marked}",
+            "Cloudflare generated this error. " + CLOUDFLARE_SUPPORT,
+            "cloudflare", entry, tuple(notes),
+        )  # fmt: skip
+    if page.kind == "cloudflare_bare":
+        return Interpretation(
+            status, section, "cloudflare",
+            f"HTTP {status} {title}, on a bare page signed \"cloudflare\": Cloudflare's proxy failed itself",
+            "Cloudflare generated this error without its usual page. " + CLOUDFLARE_SUPPORT,
+            "cloudflare", entry, tuple(notes),
+        )  # fmt: skip
+    if page.mentions_cloudflare:
+        notes.append(
+            "The page mentions Cloudflare but is not one of Cloudflare's error pages (no status boxes,"
+            " no Cloudflare error heading): the word alone does not make it Cloudflare's."
         )
+    if customised(custom_pages, "500_errors") is not None:
+        return Interpretation(
+            status, section, "unknown",
+            f"HTTP {status} {title}, on a page that is not Cloudflare's default: the zone's custom error"
+            " page or the origin's own, which the page alone cannot tell apart",
+            f"Check the origin's logs at the time of the error first (most {status}s are the origin's"
+            " own); if it answered normally, give Cloudflare support the details below.",
+            None, entry, tuple(notes),
+        )  # fmt: skip
     return Interpretation(
         status,
         section,
         "origin",
-        f"HTTP {status} {title}, generated by the origin (the page does not mention Cloudflare)",
+        f"HTTP {status} {title}, generated by the origin (not one of Cloudflare's error pages)",
         "Contact your hosting provider: the origin itself returned this error, Cloudflare only passed it on.",
+        "host",
+        entry,
+        tuple(notes),
     )
 
 
@@ -86,12 +280,77 @@ class PlaybookRun:
     findings: tuple[Finding, ...] = ()
 
 
+@dataclass(frozen=True)
+class ZoneReads:
+    """What the API said about the zone's edge, for the bundle: None when not read, and why."""
+
+    custom_pages: tuple[CustomPage, ...] | None = None
+    custom_pages_unread: str = ""
+    edge_tls: EdgeTlsVerdict | None = None
+
+
+def browser_trace_steps(url: str) -> list[str]:
+    """How to get the trace the article asks for: from the browser where the error happens."""
+    parts = urlsplit(url)
+    trace = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/cdn-cgi/trace"
+    return [
+        f"In the browser that shows the error, open {trace} (the same hostname as the failing URL).",
+        "Copy the whole text it shows (about fifteen key=value lines) into the ticket.",
+        "Compare its colo (the Cloudflare data center), ip and loc with the trace above, fetched from"
+        " the machine that ran cfremedy: a different colo means that browser reaches Cloudflare"
+        " elsewhere, and the error may be specific to it.",
+        f"Without a browser on that network: curl -s {trace}, run from a machine on it.",
+    ]
+
+
+def _certificate_dict(response: EdgeResponse) -> dict[str, Any] | None:
+    tls = response.tls
+    if tls is None or tls.certificate is None:
+        return None
+    cert = tls.certificate
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "names": list(cert.sans),
+        "not_before": iso_z(cert.not_before),
+        "not_after": iso_z(cert.not_after),
+        "self_signed": cert.self_signed,
+        "sha256": cert.sha256,
+    }
+
+
+def _tls_dict(response: EdgeResponse, verdict: EdgeTlsVerdict | None) -> dict[str, Any] | None:
+    if response.tls is None:
+        return None
+    return {
+        "verified": response.tls.verified,
+        "failure": response.tls.failure or None,
+        "certificate": _certificate_dict(response),
+        "verdict": {
+            "cause": verdict.cause,
+            "summary": verdict.summary,
+            "details": list(verdict.details),
+            "zone_certificate": verdict.zone_certificate or None,
+        }
+        if verdict is not None
+        else None,
+    }
+
+
 def build_bundle(
-    response: EdgeResponse, trace: Trace, interpretation: Interpretation, playbooks: PlaybookRun
+    response: EdgeResponse,
+    trace: Trace,
+    interpretation: Interpretation,
+    playbooks: PlaybookRun,
+    reads: ZoneReads | None = None,
 ) -> dict[str, Any]:
     """What the article says to hand over, as JSON-ready data."""
+    reads = reads or ZoneReads()
     section = interpretation.section
+    entry = interpretation.error_1xxx
     message = response.title or response.reason or response.error
+    page = response.page
+    customised_pages = {p.id: p.url for p in reads.custom_pages or () if p.customized}
     return {
         "bundle_version": BUNDLE_VERSION,
         "tool": {"name": "cfremedy", "version": __version__},
@@ -103,21 +362,44 @@ def build_bundle(
             "message": message,
             "error_1xxx": response.error_1xxx,
             "generated_by": interpretation.source,
+            "failing_hop": interpretation.failing_hop,
             "cloudflare_branded": response.branded,
+            "page": {"kind": page.kind, "hops": dict(page.hops), "ray_on_page": page.ray or None},
             "cf_ray": response.ray or None,
             "fetch_error": response.error or None,
         },
         "response_headers": dict(response.headers),
-        "cdn_cgi_trace": {"text": trace.text, "fields": dict(trace.fields), "error": trace.error or None},
+        "connection": {
+            "connected_to": response.connected_to,
+            "proxy": response.proxy or None,
+            "tls": _tls_dict(response, reads.edge_tls),
+        },
+        "cdn_cgi_trace": {
+            "text": trace.text,
+            "fields": dict(trace.fields),
+            "error": trace.error or None,
+            "unverified": trace.unverified,
+            "fetched_from": "the machine that ran cfremedy",
+            "from_the_affected_browser": browser_trace_steps(response.url),
+        },
         "diagnosis": {
             "headline": interpretation.headline,
             "contact": interpretation.contact,
+            "notes": list(interpretation.notes),
             "section": {"code": section.code, "title": section.title, "url": section.url} if section else None,
+            "error_1xxx": {"code": entry.code, "name": entry.name, "meaning": entry.meaning, "url": entry.url}
+            if entry
+            else None,
             "likely_causes": list(section.causes) if section else [],
             "checks": list(section.checks) if section else [],
             "for_host": list(section.for_host) if section else [],
             "for_cloudflare_support": list(section.for_support) if section else [],
             "to_collect_yourself": list(section.to_collect) if section else [],
+        },
+        "custom_pages": {
+            "read": reads.custom_pages is not None,
+            "reason_not_read": reads.custom_pages_unread or None,
+            "customized": customised_pages,
         },
         "playbooks": {
             "zone": playbooks.zone,
@@ -133,10 +415,23 @@ def _items(title: str, items: Sequence[str]) -> list[str]:
     return [f"## {title}", "", *(f"- {i}" for i in items), ""] if items else []
 
 
+def _tls_lines(connection: Mapping[str, Any]) -> list[str]:
+    tls = connection["tls"]
+    if not tls or tls["verified"]:
+        return []
+    lines = ["## Edge certificate", "", f"Not verified on this machine: {tls['failure']}."]
+    verdict = tls["verdict"]
+    if verdict:
+        lines += ["", f"**{verdict['summary']}**", "", *(f"- {d}" for d in verdict["details"])]
+    lines += ["", "The status above was read without verifying the certificate.", ""]
+    return lines
+
+
 def bundle_markdown(bundle: Mapping[str, Any]) -> str:
     """The same bundle for a person, ready to paste into a ticket."""
     error, diagnosis, pb = bundle["error"], bundle["diagnosis"], bundle["playbooks"]
-    section = diagnosis["section"]
+    section, entry = diagnosis["section"], diagnosis["error_1xxx"]
+    connection = bundle["connection"]
     lines = [
         f"# {diagnosis['headline']}",
         "",
@@ -146,11 +441,18 @@ def bundle_markdown(bundle: Mapping[str, Any]) -> str:
         + (f" ({error['message']})" if error["message"] else ""),
         f"- Ray ID: {error['cf_ray'] or 'none'}",
         f"- Generated by: {error['generated_by']}"
-        + (" (Cloudflare-branded page)" if error["cloudflare_branded"] else ""),
+        + (" (Cloudflare-branded page)" if error["cloudflare_branded"] else "")
+        + (f"; failing hop: {error['failing_hop']}" if error["failing_hop"] else ""),
     ]
+    if connection["proxy"]:
+        lines.append(f"- Through the proxy: {connection['proxy']}")
     if section:
         lines.append(f"- Article section: [{section['code']} {section['title']}]({section['url']})")
+    if entry:
+        lines.append(f"- Error {entry['code']}: {entry['name']} ([Cloudflare's page]({entry['url']}))")
     lines += ["", diagnosis["contact"], ""] if diagnosis["contact"] else [""]
+    lines += _items("Notes", diagnosis["notes"])
+    lines += _tls_lines(connection)
     lines += _items("Likely causes, most likely first", diagnosis["likely_causes"])
     lines += _items("Checks", diagnosis["checks"])
     findings = pb["findings"]
@@ -169,5 +471,22 @@ def bundle_markdown(bundle: Mapping[str, Any]) -> str:
     lines += _items("Give Cloudflare support", diagnosis["for_cloudflare_support"])
     lines += _items("Collect yourself (cfremedy cannot do this remotely)", diagnosis["to_collect_yourself"])
     trace = bundle["cdn_cgi_trace"]
-    lines += ["## /cdn-cgi/trace", "", "```", trace["text"] or f"unavailable: {trace['error']}", "```", ""]
+    unverified = " (read without verifying the certificate)" if trace["unverified"] else ""
+    lines += [
+        "## /cdn-cgi/trace from this machine" + unverified,
+        "",
+        "```",
+        trace["text"] or f"unavailable: {trace['error']}",
+        "```",
+        "",
+    ]
+    lines += [
+        "## /cdn-cgi/trace from the affected browser",
+        "",
+        "Cloudflare support wants the trace as the browser that shows the error gets it; the one above"
+        " comes from the machine that ran cfremedy, which may reach another data center.",
+        "",
+        *(f"{n}. {step}" for n, step in enumerate(trace["from_the_affected_browser"], 1)),
+        "",
+    ]
     return "\n".join(lines)

@@ -70,6 +70,11 @@ def serve_command(
         err(f"cfremedy sandbox: Cloudflare API at {session.api.url}")
         err(f"cfremedy sandbox: {len(session.scenario.zones)} zone(s): {zones}")
         err(f"cfremedy sandbox: {len(session.scenario.origins)} origin server(s) on 127.0.0.1")
+        if session.scenario.edge:
+            err(
+                f"cfremedy sandbox: edge for {len(session.scenario.edge)} hostname(s); for https:// URLs,"
+                f" trust its CA with SSL_CERT_FILE={shlex.quote(str(session.edge.ca_file))}"
+            )
         err("In another shell, run:\n")
         err(exports)
         first = session.scenario.zones[0].name if session.scenario.zones else "ZONE"

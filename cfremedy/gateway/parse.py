@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cfremedy.errors import ApiError
 from cfremedy.models import (
     AuditEntry,
     CacheRule,
+    CertificatePack,
+    CustomPage,
     DnsRecord,
+    EdgeCertificate,
     IngressRule,
     IPNetwork,
     LoadBalancer,
@@ -376,4 +380,53 @@ def audit_entry(data: dict[str, Any]) -> AuditEntry:
         resource_id=str(resource.get("id") or ""),
         zone_name=normalise_name(str(metadata.get("zone_name") or "")),
         zone_id=str(metadata.get("zone_id") or metadata.get("zone_tag") or ""),
+    )
+
+
+def custom_page(data: dict[str, Any]) -> CustomPage:
+    """One custom error page; the document leaves the items untyped, the SDK's model names the
+    fields. A default page's URL may come as "" or null."""
+    state = _text(data, "state")
+    url = data.get("url") or ""
+    if not isinstance(url, str):
+        raise ValueError(f"`url` is {url!r}, not a string")
+    return CustomPage(id=_text(data, "id"), state=state, url=url)
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _hosts(data: dict[str, Any]) -> tuple[str, ...]:
+    hosts = data.get("hosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(f"`hosts` is {hosts!r}, not a list of names")
+    return tuple(h.lower().rstrip(".") for h in hosts)
+
+
+def certificate_pack(data: dict[str, Any]) -> CertificatePack:
+    """A certificate pack and its certificates (the SDK's `CertificatePackListResponse`)."""
+    certificates = data.get("certificates") or []
+    if not isinstance(certificates, list):
+        raise ValueError("`certificates` is not a list")
+    return CertificatePack(
+        id=_text(data, "id"),
+        type=_text(data, "type"),
+        status=_text(data, "status"),
+        hosts=_hosts(data),
+        certificate_authority=str(data.get("certificate_authority") or ""),
+        certificates=tuple(
+            EdgeCertificate(
+                id=_text(c, "id"),
+                hosts=_hosts(c),
+                status=str(c.get("status") or ""),
+                issuer=str(c.get("issuer") or ""),
+                expires_on=_when(c.get("expires_on")),
+            )
+            for c in certificates
+            if isinstance(c, dict)
+        ),
     )

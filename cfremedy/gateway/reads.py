@@ -28,6 +28,8 @@ from cfremedy.gateway.transport import DEFAULT_RETRY, Op, RetryPolicy, Transport
 from cfremedy.models import (
     AuditEntry,
     CacheRule,
+    CertificatePack,
+    CustomPage,
     DnsRecord,
     IngressRule,
     IPNetwork,
@@ -65,6 +67,7 @@ RULE_PHASES = {
 }
 TUNNELS_PER_PAGE = 100
 AUDIT_LOG_PER_PAGE = 1000  # the API's maximum
+PACKS_PER_PAGE = 50  # certificate packs per request (the sandbox's maximum; zones have a few)
 # A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
 _NO_ROUTE_CODES = frozenset({7000, 7003})
 
@@ -424,6 +427,32 @@ class CloudflareGateway:
         if not isinstance(total, int) or isinstance(total, bool):
             raise ApiError(f"the API did not report how many DNS records {zone.name} has")
         return total
+
+    # -- what the edge serves the zone's visitors with (diagnose) -------------------------------
+
+    async def custom_pages(self, zone: Zone) -> tuple[CustomPage, ...]:
+        """The zone's custom error pages, one request (the list is not paged): whether the 5xx
+        and 1xxx pages a visitor gets are Cloudflare's default ones."""
+        what = f"list the custom error pages of {zone.name}"
+        body = await self._transport.get(Op(what, "Zone Settings Read"), f"/zones/{zone.id}/custom_pages")
+        items = envelope(body, what)
+        if not isinstance(items, list):
+            raise ApiError(f"unexpected answer to {what}: no result list")
+        return tuple(parse.convert(parse.custom_page, item, f"a custom page of {zone.name}") for item in items)
+
+    async def certificate_packs(self, zone: Zone) -> tuple[CertificatePack, ...]:
+        """Every certificate pack of the zone, whatever its status (`status=all`): which
+        certificates Cloudflare's edge can present for the zone's hostnames."""
+        what = f"the certificate packs of {zone.name}"
+        op = Op(f"list {what}", "SSL and Certificates Read")
+        path = f"/zones/{zone.id}/ssl/certificate_packs"
+        items = await paginate(
+            lambda n: self._transport.get(op, path, {"status": "all", "per_page": PACKS_PER_PAGE, "page": n}),
+            what=what,
+            key=lambda p: str(p["id"]),
+            per_page=PACKS_PER_PAGE,
+        )
+        return tuple(parse.convert(parse.certificate_pack, item, what) for item in items)
 
     # -- single values, read back around writes ------------------------------------------------
 

@@ -13,6 +13,7 @@ from cfremedy.models.common import (
     normalise_name,
     utc_now_iso,
 )
+from cfremedy.models.edge import CertificatePack, CustomPage, EdgeCertificate
 from cfremedy.models.findings import (
     Change,
     Finding,
@@ -46,6 +47,9 @@ __all__ = [
     "AllowlistFile",
     "AuditEntry",
     "CacheRule",
+    "CertificatePack",
+    "CustomPage",
+    "EdgeCertificate",
     "IngressRule",
     "LoadBalancer",
     "OriginRule",

@@ -301,10 +301,11 @@ class SandboxApi(LoopbackServer):
         """Authentication, zone (or account) visibility, then permission; sets call.zone."""
         if route.auth == "token" and (call.token is None or call.token.status != "active"):
             return fail(401, (ERR_AUTH, "Authentication error"))
-        if "zone_id" in call.params:
-            zone = self.state.zone(call.params["zone_id"])
+        zone_param = next((p for p in ("zone_id", "zone_identifier") if p in call.params), None)
+        if zone_param is not None:  # the document spells the zone parameter both ways
+            zone = self.state.zone(call.params[zone_param])
             if zone is None or not zone_visible(call.token, zone):
-                raise zone_not_found(call.params["zone_id"])
+                raise zone_not_found(call.params[zone_param])
             call.zone = zone
         if "account_id" in call.params and not account_visible(self.state, call.token, call.params["account_id"]):
             return fail(403, (ERR_AUTH, "Authentication error"))

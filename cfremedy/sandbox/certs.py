@@ -118,6 +118,7 @@ def make_leaf(
     issuer: Issuer | None,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    organization: str = "cfremedy sandbox origin",
 ) -> LeafFiles:
     """Sign a server certificate for `names`; `issuer=None` makes it sign itself.
 
@@ -126,7 +127,7 @@ def make_leaf(
     "self-signed certificate" rather than as an untrusted root.
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = _name(names[0], "cfremedy sandbox origin")
+    subject = _name(names[0], organization)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -74,6 +74,7 @@ class LoopbackServer:
     """Start/stop/context-manager plumbing; subclasses name their handler and thread."""
 
     handler_class: type[TrackedHandler]
+    server_class: type[QuietServer] = QuietServer
     kind = "sandbox server"
 
     def __init__(self, host: str, port: int) -> None:
@@ -89,7 +90,7 @@ class LoopbackServer:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        self._server = QuietServer((self._host, self._port), self.handler_class, self)
+        self._server = self.server_class((self._host, self._port), self.handler_class, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},  # stop() returns within ~10 ms

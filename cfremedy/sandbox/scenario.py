@@ -290,6 +290,21 @@ class LoadBalancerSpec(_Strict):
         return refs
 
 
+# The zone-level custom pages the API lists (the SDK's `identifier` values), in its order.
+CUSTOM_PAGE_IDS = (
+    "basic_challenge",
+    "waf_challenge",
+    "waf_block",
+    "ratelimit_block",
+    "country_challenge",
+    "ip_block",
+    "under_attack",
+    "500_errors",
+    "1000_errors",
+    "managed_challenge",
+)
+
+
 class ZoneSpec(_Strict):
     name: str
     id: str | None = None
@@ -315,6 +330,9 @@ class ZoneSpec(_Strict):
     cache_rules: tuple[CacheRuleSpec, ...] = ()
     # Load balancers on the zone's hostnames; their pools belong to the zone's account.
     load_balancers: tuple[LoadBalancerSpec, ...] = ()
+    # Custom error pages the zone has customised, by page id (e.g. "500_errors") -> the URL
+    # Cloudflare fetches the page from; every other page is listed in its default state.
+    custom_pages: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("plan")
     @classmethod
@@ -322,6 +340,18 @@ class ZoneSpec(_Strict):
         if plan not in PLANS:
             raise ValueError(f"unknown plan {plan!r}; expected one of {', '.join(PLANS)}")
         return plan
+
+    @model_validator(mode="after")
+    def _custom_pages(self) -> ZoneSpec:
+        unknown = sorted(set(self.custom_pages) - set(CUSTOM_PAGE_IDS))
+        if unknown:
+            raise ValueError(f"unknown custom page id(s) {', '.join(unknown)}; expected {', '.join(CUSTOM_PAGE_IDS)}")
+        if self.custom_pages and self.plan == "free":
+            raise ValueError("custom error pages are not available on the free plan")
+        for page_id, url in self.custom_pages.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"custom page {page_id}: {url!r} is not an http(s) URL")
+        return self
 
     @property
     def zone_id(self) -> str:
@@ -733,9 +763,24 @@ class EdgeSpec(_Strict):
     status: int = 200
     branded: bool = True  # a Cloudflare error page (mentions "cloudflare", shows the Ray ID)
     error_1xxx: int | None = None  # for 530: the 1xxx error the page names (e.g. 1016)
+    # Which of the branded 5xx page's three status boxes is marked as the failing hop; default:
+    # the host for 520-527 and for 502/504 (Cloudflare's page for the origin's own 502/504),
+    # Cloudflare itself for the other codes.
+    failing: Literal["browser", "cloudflare", "host"] | None = None
+    # Instead of the branded page, the bare one Cloudflare's proxy answers when it fails
+    # itself ("502 Bad Gateway" signed "cloudflare", no status boxes).
+    bare: bool = False
     body: str = ""  # the origin's own page when not branded (default: a plain nginx page)
     colo: str = "SJC"
     set_cookie: str = ""  # a Set-Cookie header to send (it must never reach a bundle)
+    # False: the hostname is DNS-only, so the answer comes from the origin itself (no cf-ray,
+    # the origin's Server header), whatever the page says.
+    proxied: bool = True
+    # The certificate the edge presents over HTTPS: "zone" is the zone's universal certificate
+    # (the zone and one level of subdomains, as its certificate pack lists them) signed by the
+    # sandbox edge CA, which nothing trusts unless told to (SSL_CERT_FILE); "self_signed" is
+    # one no certificate pack has, as a TLS-inspecting middlebox would present.
+    certificate: Literal["zone", "self_signed"] = "zone"
 
     @field_validator("hostname")
     @classmethod
@@ -772,6 +817,16 @@ class EdgeSpec(_Strict):
         if "\r" in value or "\n" in value:
             raise ValueError("set_cookie must be a single header line")
         return value
+
+    @model_validator(mode="after")
+    def _one_kind_of_page(self) -> EdgeSpec:
+        if (self.bare or self.failing) and not self.branded:
+            raise ValueError("failing and bare describe Cloudflare's pages: they need branded = true")
+        if self.bare and (self.failing or self.error_1xxx):
+            raise ValueError("a bare page has no status boxes and no 1xxx code")
+        if self.failing and self.error_1xxx:
+            raise ValueError("a 1xxx page has no status boxes: failing does not apply")
+        return self
 
 
 class SandboxOptions(_Strict):

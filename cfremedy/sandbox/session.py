@@ -44,7 +44,7 @@ class SandboxSession:
         self.real_addresses = real_addresses
         self.api = SandboxApi(scenario, host=host, port=port)
         self.fleet = OriginFleet(scenario.origins, real_addresses=real_addresses)
-        self.edge = EdgeServer(scenario.edge)
+        self.edge = EdgeServer(scenario.edge, zones=[z.name for z in scenario.zones])
         self.dns = DnsServer(scenario.dns)
         # The sandbox's own history: demo and `sandbox serve` never touch the user's real one.
         self.state_dir = Path(tempfile.mkdtemp(prefix="cfremedy-sandbox-state-"))

@@ -16,9 +16,10 @@ from typing import Any
 
 from cfremedy.sandbox import settings_catalog
 from cfremedy.sandbox.dns_rules import PROXIABLE_TYPES
-from cfremedy.sandbox.scenario import PagesProjectSpec, stable_id
+from cfremedy.sandbox.scenario import CUSTOM_PAGE_IDS, PagesProjectSpec, stable_id
 from cfremedy.sandbox.zone import (
     CACHE_PHASE,
+    CERTIFICATE_EXPIRES,
     CONFIG_PHASE,
     ENTRYPOINT_PHASES,
     ORIGIN_PHASE,
@@ -138,7 +139,7 @@ def certificate_pack_json(zone: ZoneState) -> dict[str, Any]:
         "zone_id": zone.id,
         "uploaded_on": SEED_TIME,
         "modified_on": SEED_TIME,
-        "expires_on": "2099-01-01T00:00:00.000000Z",
+        "expires_on": CERTIFICATE_EXPIRES,
         "priority": 0,
     }
     return {
@@ -153,6 +154,43 @@ def certificate_pack_json(zone: ZoneState) -> dict[str, Any]:
         "primary_certificate": cert_id,
         "certificates": [certificate],
     }
+
+
+# What the dashboard calls each custom page, and the token Cloudflare replaces in it.
+_CUSTOM_PAGES: dict[str, tuple[str, str]] = {
+    "basic_challenge": ("Basic Challenge", "::CAPTCHA_BOX::"),
+    "waf_challenge": ("WAF Challenge", "::CAPTCHA_BOX::"),
+    "waf_block": ("WAF Block", "::IP_ADDRESS::"),
+    "ratelimit_block": ("Rate Limit Block", "::IP_ADDRESS::"),
+    "country_challenge": ("Country Challenge", "::CAPTCHA_BOX::"),
+    "ip_block": ("IP Block", "::IP_ADDRESS::"),
+    "under_attack": ("Under Attack", "::IM_UNDER_ATTACK_BOX::"),
+    "500_errors": ("5XX Errors", "::CLOUDFLARE_ERROR_500S_BOX::"),
+    "1000_errors": ("1XXX Errors", "::CLOUDFLARE_ERROR_1000S_BOX::"),
+    "managed_challenge": ("Managed Challenge", "::CAPTCHA_BOX::"),
+}
+
+
+def custom_pages_json(zone: ZoneState) -> list[dict[str, Any]]:
+    """The zone's custom pages, every one listed, customised ones with their URL. The document
+    leaves the items untyped; the fields are the SDK's `CustomPageListResponse`. A page in its
+    default state has an empty URL (whether the live API answers "" or null is not documented:
+    cfremedy reads either)."""
+    pages = []
+    for page_id in CUSTOM_PAGE_IDS:
+        description, token = _CUSTOM_PAGES[page_id]
+        url = zone.custom_pages.get(page_id)
+        pages.append({
+            "id": page_id,
+            "description": description,
+            "state": "customized" if url else "default",
+            "url": url or "",
+            "required_tokens": [token],
+            "preview_target": "preview:target",
+            "created_on": SEED_TIME,
+            "modified_on": zone.modified_on if url else SEED_TIME,
+        })  # fmt: skip
+    return pages
 
 
 def setting_json(zone: ZoneState, definition: settings_catalog.SettingDef) -> dict[str, Any]:

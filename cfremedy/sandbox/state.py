@@ -500,7 +500,7 @@ def _build_zone(spec: ZoneSpec, pool_ids: Mapping[tuple[str, str], str]) -> Zone
     name = spec.name.lower().rstrip(".")
     zone = ZoneState(
         id=spec.zone_id, name=name, plan=spec.plan, account_id=spec.account, status=spec.status,
-        analytics=spec.analytics, graphql_error=spec.graphql_error,
+        analytics=spec.analytics, graphql_error=spec.graphql_error, custom_pages=dict(spec.custom_pages),
     )  # fmt: skip
     for setting_id, value in spec.settings.items():
         if settings_catalog.get(setting_id) is None:

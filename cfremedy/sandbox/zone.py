@@ -17,6 +17,9 @@ from cfremedy.sandbox.scenario import AnalyticsSpec
 
 # Fixed timestamps for seeded objects, so two runs of one scenario serve identical bodies.
 SEED_TIME = "2024-06-01T00:00:00.000000Z"
+# When every zone's universal certificate expires: its certificate pack says so, and the sandbox
+# edge presents a certificate that expires then (so the two can be matched, as on the real edge).
+CERTIFICATE_EXPIRES = "2099-01-01T00:00:00.000000Z"
 
 # The ruleset phases a zone can have an entry point for: its Configuration Rules, Origin Rules
 # and Cache Rules (in the order `GET /zones/{id}/rulesets` lists them).
@@ -127,6 +130,8 @@ class ZoneState:
     origin_rules: tuple[OriginRule, ...] = ()
     cache_rules: tuple[CacheRule, ...] = ()
     load_balancers: tuple[LoadBalancer, ...] = ()
+    # Customised error pages: page id -> URL (the others are in their default state).
+    custom_pages: dict[str, str] = field(default_factory=dict)
     _sorted: list[DnsRecord] | None = None
 
     def sorted_records(self) -> list[DnsRecord]:

@@ -19,12 +19,39 @@ from typing import Any
 import pytest
 
 from cfremedy.registry import load_registry
-from cfremedy.sandbox.scenario import TokenSpec, load_scenario, parse_scenario
+from cfremedy.sandbox.scenario import EdgeSpec, TokenSpec, load_scenario, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
+from tests.connect_proxy import ConnectProxy
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
-BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+# The machine's proxies and trust settings stay out: each test says which it wants.
+CLIENT_ENV = {"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+BASE_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("CLOUDFLARE_", "CFREMEDY_")) and k.upper() not in CLIENT_ENV
+}
 COOKIE = "demo-cookie-value"
+CUSTOM_5XX = "https://errors.static.example/5xx.html"
+# What visitors get on more of the demo's hostnames: Cloudflare's page for the origin's own 502
+# (host marked), Cloudflare failing itself (its box marked; its bare page), a page that only
+# mentions Cloudflare, a DNS-only answer, 530s with a 1xxx code, a customised 5xx page, and an
+# edge certificate no certificate pack has.
+MORE_EDGE = [
+    {"hostname": "www.static.example", "status": 502},
+    {"hostname": "media.static.example", "status": 502, "failing": "cloudflare"},
+    {"hostname": "assets.static.example", "status": 504, "bare": True},
+    {"hostname": "www.shop.example", "status": 502, "branded": False,
+     "body": "<html><body><h1>Bad gateway</h1><p>Served by our Cloudflare-powered CDN.</p></body></html>"},
+    {"hostname": "api.apps.example", "status": 502, "proxied": False},
+    {"hostname": "status.apps.example", "status": 530, "error_1xxx": 1016},
+    {"hostname": "admin.apps.example", "status": 530, "error_1xxx": 1033},
+    {"hostname": "legacy.blog.example", "status": 530, "error_1xxx": 1034},
+    {"hostname": "cdn.static.example", "status": 502, "branded": False,
+     "body": "<html><body><h1>We'll be right back</h1></body></html>"},
+    {"hostname": "secure.static.example", "certificate": "self_signed"},
+    {"hostname": "www.elsewhere.example", "status": 503},  # no zone of the account has it
+]  # fmt: skip
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -46,7 +73,13 @@ def demo() -> Iterator[SandboxSession]:
             "Cloudflare Pages Read",
         ),
     )
-    with SandboxSession(scenario.model_copy(update={"tokens": scenario.tokens + (no_analytics,)})) as session:
+    zones = tuple(
+        z.model_copy(update={"custom_pages": {"500_errors": CUSTOM_5XX}}) if z.name == "static.example" else z
+        for z in scenario.zones
+    )
+    edge = scenario.edge + tuple(EdgeSpec.model_validate(e) for e in MORE_EDGE)
+    update = {"tokens": scenario.tokens + (no_analytics,), "zones": zones, "edge": edge}
+    with SandboxSession(scenario.model_copy(update=update)) as session:
         yield session
 
 
@@ -249,3 +282,166 @@ def test_audits_read_observed_errors_ten_zones_per_query(tmp_path: Path) -> None
     assert [e["stage"] for e in z07["errors"]] == ["analytics"]
     assert "no analytics for z07.example: zone is not authorized" in proc.stderr
     assert proc.returncode == 1  # high findings; an analytics gap alone is not an API failure
+
+
+# -- reading the page the way the article does -------------------------------------------------
+
+
+def test_a_branded_502_marking_the_host_is_the_hosts(env: dict[str, str]) -> None:
+    proc, report = diagnose(env, "http://www.static.example/")
+    assert proc.returncode == 1, proc.stderr
+    error = report["error"]
+    assert error["cloudflare_branded"]  # the article's word test alone would say Cloudflare failed
+    assert (error["generated_by"], error["failing_hop"]) == ("cloudflare", "host")
+    assert error["page"]["hops"] == {"browser": "Working", "cloudflare": "Working", "host": "Error"}
+    assert error["page"]["ray_on_page"] == error["cf_ray"].split("-")[0]
+    assert "the fault is the host's" in report["diagnosis"]["contact"]
+    assert report["playbooks"]["run"] == related(502)
+
+
+@pytest.mark.parametrize("url", ["http://media.static.example/", "http://assets.static.example/"])
+def test_cloudflare_failing_itself_goes_to_cloudflare_support(env: dict[str, str], url: str) -> None:
+    proc, report = diagnose(env, url)
+    assert proc.returncode == 1
+    assert (report["error"]["generated_by"], report["error"]["failing_hop"]) == ("cloudflare", "cloudflare")
+    assert "Cloudflare support" in report["diagnosis"]["contact"]
+    assert report["error"]["page"]["kind"] == ("cloudflare_bare" if "assets" in url else "cloudflare")
+
+
+def test_a_page_that_is_neither_cloudflares_nor_marked(env: dict[str, str]) -> None:
+    proc, report = diagnose(env, "http://www.shop.example/")
+    assert report["error"]["cloudflare_branded"] and report["error"]["page"]["kind"] == "other"
+    assert report["error"]["generated_by"] == "origin"
+    assert any("the word alone does not make it Cloudflare's" in n for n in report["diagnosis"]["notes"])
+    proc, report = diagnose(env, "http://api.apps.example/")  # DNS-only: no cf-ray at all
+    assert report["error"]["generated_by"] == "not_cloudflare" and report["error"]["cf_ray"] is None
+    assert "did not come through Cloudflare's edge" in report["diagnosis"]["contact"]
+
+
+@pytest.mark.parametrize(("host", "code", "name", "playbook"), [
+    ("status.apps.example", 1016, "Origin DNS error", "origin_dns"),
+    ("admin.apps.example", 1033, "Cloudflare Tunnel error", "tunnel_health"),
+])  # fmt: skip
+def test_530_runs_the_playbook_of_its_1xxx_error(
+    env: dict[str, str], tmp_path: Path, host: str, code: int, name: str, playbook: str
+) -> None:
+    proc, report = diagnose(env, f"http://{host}/", tmp_path / "b")
+    assert proc.returncode == 1, proc.stderr
+    assert report["error"]["status"] == 530 and report["error"]["error_1xxx"] == code
+    entry = report["diagnosis"]["error_1xxx"]
+    assert (entry["code"], entry["name"]) == (code, name)
+    assert (
+        entry["url"]
+        == f"https://developers.cloudflare.com/support/troubleshooting/http-status-codes/cloudflare-1xxx-errors/error-{code}/"
+    )
+    assert f"with error {code} ({name})" in report["diagnosis"]["headline"]
+    assert report["playbooks"]["run"] == [playbook] != related(530)  # not every 530 playbook: the 1xxx one
+    assert any(f["playbook"] == playbook and f["resource"] == host for f in report["playbooks"]["findings"])
+    markdown = (tmp_path / "b" / "bundle.md").read_text()
+    assert f"- Error {code}: {name} ([Cloudflare's page]({entry['url']}))" in markdown
+
+
+def test_other_1xxx_errors_get_one_line_and_where_to_read_more(env: dict[str, str]) -> None:
+    proc, report = diagnose(env, "http://legacy.blog.example/")
+    entry = report["diagnosis"]["error_1xxx"]
+    assert entry["code"] == 1034 and entry["url"].endswith("/cloudflare-1xxx-errors/error-1034/")
+    assert (
+        report["diagnosis"]["notes"][0] == f"Error 1034 ({entry['name']}): {entry['meaning']} Read more: {entry['url']}"
+    )
+    assert report["playbooks"]["run"] == [] and report["playbooks"]["not_run"] == []
+
+
+def test_a_customised_5xx_page_is_read_with_the_token_and_not_trusted_blindly(
+    demo: SandboxSession, env: dict[str, str]
+) -> None:
+    proc, report = diagnose(env, "http://cdn.static.example/")
+    assert report["custom_pages"] == {"read": True, "reason_not_read": None, "customized": {"500_errors": CUSTOM_5XX}}
+    assert report["error"]["generated_by"] == "unknown" and report["error"]["failing_hop"] is None
+    assert any(f"customises its 5xx error pages ({CUSTOM_5XX})" in n for n in report["diagnosis"]["notes"])
+    pages = [r for r in demo.api.requests if r.path.endswith("/custom_pages")]
+    assert len(pages) == 1 and pages[0].status == 200
+    no_token = {k: v for k, v in env.items() if k != "CLOUDFLARE_API_TOKEN"}
+    _, blind = diagnose(no_token, "http://cdn.static.example/")
+    assert blind["error"]["generated_by"] == "origin" and blind["custom_pages"]["read"] is False
+    assert blind["custom_pages"]["reason_not_read"] == "no CLOUDFLARE_API_TOKEN"
+    _, refused = diagnose({**env, "CLOUDFLARE_API_TOKEN": "no-analytics-token"}, "http://cdn.static.example/")
+    assert refused["custom_pages"]["read"] is True  # Zone Settings Read is all it takes
+
+
+# -- trust and proxies -------------------------------------------------------------------------
+
+
+def test_the_edge_request_goes_through_https_proxy_and_origin_probes_do_not(
+    demo: SandboxSession, env: dict[str, str]
+) -> None:
+    routes = {"www.blog.example": ("127.0.0.1", demo.edge.tls_port)}
+    with ConnectProxy(routes) as proxy:
+        # --connect-to-only (the sandbox's default) would keep the request off any proxy; the
+        # origin probes still follow the fleet's rules, which cover www.blog.example's origin.
+        proxied = {**env, "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(demo.edge.ca_file),
+                   "CFREMEDY_CONNECT_TO_ONLY": "false"}  # fmt: skip
+        proc, report = diagnose(proxied, "https://www.blog.example/")
+    assert proc.returncode == 1, proc.stderr
+    assert report["error"]["status"] == 526 and report["connection"]["proxy"] == proxy.url
+    assert report["connection"]["tls"]["verified"] is True
+    assert report["cdn_cgi_trace"]["fields"]["visit_scheme"] == "https"
+    # the page and its trace went through the proxy; the playbooks' origin probes did not
+    assert proxy.requests == ["www.blog.example:443", "www.blog.example:443"]
+    assert report["playbooks"]["run"] == related(526) and report["playbooks"]["findings"]
+
+
+def test_an_edge_certificate_trusted_only_through_ssl_cert_file(demo: SandboxSession, env: dict[str, str]) -> None:
+    proc, report = diagnose({**env, "SSL_CERT_FILE": str(demo.edge.ca_file)}, "https://files.static.example/")
+    assert report["connection"]["tls"] == {"verified": True, "failure": None, "certificate": None, "verdict": None}
+    assert "without verif" not in proc.stderr
+    proc, report = diagnose(env, "https://files.static.example/")  # the same edge, its CA not trusted here
+    tls = report["connection"]["tls"]
+    assert tls["verified"] is False and "unable to get local issuer certificate" in tls["failure"]
+    assert tls["verdict"]["cause"] == "untrusted_issuer"
+    assert tls["verdict"]["zone_certificate"].startswith("universal pack ")  # the pack read with the token
+    assert report["error"]["status"] == 522  # still read, and said so
+    assert any("read without verifying" in n for n in report["diagnosis"]["notes"])
+    assert "the status was read without verification" in proc.stderr
+
+
+def test_an_untrusted_edge_certificate_is_diagnosed_and_the_status_still_read(
+    demo: SandboxSession, env: dict[str, str], tmp_path: Path
+) -> None:
+    trusting = {**env, "SSL_CERT_FILE": str(demo.edge.ca_file)}
+    proc, report = diagnose(trusting, "https://secure.static.example/", tmp_path / "b")
+    assert proc.returncode == 1  # a 200, but a certificate this machine cannot verify
+    tls = report["connection"]["tls"]
+    assert "self-signed certificate" in tls["failure"] and tls["certificate"]["self_signed"] is True
+    assert tls["verdict"]["cause"] == "intercepted"
+    assert any("*.static.example" in d for d in tls["verdict"]["details"])  # the zone's pack, read
+    assert report["error"]["status"] == 200
+    packs = [r for r in demo.api.requests if r.path.endswith("/ssl/certificate_packs")]
+    assert len(packs) == 1 and packs[0].status == 200
+    markdown = (tmp_path / "b" / "bundle.md").read_text()
+    assert "## Edge certificate" in markdown and "Something between this machine and Cloudflare" in markdown
+    read_only = {**trusting, "CLOUDFLARE_API_TOKEN": "sandbox-read-only-token"}  # no SSL and Certificates Read
+    _, report = diagnose(read_only, "https://secure.static.example/")
+    verdict = report["connection"]["tls"]["verdict"]
+    assert verdict["cause"] == "unknown" and any("SSL and Certificates Read" in d for d in verdict["details"])
+
+
+def test_the_bundle_says_how_to_get_the_trace_from_the_affected_browser(env: dict[str, str], tmp_path: Path) -> None:
+    proc, report = diagnose(env, "http://www.blog.example/", tmp_path / "b")
+    trace = report["cdn_cgi_trace"]
+    assert trace["fetched_from"] == "the machine that ran cfremedy" and trace["fields"]["h"] == "www.blog.example"
+    assert trace["from_the_affected_browser"][0].startswith(
+        "In the browser that shows the error, open http://www.blog.example/cdn-cgi/trace"
+    )
+    markdown = (tmp_path / "b" / "bundle.md").read_text()
+    assert markdown.index("## /cdn-cgi/trace from this machine") < markdown.index(
+        "## /cdn-cgi/trace from the affected browser"
+    )
+
+
+def test_a_hostname_outside_the_account_is_still_diagnosed(env: dict[str, str]) -> None:
+    """No playbook checks a 503, so the zone was only wanted for its custom pages: its absence is
+    said, not an API failure."""
+    proc, report = diagnose(env, "http://www.elsewhere.example/")
+    assert proc.returncode == 1, proc.stderr  # the 5xx, not exit 3
+    assert report["error"]["failing_hop"] == "cloudflare" and related(503) == []
+    assert "no zone visible to this token contains www.elsewhere.example" in report["custom_pages"]["reason_not_read"]

@@ -225,3 +225,33 @@ def test_a_server_repeating_the_same_full_page_does_not_loop_forever(stuck_serve
     snap = snapshot(stuck_server.url)  # type: ignore[attr-defined]
     assert len(snap.records) == 5000
     assert stuck_server.dns_requests == 2  # page 1, then page 2 is seen to repeat it
+
+
+def test_custom_pages_and_certificate_packs_for_diagnose(sandbox_factory) -> None:
+    """One request each; a default page's URL is empty; the pack's certificates with expiry."""
+    base = scenario(custom_pages={"500_errors": "https://errors.example.com/5xx.html"})
+    base["tokens"].append(
+        {"name": "ssl", "value": "ssl-token", "permissions": [*READ_ONLY, "SSL and Certificates Read"]}
+    )
+    api = sandbox_factory(base)
+
+    async def go(token: str) -> tuple[Any, Any]:
+        async with CloudflareGateway(SecretStr(token), api.url) as gateway:
+            zone = await gateway.zone_by_name("example.com")
+            pages = await gateway.custom_pages(zone)
+            try:
+                packs = await gateway.certificate_packs(zone)
+            except MissingPermission as exc:
+                packs = exc
+        return pages, packs
+
+    pages, packs = asyncio.run(go("ssl-token"))
+    customised = {p.id: p.url for p in pages if p.customized}
+    assert customised == {"500_errors": "https://errors.example.com/5xx.html"} and len(pages) == 10
+    (pack,) = packs
+    assert (pack.type, pack.status, pack.hosts) == ("universal", "active", ("example.com", "*.example.com"))
+    assert pack.certificates[0].expires_on is not None and pack.certificates[0].expires_on.year == 2099
+    listed = [r for r in api.requests if r.path.endswith("/certificate_packs")]
+    assert len(listed) == 1 and listed[0].query["status"] == "all"
+    _, refused = asyncio.run(go(TOKEN))  # READ_ONLY has no SSL and Certificates Read
+    assert isinstance(refused, MissingPermission) and refused.permission == "SSL and Certificates Read"

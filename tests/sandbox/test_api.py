@@ -216,6 +216,28 @@ def test_unknown_setting_in_scenario_is_refused_by_name() -> None:
         SandboxState(bad)
 
 
+@pytest.mark.parametrize(("zone", "message"), [
+    ({"name": "a.example", "plan": "pro", "custom_pages": {"404_errors": "https://e.example/x"}}, "404_errors"),
+    ({"name": "a.example", "custom_pages": {"500_errors": "https://e.example/x"}}, "free plan"),
+    ({"name": "a.example", "plan": "pro", "custom_pages": {"500_errors": "e.example/x"}}, "not an http"),
+])  # fmt: skip
+def test_custom_pages_in_a_scenario_are_checked(zone: dict[str, Any], message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"zones": [zone]})
+
+
+def test_custom_pages_through_the_sdk() -> None:
+    """The SDK reads the list the sandbox serves for `{zone_identifier}` (its own parameter name)."""
+    zone = {"name": "a.example", "plan": "business", "custom_pages": {"1000_errors": "https://e.example/1xxx.html"}}
+    token = {"value": "t", "permissions": ["Zone Read", "Zone Settings Read"]}
+    scenario = parse_scenario({"tokens": [token], "zones": [zone]})
+    with SandboxApi(scenario) as api:
+        client = cloudflare.Cloudflare(api_token="t", base_url=api.url, max_retries=0)
+        pages = {p.id: (p.state, p.url) for p in client.custom_pages.list(zone_id=zone_id("a.example"))}
+    assert pages["1000_errors"] == ("customized", "https://e.example/1xxx.html")
+    assert pages["500_errors"] == ("default", "") and len(pages) == 10
+
+
 def test_state_changed_directly_is_visible_and_not_logged(api: SandboxApi, cf: cloudflare.Cloudflare) -> None:
     zid = zone_id("example.com")
     api.state.set_setting(zid, "ssl", "flexible")  # someone else changed it in the dashboard
@@ -265,7 +287,7 @@ def test_dns_create_edit_update_delete(api: SandboxApi, cf: cloudflare.Cloudflar
     zid = zone_id("example.com")
     created = cf.dns.records.create(zone_id=zid, type="A", name="new", content="198.51.100.1", ttl=1, proxied=True)
     assert created is not None and created.name == "new.example.com" and created.proxiable is True
-    assert created.zone_id == zid and created.zone_name == "example.com"  # type: ignore[union-attr]
+    assert created.zone_id == zid and created.zone_name == "example.com"
     assert api.state.record(zid, created.id).content == "198.51.100.1"
 
     edited = cf.dns.records.edit(created.id, zone_id=zid, type="A", name="new", content="198.51.100.2", ttl=1)

@@ -1,19 +1,26 @@
 """The sandbox edge: Cloudflare's pages, headers and trace, reached through its connect-to rules.
 
-`cfremedy diagnose` tells Cloudflare's own error pages from the origin's by the body, reads the
-Ray ID and the colo, and fetches `/cdn-cgi/trace`; these tests pin what the stand-in serves so
-diagnose's checks are tested against the shapes the 5xx article describes, over real HTTP.
+`cfremedy diagnose` reads Cloudflare's error pages by their structure (the three status boxes
+and the one marked failing, the 1xxx heading, the bare page Cloudflare's proxy answers), tells
+them from the origin's, reads the Ray ID and the colo, and fetches `/cdn-cgi/trace`, over HTTP
+and HTTPS; these tests pin what the stand-in serves so diagnose's checks are tested against the
+shapes the 5xx article describes, over real HTTP and real TLS.
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 
+from cfremedy.error_page import read_page
 from cfremedy.probes.connect_to import parse_connect_to, route
 from cfremedy.sandbox.edge import CLOUDFLARE_REASONS, EdgeServer
 from cfremedy.sandbox.scenario import ScenarioError, parse_scenario
@@ -30,6 +37,12 @@ EDGE: list[dict[str, Any]] = [
     {"hostname": "cf500.example.com", "status": 500},
     *({"hostname": f"s{code}.example.com", "status": code} for code in (520, 521, 523, 524, 525, 526, 527)),
     *({"hostname": f"s{code}.example.com", "status": code} for code in (502, 503, 504)),
+    {"hostname": "cfdown.example.com", "status": 502, "failing": "cloudflare"},
+    {"hostname": "client.example.com", "status": 500, "failing": "browser"},
+    {"hostname": "bare.example.com", "status": 502, "bare": True},
+    {"hostname": "direct.example.com", "status": 502, "proxied": False},
+    {"hostname": "mitm.example.com", "certificate": "self_signed"},
+    {"hostname": "deep.sub.example.com"},
 ]  # fmt: skip
 RAY = re.compile(r"^([0-9a-f]{16})-([A-Z0-9]+)$")
 TRACE_KEYS = ["fl", "h", "ip", "ts", "visit_scheme", "uag", "colo", "sliver", "http", "loc", "tls",
@@ -38,7 +51,7 @@ TRACE_KEYS = ["fl", "h", "ip", "ts", "visit_scheme", "uag", "colo", "sliver", "h
 
 @pytest.fixture(scope="module")
 def edge() -> Iterator[EdgeServer]:
-    with EdgeServer(parse_scenario({"edge": EDGE}).edge) as server:
+    with EdgeServer(parse_scenario({"edge": EDGE}).edge, zones=["example.com"]) as server:
         yield server
 
 
@@ -58,10 +71,15 @@ def test_branded_page_is_cloudflares(http: httpx.Client) -> None:
     body = response.text
     assert "cloudflare" in body.lower()
     assert "<title>www.example.com | 522: Connection timed out</title>" in body
-    assert "Performance &amp; security by Cloudflare" in body
+    assert "<span>Performance &amp; security by</span>" in body and ">Cloudflare</a>" in body
     ray = RAY.match(response.headers["cf-ray"])
     assert ray is not None and ray.group(2) == "SJC"
-    assert f"Cloudflare Ray ID: {ray.group(1)}" in body  # the page and the header agree
+    assert f'Cloudflare Ray ID: <strong class="font-semibold">{ray.group(1)}</strong>' in body  # page and header agree
+    page = read_page(body)
+    assert page.kind == "cloudflare" and page.ray == ray.group(1)
+    assert page.failing_hop == "host" and dict(page.hops) == {"browser": "Working", "cloudflare": "Working",
+                                                              "host": "Error"}  # fmt: skip
+    assert '<div id="cf-host-status" class="cf-error-source ' in body and "San Jose" in body
 
 
 @pytest.mark.parametrize("host", ["origin502.example.com", "custom.example.com"])
@@ -101,9 +119,14 @@ def test_cloudflare_reason_phrases(http: httpx.Client, code: int) -> None:
     assert response.status_code == code
     reason = CLOUDFLARE_REASONS[code]
     assert response.reason_phrase == reason
-    assert f"<title>{host} | {code}: {reason}</title>" in response.text
-    if code == 530:
-        assert "Error 1016" in response.text
+    if code == 530:  # a 1xxx page: the code in the heading, no status boxes
+        assert "<title>Origin DNS error | dns.example.com | Cloudflare</title>" in response.text
+        assert '<span class="cf-error-code">1016</span>' in response.text and "cf-host-status" not in response.text
+        page = read_page(response.text)
+        assert (page.kind, page.error_1xxx, page.failing_hop) == ("cloudflare", 1016, None)
+    else:
+        assert f"<title>{host} | {code}: {reason}</title>" in response.text
+        assert read_page(response.text).failing_hop == "host"
 
 
 @pytest.mark.parametrize(
@@ -116,6 +139,36 @@ def test_standard_phrases_on_branded_pages(http: httpx.Client, code: int, reason
     assert response.status_code == code
     assert f"| {code}: {reason}</title>" in response.text
     assert "cloudflare" in response.text.lower()
+
+
+@pytest.mark.parametrize(("host", "hop"), [
+    ("s502.example.com", "host"), ("s504.example.com", "host"),  # the origin's own 502/504, Cloudflare's page
+    ("s503.example.com", "cloudflare"), ("cf500.example.com", "cloudflare"),
+    ("cfdown.example.com", "cloudflare"), ("client.example.com", "browser"),
+])  # fmt: skip
+def test_branded_pages_mark_one_hop_as_failing(http: httpx.Client, host: str, hop: str) -> None:
+    body = get(http, host).text
+    page = read_page(body)
+    assert page.kind == "cloudflare" and page.failing_hop == hop
+    assert [h for h, status in page.hops.items() if status == "Error"] == [hop]
+    assert body.count("cf-error-source") == 1 and f'<div id="cf-{hop}-status" class="cf-error-source ' in body
+
+
+def test_bare_page_is_cloudflares_own_proxy(http: httpx.Client) -> None:
+    response = get(http, "bare.example.com")
+    assert response.status_code == 502 and response.headers["server"] == "cloudflare"
+    assert response.text == (
+        "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+        "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>cloudflare</center>\n</body>\n</html>\n"
+    )
+    assert read_page(response.text).kind == "cloudflare_bare"
+
+
+def test_dns_only_hostname_answers_without_cloudflare(http: httpx.Client) -> None:
+    response = get(http, "direct.example.com")
+    assert response.status_code == 502
+    assert "cf-ray" not in response.headers and response.headers["server"] == "nginx"
+    assert get(http, "www.example.com").headers["server"] == "cloudflare"  # the next request is the edge's again
 
 
 def test_healthy_hostname(http: httpx.Client) -> None:
@@ -160,14 +213,54 @@ def test_head_has_no_body(http: httpx.Client) -> None:
 
 def test_connect_to_rules_reach_each_hostname(edge: EdgeServer) -> None:
     rules = [parse_connect_to(r) for r in edge.connect_to()]
-    assert [r.host for r in rules] == [spec["hostname"] for spec in EDGE]
-    assert {(r.port, r.to_host, r.to_port) for r in rules} == {(80, "127.0.0.1", edge.port)}
+    assert [r.host for r in rules] == [spec["hostname"] for spec in EDGE for _ in (80, 443)]
+    assert {(r.port, r.to_host, r.to_port) for r in rules} == {(80, "127.0.0.1", edge.port),
+                                                               (443, "127.0.0.1", edge.tls_port)}  # fmt: skip
     with httpx.Client(timeout=5) as client:
         for spec in EDGE[:5]:
             url = httpx.URL(f"http://{spec['hostname']}/cdn-cgi/trace")
             host, port = route(rules, url.host, url.host, url.port or 80)
             response = client.get(url.copy_with(host=host, port=port), headers={"Host": url.host})
             assert dict(line.split("=", 1) for line in response.text.splitlines())["h"] == spec["hostname"]
+
+
+def _https(edge: EdgeServer, host: str, path: str = "/", verify: ssl.SSLContext | bool = True) -> httpx.Response:
+    with httpx.Client(verify=verify, timeout=5) as client:
+        return client.get(f"https://127.0.0.1:{edge.tls_port}{path}", headers={"Host": host},
+                          extensions={"sni_hostname": host})  # fmt: skip
+
+
+def _peer(edge: EdgeServer, host: str) -> x509.Certificate:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", edge.tls_port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def test_https_serves_the_zone_certificate_from_the_edge_ca(edge: EdgeServer) -> None:
+    trusted = ssl.create_default_context(cafile=str(edge.ca_file))
+    response = _https(edge, "www.example.com", verify=trusted)
+    assert response.status_code == 522 and read_page(response.text).failing_hop == "host"
+    trace = dict(line.split("=", 1) for line in _https(edge, "www.example.com", "/cdn-cgi/trace", trusted).text.split())
+    assert (trace["visit_scheme"], trace["tls"], trace["sni"]) == ("https", "TLSv1.3", "plaintext")
+    cert = _peer(edge, "www.example.com")
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert names == ["example.com", "*.example.com"]  # the zone's universal pack, as the API lists it
+    assert cert.not_valid_after_utc == datetime(2099, 1, 1, tzinfo=UTC)  # the pack's expires_on
+    with pytest.raises(httpx.ConnectError, match="unable to get local issuer certificate"):
+        _https(edge, "www.example.com")  # nothing trusts the sandbox edge CA by default
+
+
+def test_https_certificate_problems(edge: EdgeServer) -> None:
+    trusted = ssl.create_default_context(cafile=str(edge.ca_file))
+    with pytest.raises(httpx.ConnectError, match="self-signed certificate"):
+        _https(edge, "mitm.example.com", verify=trusted)
+    assert _peer(edge, "mitm.example.com").issuer == _peer(edge, "mitm.example.com").subject
+    with pytest.raises(httpx.ConnectError, match="Hostname mismatch"):  # *.example.com is one level only
+        _https(edge, "deep.sub.example.com", verify=trusted)
 
 
 def test_stop_closes_keep_alive_connections() -> None:
@@ -187,6 +280,10 @@ def test_stop_closes_keep_alive_connections() -> None:
     ([{"hostname": "a.example", "status": 530, "error_1xxx": 16}], "error_1xxx"),
     ([{"hostname": "a.example", "set_cookie": "a=b\r\nX-Evil: 1"}], "single header line"),
     ([{"hostname": "a.example:80"}], "hostname"),
+    ([{"hostname": "a.example", "status": 502, "branded": False, "failing": "host"}], "need branded"),
+    ([{"hostname": "a.example", "status": 502, "bare": True, "failing": "host"}], "no status boxes"),
+    ([{"hostname": "a.example", "status": 530, "error_1xxx": 1016, "failing": "host"}], "no status boxes"),
+    ([{"hostname": "a.example", "certificate": "expired"}], "certificate"),
 ])  # fmt: skip
 def test_scenario_validation(edge: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
@@ -208,8 +305,9 @@ SESSION = {
 def test_session_keeps_origin_and_edge_rules_apart() -> None:
     with SandboxSession(parse_scenario(SESSION)) as session:
         fleet, edge = session.fleet.connect_to(), session.edge.connect_to()
-        assert fleet and edge == [f"{h}:80:127.0.0.1:{session.edge.port}"
-                                  for h in ("www.example.com", "api.example.com")]  # fmt: skip
+        assert fleet and edge == [rule for h in ("www.example.com", "api.example.com")
+                                  for rule in (f"{h}:80:127.0.0.1:{session.edge.port}",
+                                               f"{h}:443:127.0.0.1:{session.edge.tls_port}")]  # fmt: skip
         env = session.env()
         assert env["CFREMEDY_CONNECT_TO"] == " ".join(fleet)
         assert env["CFREMEDY_EDGE_CONNECT_TO"] == " ".join(edge) == " ".join(session.edge_rules())

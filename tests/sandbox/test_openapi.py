@@ -65,6 +65,7 @@ SCENARIO = {
     ],
     "zones": [
         {"name": "example.com", "plan": "pro", "settings": {"ssl": "full"},
+         "custom_pages": {"500_errors": "https://errors.example.com/5xx.html"},
          "records": [
              {"name": "@", "content": "203.0.113.10", "proxied": True},
              {"name": "www", "type": "CNAME", "content": "example.com", "proxied": True},
@@ -505,6 +506,7 @@ Z, S, S1 = "/zones", "/zones/{zone_id}/settings", "/zones/{zone_id}/settings/{se
 D, D1 = "/zones/{zone_id}/dns_records", "/zones/{zone_id}/dns_records/{dns_record_id}"
 ZONE1, BATCH = "/zones/{zone_id}", "/zones/{zone_id}/dns_records/batch"
 CERTS = "/zones/{zone_id}/ssl/certificate_packs"
+CUSTOM_PAGES = "/zones/{zone_identifier}/custom_pages"
 ENTRY = "/zones/{zone_id}/rulesets/phases/{ruleset_phase}/entrypoint"
 PAGERULES, PAGES = "/zones/{zone_id}/pagerules", "/accounts/{account_id}/pages/projects"
 CONFIG_ENTRY = "/zones/{zone}/rulesets/phases/http_config_settings/entrypoint"
@@ -559,6 +561,18 @@ def _entry(phase: str, action: str, parameters: list[dict[str, Any]]) -> Callabl
         assert result["phase"] == phase and result["kind"] == "zone", result
         assert [r["action"] for r in result["rules"]] == [action] * len(parameters), result
         assert [r["action_parameters"] for r in result["rules"]] == parameters, result
+
+    return check
+
+
+def _custom_pages(customized: dict[str, str]) -> Callable[[Any], None]:
+    """Every page listed once; exactly `customized` (id -> URL) customised, the rest default."""
+
+    def check(body: Any) -> None:
+        pages = body["result"]
+        assert len(pages) == 10 and len({p["id"] for p in pages}) == 10, pages
+        assert {p["id"]: p["url"] for p in pages if p["state"] == "customized"} == customized, pages
+        assert all(p["state"] == "default" and p["url"] == "" for p in pages if p["id"] not in customized), pages
 
     return check
 
@@ -746,6 +760,14 @@ CASES: list[Case] = [
     Case("certificate-packs", "GET", "/zones/{zone}/ssl/certificate_packs", 200, CERTS, check=_count(1)),
     Case("certificate-packs-403", "GET", "/zones/{zone}/ssl/certificate_packs", 403, CERTS, token="tok-readonly",
          check=_codes(10000)),
+    # custom error pages: the document spells the zone parameter `zone_identifier`
+    Case("custom-pages", "GET", "/zones/{zone}/custom_pages", 200, CUSTOM_PAGES,
+         check=_custom_pages({"500_errors": "https://errors.example.com/5xx.html"})),
+    Case("custom-pages-default", "GET", "/zones/{ent}/custom_pages", 200, CUSTOM_PAGES, check=_custom_pages({})),
+    Case("custom-pages-403", "GET", "/zones/{zone}/custom_pages", 403, CUSTOM_PAGES, token="tok-zone-only",
+         check=_codes(10000)),
+    Case("custom-pages-invisible-zone", "GET", "/zones/{zone}/custom_pages", 404, CUSTOM_PAGES, token="tok-scoped",
+         check=_codes(7003, 7000)),
     # Configuration Rules (the http_config_settings entry point), Page Rules, Pages projects
     Case("entrypoint", "GET", CONFIG_ENTRY, 200, ENTRY,
          check=_ruleset(["set_config"] * 3, ["flexible", None, "strict"])),

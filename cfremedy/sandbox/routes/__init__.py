@@ -1,6 +1,6 @@
 """The router table, `ROUTES`, and `resolve`; the handlers, one module per resource.
 
-`zones` (zones and their certificate packs), `settings`, `dns_records`, `rules` (a zone's
+`zones` (zones, their certificate packs and custom pages), `settings`, `dns_records`, `rules` (a zone's
 rulesets, its entry points for Configuration, Origin and Cache Rules, and Page Rules),
 `load_balancing` (a zone's load balancers, an account's pools and a pool's health), `tunnels`
 (an account's Cloudflare Tunnels and a tunnel's configuration), `accounts` (Pages projects),
@@ -67,7 +67,7 @@ from cfremedy.sandbox.routes.settings import (
 )
 from cfremedy.sandbox.routes.tokens import verify_token
 from cfremedy.sandbox.routes.tunnels import get_tunnel_configuration, list_tunnels
-from cfremedy.sandbox.routes.zones import get_zone, list_certificate_packs, list_zones
+from cfremedy.sandbox.routes.zones import get_zone, list_certificate_packs, list_custom_pages, list_zones
 from cfremedy.sandbox.routing import ByParam, Route
 
 _RECORD = "/zones/{zone_id}/dns_records/{dns_record_id}"
@@ -102,6 +102,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", _RECORD, put_record, "#dns_records:edit"),
     Route("DELETE", _RECORD, delete_record, "#dns_records:edit"),
     Route("GET", "/zones/{zone_id}/ssl/certificate_packs", list_certificate_packs, "#ssl:read"),
+    # The document names this route's zone parameter `zone_identifier`; it is resolved as `zone_id`.
+    Route("GET", "/zones/{zone_identifier}/custom_pages", list_custom_pages, "#zone_settings:read"),
     Route("GET", "/zones/{zone_id}/rulesets", list_rulesets, "#zone:read"),
     Route("GET", _ENTRYPOINT, get_entrypoint, _ENTRYPOINT_KEY),
     Route("GET", "/zones/{zone_id}/pagerules", list_page_rules, "#zone:read"),

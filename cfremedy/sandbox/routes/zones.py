@@ -1,9 +1,12 @@
-"""Zone routes: the zone list, one zone, and a zone's certificate packs.
+"""Zone routes: the zone list, one zone, a zone's certificate packs and its custom error pages.
 
 `GET /zones` lists the zones the token's globs cover, filtered by `name` (exact; no
 `contains:` operators), `account.id` and `status`, in pages of 5-50 (default 20).
 `GET /zones/{zone_id}` answers one zone; `GET /zones/{zone_id}/ssl/certificate_packs` the one
-universal pack every zone gets, paged like the zone list. One module per resource, so that each
+universal pack every zone gets, paged like the zone list;
+`GET /zones/{zone_identifier}/custom_pages` every custom page, in one unpaged list (the document
+marks the route unavailable on the free plan without saying what the API answers there: the
+sandbox lists a free zone's pages, all in their default state). One module per resource, so that each
 handler sits next to the queries it understands.
 """
 
@@ -13,7 +16,7 @@ from cfremedy.sandbox.access import zone_visible
 from cfremedy.sandbox.envelope import Reply, ok
 from cfremedy.sandbox.query import page_of, pagination
 from cfremedy.sandbox.routing import Call, Server, zone_of
-from cfremedy.sandbox.shapes import certificate_pack_json, zone_json
+from cfremedy.sandbox.shapes import certificate_pack_json, custom_pages_json, zone_json
 
 ZONES_DEFAULT_PER_PAGE = 20
 ZONES_MIN_PER_PAGE = 5
@@ -47,3 +50,9 @@ def list_certificate_packs(api: Server, call: Call) -> Reply:
     packs = [certificate_pack_json(zone_of(call))]
     chunk, info = page_of(packs, *pagination(call.query, 20, 5, 50))
     return ok(list(chunk), info)
+
+
+def list_custom_pages(api: Server, call: Call) -> Reply:
+    with api.state.lock:
+        pages = custom_pages_json(zone_of(call))
+    return ok(pages, {"page": 1, "per_page": len(pages), "count": len(pages), "total_count": len(pages)})

@@ -1,0 +1,165 @@
+"""Reading an error page's own structure: which kind of page it is and which hop it blames.
+
+The article's shortcut — "cloudflare" in the body means Cloudflare generated the page — is not
+enough for 502 and 504: when the origin itself answers 502/504, Cloudflare still serves its
+branded page, which then names Cloudflare all over while the fault is the host's. Cloudflare's
+5xx pages say which hop failed in their own markup: three status boxes (browser, Cloudflare,
+host), one of them marked as the error source. Its 1xxx pages name their error code in the
+heading instead. A bare server page signed "cloudflare" (or "cloudflare-nginx") is what
+Cloudflare's own proxy answers when it fails itself, without the boxes.
+
+Pure: a body goes in, an `ErrorPage` comes out. Classes are read before words, because the
+words are translated for the visitor's language and the classes are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from cfremedy.models import frozen_mapping
+
+# The three status boxes of Cloudflare's 5xx pages, by element id, and the hop each stands for.
+HOP_BOXES = {"cf-browser-status": "browser", "cf-cloudflare-status": "cloudflare", "cf-host-status": "host"}
+HOPS = ("browser", "cloudflare", "host")
+# A box is the failing hop when it carries one of these classes (the current template marks the
+# box `cf-error-source`, older ones `cf-error-status`) or holds the error icon.
+_ERROR_BOX_CLASSES = frozenset({"cf-error-source", "cf-error-status"})
+_ERROR_ICON_CLASS = "cf-icon-error"
+# The status line of a box ("Working", "Error"): the class says which, whatever the language.
+_STATUS_CLASSES = {"text-red-error": "Error", "text-green-success": "Working", "cf-status-label": ""}
+# Markers of Cloudflare's error templates (5xx and 1xxx alike).
+_TEMPLATE_IDS = frozenset({"cf-error-details", "cf-wrapper"})
+_CODE_CLASS = "cf-error-code"
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_1XXX_TEXT = re.compile(r"\berror\s*(?:code\s*)?(1\d{3})\b", re.I)
+_1XXX = re.compile(r"^\s*(1\d{3})\s*$")
+_RAY = re.compile(r"Ray ID:\s*(?:<[^>]+>\s*)*([0-9a-f]{16})\b", re.I)
+# The bare page nginx (and Cloudflare's proxy, built on it) answers, signed below a rule.
+_BARE_SIGNATURE = re.compile(r"<hr\s*/?>\s*<center>\s*(cloudflare(?:-nginx)?)\s*</center>", re.I)
+_WORD = re.compile(r"cloudflare", re.I)
+# Elements without an end tag: they never open a level.
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """What an error page says about itself.
+
+    `kind` is "cloudflare" (Cloudflare's error template: the status boxes or a 1xxx heading),
+    "cloudflare_bare" (a bare server page signed "cloudflare"/"cloudflare-nginx") or "other"
+    (anything else: the origin's own page, a custom page, a proxy's page).
+    """
+
+    kind: str = "other"
+    mentions_cloudflare: bool = False  # the article's test, kept for comparison
+    failing_hop: str | None = None  # "browser", "cloudflare" or "host": the box marked as the error
+    hops: Mapping[str, str] = field(default_factory=frozen_mapping)  # each box's status as shown
+    error_1xxx: int | None = None
+    title: str = ""
+    ray: str = ""  # the Ray ID printed on the page (16 hex digits)
+
+
+@dataclass
+class _Box:
+    hop: str
+    depth: int
+    failing: bool
+    status: str = ""
+    status_class: str | None = None  # the status span being read, by its class
+
+
+class _Reader(HTMLParser):
+    """Walks the page once, tracking which status box (if any) the parser is inside."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.template = False
+        self.boxes: dict[str, _Box] = {}
+        self.code_texts: list[str] = []
+        self._depth = 0
+        self._box: _Box | None = None
+        self._in_code = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        classes = set(values.get("class", "").split())
+        element_id = values.get("id", "")
+        if tag not in _VOID:
+            self._depth += 1
+        if element_id in _TEMPLATE_IDS:
+            self.template = True
+        if element_id in HOP_BOXES and self._box is None:
+            self._box = _Box(HOP_BOXES[element_id], self._depth, failing=bool(classes & _ERROR_BOX_CLASSES))
+            self.boxes[self._box.hop] = self._box
+            return
+        if self._box is not None:
+            if _ERROR_ICON_CLASS in classes:
+                self._box.failing = True
+            marked = next((c for c in _STATUS_CLASSES if c in classes), None)
+            if marked is not None:
+                self._box.status_class = marked
+        if _CODE_CLASS in classes:
+            self._in_code = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        if self._box is not None:
+            self._box.status_class = None
+            if self._depth == self._box.depth:
+                self._box = None
+        self._in_code = False
+        self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        text = " ".join(data.split())
+        if not text:
+            return
+        if self._in_code:
+            self.code_texts.append(text)
+        box = self._box
+        if box is not None and box.status_class is not None:
+            box.status = _STATUS_CLASSES[box.status_class] or text
+            if box.status.lower() == "error":
+                box.failing = True
+
+
+def read_page(body: str) -> ErrorPage:
+    """What `body` (HTML, or anything else) says about the error it shows."""
+    title_match = _TITLE.search(body)
+    title = " ".join(title_match.group(1).split()) if title_match else ""
+    mentions = bool(_WORD.search(body))
+    reader = _Reader()
+    try:
+        reader.feed(body)
+        reader.close()
+    except (AssertionError, ValueError):  # malformed markup: keep what was read so far
+        pass
+    code = next((int(m.group(1)) for t in reader.code_texts if (m := _1XXX.match(t))), None)
+    structured = reader.template or bool(reader.boxes) or code is not None
+    if code is None and (structured or mentions):
+        found = _1XXX_TEXT.search(body)
+        code = int(found.group(1)) if found else None
+    ray = _RAY.search(body)
+    failing = [hop for hop in HOPS if hop in reader.boxes and reader.boxes[hop].failing]
+    if structured:
+        kind = "cloudflare"
+    elif _BARE_SIGNATURE.search(body):
+        kind = "cloudflare_bare"
+    else:
+        kind = "other"
+    return ErrorPage(
+        kind=kind,
+        mentions_cloudflare=mentions,
+        # A page marking two hops (never seen) names none rather than guessing.
+        failing_hop=failing[0] if len(failing) == 1 else None,
+        hops=frozen_mapping({hop: box.status or ("Error" if box.failing else "") for hop, box in reader.boxes.items()}),
+        error_1xxx=code,
+        title=title,
+        ray=ray.group(1) if ray and kind == "cloudflare" else "",
+    )

@@ -1,0 +1,108 @@
+"""Reading an error page's own structure (`cfremedy.error_page`), page shapes one by one.
+
+The sandbox edge's pages are Cloudflare's current templates; the older template (`cf-error-status`,
+`cf-status-label`), a translated page, and pages that only look like Cloudflare's are written out
+here, because each is a way the word "cloudflare" alone would answer wrongly.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cfremedy.error_page import read_page
+from cfremedy.sandbox.edge import bare_page, branded_page, error_1xxx_page
+from cfremedy.sandbox.scenario import EdgeSpec
+
+OLD_TEMPLATE = """<html><head><title>example.com | 522: Connection timed out</title></head><body>
+<div id="cf-wrapper"><div id="cf-error-details" class="cf-error-details-wrapper">
+<div class="cf-section cf-highlight cf-status-display"><div class="cf-wrapper"><div class="cf-columns cols-3">
+<div id="cf-browser-status" class="cf-column cf-status-item cf-browser-status ">
+  <div class="cf-icon-error-container"><i class="cf-icon cf-icon-browser"></i>
+    <i class="cf-icon-status cf-icon-ok"></i></div>
+  <span class="cf-status-desc">You</span><h3 class="cf-status-name">Browser</h3>
+  <span class="cf-status-label">Working</span>
+</div>
+<div id="cf-cloudflare-status" class="cf-column cf-status-item cf-cloudflare-status ">
+  <div class="cf-icon-error-container"><i class="cf-icon cf-icon-cloud"></i>
+    <i class="cf-icon-status cf-icon-ok"></i></div>
+  <span class="cf-status-desc">Frankfurt</span><h3 class="cf-status-name">Cloudflare</h3>
+  <span class="cf-status-label">Working</span>
+</div>
+<div id="cf-host-status" class="cf-column cf-status-item cf-host-status cf-error-status">
+  <div class="cf-icon-error-container"><i class="cf-icon cf-icon-server"></i>
+    <i class="cf-icon-status cf-icon-error"></i></div>
+  <span class="cf-status-desc">example.com</span><h3 class="cf-status-name">Host</h3>
+  <span class="cf-status-label">Error</span>
+</div>
+</div></div></div>
+<p>Cloudflare Ray ID: <strong>7d1f0a0b0c0d0e0f</strong></p></div></div></body></html>"""
+
+
+def spec(**fields: object) -> EdgeSpec:
+    return EdgeSpec.model_validate({"hostname": "www.example.com", **fields})
+
+
+@pytest.mark.parametrize(("fields", "hop"), [
+    ({"status": 502}, "host"),
+    ({"status": 504}, "host"),
+    ({"status": 522}, "host"),
+    ({"status": 502, "failing": "cloudflare"}, "cloudflare"),
+    ({"status": 500, "failing": "browser"}, "browser"),
+])  # fmt: skip
+def test_the_marked_box_is_the_failing_hop(fields: dict[str, object], hop: str) -> None:
+    page = read_page(branded_page("www.example.com", spec(**fields), "0123456789abcdef"))
+    assert (page.kind, page.failing_hop, page.ray, page.error_1xxx) == ("cloudflare", hop, "0123456789abcdef", None)
+    assert page.hops[hop] == "Error" and sum(status == "Error" for status in page.hops.values()) == 1
+    assert page.mentions_cloudflare  # the article's test says "Cloudflare" for every one of them
+
+
+def test_older_template_is_read_by_its_classes() -> None:
+    page = read_page(OLD_TEMPLATE)
+    assert (page.kind, page.failing_hop, page.ray) == ("cloudflare", "host", "7d1f0a0b0c0d0e0f")
+    assert dict(page.hops) == {"browser": "Working", "cloudflare": "Working", "host": "Error"}
+
+
+def test_a_translated_page_is_read_by_its_classes_not_its_words() -> None:
+    body = branded_page("www.example.com", spec(status=502, failing="cloudflare"), "0123456789abcdef")
+    translated = body.replace(">Working<", ">正常に動作<").replace(">Error<", ">エラー<")
+    page = read_page(translated)
+    assert page.failing_hop == "cloudflare" and page.hops["cloudflare"] == "Error"
+
+
+def test_1xxx_pages_name_their_code_and_no_hop() -> None:
+    page = read_page(error_1xxx_page("app.example.com", spec(status=530, error_1xxx=1033), "0123456789abcdef"))
+    assert (page.kind, page.error_1xxx, page.failing_hop, page.ray) == ("cloudflare", 1033, None, "0123456789abcdef")
+    assert page.title.startswith("Cloudflare Tunnel error | app.example.com")
+    text_only = '<div id="cf-wrapper"><h1>Error 1020</h1><p>Access denied</p><p>cloudflare</p></div>'
+    assert read_page(text_only).error_1xxx == 1020
+
+
+def test_the_bare_page_is_cloudflares_own_proxy() -> None:
+    assert read_page(bare_page(spec(status=502, bare=True))).kind == "cloudflare_bare"
+    nginx_era = "<html><body><center><h1>504 Gateway Time-out</h1></center><hr><center>cloudflare-nginx</center>"
+    assert read_page(nginx_era).kind == "cloudflare_bare"
+
+
+@pytest.mark.parametrize("body", [
+    # the origin's own page, which happens to name Cloudflare
+    "<html><body><h1>502 Bad Gateway</h1><p>Our CDN (Cloudflare) could not reach the app.</p></body></html>",
+    # an nginx page in front of the origin
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+    "<hr><center>nginx</center></body></html>",
+    '{"error": "upstream timed out", "via": "cloudflare"}',
+    "",
+])  # fmt: skip
+def test_pages_that_only_look_like_cloudflares(body: str) -> None:
+    page = read_page(body)
+    assert page.kind == "other" and page.failing_hop is None and not page.hops and page.ray == ""
+    assert page.mentions_cloudflare == ("cloudflare" in body.lower())
+
+
+def test_an_origin_page_naming_an_error_code_is_not_a_1xxx_page() -> None:
+    assert read_page("<html><body>error 1016 in our app</body></html>").error_1xxx is None
+
+
+def test_broken_markup_keeps_what_was_read() -> None:
+    body = branded_page("www.example.com", spec(status=502), "0123456789abcdef")
+    cut = body[: body.index("What happened?")] + "<div <<< <span class=</"
+    assert read_page(cut).failing_hop == "host"

@@ -1,0 +1,156 @@
+"""The request `diagnose` sends for a URL behaves like a browser on this machine: it trusts the
+platform's store and `SSL_CERT_FILE`/`SSL_CERT_DIR`, goes through `HTTPS_PROXY` unless `NO_PROXY`
+says otherwise, and when the edge's certificate does not verify still reads the status, saying so.
+
+Real TLS against the sandbox edge, a real CONNECT proxy (`tests/connect_proxy.py`), loopback only:
+the proxy resolves nothing and the URLs' names are sent to loopback by --connect-to rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cfremedy.probes.connect_to import parse_connect_to
+from cfremedy.probes.edge import fetch, fetch_trace
+from cfremedy.probes.proxy_env import bypassed, proxy_for, redacted
+from cfremedy.probes.trust import verification_failure, verifying_context
+from cfremedy.sandbox.edge import EdgeServer
+from cfremedy.sandbox.scenario import parse_scenario
+from tests.connect_proxy import ConnectProxy
+
+EDGE = [{"hostname": "www.example.com", "status": 502}, {"hostname": "mitm.example.com", "certificate": "self_signed"}]
+
+
+@pytest.fixture(scope="module")
+def edge() -> Iterator[EdgeServer]:
+    with EdgeServer(parse_scenario({"edge": EDGE}).edge, zones=["example.com"]) as server:
+        yield server
+
+
+def rules(edge: EdgeServer) -> tuple:  # type: ignore[type-arg]
+    return tuple(parse_connect_to(r) for r in edge.connect_to())
+
+
+# -- which proxy: pure -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "hosts", "port", "expected"), [
+    ({"HTTPS_PROXY": "http://p:3128"}, ["www.example.com"], 443, "http://p:3128"),
+    ({"https_proxy": "p:3128", "HTTPS_PROXY": "http://other:1"}, ["www.example.com"], 443, "http://p:3128"),
+    ({"ALL_PROXY": "http://p:3128"}, ["www.example.com"], 443, "http://p:3128"),
+    ({"HTTP_PROXY": "http://p:3128"}, ["www.example.com"], 443, None),  # http_proxy is for http:// only
+    ({}, ["www.example.com"], 443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "example.com"}, ["www.example.com"], 443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ".example.com"}, ["www.example.com"], 443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "*.example.com"}, ["example.com"], 443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "ample.com"}, ["www.example.com"], 443, "http://p:3128"),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "example.com:8443"}, ["www.example.com"], 443, "http://p:3128"),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "example.com:443"}, ["www.example.com"], 443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "*"}, ["www.example.com"], 443, None),
+    # a --connect-to rule's target counts too: 127.0.0.1 in NO_PROXY keeps a loopback edge direct
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "localhost,127.0.0.0/8"}, ["www.example.com", "127.0.0.1"],
+     443, None),
+    ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "::1"}, ["www.example.com", "::1"], 443, None),
+])  # fmt: skip
+def test_proxy_for(env: dict[str, str], hosts: list[str], port: int, expected: str | None) -> None:
+    assert proxy_for("https", hosts, port, env) == expected
+
+
+def test_http_urls_use_http_proxy_and_no_proxy_ignores_blanks() -> None:
+    assert proxy_for("http", ["a.example"], 80, {"http_proxy": "http://p:1"}) == "http://p:1"
+    assert not bypassed(" , ,", ["a.example"], 80)
+
+
+def test_redacted_drops_credentials() -> None:
+    assert redacted("http://user:secret@proxy.corp:3128") == "http://proxy.corp:3128"
+    assert redacted("http://proxy.corp:3128") == "http://proxy.corp:3128"
+
+
+# -- what is trusted ---------------------------------------------------------------------------
+
+
+def test_ssl_cert_file_and_dir_are_trusted(edge: EdgeServer, tmp_path: Path) -> None:
+    hashed = tmp_path / "certs"
+    hashed.mkdir()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to name a CA file as SSL_CERT_DIR wants (subject hash)")
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(edge.ca_file)],
+                                  capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    shutil.copy(edge.ca_file, hashed / f"{subject_hash}.0")
+    for env in ({"SSL_CERT_FILE": str(edge.ca_file)}, {"SSL_CERT_DIR": str(hashed)}):
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env=env))
+        assert response.status == 502 and response.tls is not None and response.tls.verified, env
+    missing = {"SSL_CERT_FILE": str(tmp_path / "nothing.pem")}  # ignored, as OpenSSL ignores it
+    assert verifying_context(missing) is not None
+
+
+def test_untrusted_edge_certificate_is_reported_and_the_status_still_read(edge: EdgeServer) -> None:
+    response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env={}))
+    assert response.error == "" and response.status == 502 and response.unverified
+    assert response.tls is not None and "unable to get local issuer certificate" in response.tls.failure
+    certificate = response.tls.certificate
+    assert certificate is not None and certificate.sans == ("example.com", "*.example.com")
+    assert response.page.failing_hop == "host"  # the page was read all the same
+    trace = asyncio.run(fetch_trace("https://www.example.com/", rules=rules(edge), env={}))
+    assert trace.unverified and trace.fields["visit_scheme"] == "https"
+
+
+def test_self_signed_edge_certificate(edge: EdgeServer) -> None:
+    env = {"SSL_CERT_FILE": str(edge.ca_file)}
+    response = asyncio.run(fetch("https://mitm.example.com/", rules=rules(edge), env=env))
+    assert response.status == 200 and response.tls is not None and not response.tls.verified
+    assert "self-signed certificate" in response.tls.failure
+    assert response.tls.certificate is not None and response.tls.certificate.self_signed
+
+
+def test_verification_failure_is_only_about_certificates() -> None:
+    assert verification_failure(ValueError("x")) is None
+    try:
+        try:
+            raise OSError("connection refused")
+        except OSError as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as outer:
+        assert verification_failure(outer) is None
+
+
+# -- through a proxy ---------------------------------------------------------------------------
+
+
+def test_the_request_goes_through_https_proxy(edge: EdgeServer) -> None:
+    with ConnectProxy({"www.example.com": ("127.0.0.1", edge.tls_port)}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url.replace("http://", "http://user:pw@"), "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env=env))
+        trace = asyncio.run(fetch_trace("https://www.example.com/", rules=rules(edge), env=env))
+    assert response.status == 502 and response.tls is not None and response.tls.verified
+    assert proxy.requests == ["www.example.com:443", "www.example.com:443"]  # the page, then the trace
+    assert response.proxy == proxy.url and "pw" not in response.connected_to
+    assert trace.fields["h"] == "www.example.com"
+
+
+@pytest.mark.parametrize("no_proxy", ["example.com", "127.0.0.1"])
+def test_no_proxy_goes_direct(edge: EdgeServer, no_proxy: str) -> None:
+    with ConnectProxy({}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": no_proxy, "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env=env))
+    assert response.status == 502 and response.proxy == "" and proxy.requests == []
+
+
+def test_a_proxy_that_refuses_is_a_fetch_error(edge: EdgeServer) -> None:
+    with ConnectProxy({}) as proxy:  # knows no route: answers 502 to the CONNECT
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), env={"HTTPS_PROXY": proxy.url}))
+    assert response.status is None and response.error and proxy.requests == ["www.example.com:443"]
+
+
+def test_connect_to_only_never_uses_a_proxy(edge: EdgeServer) -> None:
+    """--connect-to-only: nothing is connected to but where the rules say, a proxy included."""
+    with ConnectProxy({"www.example.com": ("127.0.0.1", edge.tls_port)}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), only_connect_to=True, env=env))
+    assert response.status == 502 and response.proxy == "" and proxy.requests == []
