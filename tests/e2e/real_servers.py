@@ -61,8 +61,10 @@ ORIGINS = (
     # No server block for the name: nginx's default server answers, with its own certificate,
     # whatever the SNI (no certificate for this name: 526 in Full (strict)).
     Origin("nginx-sni-default.example", "93.184.218.8", "nginx", {"ssl": "strict"}),
-    # `verify required`: no handshake completes without a client certificate.
+    # `verify required`: no session without a client certificate. Over TLS 1.3 the server says so
+    # right after the client's last handshake message; limited to TLS 1.2, the handshake fails.
     Origin("haproxy-client-cert.example", "93.184.218.6", "haproxy", {"ssl": "strict"}),
+    Origin("haproxy-client-cert-tls12.example", "93.184.218.9", "haproxy", {"ssl": "full"}),
     # TLS terminated with `alpn h2,http/1.1`, bytes passed on to an HTTP/1.1-only backend.
     Origin("haproxy-h2.example", "93.184.218.7", "haproxy", {"ssl": "strict", "origin_max_http_version": "2"}),
 )
@@ -131,8 +133,10 @@ http {{
 def haproxy_cfg(d: Path, leaves: dict[str, LeafFiles], ca: Path) -> str:
     by_zone = {o.zone: o for o in ORIGINS}
     client = by_zone["haproxy-client-cert.example"]
+    client12 = by_zone["haproxy-client-cert-tls12.example"]
     h2 = by_zone["haproxy-h2.example"]
     client_pem = _pem(leaves[client.zone], d / "haproxy-client-cert.pem")
+    client12_pem = _pem(leaves[client12.zone], d / "haproxy-client-cert-tls12.pem")
     h2_pem = _pem(leaves[h2.zone], d / "haproxy-h2.pem")
     return f"""
 global
@@ -144,6 +148,10 @@ defaults
 frontend client_cert
     mode http
     bind {client.address}:443 ssl crt {client_pem} ca-file {ca} verify required
+    default_backend http_backend
+frontend client_cert_tls12
+    mode http
+    bind {client12.address}:443 ssl crt {client12_pem} ca-file {ca} verify required ssl-max-ver TLSv1.2
     default_backend http_backend
 frontend h2_in_front_of_http11
     mode tcp
