@@ -1,8 +1,10 @@
 """5xx counts from Cloudflare's GraphQL Analytics API, as frozen values playbooks can read.
 
 One query covers up to 10 zones (the API's limit for `zoneTag_in`), hour by hour, split by the
-status the edge returned and the status the origin returned: the article tells Cloudflare's
-own errors (52x) from the origin's (500-504) exactly this way. GraphQL has its own budget
+status the edge returned and the status the origin returned: an edge 5xx with an origin 5xx
+was the origin's, one with no origin status (0) was Cloudflare's own. That split is the
+Analytics API's, not the article's: the article tells a Cloudflare 500/502/503/504 from the
+origin's by the word "cloudflare" in the error page's body. GraphQL has its own budget
 (300 queries per 5 minutes): an account audit asks for ten zones at a time, and the gateway
 paces GraphQL queries separately from REST requests (250 per 5 minutes).
 """

@@ -251,12 +251,39 @@ SECTIONS: dict[int, Section] = {
         ),
         Section(
             527,
-            "Railgun error",
+            "Railgun Listener to origin error",
             "#error-527-railgun-listener-to-origin-error",
             "cloudflare",
-            causes=("A Railgun listener failed to reach the origin (Railgun is discontinued).",),
-            checks=("Remove any Railgun configuration from the zone.",),
+            # Railgun is retired and the newest revision of the article has no 527 section; what
+            # follows is what the older revisions say, for a zone that still shows this error.
+            causes=(
+                "Railgun has been retired: the newest revision of the article no longer has a 527"
+                " section. The older revisions describe the error as follows.",
+                "The connection between Cloudflare and the origin's Railgun listener (rg-listener)"
+                " was interrupted: a firewall in the way, or network incidents and packet loss"
+                " between the Railgun server and Cloudflare.",
+                "The listener's logs then show one of four failures: a connection timeout to the"
+                " origin, its LAN timeout exceeded (lan.timeout in railgun.conf, 30 s by default),"
+                " a refused connection, or a TLS/SSL error.",
+            ),
+            checks=(
+                "Connection timeouts: test the origin's port (80 or 443) from the Railgun listener,"
+                " e.g. nc -vz SERVERIP PORT.",
+                "LAN timeout: raise lan.timeout in railgun.conf, or find why the web server is slow.",
+                "Refused connections: allow the Railgun listener's IP in the origin's firewall.",
+                "TLS/SSL errors: port 443 open, a certificate presented whose SAN or Common Name has"
+                " the hostname, and SSL set to Full or Full (strict).",
+            ),
             for_host=(TIME, URL),
+            for_support=(
+                "the full railgun.conf of the Railgun listener",
+                "the full railgun-nat.conf",
+                "the Railgun log files that show the errors",
+            ),
+            to_collect=(
+                "railgun.conf, railgun-nat.conf and the Railgun logs, from the server that runs the"
+                " Railgun listener (cfremedy cannot reach it)",
+            ),
         ),
         Section(
             530,

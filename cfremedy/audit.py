@@ -34,7 +34,7 @@ from cfremedy.incremental import (
     log_since,
     stored_zone,
 )
-from cfremedy.inventory import EMPTY, Inventory
+from cfremedy.inventory import EMPTY, Inventory, ZoneInventory
 from cfremedy.models import (
     AllowlistFile,
     Change,
@@ -557,19 +557,28 @@ async def gather_observed(
 
 
 async def gather_probes(
-    routes: Routes, options: AuditOptions, pool: ProbePool | None = None, hostname: str | None = None
+    routes: Routes,
+    options: AuditOptions,
+    pool: ProbePool | None = None,
+    hostname: str | None = None,
+    inventory: ZoneInventory | None = None,
 ) -> ProbeResults:
-    """Probe every endpoint of every route (only `hostname`'s when given)."""
+    """Probe every endpoint of every route (only `hostname`'s when given), and, for playbooks
+    that read `candidates`, the inventory's addresses that differ from the records."""
     if options.probe is None:
         return ProbeResults(skipped_reason="probing disabled (--no-probe)")
     if not options.probes:
         return ProbeResults(skipped_reason="no selected playbook uses origin probes")
     from cfremedy.probes.runner import probe_origins
-    from cfremedy.probes.targets import plan_targets
+    from cfremedy.probes.targets import plan_candidates, plan_targets
 
     targets = [t for t in plan_targets(routes, options.probe) if hostname in (None, t.hostname)]
-    log.debug("probing %d origin endpoint(s)", len(targets))
-    return await probe_origins(targets, options.probe, pool)
+    candidates = []
+    if inventory is not None and options.reads("candidates"):
+        planned = plan_candidates(routes, inventory.origins_for, options.probe)
+        candidates = [c for c in planned if hostname in (None, c.hostname)]
+    log.debug("probing %d origin endpoint(s) and %d candidate address(es)", len(targets), len(candidates))
+    return await probe_origins(targets, options.probe, pool, candidates)
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -586,14 +595,15 @@ async def judge(
     """Build the routes, probe, read the extras, assemble the facts, run the playbooks: every
     audit's last step."""
     routes = build_routes(snapshot)
+    inventory = options.inventory.for_zone(snapshot.zone.name)
     probes, extras = await together(
-        gather_probes(routes, options, pool, hostname), gather_extras(gateway, snapshot, options)
+        gather_probes(routes, options, pool, hostname, inventory), gather_extras(gateway, snapshot, options)
     )
     facts = ZoneFacts(
         snapshot=snapshot,
         routes=routes,
         probes=probes,
-        inventory=options.inventory.for_zone(snapshot.zone.name),
+        inventory=inventory,
         now=datetime.now(UTC),
         observed=observed,
         allowlists=extras.allowlists,

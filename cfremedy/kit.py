@@ -14,6 +14,7 @@ meta-test checks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from cfremedy.addresses import address_problem
@@ -35,7 +36,21 @@ from cfremedy.models import (
     frozen_mapping,
     normalise_name,
 )
-from cfremedy.probes.results import HttpResponseResult, OriginProbe, Outcome, Resolution
+from cfremedy.probes.results import (
+    GOOD,
+    NOT_CHECKED,
+    REVOKED,
+    UNKNOWN,
+    HttpResponseResult,
+    KeepAliveResult,
+    OriginProbe,
+    Outcome,
+    Resolution,
+    Revocation,
+    SniCheck,
+    StepResult,
+    TlsResult,
+)
 from cfremedy.routes import (
     EffectiveTimeout,
     Endpoint,
@@ -49,6 +64,20 @@ from cfremedy.routes import (
 from cfremedy.ssl_modes import EffectiveMode, describe_rule, effective_modes, mode_name
 
 __all__ = [
+    "EXPIRY_HORIZON_DAYS",
+    "GOOD",
+    "NOT_CHECKED",
+    "REVOKED",
+    "UNKNOWN",
+    "ConnectFailure",
+    "KeepAliveResult",
+    "Revocation",
+    "SniCheck",
+    "StepResult",
+    "TlsResult",
+    "connect_failure",
+    "expiry_horizon",
+    "mode_port",
     "address_problem",
     "CLOUDFLARE_ORIGIN_CIPHERS",
     "DEFAULT_PROXY_READ_TIMEOUT",
@@ -112,6 +141,11 @@ def finding(
         route = route_evidence(probe)
         if route:
             details["route"] = route
+        if probe.retried:
+            details["retried"] = (
+                f"the first probe timed out ({', '.join(probe.retried)}); this is what a second probe,"
+                " run on its own after the others, saw"
+            )
         if probe.via:
             message = f"{message} ({probe.via})"
         key = key or origin_key(probe)
@@ -153,3 +187,62 @@ def origin_key(probe: OriginProbe) -> str:
     if probe.sni or probe.host_header:
         parts.append(f"{probe.sni}|{probe.host_header}")
     return ":".join(parts)
+
+
+# How many days before expiry a certificate under Full (strict) is reported by
+# `origin_cert_expiry` (`[playbooks.origin_cert_expiry] days` in cfremedy.toml), and within
+# which no playbook proposes raising a zone to Full (strict).
+EXPIRY_HORIZON_DAYS = 21
+
+
+def expiry_horizon(facts: ZoneFacts) -> int:
+    """`origin_cert_expiry`'s horizon in days, as cfremedy.toml sets it (or the default)."""
+    return int(facts.option("origin_cert_expiry", "days", EXPIRY_HORIZON_DAYS))
+
+
+def mode_port(probe: OriginProbe, mode: str) -> tuple[int, StepResult]:
+    """The port Cloudflare connects to for this SSL mode, and our connect to it: the HTTP port in
+    Off and Flexible, the HTTPS port in Full and Full (strict)."""
+    if mode in ("off", "flexible"):
+        return probe.http_port, probe.tcp80
+    return probe.https_port, probe.tcp443
+
+
+@dataclass(frozen=True)
+class ConnectFailure:
+    """What Cloudflare answers when the TCP connection to the origin does not open."""
+
+    code: int  # 521 refused or reset, 522 no SYN+ACK, 523 no route
+    reason: str  # "port 443 refuses connections", "no SYN+ACK on port 80 within 10 s (...)"
+    # False for a 522 judged from a wait shorter than Cloudflare's: an origin that answers
+    # between the probe's timeout and SYN_ACK_TIMEOUT still connects.
+    conclusive: bool = True
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+def connect_failure(step: StepResult, port: int) -> ConnectFailure | None:
+    """The 521/522/523 a failed connect to `port` means; None when it opened, or when our side
+    failed or did not look (ERROR, SKIPPED: that says nothing about the origin)."""
+    outcome = step.outcome
+    evidence: dict[str, Any] = {"port": port, "outcome": outcome.value}
+    if step.error:
+        evidence["error"] = step.error
+    if outcome is Outcome.REFUSED:
+        return ConnectFailure(521, f"port {port} refuses connections", evidence=evidence)
+    if outcome is Outcome.RESET:
+        return ConnectFailure(521, f"port {port} resets connections", evidence=evidence)
+    if outcome is Outcome.UNREACHABLE:
+        why = step.error or "unreachable"
+        return ConnectFailure(523, f"there is no route to port {port} ({why})", evidence=evidence)
+    if outcome is not Outcome.TIMEOUT:
+        return None
+    waited = round(step.elapsed_ms / 1000, 1)
+    conclusive = waited >= SYN_ACK_TIMEOUT
+    evidence.update(waited_s=waited, cloudflare_waits_s=SYN_ACK_TIMEOUT)
+    reason = f"no SYN+ACK on port {port} within {waited:g} s (Cloudflare waits {SYN_ACK_TIMEOUT:g} s)"
+    if not conclusive:
+        reason += (
+            f": 522 unless the origin answers between {waited:g} and {SYN_ACK_TIMEOUT:g} s"
+            f" (probe again with --probe-timeout {SYN_ACK_TIMEOUT:g} to be sure)"
+        )
+    return ConnectFailure(522, reason, conclusive, evidence)

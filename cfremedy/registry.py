@@ -34,6 +34,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "tunnels": ("Cloudflare Tunnel Read",),  # once per account, only for CNAMEs to a tunnel
     "pages_projects": ("Cloudflare Pages Read",),  # per account, only for CNAMEs to *.pages.dev
     "allowlists": (),  # local files named in the inventory, plus one `GET /ips` per run
+    # The inventory's origin addresses that differ from the records, probed (never a route) so a
+    # proposed DNS rewrite to them is checked first; no API read.
+    "candidates": (),
 }
 # Read by every run that probes origins, whatever the playbooks declare: the probes follow
 # each hostname's route (cfremedy.routes), and Origin Rules and Load Balancers change it.

@@ -5,8 +5,9 @@ Anti-pattern:
     list copied once and never updated. Cloudflare has added ranges since (172.64.0.0/13,
     131.0.72.0/22, the 2021 split of 104.16.0.0/12 into 104.16.0.0/13 and 104.24.0.0/14):
     connections Cloudflare opens from a range the list misses are refused or dropped, and
-    visitors get 521 (refused) or 522 (timed out), intermittently, depending on which Cloudflare
-    address serves them. The same old copy usually still lists ranges Cloudflare retired
+    visitors get 521 (refused) or 522 (timed out), or 520 (the article's 520 section also names
+    Cloudflare addresses the origin does not allow), intermittently, depending on which
+    Cloudflare address serves them. The same old copy usually still lists ranges Cloudflare retired
     (199.27.128.0/21) or ranges wider than its current ones (104.16.0.0/12 now also covers
     addresses used for other traffic), which let non-Cloudflare addresses reach the origin.
 
@@ -37,7 +38,7 @@ from cfremedy.kit import (
 id = "cloudflare_ips_allowlist"
 title = "The origin's allowlist misses current Cloudflare IP ranges or keeps retired ones"
 severity = Severity.HIGH
-error_codes = (521, 522)
+error_codes = (520, 521, 522)
 docs_url = section_url(521)
 # GET /ips is public and the files are local: reading needs no zone permission beyond the zone.
 read_permissions = ("Zone Read",)
@@ -102,11 +103,11 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 finding(
                     playbook=id,
                     severity=Severity.HIGH,
-                    error_codes=(521, 522),
+                    error_codes=(520, 521, 522),
                     resource=allowlist.path,
                     message=f"this allowlist does not let in {len(result.missing)} of Cloudflare's"
                     f" {len(current)} current IP ranges ({_listing(result.missing)}): connections"
-                    f" from them are refused (521) or dropped (522){stale}",
+                    f" from them are refused (521), dropped (522) or answered wrongly (520){stale}",
                     evidence=evidence,
                     docs_url=docs_url,
                     remediation=_remediation(allowlist.path),

@@ -12,11 +12,12 @@ Anti-pattern:
 Fix:
     The change raises the zone's SSL mode from Flexible so Cloudflare talks HTTPS to the origin
     and the redirect no longer applies: to Full (strict) when every origin the zone setting
-    governs presents a certificate that validates, to Full when they all complete a TLS
-    handshake. When some origin has no working TLS yet, or Flexible comes from a Page Rule or
-    Configuration Rule, nothing is proposed: install a certificate (a free Origin CA one will
-    do), then raise the mode (in that rule, if a rule sets it). Removing the origin's redirect
-    also stops the loop, but keeps the origin leg unencrypted.
+    governs presents a certificate that validates and none of those certificates expires within
+    `origin_cert_expiry`'s horizon, to Full when they all complete a TLS handshake. When some
+    origin has no working TLS yet, or Flexible comes from a Page Rule or Configuration Rule,
+    nothing is proposed: install a certificate (a free Origin CA one will do), then raise the
+    mode (in that rule, if a rule sets it). Removing the origin's redirect also stops the loop,
+    but keeps the origin leg unencrypted.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from cfremedy.kit import (
+    REVOKED,
     Change,
     Finding,
     OriginProbe,
     Severity,
     ZoneFacts,
     effective_modes,
+    expiry_horizon,
     finding,
     frozen_mapping,
     section_url,
@@ -132,12 +135,19 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
         return []  # every loop comes from a rule: fixed in the rule
     # Raising the zone setting moves every hostname it governs to HTTPS: all of them must cope.
     governed = [p for p in proxied if not modes[p.hostname].overridden]
-    if all(p.tls is not None and p.tls.handshake_ok and p.tls.verified for p in governed):
+    expiring = _expiring(facts, governed)
+    if all(_validates(p) for p in governed) and not expiring:
         after = "strict"
     elif all(p.tls is not None and p.tls.handshake_ok for p in governed):
         after = "full"
     else:
         return []  # some origin has no working TLS yet: raising the mode would give 525/521
+    held = (
+        f" (not Full (strict): {', '.join(expiring)} expires within origin_cert_expiry's"
+        f" {expiry_horizon(facts)}-day horizon, and would then give 526)"
+        if expiring and all(_validates(p) for p in governed)
+        else ""
+    )
     return [
         Change(
             playbook=id,
@@ -146,6 +156,26 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
             after=after,
             reason=f"{', '.join(looping)} redirect HTTP to HTTPS, which loops under Flexible; every"
             f" origin the zone setting governs completes a TLS handshake"
-            + (" with a certificate Full (strict) validates" if after == "strict" else ""),
+            + (" with a certificate Full (strict) validates" if after == "strict" else held),
         )
     ]
+
+
+def _validates(probe: OriginProbe) -> bool:
+    tls = probe.tls
+    revoked = tls is not None and tls.revocation is not None and tls.revocation.status == REVOKED
+    return tls is not None and tls.handshake_ok and tls.verified and not revoked
+
+
+def _expiring(facts: ZoneFacts, governed: Sequence[OriginProbe]) -> list[str]:
+    """The certificates (hostname at address) expiring within origin_cert_expiry's horizon."""
+    horizon = expiry_horizon(facts)
+    return sorted(
+        {
+            f"the certificate of {p.hostname} at {p.address}"
+            for p in governed
+            if p.tls is not None
+            and p.tls.leaf is not None
+            and (p.tls.leaf.not_after - facts.now).total_seconds() / 86400 <= horizon
+        }
+    )

@@ -11,14 +11,27 @@ Fix:
     Origin CA certificate, valid up to 15 years) and reload the web server. The finding appears
     `days` before expiry (21 by default, `[playbooks.origin_cert_expiry] days = N` in
     cfremedy.toml) as medium, and turns high in the last 7 days so a CI gate on `--fail-on
-    high` stops the pipeline before the outage rather than after it.
+    high` stops the pipeline before the outage rather than after it. The same horizon keeps
+    `ssl_origin_cert` and `flexible_redirect_loop` from proposing Full (strict) while a
+    certificate it would start validating expires within it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cfremedy.kit import Change, Finding, Severity, ZoneFacts, effective_modes, finding, frozen_mapping, section_url
+from cfremedy.kit import (
+    EXPIRY_HORIZON_DAYS,
+    Change,
+    Finding,
+    Severity,
+    ZoneFacts,
+    effective_modes,
+    expiry_horizon,
+    finding,
+    frozen_mapping,
+    section_url,
+)
 
 id = "origin_cert_expiry"
 title = "An origin certificate valid under Full (strict) expires soon"
@@ -29,12 +42,12 @@ read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules
 write_permissions = ()
 reads = ("ssl_rules",)
 
-DEFAULT_DAYS = 21
+DEFAULT_DAYS = EXPIRY_HORIZON_DAYS  # 21; `[playbooks.origin_cert_expiry] days` overrides it
 URGENT_DAYS = 7
 
 
 def detect(facts: ZoneFacts) -> list[Finding]:
-    horizon = int(facts.option(id, "days", DEFAULT_DAYS))
+    horizon = expiry_horizon(facts)
     proxied = [p for p in facts.probes.probes if p.proxied]
     modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
     findings = []

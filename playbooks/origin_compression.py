@@ -4,8 +4,8 @@ Anti-pattern:
     The origin compresses a response with gzip but sends the Content-Length of the
     uncompressed body (a proxy or plugin compressed it after the length was set), or sends a
     gzip stream that is broken. Cloudflare waits for bytes that never come, or cannot decode
-    what it got, and answers 502 or 520. The newest revision of the article names both as a
-    cause of 502 and suggests disabling compression at the origin to confirm.
+    what it got: the newest revision of the article gives both as causes of a 502 (its 502/504
+    section), and suggests disabling compression at the origin to confirm.
 
 Fix:
     Nothing to change at Cloudflare. Fix the origin's compression: let one layer compress
@@ -33,7 +33,7 @@ from cfremedy.kit import (
 id = "origin_compression"
 title = "The origin sends gzip responses with a wrong length or a broken stream"
 severity = Severity.HIGH
-error_codes = (502, 520)
+error_codes = (502,)
 docs_url = section_url(502)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ()
@@ -69,11 +69,11 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             finding(
                 playbook=id,
                 severity=Severity.HIGH,
-                error_codes=(502, 520),
+                error_codes=(502,),
                 resource=probe.hostname,
                 message=f"the origin's {what} to GET {response.scheme}://{probe.hostname}/ (from"
                 f" {probe.address}:{response.port})"
-                f" {problem}: Cloudflare answers such responses with 502/520",
+                f" {problem}: Cloudflare answers such responses with 502",
                 evidence=frozen_mapping(
                     {
                         "origin": probe.address,

@@ -6,15 +6,21 @@ Anti-pattern:
     documentation address, a unique-local IPv6 address, or one of Cloudflare's own addresses;
     or an address other than the one the hosting provider provisioned (the server moved and
     DNS did not follow). Visitors get 522 (connection timed out) or 523 (origin unreachable);
-    an address inside Cloudflare's ranges is refused outright (1000). An origin that refuses or
-    ignores connections on both 80 and 443 gives 521 or 522.
+    an address inside Cloudflare's ranges is refused outright (1000). An origin that answers
+    on neither 80 nor 443 is down: the port the hostname's SSL mode uses (443 in Full and Full
+    (strict), 80 in Off and Flexible) says which error visitors get, 521 when it refuses, 522
+    when no SYN+ACK comes back within Cloudflare's 15 s, 523 when there is no route.
 
 Fix:
     When the inventory names the hostname's provisioned address, the change rewrites the
-    record's content to it (`dns:<id>`). Otherwise a person must find the right address with
-    the host and correct the record; for private origins, publish the service on a public
-    address or put it behind Cloudflare Tunnel. A down origin is for the host to restart or
-    to open its firewall to Cloudflare's ranges.
+    record's content to it (`dns:<id>`), but only once that address has been probed and passes
+    what the hostname's mode needs: it accepts connections on the port Cloudflare would use
+    and, in Full or Full (strict), completes a TLS handshake (in Full (strict), with a valid,
+    unrevoked certificate for the name). Otherwise the finding names what the new address fails
+    and nothing is proposed. A person must find the right address with the host when there is
+    no inventory entry; for private origins, publish the service on a public address or put it
+    behind Cloudflare Tunnel. A down origin is for the host to restart or to open its firewall
+    to Cloudflare's ranges.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from cfremedy.kit import (
+    REVOKED,
     Change,
     DnsRecord,
     Finding,
@@ -31,8 +38,11 @@ from cfremedy.kit import (
     Severity,
     ZoneFacts,
     address_problem,
+    connect_failure,
+    effective_modes,
     finding,
     frozen_mapping,
+    mode_port,
     section_url,
 )
 
@@ -41,15 +51,64 @@ title = "Proxied records point at an unreachable or wrong origin address"
 severity = Severity.CRITICAL
 error_codes = (521, 522, 523, 1000)
 docs_url = section_url(523)
-read_permissions = ("Zone Read", "DNS Read")
+read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("DNS Write",)
+# The SSL mode decides the port Cloudflare connects to; candidates are the inventory's addresses,
+# probed before a rewrite to one of them is proposed.
+reads = ("ssl_rules", "candidates")
 
-_DOCS_522 = section_url(522)
+_DOCS = {code: section_url(code) for code in (521, 522, 523)}
 
 
 def _address_problem(address: str, facts: ZoneFacts) -> tuple[str, int] | None:
     """Why Cloudflare cannot use this address, and the error visitors get; None if it can."""
     return address_problem(address, facts.cloudflare_ranges)
+
+
+def _mode(facts: ZoneFacts, hostname: str) -> str:
+    return effective_modes(facts.snapshot, [hostname])[hostname].mode
+
+
+def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
+    """What the inventory's `address` fails of what the hostname's SSL mode needs, "" when it
+    passes: probed as the record's endpoint would be (`facts.probes.candidates`, or the
+    hostname's own probes when a record already names it)."""
+    probe = next(
+        (
+            p
+            for p in (*facts.probes.candidates, *facts.probes.probes)
+            if p.hostname == hostname and p.address == address and p.proxied
+        ),
+        None,
+    )
+    if probe is None:
+        why = facts.probes.skipped_reason or "it was not probed"
+        return f"it could not be checked ({why})"
+    mode = _mode(facts, hostname)
+    port, step = mode_port(probe, mode)
+    if step.outcome in (Outcome.ERROR, Outcome.SKIPPED):
+        return f"it could not be checked on port {port} ({step.error or step.outcome.value})"
+    failed = connect_failure(step, port)
+    if failed is not None:
+        return f"{failed.reason} ({failed.code} once the record points there)"
+    if not step.ok:
+        return f"port {port} does not open ({step.outcome.value})"
+    if mode in ("off", "flexible"):
+        return ""
+    tls = probe.tls
+    if tls is None or not tls.handshake_ok:
+        detail = f"{tls.outcome.value}: {tls.error}" if tls is not None else "no handshake"
+        return f"the TLS handshake on port {port} fails ({detail}; 525 once the record points there)"
+    if mode != "strict":
+        return ""
+    if not tls.verified:
+        return (
+            f"its certificate does not pass Full (strict) ({tls.verify_error or 'not verified'};"
+            " 526 once the record points there)"
+        )
+    if tls.revocation is not None and tls.revocation.status == REVOKED:
+        return f"its certificate is revoked ({tls.revocation.detail}; 526 once the record points there)"
+    return ""
 
 
 def _record_findings(facts: ZoneFacts) -> list[Finding]:
@@ -73,6 +132,14 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
         }
         if expected:
             evidence["inventory_origins"] = list(expected)
+        checked = {
+            address: replacement_check(facts, record.name, address)
+            for address in same_family
+            if address != record.content and _address_problem(address, facts) is None
+        }
+        if checked:
+            evidence["replacement_checks"] = {a: why or "passes" for a, why in checked.items()}
+        failing = "; ".join(f"{a}: {why}" for a, why in checked.items() if why)
         remediation: list[str]
         if problem is not None:
             reason, code = problem
@@ -96,10 +163,19 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
             )
             remediation = [
                 "Confirm with the hosting provider which address the origin has now, then"
-                " update the record (the proposed change uses the inventory's address).",
+                " update the record (a proposed change uses the inventory's address, once it passes"
+                " the probes).",
             ]
             codes = (522, 523)
             sev = Severity.HIGH
+        if failing and not any(not why for why in checked.values()):
+            mode = _mode(facts, record.name)
+            message += f"; no rewrite is proposed: the inventory's address fails what {mode} mode needs ({failing})"
+            remediation.append(
+                "Make the provisioned origin answer as this hostname's SSL mode needs (the port, and"
+                " in Full (strict) a valid certificate for the name), then audit again: the rewrite is"
+                " proposed once it passes."
+            )
         findings.append(
             finding(
                 playbook=id,
@@ -121,56 +197,62 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
 _TELLING = frozenset({Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE, Outcome.RESET})
 
 
-def _ports(probe: OriginProbe) -> str:
-    """`ports 443 and 80`, or `port 8443` when a route sends both schemes to one port."""
-    if probe.https_port == probe.http_port:
-        return f"port {probe.https_port}"
-    return f"ports {probe.https_port} and {probe.http_port}"
-
-
-def _down(probe: OriginProbe) -> tuple[int, str] | None:
-    """The error an origin that answers on neither port produces, with the reason."""
+def _down(probe: OriginProbe, mode: str) -> tuple[int, str, bool] | None:
+    """The error an origin that answers on neither port produces, judged on the port the
+    hostname's SSL mode connects to: (code, reason, conclusive)."""
     outcomes = {probe.tcp443.outcome, probe.tcp80.outcome}
     if Outcome.OK in outcomes or not outcomes <= _TELLING:
         return None
-    if outcomes == {Outcome.REFUSED}:
-        return 521, f"refuses connections on {_ports(probe)}"
-    if Outcome.UNREACHABLE in outcomes:
-        return 523, f"is unreachable (no route) on {_ports(probe)}"
-    return 522, (
-        f"does not complete a TCP connection on port {probe.https_port} ({probe.tcp443.outcome.value})"
-        f" or port {probe.http_port} ({probe.tcp80.outcome.value})"
+    port, step = mode_port(probe, mode)
+    failed = connect_failure(step, port)
+    if failed is None:
+        return None
+    other_port, other = (probe.https_port, probe.tcp443) if port == probe.http_port else (probe.http_port, probe.tcp80)
+    used = f"the port SSL mode {mode} connects to"
+    if other_port == port:
+        return failed.code, f"{failed.reason} ({used})", failed.conclusive
+    return (
+        failed.code,
+        f"{failed.reason} ({used}), and port {other_port} does not open either ({other.outcome.value})",
+        failed.conclusive,
     )
 
 
 def _probe_findings(facts: ZoneFacts) -> list[Finding]:
     findings: list[Finding] = []
-    for probe in facts.probes.probes:
-        if not probe.proxied:
-            continue
-        down = _down(probe)
+    proxied = [p for p in facts.probes.probes if p.proxied]
+    modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
+    for probe in proxied:
+        mode = modes[probe.hostname].mode
+        down = _down(probe, mode)
         if down is None:
             continue
-        code, reason = down
+        code, reason, conclusive = down
+        port, step = mode_port(probe, mode)
+        failed = connect_failure(step, port)
         findings.append(
             finding(
                 playbook=id,
-                severity=Severity.CRITICAL,
+                severity=Severity.CRITICAL if conclusive else Severity.HIGH,
                 error_codes=(code,),
                 resource=probe.hostname,
-                message=f"origin {probe.address} {reason}",
+                message=f"origin {probe.address}: {reason}",
                 evidence=frozen_mapping(
                     {
                         "address": probe.address,
                         "via_cname": probe.via_cname or None,
+                        "ssl_mode": mode,
                         "port_443": {"outcome": probe.tcp443.outcome.value, "error": probe.tcp443.error},
                         "port_80": {"outcome": probe.tcp80.outcome.value, "error": probe.tcp80.error},
+                        "connect": dict(failed.evidence) if failed is not None else None,
+                        "conclusive": conclusive,
                         "connected_to": list(probe.connected_to),
                     }
                 ),
-                docs_url=_DOCS_522,
+                docs_url=_DOCS[code],
                 remediation=(
-                    "Check that the web server is running and listening on 443 and 80.",
+                    f"Check that the web server is running and listening on port {port}, the one"
+                    f" Cloudflare connects to in {mode} mode.",
                     "Allow all of Cloudflare's IP ranges (https://www.cloudflare.com/ips/) in the"
                     " origin's firewall, .htaccess or iptables rules, without rate limits.",
                     "If the server has moved, correct the DNS record to its new address.",
@@ -197,12 +279,14 @@ def _family_of(record: DnsRecord) -> int:
 
 
 def _replacement(record: DnsRecord, facts: ZoneFacts, taken: set[tuple[str, str, str]]) -> str | None:
-    """The inventory address of the record's family that no sibling record uses or will use."""
+    """The inventory address of the record's family that no sibling record uses or will use,
+    and that passes what the hostname's SSL mode needs (`replacement_check`)."""
     for address in facts.inventory.origins_for(record.name):
         if (
             _family(address) == _family_of(record)
             and (record.name, record.type, address) not in taken
             and _address_problem(address, facts) is None
+            and not replacement_check(facts, record.name, address)
         ):
             return address
     return None

@@ -2,12 +2,12 @@
 
 Anti-pattern:
     In Full or Full (strict), Cloudflare opens TLS to the origin with its own list of cipher
-    suites (TLS 1.3's three; for TLS 1.2 and older a short list of ECDHE/RSA AES suites, with
-    3DES only at TLS 1.0). An origin hardened to suites outside that list (ChaCha20 with an
-    ECDSA key at TLS 1.2, ARIA, Camellia, DHE...), or one stuck on obsolete suites (RC4, 3DES),
-    shares nothing with Cloudflare: the handshake fails and visitors get 525. An origin that
-    speaks nothing newer than TLS 1.1 still connects through the few legacy suites Cloudflare
-    keeps for it, on borrowed time.
+    suites (`CLOUDFLARE_ORIGIN_CIPHERS`: TLS 1.3's three; for TLS 1.2 and older, ECDHE and RSA
+    suites with AES, and DES-CBC3-SHA). An origin hardened to suites outside that list
+    (ChaCha20 or AES-CCM at TLS 1.2, ARIA, Camellia, DHE...), or one stuck on suites Cloudflare
+    dropped (RC4), shares nothing with Cloudflare: the handshake fails and visitors get 525.
+    An origin that speaks nothing newer than TLS 1.1 still connects through the few legacy
+    suites the list keeps (AES-SHA, 3DES), on borrowed time.
 
 Fix:
     Nothing to change at Cloudflare: enable at least one suite of Cloudflare's origin list on

@@ -2,10 +2,13 @@
 
 Anti-pattern:
     SSL mode Full (strict) in front of an origin whose certificate Cloudflare cannot validate
-    (self-signed, issued by an untrusted CA, expired, or not naming the hostname): every
-    request fails with 526. Full or Full (strict) in front of an origin with no working TLS on
-    443 (nothing listening, plain HTTP, a failing handshake): 525, or 521 when 443 refuses.
-    Off or Flexible: the connection from Cloudflare to the origin is unencrypted.
+    (self-signed, issued by an untrusted CA, expired, revoked, or not naming the hostname):
+    every request fails with 526. Full or Full (strict) in front of an origin whose port 443
+    does not open while port 80 answers: 521 when it refuses, 522 when no SYN+ACK comes back
+    within Cloudflare's 15 s; and with no working TLS on 443 (plain HTTP, a failing handshake,
+    no certificate for the name Cloudflare sends as SNI): 525. Off or Flexible connect to
+    port 80, whatever 443 does: 521 or 522 there while 443 answers. Off or Flexible are also
+    unencrypted between Cloudflare and the origin.
 
 Fix:
     For 526, the change lowers the zone from Full (strict) to Full so traffic flows again
@@ -13,8 +16,11 @@ Fix:
     Cloudflare Origin CA certificate or a publicly trusted one, then return to Full (strict).
     For 525/521 only a person can fix the origin's TLS; cfremedy never proposes Flexible.
     When every proxied origin already presents a certificate that passes Full (strict), the
-    change raises Full or Flexible to Full (strict). Off, and Flexible in front of origins that
-    cannot pass strict yet, need a person to install certificates first.
+    change raises Full or Flexible to Full (strict), unless one of those certificates expires
+    within `origin_cert_expiry`'s horizon (the site works in Full today and would get 526 the
+    day it expires): then the finding says so and nothing is proposed until it is renewed.
+    Off, and Flexible in front of origins that cannot pass strict yet, need a person to
+    install certificates first.
 
     Each hostname is judged by the mode Cloudflare really uses for it: a Configuration Rule or
     Page Rule may override the zone setting (see `ssl_per_hostname`). A hostname whose mode
@@ -27,6 +33,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cfremedy.kit import (
+    REVOKED,
+    UNKNOWN,
     Change,
     EffectiveMode,
     Finding,
@@ -34,18 +42,20 @@ from cfremedy.kit import (
     Outcome,
     Severity,
     ZoneFacts,
+    connect_failure,
     effective_modes,
+    expiry_horizon,
     finding,
+    mode_port,
     section_url,
 )
 
 id = "ssl_origin_cert"
 title = "SSL/TLS mode does not match the origin's certificate"
 severity = Severity.CRITICAL
-error_codes = (521, 525, 526)
+error_codes = (521, 522, 523, 525, 526)
 docs_url = section_url(526)
-_DOCS_525 = section_url(525)
-_DOCS_521 = section_url(521)
+_DOCS = {code: section_url(code) for code in (521, 522, 523, 525)}
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("Zone Settings Write",)
 reads = ("ssl_rules",)
@@ -55,8 +65,11 @@ KNOWN_MODES = ("off", "flexible", "full", "strict")
 # Finding kinds, carried in evidence so plan_fix reads decisions instead of re-deriving them.
 _INVALID_CERT = "invalid_certificate"
 _NO_TLS = "no_tls"
+_NO_CONNECTION = "no_connection"
 _UPGRADE = "upgrade"
+_UPGRADE_HELD = "upgrade_held"  # every origin passes strict, but a certificate expires soon
 _INSECURE = "insecure_mode"
+_REVOCATION_UNKNOWN = "revocation_unknown"
 
 _INSTALL_CERT = (
     "Install a certificate Cloudflare can validate on the origin: a free Cloudflare Origin CA"
@@ -85,7 +98,61 @@ def _cert_evidence(probe: OriginProbe) -> dict[str, Any]:
             "origin_ca": tls.leaf.origin_ca,
             "sha256": tls.leaf.sha256,
         }
+    if tls.revocation is not None:
+        evidence["revocation"] = {
+            "status": tls.revocation.status,
+            "detail": tls.revocation.detail,
+            "responder": tls.revocation.responder or None,
+            "staple": tls.revocation.staple or None,
+        }
+    if tls.without_sni is not None:
+        look = tls.without_sni
+        evidence["without_sni"] = {
+            "outcome": look.outcome.value,
+            "error": look.error or None,
+            "certificate_sans": list(look.leaf.sans) if look.leaf else None,
+            "names_hostname": look.hostname_matches,
+            "same_certificate": look.same_certificate,
+            "conclusion": _sni_conclusion(probe),
+        }
     return evidence
+
+
+def _names(probe: OriginProbe) -> str:
+    return probe.sni or probe.hostname
+
+
+def _sni_conclusion(probe: OriginProbe) -> str:
+    """What the handshake without SNI tells about the origin's SNI support ("" if nothing)."""
+    tls = probe.tls
+    look = tls.without_sni if tls is not None else None
+    if tls is None or look is None:
+        return ""
+    name = _names(probe)
+    if look.outcome is not Outcome.OK:
+        return f"the handshake fails without SNI too ({look.outcome.value}): SNI is not what it trips on"
+    served = ", ".join(look.leaf.sans) if look.leaf is not None and look.leaf.sans else "no readable name"
+    if not tls.handshake_ok:
+        if look.hostname_matches:
+            return (
+                f"without SNI it completes the handshake with a certificate for {name}: it refuses the"
+                " server name Cloudflare sends (SNI), so its certificate is not configured for that name"
+            )
+        return (
+            f"without SNI it completes the handshake with a certificate for {served}: it has no"
+            f" certificate for {name} and refuses the name when it is sent (SNI)"
+        )
+    if look.same_certificate:
+        return (
+            "it presents the same certificate without SNI: it does not choose its certificate by the"
+            f" name sent (no SNI support), or has none for {name}"
+        )
+    if look.hostname_matches:
+        return (
+            f"without SNI it presents a certificate for {name}: its SNI configuration sends this name"
+            " to another certificate"
+        )
+    return f"without SNI it presents yet another certificate ({served}), not for {name} either"
 
 
 def _invalid_reason(probe: OriginProbe) -> str:
@@ -103,6 +170,12 @@ def _invalid_reason(probe: OriginProbe) -> str:
     if not tls.hostname_matches:
         name = probe.sni or probe.hostname
         reasons.append(f"{name} is not in its SANs/CN ({', '.join(leaf.sans) or leaf.common_name})")
+        conclusion = _sni_conclusion(probe)
+        if conclusion:
+            reasons.append(conclusion)
+    if _revoked(probe):
+        assert tls.revocation is not None
+        reasons.append(f"it is revoked: {tls.revocation.detail}")
     if not reasons:
         # Nothing visible on the certificate itself: OpenSSL's reason is the best explanation.
         detail = f": {tls.verify_error}" if tls.verify_error else ""
@@ -110,13 +183,28 @@ def _invalid_reason(probe: OriginProbe) -> str:
     return "; ".join(reasons)
 
 
+def _revoked(probe: OriginProbe) -> bool:
+    return probe.tls is not None and probe.tls.revocation is not None and probe.tls.revocation.status == REVOKED
+
+
 def _passes_strict(probe: OriginProbe) -> bool:
-    return probe.tls is not None and probe.tls.handshake_ok and probe.tls.verified
+    tls = probe.tls
+    return tls is not None and tls.handshake_ok and tls.verified and not _revoked(probe) and not _post_handshake(probe)
+
+
+def _post_handshake(probe: OriginProbe) -> str:
+    """The alert an origin sent right after a completed handshake, before answering (a TLS 1.3
+    origin demanding a client certificate does that), as the request probe saw it ("the origin
+    ended the TLS session with an alert before answering (...)")."""
+    response = probe.response
+    if response is None or response.scheme != "https" or response.outcome is not Outcome.TLS_ALERT:
+        return ""
+    return response.error
 
 
 def _blocker(probe: OriginProbe) -> str:
     """Why this origin endpoint would fail Full (strict), naming its route."""
-    failure = _tls_failure(probe)
+    failure = _https_failure(probe)
     if _unknown(probe):
         why = "it could not be probed, so nobody knows what it presents"
     elif failure is not None:
@@ -133,20 +221,43 @@ def _unknown(probe: OriginProbe) -> bool:
     return probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED) or tls is None or tls.outcome is Outcome.ERROR
 
 
-def _tls_failure(probe: OriginProbe) -> tuple[int, str] | None:
-    """The error Full/Full (strict) gives when TLS to this origin cannot even start."""
-    if probe.tcp443.outcome is Outcome.REFUSED:
-        return 521, f"port {probe.https_port} refuses connections (nothing listens for HTTPS)"
-    if probe.tcp443.outcome in (Outcome.ERROR, Outcome.SKIPPED):
-        return None  # our side failed or did not look: that says nothing about the origin
+def _https_failure(probe: OriginProbe) -> tuple[int, str, bool] | None:
+    """The error Full/Full (strict) gives when the connection or TLS to this origin fails: the
+    code, the reason, and whether the verdict is conclusive (a 522 judged from a wait shorter
+    than Cloudflare's is not)."""
+    failed = connect_failure(probe.tcp443, probe.https_port)
+    if failed is not None:
+        return failed.code, failed.reason, failed.conclusive
     if not probe.tcp443.ok:
-        return 525, f"port {probe.https_port} does not accept a connection ({probe.tcp443.outcome.value})"
+        return None  # our side failed or did not look: that says nothing about the origin
     tls = probe.tls
+    alert = _post_handshake(probe)
+    if tls is not None and tls.handshake_ok and alert:
+        demand = ": it demands a client certificate" if "CERTIFICATE_REQUIRED" in alert.upper() else ""
+        return 525, f"the handshake completes, then {alert}{demand}", True
     if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
-        return 525, f"port {probe.https_port} answers, but not with TLS (plain HTTP?)"
-    return 525, f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
+        return 525, f"port {probe.https_port} answers, but not with TLS (plain HTTP?)", True
+    reason = f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
+    conclusion = _sni_conclusion(probe)
+    return 525, f"{reason}; {conclusion}" if conclusion else reason, True
+
+
+def _http_failure(probe: OriginProbe, mode: str) -> tuple[int, str, bool] | None:
+    """In Off and Flexible, Cloudflare connects to the HTTP port, whatever the HTTPS port does."""
+    port, step = mode_port(probe, mode)
+    failed = connect_failure(step, port)
+    if failed is None:
+        return None
+    https = (
+        f"; port {probe.https_port} answers"
+        + (" with a certificate that passes Full (strict)" if _passes_strict(probe) else "")
+        + ", but Cloudflare does not use it in this mode"
+        if probe.tcp443.ok
+        else ""
+    )
+    return failed.code, failed.reason + https, failed.conclusive
 
 
 def _finding(
@@ -198,33 +309,19 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
     for probe in (p for p in proxied if p.reachable):
         effective = modes[probe.hostname]
         mode = effective.mode
-        if mode not in ("full", "strict"):
+        if mode not in KNOWN_MODES:
             continue
         evidence = {**_mode_evidence(effective), **_cert_evidence(probe)}
-        failure = _tls_failure(probe)
-        if failure is not None and probe.tls is not None and probe.tls.permissive is not None:
+        if mode in ("off", "flexible"):
+            failure = _http_failure(probe, mode)
+            if failure is not None:
+                findings.append(_connection_finding(probe, effective, failure, evidence))
+            continue
+        failure = _https_failure(probe)
+        if failure is not None and failure[0] == 525 and probe.tls is not None and probe.tls.permissive is not None:
             continue  # versions/ciphers Cloudflare does not offer: origin_tls_ciphers says which
         if failure is not None:
-            code, reason = failure
-            findings.append(
-                _finding(
-                    _NO_TLS,
-                    Severity.CRITICAL,
-                    (code,),
-                    probe.hostname,
-                    f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:{probe.https_port}, but {reason}",
-                    {**evidence, "reason": reason},
-                    _DOCS_521 if code == 521 else _DOCS_525,
-                    (
-                        "Make the origin serve HTTPS on port 443 (open the port, enable TLS with SNI,"
-                        " support Cloudflare's cipher suites) and check its error log at the time of"
-                        " the failures.",
-                        "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
-                        *_fix_rule(effective),
-                    ),
-                    probe=probe,
-                )
-            )
+            findings.append(_connection_finding(probe, effective, failure, evidence))
         elif _unknown(probe):
             continue  # nothing was learned about this origin's TLS: no verdict either way
         elif mode == "strict" and not _passes_strict(probe):
@@ -238,11 +335,79 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                     f"Full (strict){_set_by(effective)} cannot validate the certificate of {probe.address}: {reason}",
                     {**evidence, "reason": reason, "verify_error": probe.tls.verify_error if probe.tls else ""},
                     docs_url,
-                    (*_INSTALL_CERT, *_fix_rule(effective)),
+                    (
+                        *(
+                            ("Ask the certificate authority for a new certificate (this one is revoked).",)
+                            if _revoked(probe)
+                            else ()
+                        ),
+                        *_INSTALL_CERT,
+                        *_fix_rule(effective),
+                    ),
                     probe=probe,
                 )
             )
+        elif mode == "strict" and probe.tls is not None and probe.tls.revocation is not None:
+            revocation = probe.tls.revocation
+            if revocation.status == UNKNOWN:
+                findings.append(
+                    _finding(
+                        _REVOCATION_UNKNOWN,
+                        Severity.INFO,
+                        (),
+                        probe.hostname,
+                        f"whether the certificate of {probe.address} is revoked is unknown: {revocation.detail}",
+                        evidence,
+                        docs_url,
+                        probe=probe,
+                    )
+                )
     return findings
+
+
+def _connection_finding(
+    probe: OriginProbe, effective: EffectiveMode, failure: tuple[int, str, bool], evidence: dict[str, Any]
+) -> Finding:
+    code, reason, conclusive = failure
+    mode = effective.mode
+    port, step = mode_port(probe, mode)
+    plain = mode in ("off", "flexible")
+    if plain:
+        remediation: tuple[str, ...] = (
+            f"In {mode}, Cloudflare connects to port {port}: make the web server listen there and"
+            " let every Cloudflare IP range in (no rate limit), or install a certificate and raise"
+            " the mode to Full (strict), which uses the HTTPS port instead.",
+        )
+    elif code == 525:
+        remediation = (
+            "Make the origin serve HTTPS on its port: enable TLS with a certificate for this"
+            " hostname (the name Cloudflare sends as SNI), support Cloudflare's cipher suites, do"
+            " not require a client certificate unless Authenticated Origin Pulls is on, and check its"
+            " error log at the time of the failures.",
+            "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
+        )
+    else:
+        remediation = (
+            f"Make the origin accept HTTPS on port {port} (start the web server's TLS listener, open"
+            " the port to every Cloudflare IP range without rate limits).",
+            "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
+        )
+    kind = _NO_TLS if code == 525 else _NO_CONNECTION
+    extra: dict[str, Any] = {"reason": reason, "conclusive": conclusive}
+    connected = connect_failure(step, port)
+    if connected is not None:
+        extra["connect"] = dict(connected.evidence)
+    return _finding(
+        kind,
+        Severity.CRITICAL if conclusive else Severity.HIGH,
+        (code,),
+        probe.hostname,
+        f"SSL mode {mode}{_set_by(effective)} connects to {probe.address}:{port}, but {reason}",
+        {**evidence, **extra},
+        _DOCS[code],
+        (*remediation, *_fix_rule(effective)),
+        probe=probe,
+    )
 
 
 def _origin_ca_direct(dns_only: list[OriginProbe]) -> list[Finding]:
@@ -297,18 +462,41 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     blockers = [_blocker(p) for p in governed if not _passes_strict(p)]
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
-        findings.append(
-            _finding(
-                _UPGRADE,
-                sev,
-                (),
-                zone,
-                f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
-                " certificate that passes Full (strict): upgrade to validate it",
-                {"ssl_mode": mode, "hostnames": hostnames},
-                docs_url,
+        expiring = expiring_soon(facts, governed)
+        if expiring:
+            horizon = expiry_horizon(facts)
+            findings.append(
+                _finding(
+                    _UPGRADE_HELD,
+                    sev,
+                    (),
+                    zone,
+                    f"SSL mode is {mode}; every proxied origin it applies to passes Full (strict) today,"
+                    f" but {'; '.join(expiring)}: within origin_cert_expiry's {horizon}-day horizon, so"
+                    " raising the mode now would turn that expiry into 526 for visitors. Renew it, then"
+                    " upgrade",
+                    {"ssl_mode": mode, "hostnames": hostnames, "expiring": expiring, "horizon_days": horizon},
+                    docs_url,
+                    (
+                        "Renew the certificates that expire soon (or install Cloudflare Origin CA"
+                        " certificates), then raise the mode to Full (strict); cfremedy proposes it once"
+                        " none expires within the horizon.",
+                    ),
+                )
             )
-        )
+        else:
+            findings.append(
+                _finding(
+                    _UPGRADE,
+                    sev,
+                    (),
+                    zone,
+                    f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
+                    " certificate that passes Full (strict): upgrade to validate it",
+                    {"ssl_mode": mode, "hostnames": hostnames},
+                    docs_url,
+                )
+            )
     elif mode in ("off", "flexible"):
         findings.append(
             _finding(
@@ -330,6 +518,27 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             )
         )
     return findings
+
+
+def expiring_soon(facts: ZoneFacts, probes: Sequence[OriginProbe]) -> list[str]:
+    """The certificates among `probes` that expire within origin_cert_expiry's horizon, named
+    for people ("the certificate of www.example.com at 192.0.2.1 expires on 2026-12-01 (10 days
+    left)"), each once."""
+    horizon = expiry_horizon(facts)
+    named: dict[str, str] = {}
+    for probe in probes:
+        leaf = probe.tls.leaf if probe.tls is not None else None
+        if leaf is None:
+            continue
+        days = (leaf.not_after - facts.now).total_seconds() / 86400
+        if days <= horizon:
+            whole = max(0, int(days))
+            named.setdefault(
+                f"{probe.hostname} {probe.address} {leaf.sha256}",
+                f"the certificate of {probe.hostname} at {probe.address} expires on"
+                f" {leaf.not_after:%Y-%m-%d} ({whole} day{'s' if whole != 1 else ''} left)",
+            )
+    return list(named.values())
 
 
 def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:

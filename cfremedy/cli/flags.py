@@ -142,6 +142,14 @@ ProbeConcurrency = Annotated[
     int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
 ]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
+NoRevocationCheck = Annotated[
+    bool,
+    typer.Option(
+        "--no-revocation-check",
+        help="Do not ask the OCSP responders that Full (strict) origins' certificates name, nor"
+        " read the responses origins staple (526: a revoked certificate)",
+    ),
+]
 ResolverOpt = Annotated[
     str | None,
     typer.Option(
@@ -184,6 +192,7 @@ class ProbeFlags:
     probe_timeout: ProbeTimeout = 10.0
     probe_concurrency: ProbeConcurrency = 100
     no_probe: NoProbe = False
+    no_revocation_check: NoRevocationCheck = False
     resolver: ResolverOpt = None
     playbooks_dir: PlaybookDirs = None
 
@@ -219,6 +228,7 @@ class ProbeFlags:
             origin_ca=cas,
             only_connect_to=self.connect_to_only or settings.connect_to_only,
             resolver=resolver,
+            revocation_check=not self.no_revocation_check,
         )
         verifying_context(options)  # an unusable --origin-ca fails now
         return options

@@ -28,6 +28,24 @@ _NOT_TLS_REASONS = {
 }
 
 
+# OpenSSL's reasons for alerts the peer sent that do not say "ALERT" in their name.
+_ALERT_REASONS = {
+    "TLSV1_UNRECOGNIZED_NAME",
+    "TLSV1_UNSUPPORTED_EXTENSION",
+    "TLSV1_CERTIFICATE_UNOBTAINABLE",
+    "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE",
+    "TLSV1_BAD_CERTIFICATE_HASH_VALUE",
+}
+
+
+def is_alert(exc: BaseException) -> bool:
+    """Whether an SSL error is the peer's alert (it refused the handshake or ended the session)."""
+    if not isinstance(exc, ssl.SSLError):
+        return False
+    reason = exc.reason or ""
+    return "ALERT" in reason or reason in _ALERT_REASONS
+
+
 def describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return text or type(exc).__name__
@@ -41,7 +59,7 @@ def classify(exc: BaseException, timeout: float | None = None) -> tuple[Outcome,
         return Outcome.RESET, f"connection closed during the TLS handshake ({describe(exc)})"
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
-        if "ALERT" in reason:
+        if is_alert(exc):
             return Outcome.TLS_ALERT, describe(exc)
         if reason in _NOT_TLS_REASONS:
             return Outcome.NOT_TLS, f"the origin did not answer with TLS ({describe(exc)})"

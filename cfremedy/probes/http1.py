@@ -17,8 +17,8 @@ from typing import Any
 
 import h11
 
-from cfremedy.probes.classify import classify, describe
-from cfremedy.probes.results import HttpResponseResult, Outcome
+from cfremedy.probes.classify import classify, describe, is_alert
+from cfremedy.probes.results import HttpResponseResult, KeepAliveResult, Outcome
 
 # Read at most this much: enough to measure a header block well past Cloudflare's 16 KB limit
 # and to decode a typical front page, small enough that a hostile origin cannot hurt us.
@@ -27,43 +27,44 @@ MAX_BODY = 2 * 1024 * 1024
 _USER_AGENT = "cfremedy-probe"
 
 
+def _headers(hostname: str, *, close: bool) -> list[tuple[str, str]]:
+    headers = [("Host", hostname), ("User-Agent", _USER_AGENT), ("Accept", "*/*"), ("Accept-Encoding", "gzip")]
+    return [*headers, ("Connection", "close")] if close else headers
+
+
 def _request(hostname: str) -> bytes:
     client = h11.Connection(h11.CLIENT)
-    head = client.send(
-        h11.Request(
-            method="GET",
-            target="/",
-            headers=[
-                ("Host", hostname),
-                ("User-Agent", _USER_AGENT),
-                ("Accept", "*/*"),
-                ("Accept-Encoding", "gzip"),
-                ("Connection", "close"),
-            ],
-        )
-    )
+    head = client.send(h11.Request(method="GET", target="/", headers=_headers(hostname, close=True)))
     return (head or b"") + (client.send(h11.EndOfMessage()) or b"")
 
 
-async def _read_all(reader: asyncio.StreamReader, deadline: float) -> tuple[bytes, bool, bool]:
-    """Everything the origin sends until it closes; (data, timed out, capped)."""
+def _tls_alert(exc: BaseException) -> str:
+    """OpenSSL's text for an alert the origin sent mid-session ("" for any other failure)."""
+    return describe(exc) if is_alert(exc) else ""
+
+
+async def _read_all(reader: asyncio.StreamReader, deadline: float) -> tuple[bytes, bool, bool, str]:
+    """Everything the origin sends until it closes; (data, timed out, capped, TLS alert)."""
     data = bytearray()
     loop = asyncio.get_running_loop()
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            return bytes(data), True, False
+            return bytes(data), True, False, ""
         try:
             chunk = await asyncio.wait_for(reader.read(65536), remaining)
         except TimeoutError:
-            return bytes(data), True, False
-        except (ConnectionError, ssl.SSLError):
-            return bytes(data), False, False  # a reset after the data is still the data
+            return bytes(data), True, False, ""
+        except (ConnectionError, ssl.SSLError) as exc:
+            # A reset after the data is still the data; an alert before any (TLS 1.3 origins
+            # that demand a client certificate send it once the client has finished its
+            # handshake) is a failed TLS session, not an empty HTTP answer.
+            return bytes(data), False, False, _tls_alert(exc)
         if not chunk:
-            return bytes(data), False, False
+            return bytes(data), False, False, ""
         data += chunk
         if len(data) >= MAX_HEAD + MAX_BODY:
-            return bytes(data), False, True
+            return bytes(data), False, True, ""
 
 
 def _gunzip(body: bytes) -> str:
@@ -80,10 +81,22 @@ def _gunzip(body: bytes) -> str:
 
 
 def parse_response(
-    raw: bytes, *, scheme: str, port: int, timed_out: bool, capped: bool, elapsed: float, timeout: float
+    raw: bytes,
+    *,
+    scheme: str,
+    port: int,
+    timed_out: bool,
+    capped: bool,
+    elapsed: float,
+    timeout: float,
+    tls_alert: str = "",
 ) -> HttpResponseResult:
     """Judge the bytes of one response to `GET /` (pure: unit-tested without sockets)."""
     base: dict[str, Any] = {"scheme": scheme, "port": port, "elapsed_ms": elapsed, "capped": capped}
+    if not raw and tls_alert:
+        return HttpResponseResult(
+            Outcome.TLS_ALERT, f"the origin ended the TLS session with an alert before answering ({tls_alert})", **base
+        )
     if not raw:
         if timed_out:
             return HttpResponseResult(Outcome.TIMEOUT, f"no response within {timeout:g} s", **base)
@@ -208,12 +221,154 @@ async def response_probe(
     try:
         writer.write(_request(host or hostname))
         await writer.drain()
-        raw, timed_out, capped = await _read_all(reader, deadline)
+        raw, timed_out, capped, alert = await _read_all(reader, deadline)
     except Exception as exc:  # noqa: BLE001
         outcome, error = classify(exc, timeout)
         return HttpResponseResult(outcome, error, scheme=scheme, port=port, elapsed_ms=elapsed())
     finally:
         writer.transport.abort()  # we have what we came for; no close_notify dance
     return parse_response(
-        raw, scheme=scheme, port=port, timed_out=timed_out, capped=capped, elapsed=elapsed(), timeout=timeout
+        raw,
+        scheme=scheme,
+        port=port,
+        timed_out=timed_out,
+        capped=capped,
+        elapsed=elapsed(),
+        timeout=timeout,
+        tls_alert=alert,
+    )
+
+
+class _Closed(Exception):
+    """The origin closed the connection (or reset it) while a response was awaited."""
+
+
+async def _next_response(
+    client: h11.Connection, reader: asyncio.StreamReader, deadline: float
+) -> tuple[h11.Response, int]:
+    """Read one whole response (head and body) on a kept connection: its head and body size.
+
+    Raises `_Closed` when the origin hangs up first, TimeoutError past the deadline, and
+    h11's RemoteProtocolError on bytes that are not HTTP/1.1.
+    """
+    loop = asyncio.get_running_loop()
+    head: h11.Response | None = None
+    size = 0
+    while True:
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), remaining)
+            except (ConnectionError, ssl.SSLError) as exc:
+                raise _Closed(describe(exc)) from exc
+            client.receive_data(chunk)
+            if not chunk and head is None:
+                raise _Closed("end of stream")
+        elif isinstance(event, h11.Response):
+            head = event
+        elif isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > MAX_BODY:
+                raise ValueError("the response is over 2 MiB")
+        elif isinstance(event, h11.EndOfMessage):
+            assert head is not None
+            return head, size
+        elif isinstance(event, h11.ConnectionClosed):
+            raise _Closed("end of stream")
+
+
+def _close_reason(head: h11.Response) -> str:
+    """Why the origin's answer ends the connection, or ""."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in head.headers}
+    if "close" in headers.get("connection", "").lower():
+        return "it answered the first request with Connection: close"
+    if head.http_version == b"1.0" and "keep-alive" not in headers.get("connection", "").lower():
+        return "it answered over HTTP/1.0 without keep-alive"
+    return ""
+
+
+async def keepalive_probe(
+    connect: tuple[str, int],
+    hostname: str,
+    *,
+    scheme: str,
+    context: ssl.SSLContext | None,
+    timeout: float,
+    port: int | None = None,
+    host: str = "",
+) -> KeepAliveResult:
+    """Two `GET /` on one connection, as Cloudflare reuses its connections to an origin: does
+    the origin keep the connection open after the first response?"""
+    port = port or connect[1]
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    deadline = loop.time() + 2 * timeout
+    base: dict[str, Any] = {"scheme": scheme, "port": port}
+
+    def elapsed() -> float:
+        return round((time.perf_counter() - start) * 1000, 3)
+
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
+                connect[0],
+                connect[1],
+                ssl=context if scheme == "https" else None,
+                server_hostname=hostname if scheme == "https" else None,
+            )
+    except Exception as exc:  # noqa: BLE001 - every failure is a result
+        outcome, error = classify(exc, timeout)
+        return KeepAliveResult(outcome, error, elapsed_ms=elapsed(), **base)
+    client = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+    request = h11.Request(method="GET", target="/", headers=_headers(host or hostname, close=False))
+    first: h11.Response | None = None
+    try:
+        writer.write((client.send(request) or b"") + (client.send(h11.EndOfMessage()) or b""))
+        await writer.drain()
+        first, _ = await _next_response(client, reader, deadline)
+        reason = _close_reason(first)
+        if not reason and client.their_state is not h11.DONE:
+            reason = "its first response has no length (neither Content-Length nor chunked): it ends by closing"
+        if reason:
+            return KeepAliveResult(
+                Outcome.OK, first_status=first.status_code, closed_after_first=reason, elapsed_ms=elapsed(), **base
+            )
+        client.start_next_cycle()
+        writer.write((client.send(request) or b"") + (client.send(h11.EndOfMessage()) or b""))
+        await writer.drain()
+        second, _ = await _next_response(client, reader, deadline)
+    except _Closed as exc:
+        if first is None:
+            return KeepAliveResult(Outcome.RESET, f"no first response: {exc}", elapsed_ms=elapsed(), **base)
+        return KeepAliveResult(
+            Outcome.OK,
+            first_status=first.status_code,
+            closed_after_first="it closed the connection instead of answering a second request on it",
+            elapsed_ms=elapsed(),
+            **base,
+        )
+    except TimeoutError:
+        which = "first" if first is None else "second"
+        return KeepAliveResult(
+            Outcome.TIMEOUT,
+            f"no complete answer to the {which} request within {timeout:g} s",
+            first_status=first.status_code if first else None,
+            elapsed_ms=elapsed(),
+            **base,
+        )
+    except (h11.RemoteProtocolError, h11.LocalProtocolError, ValueError, OSError) as exc:
+        outcome = Outcome.PROTOCOL_ERROR if isinstance(exc, h11.ProtocolError) else Outcome.ERROR
+        return KeepAliveResult(outcome, describe(exc), elapsed_ms=elapsed(), **base)
+    finally:
+        writer.transport.abort()
+    return KeepAliveResult(
+        Outcome.OK,
+        first_status=first.status_code,
+        second_status=second.status_code,
+        reused=True,
+        elapsed_ms=elapsed(),
+        **base,
     )

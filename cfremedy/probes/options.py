@@ -27,6 +27,9 @@ class ProbeOptions:
     # system's. An explicit one is used even under `only_connect_to` (it was chosen, e.g. the
     # sandbox's), while without one such names are not resolved at all there.
     resolver: str | None = None
+    # Ask the OCSP responder a Full (strict) origin's certificate names, and read the response
+    # the origin staples (`--no-revocation-check` turns both off).
+    revocation_check: bool = True
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:

@@ -7,7 +7,7 @@ origin that refuses connections is exactly what the 521 playbooks look for.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -63,6 +63,40 @@ class TlsOffer:
 
 
 @dataclass(frozen=True)
+class SniCheck:
+    """A second handshake without SNI, made when the one with SNI failed or presented a
+    certificate for another name: does the origin choose its certificate by name at all?"""
+
+    outcome: Outcome
+    error: str = ""
+    leaf: CertInfo | None = None
+    hostname_matches: bool = False  # the certificate served without SNI names the hostname
+    same_certificate: bool = False  # the very certificate served with SNI
+
+
+# What a revocation check concluded (`Revocation.status`).
+GOOD = "good"
+REVOKED = "revoked"
+UNKNOWN = "unknown"  # asked, but no trustworthy answer: never read as revoked
+NOT_CHECKED = "not_checked"  # not asked (no responder named, --no-revocation-check, ...)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Whether the origin's leaf certificate is revoked, by OCSP (526: "the certificate is not
+    revoked"): its responder (the Authority Information Access URL) and the response the
+    origin staples, when it staples one."""
+
+    status: str  # good | revoked | unknown | not_checked
+    detail: str = ""  # why, for people
+    responder: str = ""  # the OCSP URL the certificate names
+    responder_status: str = ""  # what the responder said: good | revoked | unknown | unreachable | ...
+    staple: str = ""  # what the stapled response said: good | revoked | none | invalid | ...
+    revoked_at: datetime | None = None
+    reason: str = ""  # the CRL reason the response gives, if any
+
+
+@dataclass(frozen=True)
 class TlsResult:
     outcome: Outcome
     error: str = ""
@@ -79,6 +113,12 @@ class TlsResult:
     elapsed_ms: float = 0.0
     # Set when this handshake (Cloudflare's offer) failed but a permissive one succeeded.
     permissive: TlsOffer | None = None
+    # Set when the handshake with SNI failed or served another name's certificate.
+    without_sni: SniCheck | None = None
+    # The leaf's revocation status (proxied origins in Full (strict) only).
+    revocation: Revocation | None = None
+    # The certificates the origin sent, leaf first (DER), for the revocation check.
+    chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def handshake_ok(self) -> bool:
@@ -135,6 +175,23 @@ class HttpResponseResult:
 
 
 @dataclass(frozen=True)
+class KeepAliveResult:
+    """Two requests on one HTTP/1.1 connection, as Cloudflare reuses connections to an origin
+    (522: "keepalives are disabled at the origin")."""
+
+    outcome: Outcome  # of the exchange as a whole: OK when the first response was read
+    error: str = ""
+    scheme: str = ""
+    port: int = 0
+    first_status: int | None = None
+    second_status: int | None = None
+    reused: bool = False  # the second request was answered on the same connection
+    # The origin ended the connection after the first response: how ("Connection: close", ...).
+    closed_after_first: str = ""
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class OriginProbe:
     """One origin address as seen for one hostname (SNI and Host are that hostname)."""
 
@@ -159,6 +216,10 @@ class OriginProbe:
     host_header: str = ""
     via: str = ""
     partial: bool = False  # only part of the hostname's traffic comes here (a path rule)
+    keepalive: KeepAliveResult | None = None
+    # The steps that timed out the first time ("tcp443", "tls", ...): the whole probe was then
+    # run once more on its own, outside the run's crowd of probes, and this is that retry.
+    retried: tuple[str, ...] = ()
 
     @property
     def reachable(self) -> bool:
@@ -182,6 +243,10 @@ class ProbeResults:
     probes: tuple[OriginProbe, ...] = ()
     # Names outside the zone that routes lead to, as DNS answered them (each name once).
     resolutions: tuple[Resolution, ...] = ()
+    # Inventory addresses that differ from what DNS names, probed as the route would reach them
+    # (the same ports, SNI and Host): what `origin_ip` checks before proposing a DNS rewrite.
+    # Never a route: no other playbook judges them.
+    candidates: tuple[OriginProbe, ...] = ()
     # Why probing was not done at all (e.g. `--no-probe`): the audit reports it as a probe-stage
     # error, so a check that did not run never reads as a pass.
     skipped_reason: str = ""

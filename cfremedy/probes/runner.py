@@ -3,38 +3,59 @@
 An account can have hundreds of proxied records and a dead origin costs a full timeout, so
 targets run concurrently under one semaphore and ports 443 and 80 are tried in parallel:
 the wall time is about `timeout x ceil(targets / concurrency)`, not `targets x timeout`.
+
+A crowd of probes on a busy machine can time out where a lone one would not (a healthy HTTP/2
+origin whose answer waited behind 500 handshakes for the CPU). So a target any of whose steps
+timed out is probed once more on its own before the timeout may become a finding: once the
+run's first pass is over (no first-pass probe in flight), and the result says which steps
+timed out the first time (`OriginProbe.retried`). A target whose handshake, request or answer
+stalled is retried a few at a time (`RETRY_CONCURRENCY`); one that only failed to connect
+(a SYN never answered costs the kernel, not the CPU) under the run's concurrency, so that a
+zone of dead origins costs two timeouts, not one per few origins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cfremedy.probes.classify import describe
 from cfremedy.probes.connect_to import find_rule, format_host, route
 from cfremedy.probes.dns import NameResolver
-from cfremedy.probes.http1 import response_probe
+from cfremedy.probes.http1 import keepalive_probe, response_probe
 from cfremedy.probes.http2 import http2_probe
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import (
     Http2Result,
     HttpResponseResult,
+    KeepAliveResult,
     OriginProbe,
     Outcome,
     ProbeResults,
     StepResult,
     TlsResult,
 )
+from cfremedy.probes.revocation import check_revocation, loopback_only
 from cfremedy.probes.targets import ProbeTarget, with_address
 from cfremedy.probes.tcp import close, connect
 from cfremedy.probes.tls import (
     inspecting_context,
     permissive_context,
     permissive_look,
+    sni_look,
     tls_probe,
     verifying_context,
 )
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# Retries run at most this many at a time: alone enough not to be a crowd, many enough that a
+# zone of dead origins does not retry them one by one.
+RETRY_CONCURRENCY = 8
 
 _DNS_ONLY = "DNS-only record: Cloudflare never connects to this origin on port 80"
 _ONLY_CONNECT_TO = "--connect-to-only is set and no --connect-to rule covers it"
@@ -59,7 +80,28 @@ class ProbePool:
         self.request_context = inspecting_context(alpn=["http/1.1"])
         self.permissive_context = permissive_context()
         self.slots = asyncio.Semaphore(options.concurrency)
+        self.retry_lane = asyncio.Semaphore(min(RETRY_CONCURRENCY, options.concurrency))
         self.resolver = NameResolver(options.resolver, options.timeout)
+        self._first_pass = 0  # first-pass probes in flight
+        self._quiet = asyncio.Event()  # set while none is
+        self._quiet.set()
+
+    @functools.cached_property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        """Cloudflare's Origin CA root and the `--origin-ca` files, parsed once: where the
+        revocation check finds the issuer of a leaf the origin sent without it (a public CA's
+        leaf always comes with its intermediate)."""
+        from cryptography import x509
+
+        from cfremedy.probes.certificates import origin_ca_pem
+
+        found = list(x509.load_pem_x509_certificates(origin_ca_pem().encode("ascii")))
+        for path in self.options.origin_ca:
+            try:
+                found += x509.load_pem_x509_certificates(path.read_bytes())
+            except (OSError, ValueError):
+                continue  # the verifying context already refused what cannot be read
+        return tuple(found)
 
     def _base(self, target: ProbeTarget, tcp443: StepResult, tcp80: StepResult) -> OriginProbe:
         return OriginProbe(
@@ -92,7 +134,21 @@ class ProbePool:
     async def origin(self, target: ProbeTarget) -> OriginProbe:
         try:
             async with self.slots:
-                return await self._origin(target)
+                self._first_pass += 1
+                self._quiet.clear()
+                try:
+                    probe = await self._origin(target)
+                finally:
+                    self._first_pass -= 1
+                    if not self._first_pass:
+                        self._quiet.set()
+            steps = timed_out(probe)
+            if not steps:
+                return probe
+            await self._quiet.wait()  # the first pass of the whole run is over
+            lane = self.slots if set(steps) <= {"tcp443", "tcp80"} else self.retry_lane
+            async with lane:
+                return dataclasses.replace(await self._origin(target), retried=steps)
         except Exception as exc:  # noqa: BLE001 - a probe never raises, even on our own bugs
             failed = StepResult(Outcome.ERROR, f"internal error while probing: {describe(exc)}")
             return self._base(target, failed, failed)
@@ -125,14 +181,17 @@ class ProbePool:
             return result
 
         (tcp443, tls), tcp80 = await asyncio.gather(port_443(), port_80())
-        http2, response = await asyncio.gather(
-            self._http2(target, https, tls), self._response(target, https, http, tls, tcp80)
-        )
         # What was really dialled, the HTTPS port first; a port we did not dial has no entry.
         connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
-        return dataclasses.replace(
-            self._base(target, tcp443, tcp80), tls=tls, http2=http2, response=response, connected_to=connected
+        probe = dataclasses.replace(self._base(target, tcp443, tcp80), tls=tls, connected_to=connected)
+        if target.candidate:
+            return probe  # an address to check before a DNS rewrite: reachability and TLS only
+        http2, response, keepalive = await asyncio.gather(
+            self._http2(target, https, tls),
+            self._response(target, https, http, tls, tcp80),
+            self._keepalive(target, https, http, tls, tcp80),
         )
+        return dataclasses.replace(probe, http2=http2, response=response, keepalive=keepalive)
 
     async def _http2(
         self, target: ProbeTarget, https: tuple[str, int] | None, tls: TlsResult | None
@@ -140,6 +199,24 @@ class ProbePool:
         if https is None or not target.proxied or tls is None or not tls.handshake_ok or tls.alpn != "h2":
             return None
         return await http2_probe(https, target.server_name, self.options.timeout, host=target.host)
+
+    def _request_route(
+        self,
+        target: ProbeTarget,
+        https: tuple[str, int] | None,
+        http: tuple[str, int] | None,
+        tls: TlsResult | None,
+        tcp80: StepResult,
+    ) -> tuple[tuple[str, int], int] | None:
+        """Where requests go as Cloudflare sends them (over TLS in Full/Full (strict), plain in
+        Off/Flexible) and the port reported, or None when that port did not open."""
+        if not target.proxied:
+            return None
+        if target.scheme == "https" and https is not None and tls is not None and tls.handshake_ok:
+            return https, target.https_port
+        if target.scheme == "http" and http is not None and tcp80.ok:
+            return http, target.http_port
+        return None
 
     async def _response(
         self,
@@ -150,29 +227,40 @@ class ProbePool:
         tcp80: StepResult,
     ) -> HttpResponseResult | None:
         """The request Cloudflare would send: over TLS in Full/Full (strict), plain in Off/Flexible."""
-        if not target.proxied:
+        where = self._request_route(target, https, http, tls, tcp80)
+        if where is None:
             return None
-        if target.scheme == "https" and https is not None and tls is not None and tls.handshake_ok:
-            return await response_probe(
-                https,
-                target.server_name,
-                scheme="https",
-                port=target.https_port,
-                context=self.request_context,
-                timeout=self.options.timeout,
-                host=target.host,
-            )
-        if target.scheme == "http" and http is not None and tcp80.ok:
-            return await response_probe(
-                http,
-                target.server_name,
-                scheme="http",
-                port=target.http_port,
-                context=None,
-                timeout=self.options.timeout,
-                host=target.host,
-            )
-        return None
+        return await response_probe(
+            where[0],
+            target.server_name,
+            scheme=target.scheme,
+            port=where[1],
+            context=self.request_context if target.scheme == "https" else None,
+            timeout=self.options.timeout,
+            host=target.host,
+        )
+
+    async def _keepalive(
+        self,
+        target: ProbeTarget,
+        https: tuple[str, int] | None,
+        http: tuple[str, int] | None,
+        tls: TlsResult | None,
+        tcp80: StepResult,
+    ) -> KeepAliveResult | None:
+        """Two requests on one connection, where and how Cloudflare sends them."""
+        where = self._request_route(target, https, http, tls, tcp80)
+        if where is None:
+            return None
+        return await keepalive_probe(
+            where[0],
+            target.server_name,
+            scheme=target.scheme,
+            port=where[1],
+            context=self.request_context if target.scheme == "https" else None,
+            timeout=self.options.timeout,
+            host=target.host,
+        )
 
     async def _port_443(self, target: ProbeTarget, address: tuple[str, int]) -> tuple[StepResult, TlsResult | None]:
         tcp, connection = await connect(*address, self.options.timeout)
@@ -186,25 +274,69 @@ class ProbePool:
             inspect_context=self.inspect_context,
             timeout=self.options.timeout,
         )
+        timeout = self.options.timeout
         if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET):
             # Cloudflare's offer was refused: is it the versions and ciphers, or the origin?
-            offer = await permissive_look(address, target.server_name, self.permissive_context, self.options.timeout)
+            offer = await permissive_look(address, target.server_name, self.permissive_context, timeout)
             if offer is not None:
                 tls = dataclasses.replace(tls, permissive=offer)
+        wrong_name = tls.handshake_ok and tls.leaf is not None and not tls.hostname_matches
+        if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET) or wrong_name:
+            # 525 "no SNI support": what does the origin do when no name is sent at all?
+            look = await sni_look(address, target.server_name, tls, self.inspect_context, timeout)
+            tls = dataclasses.replace(tls, without_sni=look)
+        if target.proxied and target.strict and self.options.revocation_check and tls.verified and tls.chain:
+            revocation = await check_revocation(
+                tls.chain,
+                anchors=self.anchors,
+                connect=address,
+                server_name=target.server_name,
+                timeout=timeout,
+                may_contact=loopback_only if self.options.only_connect_to else _anywhere,
+            )
+            tls = dataclasses.replace(tls, revocation=revocation)
         return tcp, tls
 
 
+def _anywhere(host: str) -> bool:
+    return True
+
+
+def timed_out(probe: OriginProbe) -> tuple[str, ...]:
+    """The steps of a probe that ran out of time (what makes it worth a second, lone try)."""
+    steps = {
+        "tcp443": probe.tcp443,
+        "tcp80": probe.tcp80,
+        "tls": probe.tls,
+        "http2": probe.http2,
+        "response": probe.response,
+        "keepalive": probe.keepalive,
+    }
+    return tuple(name for name, step in steps.items() if step is not None and step.outcome is Outcome.TIMEOUT)
+
+
 async def probe_origins(
-    targets: Sequence[ProbeTarget], options: ProbeOptions, pool: ProbePool | None = None
+    targets: Sequence[ProbeTarget],
+    options: ProbeOptions,
+    pool: ProbePool | None = None,
+    candidates: Sequence[ProbeTarget] = (),
 ) -> ProbeResults:
-    """Probe every target; failures are results, never exceptions.
+    """Probe every target, and every candidate address (`targets.plan_candidates`); failures
+    are results, never exceptions.
 
     Only bad options raise (`ProbeConfigError`, e.g. an unreadable `--origin-ca`), before any
     connection is made. `tls` is None when TCP 443 failed; `http2` is None unless the origin
     negotiated h2 for a proxied hostname. `pool`: the run's shared pool (one is made if None).
     """
     prober = pool or ProbePool(options)
-    groups = await asyncio.gather(*(prober.target(t) for t in targets))
+    groups, checked = await asyncio.gather(
+        asyncio.gather(*(prober.target(t) for t in targets)),
+        asyncio.gather(*(prober.target(c) for c in candidates)),
+    )
     names = {t.address for t in targets if t.resolve}
     resolutions = tuple(r for r in prober.resolver.resolutions if r.name in names)
-    return ProbeResults(probes=tuple(probe for group in groups for probe in group), resolutions=resolutions)
+    return ProbeResults(
+        probes=tuple(probe for group in groups for probe in group),
+        resolutions=resolutions,
+        candidates=tuple(probe for group in checked for probe in group),
+    )

@@ -11,6 +11,8 @@ module stays pure.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cfremedy.probes.options import ProbeOptions
@@ -36,6 +38,12 @@ class ProbeTarget:
     host_header: str = ""  # "": the hostname
     via: str = ""  # the route, for people ("via load balancer ... pool ... origin 2")
     partial: bool = False  # only part of the hostname's traffic goes here (a path rule)
+    # Full (strict): Cloudflare validates the certificate, revocation included.
+    strict: bool = False
+    # An inventory address that differs from the record (`origin_ip`'s proposed rewrite): probed
+    # the way the route would reach it, but not a route; `record_id` is the record it replaces.
+    candidate: bool = False
+    record_id: str = ""
 
     @property
     def server_name(self) -> str:
@@ -79,12 +87,57 @@ def plan_targets(routes: Routes, options: ProbeOptions) -> list[ProbeTarget]:
                 host_header=endpoint.host_header,
                 via=endpoint.label,
                 partial=endpoint.partial,
+                strict=route.ssl is not None and route.ssl.mode == "strict",
             )
             key = (target.hostname, target.address, target.https_port, target.http_port, target.sni, target.host_header)
             previous = planned.get(key)
             if previous is None or (target.proxied and not previous.proxied):
                 planned[key] = target  # any proxied endpoint means Cloudflare connects to it
     return list(planned.values())
+
+
+def plan_candidates(
+    routes: Routes, origins_for: Callable[[str], tuple[str, ...]], options: ProbeOptions
+) -> list[ProbeTarget]:
+    """The inventory's addresses for a proxied A/AAAA record that DNS does not name: each is
+    probed as the record's endpoint would be (ports, SNI, Host, SSL mode), so that a proposed
+    rewrite of the record can be checked before anyone applies it. Path-specific endpoints and
+    names to resolve are not records to rewrite."""
+    planned: dict[tuple[str, str, int, int, str, str], ProbeTarget] = {}
+    for route in routes:
+        if route.kind != "dns" or not route.proxied:
+            continue
+        named = {e.address for e in route.endpoints}
+        for endpoint in route.endpoints:
+            if not endpoint.record_id or endpoint.resolve or endpoint.partial or not endpoint.proxied:
+                continue
+            family = _family(endpoint.address)
+            for address in origins_for(route.hostname):
+                if address in named or _family(address) != family or family is None:
+                    continue
+                target = ProbeTarget(
+                    hostname=endpoint.hostname,
+                    address=address,
+                    proxied=True,
+                    scheme=route.scheme,
+                    https_port=endpoint.https_port,
+                    http_port=endpoint.http_port,
+                    sni=endpoint.sni,
+                    host_header=endpoint.host_header,
+                    strict=route.ssl is not None and route.ssl.mode == "strict",
+                    candidate=True,
+                    record_id=endpoint.record_id,
+                )
+                key = (target.hostname, address, target.https_port, target.http_port, target.sni, target.host_header)
+                planned.setdefault(key, target)
+    return list(planned.values())
+
+
+def _family(address: str) -> int | None:
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return None
 
 
 def _routed(host: str, options: ProbeOptions) -> bool:

@@ -20,7 +20,7 @@ from cfremedy.errors import UsageError
 from cfremedy.probes.certificates import cert_info, expired, hostname_matches, origin_ca_pem
 from cfremedy.probes.classify import classify, describe
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.probes.results import Outcome, TlsOffer, TlsResult
+from cfremedy.probes.results import Outcome, SniCheck, TlsOffer, TlsResult
 from cfremedy.probes.tcp import Link, close, elapsed_ms
 
 # What Cloudflare offers an origin (cfremedy.edge_profile): a handshake we complete with this
@@ -118,6 +118,28 @@ async def permissive_look(
         await close(transport, link)
 
 
+def peer_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """The certificates the peer sent, leaf first, as DER (what the revocation check needs: the
+    leaf and its issuer). Python 3.13 has `get_unverified_chain` on the SSL object; 3.10 to 3.12
+    have it, undocumented, on the `_ssl` object inside. () when neither exists."""
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if getter is None:
+        return ()
+    try:
+        certificates = getter() or []
+    except (ssl.SSLError, ValueError, AttributeError):
+        return ()
+    chain: list[bytes] = []
+    for certificate in certificates:
+        if isinstance(certificate, bytes):
+            chain.append(certificate)
+        else:  # `_ssl.Certificate` before 3.13
+            chain.append(certificate.public_bytes(ssl._ssl.ENCODING_DER))  # type: ignore[attr-defined]
+    return tuple(chain)
+
+
 def _session(
     transport: asyncio.Transport, hostname: str, *, verified: bool, verify_error: str, elapsed: float
 ) -> TlsResult:
@@ -145,6 +167,7 @@ def _session(
         hostname_matches=hostname_matches(leaf, hostname) if leaf else False,
         expired=expired(leaf) if leaf else False,
         elapsed_ms=elapsed,
+        chain=peer_chain(ssl_object),
     )
 
 
@@ -210,3 +233,29 @@ async def _second_look(
         return _session(transport, hostname, verified=False, verify_error=verify_error, elapsed=elapsed)
     finally:
         await close(transport, link)
+
+
+async def sni_look(
+    connect: tuple[str, int], hostname: str, with_sni: TlsResult, context: ssl.SSLContext, timeout: float
+) -> SniCheck:
+    """A handshake with no server name at all, after the one with SNI failed or served a
+    certificate for another name: tells "the origin does not pick its certificate by name"
+    (the same certificate either way) from "it has no certificate for this name" and from
+    "it rejects server names it does not know" (525: "no SNI support")."""
+    try:
+        async with asyncio.timeout(timeout):
+            transport, link = await asyncio.get_running_loop().create_connection(
+                Link, connect[0], connect[1], ssl=context, server_hostname=None, ssl_handshake_timeout=timeout + 5
+            )
+    except Exception as exc:  # noqa: BLE001 - every failure is a result
+        outcome, error = classify(exc, timeout)
+        return SniCheck(outcome, error)
+    try:
+        session = _session(transport, hostname, verified=False, verify_error="", elapsed=0.0)
+    finally:
+        await close(transport, link)
+    leaf = session.leaf
+    same = leaf is not None and with_sni.leaf is not None and leaf.sha256 == with_sni.leaf.sha256
+    return SniCheck(
+        Outcome.OK, session.error, leaf=leaf, hostname_matches=session.hostname_matches, same_certificate=same
+    )

@@ -3,7 +3,10 @@
 Everything is generated at fleet start (EC P-256, so twenty origins cost milliseconds) and
 written into a directory the fleet owns, because `ssl.SSLContext.load_cert_chain` only reads
 files. Two CAs exist: the sandbox CA, which tests hand to the probes as `--origin-ca` so that
-"valid" origins pass Full (strict), and an "untrusted" CA that nothing ever trusts.
+"valid" origins pass Full (strict), and an "untrusted" CA that nothing ever trusts. A leaf of
+the sandbox CA can name an OCSP responder (its Authority Information Access): the sandbox's
+own, on loopback (`sandbox/ocsp.py`), which answers good or revoked as the origin's scenario
+says, signed by the sandbox CA.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 # Behaviours whose TLS port presents a certificate; the others never complete a handshake.
 CERT_BEHAVIOURS = frozenset({"valid", "self_signed", "expired", "wrong_name", "untrusted"})
@@ -39,6 +43,7 @@ class Issuer:
 class LeafFiles:
     cert_path: Path
     key_path: Path
+    cert: x509.Certificate | None = None
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -119,6 +124,7 @@ def make_leaf(
     not_before: dt.datetime,
     not_after: dt.datetime,
     organization: str = "cfremedy sandbox origin",
+    ocsp_url: str = "",
 ) -> LeafFiles:
     """Sign a server certificate for `names`; `issuer=None` makes it sign itself.
 
@@ -145,11 +151,35 @@ def make_leaf(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
+    if ocsp_url:
+        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     cert = builder.sign(issuer.key if issuer else key, hashes.SHA256())
     cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     _write_cert(cert, cert_path)
     _write_key(key, key_path)
-    return LeafFiles(cert_path=cert_path, key_path=key_path)
+    return LeafFiles(cert_path=cert_path, key_path=key_path, cert=cert)
+
+
+def ocsp_response(
+    leaf: x509.Certificate, issuer: Issuer, status: str, *, now: dt.datetime | None = None
+) -> ocsp.OCSPResponse:
+    """An OCSP response about `leaf`, signed by its issuer: `status` is good or revoked (revoked
+    a week ago, key compromise), valid from an hour ago for a week."""
+    moment = now or dt.datetime.now(dt.UTC)
+    revoked = status == "revoked"
+    builder = ocsp.OCSPResponseBuilder().add_response(
+        cert=leaf,
+        issuer=issuer.cert,
+        algorithm=hashes.SHA1(),  # noqa: S303 - what responders (and RFC 5019 clients) use
+        cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+        this_update=moment - _HOUR,
+        next_update=moment + 7 * _DAY,
+        revocation_time=moment - 7 * _DAY if revoked else None,
+        revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+    )
+    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, issuer.cert)
+    return builder.sign(issuer.key, hashes.SHA256())
 
 
 class SandboxPki:
@@ -160,7 +190,15 @@ class SandboxPki:
         self.ca = make_ca(directory, "sandbox-ca", "cfremedy sandbox CA")
         self.untrusted_ca = make_ca(directory, "untrusted-ca", "cfremedy untrusted CA")
 
-    def leaf_for(self, stem: str, behaviour: str, names: tuple[str, ...], *, days_left: int | None = None) -> LeafFiles:
+    def leaf_for(
+        self,
+        stem: str,
+        behaviour: str,
+        names: tuple[str, ...],
+        *,
+        days_left: int | None = None,
+        ocsp_url: str = "",
+    ) -> LeafFiles:
         """The certificate an origin with HTTPS behaviour `behaviour` presents.
 
         `days_left` makes a certificate that is valid today expire that many days from now,
@@ -185,4 +223,12 @@ class SandboxPki:
             issuer = self.untrusted_ca
         elif behaviour == "self_signed":
             issuer = None
-        return make_leaf(self.directory, stem, names, issuer=issuer, not_before=not_before, not_after=not_after)
+        return make_leaf(
+            self.directory,
+            stem,
+            names,
+            issuer=issuer,
+            not_before=not_before,
+            not_after=not_after,
+            ocsp_url=ocsp_url if issuer is self.ca else "",
+        )

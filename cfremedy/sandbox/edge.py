@@ -54,7 +54,7 @@ CLOUDFLARE_REASONS: dict[int, str] = {
     524: "A timeout occurred",
     525: "SSL handshake failed",
     526: "Invalid SSL certificate",
-    527: "Railgun error",
+    527: "Railgun Listener to origin error",  # Railgun is retired; older zones may still show it
     530: "Origin DNS error",
 }
 

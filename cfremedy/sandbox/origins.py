@@ -8,9 +8,11 @@ listener driven by one asyncio event loop in a background thread (the caller's o
 any, stays free for the probes).
 
 Each origin's HTTP/1.1 pages follow `OriginSpec.response` (gzip done right or wrong, a header
-block over 16 KB, no status line, no bytes at all), and its TLS port can be limited to old
-versions or chosen ciphers (`tls_max_version`, `tls_ciphers`) and present a certificate that
-expires in a few days (`cert_days_left`).
+block over 16 KB, no status line, no bytes at all) and may close the connection after every
+answer (`keepalive = false`); its TLS port can be limited to old versions or chosen ciphers
+(`tls_max_version`, `tls_ciphers`), reject handshakes that name a server (`sni = "reject"`),
+and present a certificate that expires in a few days (`cert_days_left`) or that names the
+fleet's OCSP responder (`ocsp`), which answers good or revoked.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import h2.events
 import h2.exceptions
 
 from cfremedy.sandbox.certs import CERT_BEHAVIOURS, LeafFiles, SandboxPki
+from cfremedy.sandbox.ocsp import OcspResponder
 from cfremedy.sandbox.scenario import OriginSpec
 
 HTTPS_PORT = 443
@@ -226,7 +229,7 @@ async def _serve_http1(
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         connection = headers.get("connection", "").lower()
-        keep_alive = version == "HTTP/1.1" and "close" not in connection
+        keep_alive = spec.keepalive and version == "HTTP/1.1" and "close" not in connection
         if "chunked" in headers.get("transfer-encoding", "").lower():
             keep_alive = False  # we never read chunked bodies; closing keeps framing honest
         elif headers.get("content-length", "0").isdigit():
@@ -247,7 +250,15 @@ async def _serve_http1(
             return
 
 
-async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec) -> None:
+class _FirstRequest:
+    """Whether an origin has had its first HTTP/2 request yet (`h2 = "stall_first"`)."""
+
+    seen = False
+
+
+async def _serve_h2(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec, first: _FirstRequest
+) -> None:
     """HTTP/2 after ALPN chose h2, correct or broken as `spec.h2` says (the 520 cases)."""
     mode = spec.h2
     if mode == "close":
@@ -293,7 +304,9 @@ async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
                 return
             for event in events:
                 if isinstance(event, h2.events.RequestReceived):
-                    if mode == "rst_stream":
+                    if mode == "stall_first" and not first.seen:
+                        first.seen = True  # as if the answer were stuck behind a busy CPU
+                    elif mode == "rst_stream":
                         conn.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
                     else:
                         task = asyncio.create_task(respond(event.stream_id))
@@ -312,7 +325,11 @@ async def _serve_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 
 
 async def _serve_tls(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: OriginSpec, context: ssl.SSLContext
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    spec: OriginSpec,
+    context: ssl.SSLContext,
+    first: _FirstRequest,
 ) -> None:
     _HANDSHAKE_TRANSPORT.set(writer.transport)
     try:
@@ -321,7 +338,7 @@ async def _serve_tls(
         return  # the client rejected our certificate or went away: its business, not ours
     ssl_object = writer.get_extra_info("ssl_object")
     if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
-        await _serve_h2(reader, writer, spec)
+        await _serve_h2(reader, writer, spec, first)
     else:
         await _serve_http1(reader, writer, spec, redirect=False)
 
@@ -452,6 +469,8 @@ def _server_context(spec: OriginSpec, leaf: LeafFiles) -> ssl.SSLContext:
     """The TLS server context of an origin that presents `leaf`, limited as `spec` says."""
     context = _OriginTlsContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(leaf.cert_path, leaf.key_path)
+    if spec.sni == "reject":
+        context.sni_callback = _reject_server_names
     if spec.alpn:
         context.set_alpn_protocols(list(spec.alpn))
     maximum = spec.tls_maximum
@@ -466,6 +485,12 @@ def _server_context(spec: OriginSpec, leaf: LeafFiles) -> ssl.SSLContext:
     if ciphers:
         context.set_ciphers(ciphers)
     return context
+
+
+def _reject_server_names(sock: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext) -> int | None:
+    """`sni = "reject"`: a handshake naming any server fails with unrecognized_name, one without
+    SNI goes on (an origin with a certificate only for its default, nameless host)."""
+    return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if server_name else None
 
 
 class _OriginProtocol(asyncio.StreamReaderProtocol):
@@ -511,6 +536,8 @@ class OriginFleet:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared_drop: tuple[str, int] | None = None
+        self._ocsp: OcspResponder | None = None
+        self._dead_ocsp_url = ""
 
     # -- public surface ------------------------------------------------------------------
 
@@ -526,6 +553,11 @@ class OriginFleet:
         if self._pki is None:
             raise RuntimeError("the origin fleet is not started")
         return self._pki.untrusted_ca.pem_path
+
+    @property
+    def ocsp_responder(self) -> OcspResponder | None:
+        """The fleet's OCSP responder, when an origin's certificate names it."""
+        return self._ocsp
 
     def endpoint(self, address: str, port: int) -> tuple[str, int]:
         key = (str(ipaddress.ip_address(address)), port)
@@ -553,6 +585,12 @@ class OriginFleet:
         self._thread.start()
         try:
             self._pki = SandboxPki(self._directory)
+            if any(spec.ocsp in ("good", "revoked") for spec in self.origins):
+                self._ocsp = OcspResponder(self._pki.ca).start()
+            if any(spec.ocsp == "unreachable" for spec in self.origins):
+                holder, port = _refused_port("127.0.0.1")
+                self._raw_sockets.append(holder)
+                self._dead_ocsp_url = f"http://127.0.0.1:{port}/"
             # Built here, in the caller's thread: silencing the TLS 1.0/1.1 DeprecationWarning
             # touches the process-wide warning filters, which the fleet's thread must not race.
             contexts = self._tls_contexts(self._pki)
@@ -571,6 +609,9 @@ class OriginFleet:
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join(timeout=30)
             loop.close()
+        if self._ocsp is not None:
+            self._ocsp.stop()
+            self._ocsp = None
         for sock in self._raw_sockets:
             sock.close()
         self._raw_sockets.clear()
@@ -600,9 +641,19 @@ class OriginFleet:
                 stem = f"origin{index}-{spec.https}"
                 if spec.cert_days_left is not None:
                     stem += f"-{spec.cert_days_left}d"
-                leaf = pki.leaf_for(stem, spec.https, names, days_left=spec.cert_days_left)
+                url = self._ocsp_url(spec)
+                leaf = pki.leaf_for(stem, spec.https, names, days_left=spec.cert_days_left, ocsp_url=url)
+                if self._ocsp is not None and leaf.cert is not None and spec.ocsp in ("good", "revoked"):
+                    self._ocsp.register(leaf.cert, spec.ocsp)
                 contexts[index] = _server_context(spec, leaf)
         return contexts
+
+    def _ocsp_url(self, spec: OriginSpec) -> str:
+        if spec.ocsp == "unreachable":
+            return self._dead_ocsp_url
+        if spec.ocsp in ("good", "revoked") and self._ocsp is not None:
+            return self._ocsp.url
+        return ""
 
     # -- inside the fleet's loop ---------------------------------------------------------
 
@@ -615,7 +666,7 @@ class OriginFleet:
         for index, spec in enumerate(self.origins):
             https_handler: Handler | None
             if spec.https in CERT_BEHAVIOURS:
-                https_handler = functools.partial(_serve_tls, spec=spec, context=contexts[index])
+                https_handler = functools.partial(_serve_tls, spec=spec, context=contexts[index], first=_FirstRequest())
             elif spec.https == "plain_http":
                 https_handler = functools.partial(_serve_http1, spec=spec, redirect=False)
             elif spec.https == "tls_alert":

@@ -49,6 +49,9 @@ H2Behaviour = Literal[
     "goaway",  # sends GOAWAY(PROTOCOL_ERROR) right after the preface
     "rst_stream",  # resets every request stream
     "close",  # closes the connection after the handshake
+    # Never answers the first HTTP/2 request it gets (as if stuck behind a busy machine), then
+    # answers every later one: a probe that times out once and passes when retried.
+    "stall_first",
 ]
 # How the origin's HTTP/1.1 pages look: on 443 when TLS (or plain_http) leads to HTTP/1.1, and
 # on 80 when `http = "ok"`. Never applied to `http = "redirect_https"` redirects nor to h2.
@@ -65,6 +68,20 @@ ResponseBehaviour = Literal[
     "huge_headers",  # 520: a 200 whose header block exceeds 16 KB (24 cookies of ~1 KB)
     "no_status_line",  # 520: header lines and a body, but no HTTP status line
     "empty_reply",  # 520: reads the request, closes the connection without sending a byte
+]
+# Whether the origin's certificate names an OCSP responder, and what it answers (526: "the
+# certificate is not revoked"). Only for certificates of the sandbox CA (valid, expired,
+# wrong_name), whose responder the sandbox runs.
+OcspBehaviour = Literal[
+    "none",  # no Authority Information Access: nothing to ask
+    "good",  # the sandbox's responder answers good
+    "revoked",  # the sandbox's responder answers revoked (a week ago, key compromise)
+    "unreachable",  # names a responder on a loopback port nothing listens on
+]
+# How the origin treats the server name (SNI) a client sends.
+SniBehaviour = Literal[
+    "ok",  # serves its certificate whatever name is sent
+    "reject",  # aborts a handshake that names any server (unrecognized_name); serves without SNI
 ]
 # The highest TLS version an origin with a certificate speaks (`tls_max_version`).
 # An outdated origin is the 525 "cipher suites do not match": Cloudflare still offers TLS
@@ -644,6 +661,11 @@ class OriginSpec(_Strict):
     # rounded down, are exactly this while the sandbox runs): the "expires in N days" check.
     # Not for `https = "expired"`, whose certificate has already expired.
     cert_days_left: int | None = Field(default=None, ge=1, le=3650)
+    ocsp: OcspBehaviour = "none"
+    sni: SniBehaviour = "ok"
+    # False: every HTTP/1.1 answer says `Connection: close` and the connection ends with it
+    # (522: "keepalives are disabled at the origin").
+    keepalive: bool = True
 
     @field_validator("address")
     @classmethod
@@ -673,6 +695,13 @@ class OriginSpec(_Strict):
                 )
         if self.cert_days_left is not None and self.https == "expired":
             raise ValueError('cert_days_left contradicts https = "expired" (already expired)')
+        if self.ocsp != "none" and self.https not in ("valid", "expired", "wrong_name"):
+            raise ValueError(
+                f"ocsp = {self.ocsp!r} needs a certificate of the sandbox CA (https = valid, expired"
+                f" or wrong_name), not https = {self.https!r}"
+            )
+        if self.sni != "ok" and not certificate:
+            raise ValueError(f"sni = {self.sni!r} needs an origin that presents a certificate")
         if self.tls_ciphers is None:
             return self
         if self.tls_max_version == "TLSv1.3":

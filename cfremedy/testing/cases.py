@@ -40,10 +40,13 @@ from cfremedy.probes.results import (
     CertInfo,
     Http2Result,
     HttpResponseResult,
+    KeepAliveResult,
     OriginProbe,
     Outcome,
     ProbeResults,
     Resolution,
+    Revocation,
+    SniCheck,
     StepResult,
     TlsOffer,
     TlsResult,
@@ -57,6 +60,7 @@ from cfremedy.testing.schema import (
     LoadBalancerSpec,
     PoolSpec,
     ProbeSpec,
+    StepSpec,
     TunnelSpec,
 )
 
@@ -105,11 +109,39 @@ def _leaf(spec: LeafSpec, hostname: str) -> CertInfo:
     )
 
 
+def _step(spec: str | StepSpec) -> StepResult:
+    if isinstance(spec, str):
+        return StepResult(Outcome(spec))
+    return StepResult(Outcome(spec.outcome), spec.error, spec.elapsed_ms)
+
+
 def _probe(spec: ProbeSpec) -> OriginProbe:
     tls = None
     if spec.tls is not None:
         t = spec.tls
         leaf = _leaf(t.leaf, spec.hostname) if t.outcome == "ok" and t.leaf is not None else None
+        without_sni = None
+        if t.without_sni is not None:
+            w = t.without_sni
+            without_sni = SniCheck(
+                Outcome(w.outcome),
+                w.error,
+                leaf=_leaf(w.leaf, spec.hostname) if w.outcome == "ok" and w.leaf is not None else None,
+                hostname_matches=w.hostname_matches,
+                same_certificate=w.same_certificate,
+            )
+        revocation = None
+        if t.revocation is not None:
+            r = t.revocation
+            revocation = Revocation(
+                status=r.status,
+                detail=r.detail,
+                responder=r.responder,
+                responder_status=r.responder_status or r.status,
+                staple=r.staple,
+                revoked_at=NOW - timedelta(days=r.revoked_days_ago) if r.revoked_days_ago is not None else None,
+                reason=r.reason,
+            )
         tls = TlsResult(
             outcome=Outcome(t.outcome),
             error=t.error,
@@ -122,6 +154,8 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
             expired=t.expired,
             cipher=t.cipher,
             permissive=TlsOffer(t.permissive.version, t.permissive.cipher) if t.permissive else None,
+            without_sni=without_sni,
+            revocation=revocation,
         )
     http2 = None
     if spec.http2 is not None:
@@ -133,12 +167,18 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
             response = HttpResponseResult(**{**fields, "outcome": Outcome(fields.get("outcome", "ok"))})
         except TypeError as exc:
             raise UsageError(f"probe {spec.hostname} response: {exc}") from None
+    keepalive = None
+    if spec.keepalive is not None:
+        k = spec.keepalive
+        keepalive = KeepAliveResult(**{**k.model_dump(), "outcome": Outcome(k.outcome)})
     return OriginProbe(
         hostname=spec.hostname,
         address=spec.address,
         proxied=spec.proxied,
-        tcp443=StepResult(Outcome(spec.tcp443)),
-        tcp80=StepResult(Outcome(spec.tcp80)),
+        tcp443=_step(spec.tcp443),
+        tcp80=_step(spec.tcp80),
+        keepalive=keepalive,
+        retried=tuple(spec.retried),
         tls=tls,
         http2=http2,
         response=response,
@@ -226,6 +266,7 @@ def build_facts(case: Case) -> ZoneFacts:
             resolutions=tuple(
                 Resolution(r.name, r.status, tuple(r.addresses), r.resolver, r.detail) for r in case.resolutions
             ),
+            candidates=tuple(_probe(p) for p in case.candidates),
         ),
         inventory=inventory.for_zone(zone.name),
         now=NOW,

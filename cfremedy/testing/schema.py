@@ -60,6 +60,45 @@ class OfferSpec(_Strict):
     cipher: str
 
 
+class StepSpec(_Strict):
+    """A TCP connect in full: its outcome, and how long it took (a timeout's wait)."""
+
+    outcome: str = "ok"
+    error: str = ""
+    elapsed_ms: float = 0.0
+
+
+class SniSpec(_Strict):
+    """The handshake without SNI (`SniCheck`); the certificate is `leaf` (default: the hostname's)."""
+
+    outcome: str = "ok"
+    error: str = ""
+    leaf: LeafSpec | None = Field(default_factory=LeafSpec)
+    hostname_matches: bool = True
+    same_certificate: bool = False
+
+
+class RevocationSpec(_Strict):
+    status: str  # good | revoked | unknown | not_checked
+    detail: str = ""
+    responder: str = "http://ocsp.example-ca.test/"
+    responder_status: str = ""
+    staple: str = "none"
+    revoked_days_ago: int | None = None  # revoked_at, relative to the case's clock
+    reason: str = ""
+
+
+class KeepAliveSpec(_Strict):
+    outcome: str = "ok"
+    error: str = ""
+    scheme: str = "https"
+    port: int = 443
+    first_status: int | None = 200
+    second_status: int | None = None
+    reused: bool = False
+    closed_after_first: str = ""
+
+
 class TlsSpec(_Strict):
     outcome: str = "ok"
     error: str = ""
@@ -74,6 +113,8 @@ class TlsSpec(_Strict):
     expired: bool = False
     cipher: str = "TLS_AES_128_GCM_SHA256"
     permissive: OfferSpec | None = None
+    without_sni: SniSpec | None = None
+    revocation: RevocationSpec | None = None
 
 
 class Http2Spec(_Strict):
@@ -86,8 +127,10 @@ class ProbeSpec(_Strict):
     hostname: str
     address: str
     proxied: bool = True
-    tcp443: str = "ok"  # the connect to the HTTPS port (443 unless the route changes it)
-    tcp80: str = "ok"  # the connect to the HTTP port (80 unless the route changes it)
+    # The connect to the HTTPS port (443 unless the route changes it) and to the HTTP port (80):
+    # an outcome, or a `StepSpec` with the time it took (how long a timeout waited).
+    tcp443: str | StepSpec = "ok"
+    tcp80: str | StepSpec = "ok"
     # The route this origin is on (what `cfremedy.routes` computed for the real probe).
     https_port: int = 443
     http_port: int = 80
@@ -99,6 +142,8 @@ class ProbeSpec(_Strict):
     http2: Http2Spec | None = None
     # `HttpResponseResult`'s fields; `outcome` defaults to ok.
     response: dict[str, Any] | None = None
+    keepalive: KeepAliveSpec | None = None
+    retried: list[str] = Field(default_factory=list)  # steps that timed out the first time
 
 
 class PagesProjectSpec(_Strict):
@@ -225,6 +270,8 @@ class Case(_Strict):
     inventory: dict[str, Any] | None = None  # the zone's table of an inventory file
     observed: dict[int, int] | None = None  # {edge status: count} over the last 24 h
     probes: list[ProbeSpec] = Field(default_factory=list)
+    # Inventory addresses probed before a DNS rewrite to them (`ProbeResults.candidates`).
+    candidates: list[ProbeSpec] = Field(default_factory=list)
     pages_projects: list[PagesProjectSpec] | None = None  # absent: not read
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # cfremedy.toml [playbooks.<id>]
     allowlists: list[AllowlistSpec] = Field(default_factory=list)

@@ -211,7 +211,7 @@ def test_playbooks_list_and_show() -> None:
     assert proc.returncode == 0
     for playbook, codes in [
         ("origin_ip", "521,522,523,1000"),
-        ("ssl_origin_cert", "521,525,526"),
+        ("ssl_origin_cert", "521,522,523,525,526"),
         ("http2_to_origin", "520"),
         ("proxy_read_timeout", "524"),
     ]:

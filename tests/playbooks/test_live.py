@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from cfremedy.audit import AuditOptions, audit
 from cfremedy.gateway import CloudflareGateway
+from cfremedy.inventory import parse_inventory
 from cfremedy.models import ZoneReport
 from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import Scenario
@@ -78,6 +79,33 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "strict-expiring-15d": ({"ssl": "strict"}, {"cert_days_left": 15}),
     "strict-expiring-40d": ({"ssl": "strict"}, {"cert_days_left": 40}),
     "full-expiring-5d": ({"ssl": "full"}, {"cert_days_left": 5, "https": "valid"}),
+    # which port each mode uses, and what a failed connect there means (521/522 rather than 525)
+    "strict-filtered-443": ({"ssl": "strict"}, {"https": "drop"}),
+    "flexible-80-refused": ({"ssl": "flexible"}, {"http": "closed"}),
+    "flexible-80-drop": ({"ssl": "flexible"}, {"http": "drop", "https": "self_signed"}),
+    "off-80-refused": ({"ssl": "off"}, {"http": "closed", "https": "self_signed"}),
+    # 526: revocation, by the sandbox's OCSP responder
+    "strict-ocsp-good": ({"ssl": "strict"}, {"ocsp": "good"}),
+    "strict-ocsp-revoked": ({"ssl": "strict"}, {"ocsp": "revoked"}),
+    "strict-ocsp-unreachable": ({"ssl": "strict"}, {"ocsp": "unreachable"}),
+    "full-ocsp-revoked": ({"ssl": "full"}, {"ocsp": "revoked"}),
+    # 525: no SNI support
+    "full-sni-reject": ({"ssl": "full"}, {"sni": "reject"}),
+    # 522: keepalives disabled
+    "strict-keepalive-off": ({"ssl": "strict"}, {"keepalive": False}),
+    "flexible-keepalive-off": ({"ssl": "flexible"}, {"keepalive": False, "https": "self_signed"}),
+    # a stall that a lone retry does not see is no finding
+    "h2-stall-first": ({"ssl": "strict", "origin_max_http_version": "2"}, {"h2": "stall_first"}),
+    # origin_ip: the record's address is down; the inventory's is probed before a rewrite
+    "moved-strict-valid": ({"ssl": "strict"}, {"https": "drop", "http": "drop"}),
+    "moved-strict-self-signed": ({"ssl": "strict"}, {"https": "closed", "http": "closed"}),
+    "moved-flexible-80-closed": ({"ssl": "flexible"}, {"https": "closed", "http": "closed"}),
+}
+# The inventory's address for a row's hostname, and how the origin there behaves.
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "moved-strict-valid": {},
+    "moved-strict-self-signed": {"https": "self_signed"},
+    "moved-flexible-80-closed": {"http": "closed"},
 }
 # Zone fields beyond settings, per row (Configuration Rules and Page Rules).
 RULES: dict[str, dict[str, Any]] = {
@@ -96,8 +124,14 @@ ROWS["rule-strict-self-signed"] = ({"ssl": "full"}, {"https": "self_signed"})
 ROWS["rule-flexible-redirect"] = ({"ssl": "strict"}, {"http": "redirect_https"})
 
 
+def _candidate(label: str) -> str:
+    return f"93.184.217.{list(CANDIDATES).index(label) + 1}"
+
+
 def _scenario() -> Scenario:
     zones, origins = [], []
+    for label, origin in CANDIDATES.items():
+        origins.append({"address": _candidate(label), "hostnames": [f"www.{label}.example"], **origin})
     for n, (label, (settings, origin)) in enumerate(ROWS.items()):
         name = f"{label}.example"
         address = f"93.184.216.{n + 1}"
@@ -137,7 +171,11 @@ def reports() -> Iterator[dict[str, ZoneReport]]:
         # 3 s, not 1: ~45 origins and their probes share two cores and one GIL, and a whole
         # HTTP/2 request (handshake included) to a healthy origin measurably overran 1 s about
         # once in ten runs, which http2_to_origin rightly reads as a stalled origin.
-        options = AuditOptions(playbooks=load_registry().playbooks, probe=session.probe_options(timeout=3.0))
+        zones = {f"{label}.example": {"origins": {f"www.{label}.example": [_candidate(label)]}} for label in CANDIDATES}
+        inventory = parse_inventory({"zones": zones})
+        options = AuditOptions(
+            playbooks=load_registry().playbooks, probe=session.probe_options(timeout=3.0), inventory=inventory
+        )
 
         async def audit_all() -> dict[str, ZoneReport]:
             async with CloudflareGateway(SecretStr(TOKEN), session.api.url) as gateway:
@@ -168,12 +206,42 @@ TO_FULL = ("setting:ssl", "strict", "full", True)
             "strict-wrong-name",
             {("ssl_origin_cert", (526,), "critical")},
             {TO_FULL},
-            "is not in its SANs/CN (wrong.invalid)",
+            "is not in its SANs/CN (wrong.invalid); it presents the same certificate without SNI",
         ),
         ("full-refused", {("ssl_origin_cert", (521,), "critical")}, set(), "refuses connections"),
         ("strict-plain-http", {("ssl_origin_cert", (525,), "critical")}, set(), "not with TLS"),
         ("full-tls-alert", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (tls_alert"),
         ("strict-silent", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (timeout"),
+        # a filtered 443 is no SYN+ACK: 522, high since the 3-second probe waited less than Cloudflare's 15 s
+        ("strict-filtered-443", {("ssl_origin_cert", (522,), "high")}, set(), "no SYN+ACK on port 443 within 3 s"),
+        (
+            "flexible-80-refused",
+            {("ssl_origin_cert", (521,), "critical"), ("ssl_origin_cert", (), "medium")},
+            {("setting:ssl", "flexible", "strict", False)},
+            "connects to 93.184.216.",
+        ),
+        (
+            "flexible-80-drop",
+            {("ssl_origin_cert", (522,), "high"), ("ssl_origin_cert", (), "medium")},
+            set(),
+            "no SYN+ACK on port 80 within 3 s (Cloudflare waits 15 s)",
+        ),
+        (
+            "off-80-refused",
+            {("ssl_origin_cert", (521,), "critical"), ("ssl_origin_cert", (), "medium")},
+            set(),
+            "SSL mode off connects to",
+        ),
+        ("strict-ocsp-good", set(), set(), None),
+        ("strict-ocsp-revoked", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "it is revoked"),
+        ("strict-ocsp-unreachable", {("ssl_origin_cert", (), "info")}, set(), "is unknown"),
+        (
+            "full-ocsp-revoked",  # Full does not validate: no revocation check, and a raise is proposed
+            {("ssl_origin_cert", (), "low")},
+            {("setting:ssl", "full", "strict", False)},
+            "SSL mode is full",
+        ),
+        ("full-sni-reject", {("ssl_origin_cert", (525,), "critical")}, set(), "refuses the server name"),
         ("strict-reset", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (reset"),
         (
             "full-valid",
@@ -239,11 +307,75 @@ def test_http2_to_origin_with_real_servers(
     assert got_changes == changes
 
 
-@pytest.mark.parametrize("row, code", [("down-refused", 521), ("down-drop", 522)])
-def test_origin_down_on_both_ports(reports: dict[str, ZoneReport], row: str, code: int) -> None:
+@pytest.mark.parametrize("row, code, severity", [("down-refused", 521, "critical"), ("down-drop", 522, "high")])
+def test_origin_down_on_both_ports(reports: dict[str, ZoneReport], row: str, code: int, severity: str) -> None:
     findings, changes = summary(reports[row])
-    assert findings == {("origin_ip", (code,), "critical")}  # and no TLS finding on top
+    assert findings == {("origin_ip", (code,), severity)}  # and no TLS finding on top
     assert changes == set()
+
+
+def test_a_522_from_a_probe_shorter_than_cloudflares_wait_says_so(reports: dict[str, ZoneReport]) -> None:
+    (down,) = reports["down-drop"].findings
+    assert "no SYN+ACK on port 443 within 3 s (Cloudflare waits 15 s): 522 unless" in down.message
+    assert down.evidence["connect"]["waited_s"] >= 3 and down.evidence["connect"]["cloudflare_waits_s"] == 15
+    assert down.evidence["conclusive"] is False
+    # the timeout was seen twice: once among the others, once on its own
+    assert down.evidence["retried"].startswith("the first probe timed out (tcp443, tcp80)")
+
+
+def test_timeouts_are_retried_on_their_own_before_they_become_findings(reports: dict[str, ZoneReport]) -> None:
+    # The stand-in never answers its first HTTP/2 request (as if the machine were too busy),
+    # then answers: the lone retry sees a healthy origin, so there is no 520.
+    assert summary(reports["h2-stall-first"]) == (set(), set())
+    (silent,) = reports["strict-silent"].findings
+    assert "retried" in silent.evidence and "tls" in silent.evidence["retried"]
+
+
+def test_revocation_evidence_names_the_responder_and_the_staple(reports: dict[str, ZoneReport]) -> None:
+    (revoked,) = reports["strict-ocsp-revoked"].findings
+    revocation = revoked.evidence["revocation"]
+    assert revocation["status"] == "revoked" and revocation["responder"].startswith("http://127.0.0.1:")
+    assert "revoked on" in revocation["detail"] and "key_compromise" in revocation["detail"]
+    assert revocation["staple"] == "none"  # the stand-in staples nothing
+    (unknown,) = reports["strict-ocsp-unreachable"].findings
+    assert unknown.evidence["revocation"]["status"] == "unknown"
+    assert "unreachable" in unknown.evidence["revocation"]["detail"]
+
+
+def test_keepalives_disabled_is_a_low_522(reports: dict[str, ZoneReport]) -> None:
+    for row, scheme in (("strict-keepalive-off", "https"), ("flexible-keepalive-off", "http")):
+        (found,) = [f for f in reports[row].findings if f.playbook == "origin_keepalive"]
+        assert (found.severity.value, found.error_codes) == ("low", (522,))
+        assert f"GET {scheme}://www.{row}.example/" in found.message
+        assert found.evidence["closed_after_first"] == "it answered the first request with Connection: close"
+    for row in ("strict-valid", "flexible-valid", "h2-ok"):
+        assert not [f for f in reports[row].findings if f.playbook == "origin_keepalive"]
+
+
+def test_origin_ip_rewrites_only_to_an_address_that_passes_the_modes_probes(reports: dict[str, ZoneReport]) -> None:
+    good = reports["moved-strict-valid"]
+    (change,) = good.changes
+    assert change.target.startswith("dns:") and change.after["content"] == _candidate("moved-strict-valid")
+    (mismatch,) = [f for f in good.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
+    assert mismatch.evidence["replacement_checks"] == {_candidate("moved-strict-valid"): "passes"}
+
+    bad = reports["moved-strict-self-signed"]
+    assert bad.changes == ()
+    (mismatch,) = [f for f in bad.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
+    assert "no rewrite is proposed" in mismatch.message
+    assert "its certificate does not pass Full (strict)" in mismatch.message
+
+    plain = reports["moved-flexible-80-closed"]
+    assert plain.changes == ()
+    (mismatch,) = [f for f in plain.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
+    assert "port 80 refuses connections (521 once the record points there)" in mismatch.message
+
+
+def test_no_raise_to_strict_while_a_certificate_expires_within_the_horizon(reports: dict[str, ZoneReport]) -> None:
+    report = reports["full-expiring-5d"]
+    assert summary(report) == ({("ssl_origin_cert", (), "low")}, set())
+    (held,) = report.findings
+    assert held.evidence["kind"] == "upgrade_held" and "(5 days left)" in held.message
 
 
 def _only(report: ZoneReport, playbook: str) -> list[str]:
@@ -290,12 +422,12 @@ def test_flexible_redirect_loop_with_real_servers(
 @pytest.mark.parametrize(
     "row, playbook, codes, fragment",
     [
-        ("strict-gzip-bad-length", "origin_compression", (502, 520), "but sends"),
-        ("strict-gzip-corrupt", "origin_compression", (502, 520), "not valid gzip"),
+        ("strict-gzip-bad-length", "origin_compression", (502,), "but sends"),
+        ("strict-gzip-corrupt", "origin_compression", (502,), "not valid gzip"),
         (
             "flexible-gzip-bad-length",
             "origin_compression",
-            (502, 520),
+            (502,),
             "GET http://www.flexible-gzip-bad-length.example/ (from 93.184.216.",
         ),
         ("strict-huge-headers", "origin_response_headers", (520,), "bytes of response headers (limit 16,384)"),

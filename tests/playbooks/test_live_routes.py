@@ -433,7 +433,9 @@ def test_an_origin_rule_port_where_nothing_listens_is_a_521_via_the_rule(run: Ru
     report = run.full.reports["rule-port-closed"]
     assert summary(report) == {("origin_ip", "critical", "api.rule-port-closed.example", (521,))}
     (finding,) = report.findings
-    assert finding.message.startswith("origin 93.184.216.31 refuses connections on port")
+    assert finding.message.startswith(
+        "origin 93.184.216.31: port 8443 refuses connections (the port SSL mode strict connects to)"
+    )
     assert not re.search(r"\b(443|80)\b", finding.message)  # only 8443: the default ports are not used
     assert finding.message.endswith("(via Origin Rule 'api to 8443')")
     assert dict(finding.evidence["route"]["ports"]) == {"https": 8443, "http": 8443}
@@ -661,7 +663,10 @@ def test_a_load_balanced_name_with_a_record_is_judged_by_the_record_when_pools_c
     # cfremedy can see. Nothing from the load balancer leaks in (no pool origin, no 526).
     report = run.limited.reports["lb-strict"]
     assert summary(report) == {("origin_ip", "critical", "www.lb-strict.example", (521,))}
-    assert messages(report) == ["origin 93.184.216.10 refuses connections on ports 443 and 80"]
+    assert messages(report) == [
+        "origin 93.184.216.10: port 443 refuses connections (the port SSL mode strict connects to),"
+        " and port 80 does not open either (refused)"
+    ]
     assert [p.address for p in run.limited.facts["lb-strict"].probes.probes] == ["93.184.216.10"]
 
 

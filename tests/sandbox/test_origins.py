@@ -633,6 +633,11 @@ cert_days_left = 7
         ({"https": "closed", "cert_days_left": 5}, "presents a certificate"),
         ({"https": "closed", "http": "redirect_https", "response": "empty_reply"}, "serves pages"),
         ({"tls_version": "TLSv1.2"}, "Extra inputs are not permitted"),
+        ({"https": "self_signed", "ocsp": "revoked"}, "certificate of the sandbox CA"),
+        ({"https": "untrusted", "ocsp": "good"}, "certificate of the sandbox CA"),
+        ({"ocsp": "maybe"}, "'none', 'good', 'revoked' or 'unreachable'"),
+        ({"https": "closed", "sni": "reject"}, "presents a certificate"),
+        ({"h2": "stall"}, "stall_first"),
     ],
 )
 def test_new_fields_are_validated(fields: dict[str, object], message: str) -> None:

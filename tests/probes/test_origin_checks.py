@@ -1,0 +1,356 @@
+"""Revocation (OCSP), SNI, keepalive and retry probes against real stand-in origins and the
+sandbox's OCSP responder, all on loopback; and the pure parts (judging an OCSP response, the
+staple's handshake messages, candidate planning) with plain data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cfremedy.inventory import parse_inventory
+from cfremedy.models import DnsRecord, Zone, ZoneSnapshot, frozen_mapping
+from cfremedy.probes.connect_to import parse_connect_to
+from cfremedy.probes.options import ProbeOptions
+from cfremedy.probes.results import GOOD, NOT_CHECKED, REVOKED, UNKNOWN, OriginProbe, Outcome
+from cfremedy.probes.revocation import (
+    client_hello,
+    judge_response,
+    loopback_only,
+    ocsp_request,
+    parse_server_flight,
+)
+from cfremedy.probes.runner import probe_origins
+from cfremedy.probes.targets import ProbeTarget, plan_candidates
+from cfremedy.routes import build_routes
+from cfremedy.sandbox.certs import Issuer, make_ca, make_leaf, ocsp_response
+from cfremedy.sandbox.ocsp import OcspResponder
+from cfremedy.sandbox.origins import OriginFleet
+from cfremedy.sandbox.scenario import OriginSpec
+
+TIMEOUT = 1.0
+
+
+def origin(n: int, **kwargs: object) -> OriginSpec:
+    return OriginSpec(address=f"198.51.100.{n}", hostnames=(f"c{n}.example.com",), **kwargs)  # type: ignore[arg-type]
+
+
+SPECS = {
+    "ocsp_good": origin(1, ocsp="good"),
+    "ocsp_revoked": origin(2, ocsp="revoked"),
+    "ocsp_unreachable": origin(3, ocsp="unreachable"),
+    "no_ocsp": origin(4),
+    "sni_reject": origin(5, sni="reject"),
+    "wrong_name": origin(6, https="wrong_name"),
+    "keepalive_off": origin(7, keepalive=False),
+    "h2_stall_first": origin(8, h2="stall_first"),
+    "candidate_down": origin(9, https="closed", http="closed"),
+}
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[OriginFleet]:
+    with OriginFleet(list(SPECS.values())) as running:
+        yield running
+
+
+def options(fleet: OriginFleet, **kwargs: object) -> ProbeOptions:
+    values: dict[str, object] = {
+        "timeout": TIMEOUT,
+        "connect_to": tuple(parse_connect_to(rule) for rule in fleet.connect_to()),
+        "origin_ca": (fleet.ca_file,),
+        "only_connect_to": True,
+    }
+    values.update(kwargs)
+    return ProbeOptions(**values)  # type: ignore[arg-type]
+
+
+def target(name: str, **kwargs: object) -> ProbeTarget:
+    spec = SPECS[name]
+    values: dict[str, object] = {"strict": True, **kwargs}
+    return ProbeTarget(spec.hostnames[0], spec.address, True, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def results(fleet: OriginFleet) -> dict[str, OriginProbe]:
+    names = [n for n in SPECS if n != "candidate_down"]
+    probed = asyncio.run(probe_origins([target(n) for n in names], options(fleet)))
+    return dict(zip(names, probed.probes, strict=True))
+
+
+# -- revocation ------------------------------------------------------------------------------
+
+
+def test_a_good_answer_from_the_responder(results: dict[str, OriginProbe], fleet: OriginFleet) -> None:
+    tls = results["ocsp_good"].tls
+    assert tls is not None and tls.verified and tls.revocation is not None
+    assert (tls.revocation.status, tls.revocation.responder_status) == (GOOD, GOOD)
+    assert fleet.ocsp_responder is not None and tls.revocation.responder == fleet.ocsp_responder.url
+    assert tls.revocation.staple == "none"  # the stand-ins staple nothing
+
+
+def test_a_revoked_certificate(results: dict[str, OriginProbe]) -> None:
+    tls = results["ocsp_revoked"].tls
+    assert tls is not None and tls.verified  # the chain and name are fine: only OCSP tells
+    revocation = tls.revocation
+    assert revocation is not None and revocation.status == REVOKED
+    assert revocation.reason == "key_compromise" and revocation.revoked_at is not None
+    assert revocation.detail.startswith("the responder says it was revoked on ")
+
+
+def test_an_unreachable_responder_is_unknown_never_revoked(results: dict[str, OriginProbe]) -> None:
+    tls = results["ocsp_unreachable"].tls
+    assert tls is not None and tls.revocation is not None
+    assert (tls.revocation.status, tls.revocation.responder_status) == (UNKNOWN, "unreachable")
+
+
+def test_a_certificate_without_a_responder_is_not_checked(results: dict[str, OriginProbe]) -> None:
+    tls = results["no_ocsp"].tls
+    assert tls is not None and tls.revocation is not None
+    assert tls.revocation.status == NOT_CHECKED and "names no OCSP responder" in tls.revocation.detail
+
+
+def test_no_revocation_check_asks_nobody(fleet: OriginFleet) -> None:
+    assert fleet.ocsp_responder is not None
+    before = len(fleet.ocsp_responder.requests)
+    probed = asyncio.run(probe_origins([target("ocsp_revoked")], options(fleet, revocation_check=False)))
+    (probe,) = probed.probes
+    assert probe.tls is not None and probe.tls.verified and probe.tls.revocation is None
+    assert len(fleet.ocsp_responder.requests) == before
+
+
+def test_only_a_full_strict_proxied_origin_is_checked(fleet: OriginFleet) -> None:
+    probed = asyncio.run(probe_origins([target("ocsp_revoked", strict=False)], options(fleet)))
+    (probe,) = probed.probes
+    assert probe.tls is not None and probe.tls.revocation is None
+
+
+def test_under_connect_to_only_a_responder_off_loopback_is_not_asked() -> None:
+    assert loopback_only("127.0.0.1") and loopback_only("::1") and loopback_only("[::1]")
+    assert not loopback_only("ocsp.example-ca.test") and not loopback_only("192.0.2.1")
+
+
+# -- OCSP responses judged with plain data ----------------------------------------------------
+
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Issuer, Issuer, x509.Certificate]:
+    directory: Path = tmp_path_factory.mktemp("ocsp")
+    ca = make_ca(directory, "ca", "test CA")
+    other = make_ca(directory, "other", "other CA")
+    leaf = make_leaf(
+        directory,
+        "leaf",
+        ("www.example.com",),
+        issuer=ca,
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(days=90),
+        ocsp_url="http://127.0.0.1:9/",
+    )
+    assert leaf.cert is not None
+    return ca, other, leaf.cert
+
+
+def _der(response: ocsp.OCSPResponse) -> bytes:
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def test_responses_signed_by_the_issuer_count(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, _, leaf = pki
+    assert judge_response(_der(ocsp_response(leaf, ca, "good", now=NOW)), leaf, ca.cert, NOW).status == GOOD
+    revoked = judge_response(_der(ocsp_response(leaf, ca, "revoked", now=NOW)), leaf, ca.cert, NOW)
+    assert (revoked.status, revoked.reason) == (REVOKED, "key_compromise")
+
+
+def test_a_response_signed_by_someone_else_is_unknown(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, other, leaf = pki
+    forged = ocsp.OCSPResponseBuilder().add_response(
+        cert=leaf,
+        issuer=ca.cert,
+        algorithm=hashes.SHA1(),
+        cert_status=ocsp.OCSPCertStatus.REVOKED,
+        this_update=NOW - dt.timedelta(hours=1),
+        next_update=NOW + dt.timedelta(days=1),
+        revocation_time=NOW - dt.timedelta(days=1),
+        revocation_reason=None,
+    )
+    signed = forged.responder_id(ocsp.OCSPResponderEncoding.HASH, other.cert).sign(other.key, hashes.SHA256())
+    verdict = judge_response(_der(signed), leaf, ca.cert, NOW)
+    assert verdict.status == UNKNOWN and "signed neither by the issuer" in verdict.detail
+
+
+def test_a_responder_the_issuer_delegated_to_counts(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, _, leaf = pki
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test OCSP responder")])
+    delegate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    builder = ocsp.OCSPResponseBuilder().add_response(
+        cert=leaf,
+        issuer=ca.cert,
+        algorithm=hashes.SHA1(),
+        cert_status=ocsp.OCSPCertStatus.GOOD,
+        this_update=NOW - dt.timedelta(hours=1),
+        next_update=NOW + dt.timedelta(days=1),
+        revocation_time=None,
+        revocation_reason=None,
+    )
+    signed = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, delegate).certificates([delegate])
+    assert judge_response(_der(signed.sign(key, hashes.SHA256())), leaf, ca.cert, NOW).status == GOOD
+
+
+def test_stale_unsuccessful_or_garbled_answers_are_unknown(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, _, leaf = pki
+    old = ocsp_response(leaf, ca, "revoked", now=NOW - dt.timedelta(days=30))
+    stale = judge_response(_der(old), leaf, ca.cert, NOW)
+    assert stale.status == UNKNOWN and "stale" in stale.detail
+    refused = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER)
+    assert judge_response(_der(refused), leaf, ca.cert, NOW).detail == "the responder answered try_later"
+    assert judge_response(b"<html>", leaf, ca.cert, NOW).status == UNKNOWN
+
+
+def test_the_sandbox_responder_answers_only_for_its_leaves(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, _, leaf = pki
+    with OcspResponder(ca) as responder:
+        unknown = ocsp.load_der_ocsp_response(responder.answer(ocsp_request(leaf, ca.cert)) or b"")
+        assert unknown.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+        responder.register(leaf, "revoked")
+        answer = responder.answer(ocsp_request(leaf, ca.cert))
+        assert answer is not None
+        assert judge_response(answer, leaf, ca.cert, dt.datetime.now(dt.UTC)).status == REVOKED
+        assert responder.requests == [leaf.serial_number, leaf.serial_number]
+
+
+def test_the_staple_is_read_from_a_tls12_first_flight(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
+    ca, _, leaf = pki
+    hello = client_hello("www.example.com")
+    assert hello[:3] == b"\x16\x03\x01" and b"www.example.com" in hello
+    assert b"\x00\x05\x00\x05\x01\x00\x00\x00\x00" in hello  # status_request: OCSP
+
+    def message(kind: int, body: bytes) -> bytes:
+        return bytes([kind]) + len(body).to_bytes(3, "big") + body
+
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    staple = _der(ocsp_response(leaf, ca, "revoked", now=NOW))
+    flight = (
+        message(2, b"\x03\x03" + bytes(32) + b"\x00\xc0\x2b\x00")
+        + message(11, (len(der) + 3).to_bytes(3, "big") + len(der).to_bytes(3, "big") + der)
+        + message(22, b"\x01" + len(staple).to_bytes(3, "big") + staple)
+        + message(14, b"")
+    )
+    records = b"".join(
+        b"\x16\x03\x03" + len(flight[i : i + 1000]).to_bytes(2, "big") + flight[i : i + 1000]
+        for i in range(0, len(flight), 1000)
+    )
+    assert parse_server_flight(records[:-3]) is None  # incomplete: keep reading
+    look = parse_server_flight(records)
+    assert look is not None and look.status == "sent" and look.staple == staple and look.chain == (der,)
+    refused = parse_server_flight(b"\x15\x03\x03\x00\x02\x02\x46")
+    assert refused is not None and refused.status == "tls13_only"
+
+
+# -- SNI, keepalive, retries --------------------------------------------------------------------
+
+
+def test_an_origin_that_rejects_server_names_is_compared_with_a_handshake_without_sni(
+    results: dict[str, OriginProbe],
+) -> None:
+    tls = results["sni_reject"].tls
+    assert tls is not None and tls.outcome is Outcome.TLS_ALERT and "UNRECOGNIZED_NAME" in tls.error
+    look = tls.without_sni
+    assert look is not None and look.outcome is Outcome.OK and look.hostname_matches and not look.same_certificate
+
+
+def test_a_wrong_name_certificate_served_with_and_without_sni_is_the_same(results: dict[str, OriginProbe]) -> None:
+    tls = results["wrong_name"].tls
+    assert tls is not None and tls.handshake_ok and not tls.hostname_matches
+    assert tls.without_sni is not None and tls.without_sni.same_certificate
+    assert results["ocsp_good"].tls is not None and results["ocsp_good"].tls.without_sni is None  # no need
+
+
+def test_two_requests_on_one_connection(results: dict[str, OriginProbe]) -> None:
+    kept = results["no_ocsp"].keepalive
+    assert kept is not None and kept.reused and (kept.first_status, kept.second_status) == (200, 200)
+    closed = results["keepalive_off"].keepalive
+    assert closed is not None and closed.outcome is Outcome.OK and not closed.reused
+    assert closed.closed_after_first == "it answered the first request with Connection: close"
+
+
+def test_a_timeout_is_retried_once_on_its_own(results: dict[str, OriginProbe]) -> None:
+    probe = results["h2_stall_first"]
+    assert probe.retried == ("http2",)  # the first HTTP/2 request stalled...
+    assert probe.http2 is not None and probe.http2.ok  # ...and the lone retry got its answer
+    assert results["no_ocsp"].retried == ()
+
+
+# -- candidates: the inventory's addresses, probed before a DNS rewrite ------------------------
+
+
+def test_candidates_are_planned_from_the_inventory_and_never_routes() -> None:
+    snapshot = ZoneSnapshot(
+        zone=Zone(id="z", name="example.com", plan="pro"),
+        settings=frozen_mapping({"ssl": "strict"}),
+        records=(
+            DnsRecord(id="r1", type="A", name="www.example.com", content="10.0.0.5", proxied=True),
+            DnsRecord(id="r2", type="A", name="ok.example.com", content="93.184.215.10", proxied=True),
+            DnsRecord(id="r3", type="A", name="grey.example.com", content="10.0.0.6", proxied=False),
+        ),
+    )
+    inventory = parse_inventory(
+        {
+            "zones": {
+                "example.com": {
+                    "origins": {
+                        "www.example.com": ["93.184.215.20", "2606:2800:21f::20"],
+                        "ok.example.com": ["93.184.215.10"],
+                        "grey.example.com": ["93.184.215.30"],
+                    }
+                }
+            }
+        }
+    ).for_zone("example.com")
+    planned = plan_candidates(build_routes(snapshot), inventory.origins_for, ProbeOptions())
+    assert [(t.hostname, t.address, t.candidate, t.record_id, t.strict) for t in planned] == [
+        ("www.example.com", "93.184.215.20", True, "r1", True)
+    ]
+
+
+def test_candidates_come_back_apart_from_the_probes(fleet: OriginFleet) -> None:
+    spec = SPECS["candidate_down"]
+    candidate = ProbeTarget(spec.hostnames[0], spec.address, True, candidate=True, record_id="r1")
+    probed = asyncio.run(probe_origins([], options(fleet), candidates=[candidate]))
+    assert probed.probes == ()
+    (checked,) = probed.candidates
+    assert checked.tcp443.outcome is Outcome.REFUSED and checked.keepalive is None and checked.response is None
+
+
+def test_the_no_revocation_check_flag_turns_the_check_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfremedy.cli.flags import ProbeFlags
+    from cfremedy.settings import Settings
+
+    for name in ("CFREMEDY_CONNECT_TO", "CFREMEDY_ORIGIN_CA", "CFREMEDY_RESOLVER", "CFREMEDY_CONNECT_TO_ONLY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    on, off = ProbeFlags().probe_options(settings), ProbeFlags(no_revocation_check=True).probe_options(settings)
+    assert on is not None and off is not None
+    assert (on.revocation_check, off.revocation_check) == (True, False)
