@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import logging
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from cfremedy.registry import Playbook
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("cfremedy.cli")
 
 NEVER = "never"
 FAIL_ON_CHOICES = (*(s.value for s in Severity), NEVER)
@@ -139,7 +141,14 @@ ProbeTimeout = Annotated[
     float, typer.Option("--probe-timeout", min=0.1, metavar="SECONDS", help="Seconds allowed for each probe step.")
 ]
 ProbeConcurrency = Annotated[
-    int, typer.Option("--probe-concurrency", min=1, metavar="N", help="Origins probed at the same time.")
+    int | None,
+    typer.Option(
+        "--probe-concurrency",
+        min=1,
+        metavar="N",
+        help="Origins probed at the same time, shared by every zone of the run"
+        "  [default: what the open-files limit allows, at most 500]",
+    ),
 ]
 NoProbe = Annotated[bool, typer.Option("--no-probe", help="Do not contact origins at all.")]
 NoRevocationCheck = Annotated[
@@ -190,7 +199,7 @@ class ProbeFlags:
     connect_to_only: ConnectToOnly = False
     origin_ca: OriginCa = None
     probe_timeout: ProbeTimeout = 10.0
-    probe_concurrency: ProbeConcurrency = 100
+    probe_concurrency: ProbeConcurrency = None
     no_probe: NoProbe = False
     no_revocation_check: NoRevocationCheck = False
     resolver: ResolverOpt = None
@@ -221,9 +230,14 @@ class ProbeFlags:
         for ca in cas:
             if not ca.is_file():
                 raise UsageError(f"--origin-ca: {ca} is not a file")
+        from cfremedy.probes.limits import size
+
+        sizing = size(self.probe_concurrency)
+        if sizing.note:
+            log.warning("%s", sizing.note)
         options = ProbeOptions(
             timeout=self.probe_timeout,
-            concurrency=self.probe_concurrency,
+            concurrency=sizing.concurrency,
             connect_to=parsed,
             origin_ca=cas,
             only_connect_to=self.connect_to_only or settings.connect_to_only,
