@@ -26,7 +26,8 @@ EXIT_CODES_HELP = (
     "Exit codes (the same for every command): 0 success (for audits: nothing at or above"
     " --fail-on); 1 findings at or above --fail-on; 2 bad usage, input or configuration;"
     " 3 Cloudflare API or network failure (auth, permission, rate limit, unreachable);"
-    " 4 apply/rollback refused or partly failed; 70 a bug (in cfremedy or a playbook)."
+    " 4 apply/rollback refused or partly failed; 5 plan --detailed-exitcode: the plan proposes"
+    " changes; 70 a bug (in cfremedy or a playbook)."
 )
 
 
@@ -66,8 +67,9 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise UsageError(f"bad configuration: {first_validation_error(exc)}") from None
-    if settings.api_token is not None:
-        register_secret(settings.api_token.get_secret_value())
+    for secret in (settings.api_token, settings.plan_key):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
     return settings
 
 
