@@ -25,7 +25,7 @@ def setting(key: str, before: Any, after: Any, flagged: bool = False) -> Change:
 
 
 def test_every_setting_cfremedy_changes_is_a_real_cloudflare_setting() -> None:
-    assert SETTINGS <= set(settings_catalog.ids())
+    assert set(settings_catalog.ids()) >= SETTINGS
     for key, order in SECURITY_ORDER.items():
         definition = settings_catalog.get(key)
         assert definition is not None and all(definition.accepts(v) for v in order), key
