@@ -84,8 +84,8 @@ def state_lock(state_dir: Path, wait: float = DEFAULT_WAIT, command: str | None 
         holder = _read_holder(holder_file)
         who = holder.describe() if holder is not None else "another cfremedy run"
         raise Locked(
-            f"the state directory {state_dir} is locked by {who}: another apply or rollback is"
-            f" running (waited {wait:g} s); nothing was sent",
+            f"the state directory {state_dir} is locked by {who}, which is writing to it"
+            f" (waited {wait:g} s); nothing was sent",
             holder=holder,
             hint="wait for it to finish and run this again (--lock-timeout SECONDS waits longer)",
         ) from None

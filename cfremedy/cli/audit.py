@@ -246,9 +246,15 @@ DetailedExitcode = Annotated[
 
 
 def _plan_of(zone: ZoneReport, options: AuditOptions) -> Plan:
+    """The zone's plan; a change apply would refuse (a playbook of `--playbooks-dir` changing a
+    setting apply does not know) is said now, not at apply time."""
     from cfremedy.plan import Plan
+    from cfremedy.targets import plan_problems
 
-    return Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
+    plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
+    for problem in plan_problems(plan.zone_id, plan.changes):
+        err(f"cfremedy: warning: {zone.name}: apply will refuse this plan: {problem}")
+    return plan
 
 
 def _say_manual(zone: ZoneReport, plan: Plan) -> None:

@@ -117,3 +117,53 @@ def test_the_help_says_what_the_codes_and_options_are() -> None:
     apply_help = re.sub(r"\s+", " ", run(["apply", "--help"]).stdout)
     for text in ("--only", "--lock-timeout", "only the typed word `yes` approves", "CFREMEDY_PLAN_KEY", "drifted"):
         assert text in apply_help, text
+
+
+def test_the_readme_and_the_help_list_every_exit_code_and_every_setting_apply_changes() -> None:
+    from cfremedy import errors
+    from cfremedy.cli.common import EXIT_CODES_HELP
+    from cfremedy.targets import SETTINGS
+    from tests.support import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    codes = {int(getattr(errors, name)) for name in dir(errors) if name.startswith("EXIT_")}
+    table = readme.split("### Exit codes", 1)[1].split("###", 1)[0]
+    assert {int(c) for c in re.findall(r"^\| (\d+) \|", table, re.M)} == codes
+    assert "| 5 | `plan zone|account --detailed-exitcode`" in table
+    assert {int(c) for c in re.findall(r"(?:^|; )(\d+) ", EXIT_CODES_HELP.split(": ", 1)[1])} == codes
+    safety = readme.split("## Safety", 1)[1].split("\n## ", 1)[0]
+    listed = re.search(r"setting cfremedy knows how to change\s+\(([^;]*);", safety)
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == SETTINGS
+    for text in ("CFREMEDY_PLAN_KEY", "--lock-timeout", "--only TARGET", "typed word `yes`", "unsettled"):
+        assert text in safety, text
+
+
+def test_every_setting_is_in_env_example() -> None:
+    from cfremedy.settings import Settings
+    from tests.support import ROOT
+
+    documented = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for field in Settings.model_fields.values():
+        assert f"\n# {field.validation_alias}=" in documented or f"\n{field.validation_alias}=" in documented, field
+
+
+def test_a_plan_apply_would_refuse_is_said_when_it_is_made(env: dict[str, str], tmp_path: Path) -> None:
+    """A playbook of one's own may propose a setting apply does not know how to change."""
+    (tmp_path / "brotli_on.py").write_text(
+        '"""Brotli.\n\nAnti-pattern:\n    x\n\nFix:\n    y\n"""\n'
+        "from cfremedy.kit import Change, Finding, Severity\n"
+        'id = "brotli_on"\ntitle = "t"\nseverity = Severity.LOW\nerror_codes = (520,)\n'
+        'docs_url = "https://example.invalid"\nread_permissions = ("Zone Read",)\n'
+        'write_permissions = ("Zone Settings Write",)\nuses_probes = False\n'
+        "def detect(facts):\n    return [Finding(id, severity, error_codes, facts.snapshot.zone.name, 'off')]\n"
+        "def plan_fix(facts, findings):\n    return [Change(id, 'setting:brotli', 'off', 'on', 'r')]\n"
+    )
+    plan = tmp_path / "p.json"
+    args = ["--playbooks-dir", str(tmp_path), "--playbook", "brotli_on", "--no-probe"]
+    made = run(["plan", "zone", "healthy.example", "-o", str(plan), *args], env)
+    assert made.returncode == 0, made.stderr
+    assert "warning: healthy.example: apply will refuse this plan: 'setting:brotli'" in made.stderr
+    refused = run(["apply", str(plan), "--yes", "--no-probe"], env)
+    assert refused.returncode == 2
+    assert "cfremedy does not change the setting 'brotli'" in one_clear_line(refused)
