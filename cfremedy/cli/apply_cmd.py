@@ -164,8 +164,8 @@ def apply_command(
         bool,
         typer.Option(
             "--allow-downgrade",
-            help="Allow changes that lower security (SSL strict -> full/flexible/off, a higher"
-            " minimum TLS version or Always Use HTTPS turned off, a proxied record made DNS-only).",
+            help="Allow changes that lower security (SSL strict -> full/flexible/off, a lower"
+            " minimum TLS version, Always Use HTTPS turned off, a proxied record made DNS-only).",
         ),
     ] = False,
     force: Annotated[
@@ -185,7 +185,7 @@ def apply_command(
 
     Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown
     schema_version, a target that is not setting:<known id> or dns:<record id>, a zone id that
-    is not 32 hex digits, more than 1,000 changes or 8 MiB); a plan edited or retargeted after
+    is not 32 lowercase hex digits, more than 1,000 changes or 8 MiB); a plan edited or retargeted after
     it was made (exit 4: the checksum covers the zone, zone id and changes; with
     CFREMEDY_PLAN_KEY set, only plans signed with that key). Then refuses (exit 4, nothing
     sent) a zone id that is not the live zone of that name, more than --max-changes changes,

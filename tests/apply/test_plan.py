@@ -422,3 +422,21 @@ def test_a_binary_file_is_not_a_plan_either(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe binary")
     with pytest.raises(UsageError):
         Plan.read(path)
+
+
+def test_the_plan_key_setting_is_stripped_blank_means_unset_and_a_short_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pydantic import ValidationError
+
+    from cfremedy.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "  0123456789abcdef\r\n")  # $(cat key.txt) of a CRLF file
+    assert Settings().plan_key_bytes == b"0123456789abcdef"
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "   ")
+    assert Settings().plan_key_bytes is None
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "0123456789abcde")
+    with pytest.raises(ValidationError, match="at least 16 characters") as caught:
+        Settings()
+    assert "0123456789abcde" not in str(caught.value.errors()[0]["msg"])
