@@ -8,11 +8,15 @@ The protocol for each change (README, "Safety"):
   4. journal the outcome; a write that failed without saying whether it landed (5xx, a dropped
      connection) is decided by reading the value back, and retried only if it did not land;
   5. read back and compare.
-Safety checks run before the first write and send nothing (octoDNS's `raise_if_unsafe`).
+Safety checks run before the first write and send nothing (octoDNS's `raise_if_unsafe`). What a
+target may be and whether a change lowers security are decided by `cfremedy.targets`, never by
+the plan file. Before anyone is asked to confirm, `refresh` reads every live value (Terraform's
+refresh), so drifted changes are shown in the summary being confirmed, not discovered after.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +34,8 @@ from cfremedy.errors import (
 from cfremedy.gateway import CloudflareGateway, WritableGateway
 from cfremedy.journal import ChangeState, Journal, Run, RunKind
 from cfremedy.models import Change, DnsRecord, Finding, Zone, ZoneReport
-from cfremedy.plan import Plan, PlannedFinding
+from cfremedy.plan import MAX_PLAN_CHANGES, Plan, PlannedFinding
+from cfremedy.targets import lowers_security, plan_problems
 
 log = logging.getLogger("cfremedy.apply")
 
@@ -58,7 +63,9 @@ def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions)
 
     `--force` overrides the two size limits only. A change that lowers security always needs
     its own, explicit `--allow-downgrade` (README, "Safety"): forcing a big plan through must never
-    also weaken a zone's TLS as a side effect.
+    also weaken a zone's TLS as a side effect. Which changes lower security is apply's own
+    judgement (`targets.lowers_security`): a plan that says `lowers_security: false` about SSL
+    Full -> Off is still a downgrade.
     """
     problems = []
     if not options.force and len(plan.changes) > options.max_changes:
@@ -75,7 +82,7 @@ def safety_problems(plan: Plan, record_count: int | None, options: ApplyOptions)
             f"{len(dns)} DNS changes touch {len(dns) / record_count:.0%} of the zone's"
             f" {record_count} records (more than {DNS_BLAST_RADIUS:.0%}; --force overrides)"
         )
-    downgrades = [c.target for c in plan.changes if c.lowers_security]
+    downgrades = [c.target for c in plan.changes if lowers_security(c)]
     if downgrades and not options.allow_downgrade:
         problems.append(f"{', '.join(downgrades)} would lower security (pass --allow-downgrade)")
     return problems
@@ -90,10 +97,15 @@ def missing_write_permissions(plan: Plan, zone: Zone) -> list[str]:
 
 
 def check_targets(plan: Plan) -> None:
-    """Every change must be one the drift check can really check."""
+    """Every target must be one apply may send a request for (`targets.plan_problems`: the
+    grammar, known settings, record and zone ids), and every DNS change one the drift check can
+    really check. Pure; raises before any request."""
+    if len(plan.changes) > MAX_PLAN_CHANGES:
+        raise UsageError(f"the plan has {len(plan.changes)} changes, more than the {MAX_PLAN_CHANGES} cfremedy applies")
+    problems = plan_problems(plan.zone_id, plan.changes)
+    if problems:
+        raise UsageError(f"not a plan cfremedy can apply: {'; '.join(problems[:5])}")
     for change in plan.changes:
-        if change.kind not in WRITE_PERMISSION:
-            raise UsageError(f"plan change {change.target!r}: cfremedy cannot apply this kind of target")
         if change.kind != "dns":
             continue
         before, after = change.before, change.after
@@ -115,11 +127,18 @@ class Prepared:
 
 
 async def prepare(gateway: CloudflareGateway, plan: Plan, options: ApplyOptions) -> Prepared:
-    """Every check that can refuse the plan, before anything is written."""
+    """Every check that can refuse the plan, before anything is written.
+
+    The zone id is checked against the live zone: a plan whose id names another zone than its
+    `zone` (a retargeted plan, or a zone deleted and re-created under a new id) is refused.
+    """
     check_targets(plan)
     zone = await gateway.zone_by_id(plan.zone_id)
     if zone.name != plan.zone:
-        raise Refused(f"the plan is for zone {plan.zone} but its zone id {plan.zone_id} is {zone.name}")
+        raise Refused(
+            f"the plan is for zone {plan.zone} but its zone id {plan.zone_id} is {zone.name}",
+            hint="make a new plan for the zone with `cfremedy plan zone`",
+        )
     missing = missing_write_permissions(plan, zone)
     if missing:
         raise MissingPermission(
@@ -220,6 +239,53 @@ async def _read_back(target: _Target, change: Change) -> _Decision:
     )
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    """One change against the live value read before anyone confirms (the "refresh").
+
+    `status`: "to change" (still at `before`: it will be written), "already done" (at `after`:
+    nothing to send), "drifted" (neither: it will be left alone), "unreadable" (the read failed:
+    the write protocol reads it again and decides).
+    """
+
+    change: Change
+    status: str
+    detail: str = ""
+
+    @property
+    def will_write(self) -> bool:
+        return self.status in ("to change", "unreadable")
+
+
+async def refresh(gateway: CloudflareGateway, zone: Zone, changes: tuple[Change, ...]) -> tuple[Refreshed, ...]:
+    """Read every change's live value and say what applying it would do. Sends only reads.
+
+    The write protocol still re-reads each value just before writing it: this is what the
+    person confirming sees, not a promise about the moment of the write.
+    """
+
+    async def one(change: Change) -> Refreshed:
+        target = _target(gateway, zone, change)
+        try:
+            live = await target.read()
+        except _FATAL:
+            raise
+        except ApiError as exc:
+            return Refreshed(change, "unreadable", f"could not read the live value: {exc.message}")
+        if target.matches(live, change.after):
+            return Refreshed(change, "already done", "already has the planned value")
+        if not target.matches(live, change.before):
+            return Refreshed(
+                change,
+                "drifted",
+                f"live value is {describe_live(live)}, the plan expected {describe_live(_expected(change))}:"
+                " will be left alone",
+            )
+        return Refreshed(change, "to change")
+
+    return tuple(await asyncio.gather(*(one(c) for c in changes)))
+
+
 class Executor:
     """Runs the protocol for every change of one prepared plan, journaling each step."""
 
@@ -230,13 +296,23 @@ class Executor:
         prepared: Prepared,
         kind: RunKind = RunKind.APPLY,
         rolls_back: str | None = None,
+        only: tuple[str, ...] = (),
+        checksum: str | None = None,
     ) -> None:
+        """`only`: the targets `apply --only` selected (the plan is already cut down to them);
+        `checksum`: the whole plan's, when only part of it runs."""
         self.gateway = gateway
         self.journal = journal
         self.zone = prepared.zone
         self.plan = prepared.plan
         self.run_id = journal.start_run(
-            kind, self.plan.zone, self.plan.zone_id, self.plan.checksum, self.plan.changes, rolls_back
+            kind,
+            self.plan.zone,
+            self.plan.zone_id,
+            checksum or self.plan.checksum,
+            self.plan.changes,
+            rolls_back,
+            only=only,
         )
 
     def _mark(self, seqs: int | list[int], state: ChangeState, detail: str = "") -> None:

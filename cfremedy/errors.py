@@ -12,6 +12,8 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_REFUSED = 4
+# `plan --detailed-exitcode`: the plan proposes changes (Terraform's 2, moved: 2 is bad usage here).
+EXIT_CHANGES = 5
 EXIT_INTERNAL = 70  # a bug in cfremedy (EX_SOFTWARE); never part of a normal run
 
 

@@ -33,7 +33,7 @@ def read_text(path: Path, what: str, limit: int = MAX_INPUT_BYTES) -> str:
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024)} MiB; refusing to read it")
+        raise UsageError(f"{what} {path} is larger than {_size(limit)}; refusing to read it")
     if b"\x00" in data:
         raise UsageError(f"{what} {path} is not a text file (it contains NUL bytes)")
     try:
@@ -42,6 +42,10 @@ def read_text(path: Path, what: str, limit: int = MAX_INPUT_BYTES) -> str:
         raise UsageError(
             f"{what} {path} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
         ) from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -54,8 +58,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
 
 
-def read_json(path: Path, what: str) -> Any:
-    text = read_text(path, what)
+def read_json(path: Path, what: str, limit: int = MAX_INPUT_BYTES) -> Any:
+    text = read_text(path, what, limit)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

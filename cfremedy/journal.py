@@ -26,7 +26,8 @@ from cfremedy.models import Change, utc_now_iso
 from cfremedy.redaction import redact
 from cfremedy.report import change_dict, change_from_dict
 
-SCHEMA_VERSION = 2  # 2: audits.ok (a failed audit is history, never a baseline)
+# 2: audits.ok (a failed audit is history, never a baseline); 3: runs.only (`apply --only`)
+SCHEMA_VERSION = 3
 FILENAME = "cfremedy.sqlite3"
 
 
@@ -67,6 +68,9 @@ class Run:
     finished_at: str | None
     rolls_back: str | None
     entries: tuple[Entry, ...]
+    # The targets `apply --only` selected; empty when the run applied its whole plan (then
+    # `plan_checksum` is the checksum of exactly these changes).
+    only: tuple[str, ...] = ()
 
     @property
     def in_doubt(self) -> tuple[Entry, ...]:
@@ -113,7 +117,8 @@ CREATE TABLE IF NOT EXISTS runs (
     plan_checksum TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    rolls_back TEXT REFERENCES runs(id)
+    rolls_back TEXT REFERENCES runs(id),
+    only TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS entries (
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -182,6 +187,9 @@ class Journal:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(audits)")}
         if "ok" not in columns:  # a version 1 journal: its audits are taken as they were stored
             self._db.execute("ALTER TABLE audits ADD COLUMN ok INTEGER NOT NULL DEFAULT 1")
+        if "only" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
+            # before version 3 every run applied its whole plan
+            self._db.execute("ALTER TABLE runs ADD COLUMN only TEXT NOT NULL DEFAULT ''")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @classmethod
@@ -215,14 +223,15 @@ class Journal:
         checksum: str,
         changes: tuple[Change, ...],
         rolls_back: str | None = None,
+        only: tuple[str, ...] = (),
     ) -> str:
         run_id = new_run_id()
         now = _now()
         with self._transaction():
             self._db.execute(
-                "INSERT INTO runs (id, kind, zone, zone_id, plan_checksum, started_at, rolls_back)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, kind.value, zone, zone_id, checksum, now, rolls_back),
+                "INSERT INTO runs (id, kind, zone, zone_id, plan_checksum, started_at, rolls_back, only)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind.value, zone, zone_id, checksum, now, rolls_back, json.dumps(list(only)) if only else ""),
             )
             self._db.executemany(
                 "INSERT INTO entries (run_id, seq, change, state, updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -265,9 +274,10 @@ class Journal:
             finished_at=row[6],
             rolls_back=row[7],
             entries=entries,
+            only=tuple(json.loads(row[8])) if row[8] else (),
         )
 
-    _COLUMNS = "id, kind, zone, zone_id, plan_checksum, started_at, finished_at, rolls_back"
+    _COLUMNS = "id, kind, zone, zone_id, plan_checksum, started_at, finished_at, rolls_back, only"
 
     def runs(self, limit: int | None = None) -> list[Run]:
         """Newest first."""

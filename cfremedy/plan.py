@@ -1,16 +1,24 @@
-"""The plan file (docs/architecture.md, "The JSON report"): the reviewed, checksummed list of changes `apply` will make.
+"""The plan file (docs/architecture.md, "The plan file"): the reviewed, sealed list of changes `apply` will make.
 
 A plan is a value object: it is built from an audit, written, read back and checked, never
-edited in place. The checksum covers the changes only, so a hand-edited change is caught while
-the human-facing fields can be read freely.
+edited in place. Its seal covers everything `apply` acts on — the schema version, the zone's
+name and id, and the changes — so neither an edited change nor a plan retargeted at another
+zone gets through; the human-facing fields (`created_at`, the audit's `findings`) can be read
+and annotated freely.
+
+An unkeyed seal (`sha256:`) only catches accidents: whoever can edit the file can recompute it.
+With `CFREMEDY_PLAN_KEY` set, the seal is an HMAC-SHA256 (`hmac:`), so a CI job that carries
+plans between jobs can refuse any plan nobody holding the key made. Either way `apply` decides
+what a target may be and whether a change lowers security by itself (`cfremedy.targets`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +26,71 @@ from cfremedy import __version__
 from cfremedy.errors import Refused, UsageError
 from cfremedy.files import read_json, write_private
 from cfremedy.models import Change, Finding, utc_now_iso
-from cfremedy.report import SCHEMA_VERSION, change_dict, change_from_dict
+from cfremedy.report import change_dict, change_from_dict
+from cfremedy.targets import plan_problems
+
+# 2: the seal covers the schema version, zone and zone id, not only the changes. A version 1
+# plan could be retargeted at another zone without breaking its checksum, so it is refused.
+PLAN_SCHEMA_VERSION = 2
+# Far beyond any real plan (a zone's plan holds a few changes; --max-changes defaults to 10),
+# and small enough that a hostile file is refused before it is parsed, printed or applied.
+MAX_PLAN_BYTES = 8 * 1024 * 1024
+MAX_PLAN_CHANGES = 1000
+
+SHA256 = "sha256:"
+HMAC = "hmac:"
 
 
-def changes_checksum(changes: tuple[Change, ...]) -> str:
-    canonical = json.dumps([change_dict(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+def canonical_content(zone: str, zone_id: str, changes: Iterable[Change]) -> bytes:
+    """What the seal covers, as canonical JSON: sorted keys, no spaces, UTF-8."""
+    content = {
+        "schema_version": PLAN_SCHEMA_VERSION,
+        "zone": zone,
+        "zone_id": zone_id,
+        "changes": [change_dict(c) for c in changes],
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def seal(content: bytes, key: bytes | None = None) -> str:
+    """`sha256:<hex>` without a key, `hmac:<hex>` (HMAC-SHA256) with one."""
+    if key is None:
+        return SHA256 + hashlib.sha256(content).hexdigest()
+    return HMAC + hmac.new(key, content, hashlib.sha256).hexdigest()
+
+
+def check_seal(recorded: str, content: bytes, key: bytes | None, source: str) -> None:
+    """Refuse (exit 4) a plan whose seal does not match, or is not of the kind the key asks for."""
+    never_edit = "make a new plan with `cfremedy plan zone`; never edit a plan by hand"
+    if recorded.startswith(HMAC):
+        if key is None:
+            raise Refused(
+                f"{source} is signed with a CFREMEDY_PLAN_KEY (an hmac: checksum) and no key is set,"
+                " so it cannot be verified",
+                hint="set CFREMEDY_PLAN_KEY to the key the plan was made with",
+            )
+        if not hmac.compare_digest(recorded, seal(content, key)):
+            raise Refused(
+                f"{source}: HMAC mismatch: the plan was made with another CFREMEDY_PLAN_KEY, or its"
+                " zone or changes were edited after it was made",
+                hint=never_edit,
+            )
+        return
+    if recorded.startswith(SHA256):
+        if key is not None:
+            raise Refused(
+                f"{source} is not signed (a sha256: checksum) and CFREMEDY_PLAN_KEY is set: only plans"
+                " made with the key are accepted",
+                hint="make the plan again with the same CFREMEDY_PLAN_KEY set, or unset the key to"
+                " apply an unsigned plan",
+            )
+        if not hmac.compare_digest(recorded, seal(content)):
+            raise Refused(
+                f"{source}: checksum mismatch: the zone or the changes were edited after the plan was made",
+                hint=never_edit,
+            )
+        return
+    raise Refused(f"{source}: the checksum is neither sha256: nor hmac:", hint=never_edit)
 
 
 @dataclass(frozen=True)
@@ -78,19 +145,44 @@ class Plan:
         return cls(zone=zone, zone_id=zone_id, changes=changes, created_at=now, findings=planned, playbooks=playbooks)
 
     @property
-    def checksum(self) -> str:
-        return changes_checksum(self.changes)
+    def content(self) -> bytes:
+        return canonical_content(self.zone, self.zone_id, self.changes)
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def checksum(self) -> str:
+        """The unkeyed seal: the plan's identity in the journal, whatever key signed the file."""
+        return seal(self.content)
+
+    @property
+    def manual(self) -> tuple[PlannedFinding, ...]:
+        """Findings no change of the plan addresses: a person must fix them."""
+        return tuple(f for f in self.findings if not f.addressed)
+
+    def subset(self, targets: Iterable[str]) -> Plan:
+        """Only the changes to these targets (`apply --only`), in the plan's order; a finding
+        counts as addressed only if a change its playbook proposed is still in."""
+        wanted = set(targets)
+        unknown = sorted(wanted - {c.target for c in self.changes})
+        if unknown:
+            raise UsageError(
+                f"--only {unknown[0]}: the plan has no change to that target",
+                hint="the plan's targets: " + ", ".join(c.target for c in self.changes),
+            )
+        changes = tuple(c for c in self.changes if c.target in wanted)
+        kept = {c.playbook for c in changes}
+        findings = tuple(replace(f, addressed=f.addressed and f.playbook in kept) for f in self.findings)
+        return replace(self, changes=changes, findings=findings)
+
+    def to_dict(self, key: bytes | None = None) -> dict[str, Any]:
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": PLAN_SCHEMA_VERSION,
             "tool": {"name": "cfremedy", "version": __version__},
             "zone": self.zone,
             "zone_id": self.zone_id,
             "created_at": self.created_at,
             "changes": [change_dict(c) for c in self.changes],
-            "checksum": self.checksum,
-            # Informational, outside the checksum: what the audit found, and which findings the
+            "checksum": seal(self.content, key),
+            # Informational, outside the seal: what the audit found, and which findings the
             # changes should resolve; apply's re-audit compares with it.
             "playbooks": list(self.playbooks),
             "findings": [
@@ -107,17 +199,32 @@ class Plan:
             ],
         }
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, key: bytes | None = None) -> None:
         """0600: a plan names the zone's records and settings."""
-        write_private(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", "the plan")
+        write_private(path, json.dumps(self.to_dict(key), indent=2, ensure_ascii=False) + "\n", "the plan")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "plan") -> Plan:
+    def from_dict(cls, data: Mapping[str, Any], source: str = "plan", key: bytes | None = None) -> Plan:
+        """The plan, once its schema version, size, zone id, targets and seal all hold.
+
+        Malformed input is a `UsageError` (exit 2); a plan whose seal does not match, or that the
+        key in force did not sign, is `Refused` (exit 4). Nothing here sends a request.
+        """
+        _check_version(data, source)
         try:
+            raw_changes = data["changes"]
+            if not isinstance(raw_changes, list):
+                raise TypeError("`changes` is not a list")
+            if len(raw_changes) > MAX_PLAN_CHANGES:
+                raise UsageError(
+                    f"{source} has {len(raw_changes)} changes, more than the {MAX_PLAN_CHANGES} cfremedy"
+                    " applies from one plan; refusing to read it",
+                    hint="plan fewer zones or playbooks at a time",
+                )
             plan = cls(
-                zone=str(data["zone"]),
-                zone_id=str(data["zone_id"]),
-                changes=tuple(change_from_dict(c) for c in data["changes"]),
+                zone=_text(data, "zone"),
+                zone_id=_text(data, "zone_id"),
+                changes=tuple(change_from_dict(c) for c in raw_changes),
                 created_at=str(data.get("created_at", "")),
                 findings=tuple(
                     PlannedFinding(
@@ -133,21 +240,59 @@ class Plan:
                 ),
                 playbooks=tuple(str(p) for p in data.get("playbooks", ())),
             )
-            recorded = str(data["checksum"])
+            recorded = _text(data, "checksum")
         except KeyError as exc:
             raise UsageError(f"{source} is not a cfremedy plan (missing {exc})") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"{source} is not a usable cfremedy plan ({exc})") from None
-        if recorded != plan.checksum:
-            raise Refused(
-                f"{source}: checksum mismatch: the changes were edited after the plan was made",
+        problems = plan_problems(plan.zone_id, plan.changes)
+        if problems:
+            raise UsageError(
+                f"{source} is not a plan cfremedy can apply: {'; '.join(problems[:5])}"
+                + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
                 hint="make a new plan with `cfremedy plan zone`; never edit a plan by hand",
             )
+        check_seal(recorded, plan.content, key, source)
         return plan
 
     @classmethod
-    def read(cls, path: Path) -> Plan:
-        data = read_json(path, "plan")
+    def read(cls, path: Path, key: bytes | None = None) -> Plan:
+        data = read_json(path, "plan", limit=MAX_PLAN_BYTES)
         if not isinstance(data, dict):
             raise UsageError(f"{path} is not a cfremedy plan")
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(data, str(path), key)
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` is not a string")
+    return value
+
+
+def _check_version(data: Mapping[str, Any], source: str) -> None:
+    if "schema_version" not in data:
+        raise UsageError(f"{source} is not a cfremedy plan (missing 'schema_version')")
+    version = data["schema_version"]
+    if version == PLAN_SCHEMA_VERSION and not isinstance(version, bool):
+        return
+    if version == 1 and not isinstance(version, bool):
+        raise UsageError(
+            f"{source} is a version 1 plan, whose checksum does not cover the zone it targets;"
+            f" this cfremedy applies version {PLAN_SCHEMA_VERSION} plans only",
+            hint="make a new plan with `cfremedy plan zone`",
+        )
+    raise UsageError(
+        f"{source} has plan schema_version {version!r}, which this cfremedy ({__version__}) does not know;"
+        f" it applies version {PLAN_SCHEMA_VERSION} plans only",
+        hint="make the plan with this version of cfremedy, or apply it with the version that made it",
+    )
+
+
+def summary_line(plans: Sequence[Plan]) -> str:
+    """`Plan: 2 to change, 1 manual (findings without an automatic fix).` — what CI logs grep
+    and people read first; over several zones it says in how many."""
+    changes = sum(len(p.changes) for p in plans)
+    manual = sum(len(p.manual) for p in plans)
+    where = f" in {sum(1 for p in plans if p.changes)} of {len(plans)} zone(s)" if len(plans) != 1 else ""
+    return f"Plan: {changes} to change{where}, {manual} manual (findings without an automatic fix)."

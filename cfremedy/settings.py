@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cfremedy.redaction import register_secret
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+MIN_PLAN_KEY_LENGTH = 16
 
 
 def default_state_dir() -> Path:
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     connect_to_only: bool = Field(default=False, validation_alias="CFREMEDY_CONNECT_TO_ONLY")
     # The DNS resolver for origin host names ("IP" or "IP:PORT"); empty: the system's.
     resolver: str = Field(default="", validation_alias="CFREMEDY_RESOLVER")
+    # Signs plan files (HMAC-SHA256): with it set, `plan` signs and `apply` accepts only plans
+    # signed with the same key. A secret like the token: masked in reprs and redacted.
+    plan_key: SecretStr | None = Field(default=None, validation_alias="CFREMEDY_PLAN_KEY")
 
     @property
     def connect_to_rules(self) -> list[str]:
@@ -57,6 +61,10 @@ class Settings(BaseSettings):
     @property
     def origin_ca_files(self) -> list[Path]:
         return [Path(p) for p in self.origin_ca.split(os.pathsep) if p.strip()]
+
+    @property
+    def plan_key_bytes(self) -> bytes | None:
+        return self.plan_key.get_secret_value().encode() if self.plan_key is not None else None
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -76,6 +84,27 @@ class Settings(BaseSettings):
                 " is letters, digits, '-' and '_' only (was it copied with something else?)"
             )
         return token
+
+    @field_validator("plan_key", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        """`$(cat key.txt)` of a CRLF file must sign like the same key typed by hand; a blank
+        key is no key. A secret like the token: masked from the moment it is read."""
+        if not isinstance(value, str):
+            return value
+        register_secret(value)
+        return value.strip() or None
+
+    @field_validator("plan_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short key can be guessed offline from any plan it signed."""
+        if value is not None and len(value.get_secret_value()) < MIN_PLAN_KEY_LENGTH:
+            raise ValueError(
+                f"CFREMEDY_PLAN_KEY must be at least {MIN_PLAN_KEY_LENGTH} characters"
+                " (e.g. the output of `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod

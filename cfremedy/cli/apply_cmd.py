@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,33 +19,66 @@ from cfremedy.apply import (
     prepare,
     recheck,
     reconcile,
+    refresh,
     run_succeeded,
 )
 from cfremedy.audit import audit
-from cfremedy.cli.common import Quiet, Verbose, command, load_settings, run_async, writable_gateway_for
+from cfremedy.cli.common import (
+    Quiet,
+    Verbose,
+    command,
+    gateway_for,
+    load_settings,
+    run_async,
+    writable_gateway_for,
+)
 from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.cli.flags import ProbeFlags, audit_options, flags
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED, CfremedyError, Refused, UsageError
 from cfremedy.gateway import WritableGateway
 from cfremedy.journal import Journal, Run, RunKind
+from cfremedy.lock import DEFAULT_WAIT, state_lock
+from cfremedy.models import Change
 from cfremedy.plan import Plan
-from cfremedy.reporters.runs import render_rechecks, render_run, run_summary
+from cfremedy.reporters.runs import render_rechecks, render_refresh, render_run, run_summary
 from cfremedy.reporters.table import render_changes
 from cfremedy.selection import ZoneSelection
 from cfremedy.settings import Settings
+from cfremedy.targets import lowers_security
 
 log = logging.getLogger("cfremedy.cli")
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (for CI).")]
+LockTimeout = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait while another apply or rollback holds the state directory before refusing (exit 4).",
+    ),
+]
+APPROVAL = "yes"
 
 
 def _confirm(question: str, yes: bool) -> None:
+    """Like Terraform: only the typed word `yes` approves; anything else, or nothing, cancels."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal, so nobody can confirm", hint="review the plan, then pass --yes")
-    if not typer.confirm(question, default=False, err=True):
-        raise Refused("cancelled at the prompt; nothing was changed")
+    err(f"\n{question}\n  Only '{APPROVAL}' will be accepted to approve.")
+    try:
+        answer = typer.prompt("  Enter a value", default="", show_default=False, err=True)
+    except typer.Abort:  # end of input, Ctrl-C at the prompt
+        answer = ""
+    if answer.strip() != APPROVAL:
+        raise Refused(f"cancelled at the prompt (only '{APPROVAL}' approves); nothing was changed")
+
+
+def _assessed(changes: tuple[Change, ...]) -> tuple[Change, ...]:
+    """The changes as apply judges them: `lowers_security` from apply's own table."""
+    return tuple(replace(c, lowers_security=lowers_security(c)) for c in changes)
 
 
 def _journal(settings: Settings) -> Journal:
@@ -66,10 +99,17 @@ async def _execute(
     yes: bool,
     kind: RunKind = RunKind.APPLY,
     rolls_back: str | None = None,
+    only: tuple[str, ...] = (),
+    checksum: str | None = None,
 ) -> _Outcome:
     prepared = await prepare(gateway, plan, options)
-    _confirm(f"Apply these {len(plan.changes)} change(s) to {plan.zone}?", yes)
-    executor = Executor(gateway, journal, prepared, kind, rolls_back)
+    refreshed = await refresh(gateway, prepared.zone, plan.changes)
+    out("\n" + render_refresh(refreshed, terminal_width()))
+    to_write = sum(1 for r in refreshed if r.will_write)
+    if to_write:  # never ask about changes that would only be skipped
+        verb = "Roll back" if kind is RunKind.ROLLBACK else "Apply"
+        _confirm(f"{verb} {to_write} change(s) to {plan.zone}?", yes)
+    executor = Executor(gateway, journal, prepared, kind, rolls_back, only=only, checksum=checksum)
     log.info("run %s: applying %d change(s) to %s", executor.run_id, len(plan.changes), plan.zone)
     try:
         return _Outcome(await executor.run())
@@ -105,14 +145,28 @@ def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
 @command
 @flags(probe=ProbeFlags)
 def apply_command(
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN.json", help="A plan from `cfremedy plan zone`.")],
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN.json", help="A plan from `cfremedy plan zone|account`.")],
     probe: ProbeFlags,
     yes: Yes = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="TARGET",
+            help="Apply only the change to this target, e.g. setting:ssl (repeatable); the journal"
+            " records the selection.",
+        ),
+    ] = None,
     max_changes: Annotated[
         int, typer.Option("--max-changes", metavar="N", min=0, help="Refuse plans with more changes than this.")
     ] = 10,
     allow_downgrade: Annotated[
-        bool, typer.Option("--allow-downgrade", help="Allow changes that lower security (e.g. SSL strict -> full).")
+        bool,
+        typer.Option(
+            "--allow-downgrade",
+            help="Allow changes that lower security (SSL strict -> full/flexible/off, a lower"
+            " minimum TLS version, Always Use HTTPS turned off, a proxied record made DNS-only).",
+        ),
     ] = False,
     force: Annotated[
         bool,
@@ -123,56 +177,86 @@ def apply_command(
             " never the drift check.",
         ),
     ] = False,
+    lock_timeout: LockTimeout = DEFAULT_WAIT,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
-    """Apply a saved plan: check it, ask, write each change safely, journal, re-audit.
+    """Apply a saved plan: check it, refresh, ask, write each change safely, journal, re-audit.
 
-    Refuses (exit 4, nothing sent) a plan edited after it was made (checksum), more than
-    --max-changes changes, DNS changes to more than 30 % of the zone's records (zones of 10
-    records or more), and changes that lower security without --allow-downgrade. Checks the
-    token may write what the plan touches (exit 3). Then, per change: re-reads the live value
-    and skips it if it is no longer the plan's `before` (drift), journals, writes, reads back.
-    Finally re-audits the zone with every playbook (probe options as for audit) and says which
-    findings are resolved and which are new since the plan (then it exits 1: the apply may
-    have made the zone worse).
-    Applying the same plan again changes nothing. Prints a run id for `rollback`.
+    Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown
+    schema_version, a target that is not setting:<known id> or dns:<record id>, a zone id that
+    is not 32 lowercase hex digits, more than 1,000 changes or 8 MiB); a plan edited or retargeted after
+    it was made (exit 4: the checksum covers the zone, zone id and changes; with
+    CFREMEDY_PLAN_KEY set, only plans signed with that key). Then refuses (exit 4, nothing
+    sent) a zone id that is not the live zone of that name, more than --max-changes changes,
+    DNS changes to more than 30 % of the zone's records (zones of 10 records or more), and
+    changes that lower security without --allow-downgrade (apply decides that from its own
+    table, whatever the plan file says). Checks the token may write what the plan touches
+    (exit 3). Only one apply or rollback runs at a time per state directory: another waits
+    --lock-timeout seconds, then refuses (exit 4) naming the run in its way.
+
+    Before asking, re-reads every live value and shows the changes that drifted since the plan
+    (they will be left alone) or are already done; it asks only about the changes it would
+    write, and only the typed word `yes` approves. Per change: re-reads the live value and
+    skips it if it is no longer the plan's `before`, journals, writes, reads back. Finally
+    re-audits the zone with every playbook (probe options as for audit) and says which findings
+    are resolved and which are new since the plan (then it exits 1: the apply may have made the
+    zone worse). Applying the same plan again changes nothing. Prints a run id for `rollback`.
 
     Examples:
 
       cfremedy apply plan.json
 
+      cfremedy apply plan.json --only setting:ssl
+
       cfremedy apply plan.json --yes --allow-downgrade
     """
     settings = load_settings()
-    plan = Plan.read(plan_file)
+    whole = Plan.read(plan_file, settings.plan_key_bytes)
     options = audit_options(settings, probe)
-    if not plan.changes:
-        out(f"The plan for {plan.zone} has no changes: nothing to apply.\n")
+    if not whole.changes:
+        out(f"The plan for {whole.zone} has no changes: nothing to apply.\n")
         return EXIT_OK
+    selected = tuple(dict.fromkeys(only or ()))
+    plan = whole.subset(selected) if selected else whole
+    count = (
+        f"{len(plan.changes)} of {len(whole.changes)} change(s), --only"
+        if selected
+        else f"{len(plan.changes)} change(s)"
+    )
     out(
         render_changes(
-            plan.changes,
-            title=f"Plan for {plan.zone} ({len(plan.changes)} change(s), {plan.checksum[:19]}...)",
+            _assessed(plan.changes),
+            title=f"Plan for {plan.zone} ({count}, {whole.checksum[:19]}...)",
             width=terminal_width(),
         )
     )
 
     async def go() -> tuple[_Outcome, list[Recheck] | None]:
-        async with writable_gateway_for(settings) as gateway:
-            with _journal(settings) as journal:
-                outcome = await _execute(gateway, journal, plan, ApplyOptions(max_changes, allow_downgrade, force), yes)
-            wrote = any(e.state.reached_cloudflare for e in outcome.run.entries)
-            if not wrote or outcome.stopped_by is not None:
-                return outcome, None
-            (after,) = (await audit(gateway, ZoneSelection(plan.zone), options)).zones
-            failure = next((e for e in after.errors if e.stage == "api"), None)
-            if failure is not None:
-                err(f"cfremedy: warning: could not re-audit after applying: {failure.message}")
-                return outcome, None
-            probing = options.probe is not None
-            needs_probes = frozenset(p.id for p in options.playbooks if p.uses_probes)
-            return outcome, recheck(plan, after, probing, needs_probes)
+        with state_lock(settings.state_dir, lock_timeout):
+            async with writable_gateway_for(settings) as gateway:
+                with _journal(settings) as journal:
+                    outcome = await _execute(
+                        gateway,
+                        journal,
+                        plan,
+                        ApplyOptions(max_changes, allow_downgrade, force),
+                        yes,
+                        only=selected,
+                        checksum=whole.checksum,
+                    )
+        wrote = any(e.state.reached_cloudflare for e in outcome.run.entries)
+        if not wrote or outcome.stopped_by is not None:
+            return outcome, None
+        async with gateway_for(settings) as reader:  # the re-audit only reads, after the lock
+            (after,) = (await audit(reader, ZoneSelection(plan.zone), options)).zones
+        failure = next((e for e in after.errors if e.stage == "api"), None)
+        if failure is not None:
+            err(f"cfremedy: warning: could not re-audit after applying: {failure.message}")
+            return outcome, None
+        probing = options.probe is not None
+        needs_probes = frozenset(p.id for p in options.playbooks if p.uses_probes)
+        return outcome, recheck(plan, after, probing, needs_probes)
 
     outcome, rechecks = run_async(go())
     return _report(outcome, rechecks)
@@ -187,36 +271,47 @@ def rollback_command(
         ),
     ],
     yes: Yes = False,
+    lock_timeout: LockTimeout = DEFAULT_WAIT,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
     """Undo a run: restore the values every change it applied had before.
 
     Plans the inverse of each change the journal shows as applied (in-doubt changes are first
-    re-checked against Cloudflare), shows it, asks, and applies it under the same drift check:
-    a value changed again since the run is left alone and reported. The rollback is itself a
-    run in the journal.
+    re-checked against Cloudflare), shows it, re-reads the live values, asks (only the typed
+    word `yes` approves), and applies it under the same drift check: a value changed again
+    since the run is left alone and reported. Restoring an earlier value may lower security
+    (undoing SSL full -> strict): the table says so, and rollback does it without
+    --allow-downgrade, since the zone had that value before the run. The rollback is itself a
+    run in the journal, and holds the state directory's lock like apply.
     """
     settings = load_settings()
 
     async def go() -> _Outcome | None:
-        async with writable_gateway_for(settings) as gateway:
-            with _journal(settings) as journal:
-                run = await reconcile(gateway, journal, journal.run(run_id))
-                plan = inverse_plan(run)
-                if not plan.changes:
-                    out(f"Run {run.id} applied nothing: nothing to roll back.\n")
-                    return None
-                out(
-                    render_changes(
-                        plan.changes,
-                        title=f"Rollback of run {run.id} on {run.zone} ({len(plan.changes)} change(s))",
-                        width=terminal_width(),
+        with state_lock(settings.state_dir, lock_timeout):
+            async with writable_gateway_for(settings) as gateway:
+                with _journal(settings) as journal:
+                    run = await reconcile(gateway, journal, journal.run(run_id))
+                    plan = inverse_plan(run)
+                    if not plan.changes:
+                        out(f"Run {run.id} applied nothing: nothing to roll back.\n")
+                        return None
+                    out(
+                        render_changes(
+                            _assessed(plan.changes),
+                            title=f"Rollback of run {run.id} on {run.zone} ({len(plan.changes)} change(s))",
+                            width=terminal_width(),
+                        )
                     )
-                )
-                return await _execute(
-                    gateway, journal, plan, ApplyOptions(force=True), yes, RunKind.ROLLBACK, rolls_back=run.id
-                )
+                    return await _execute(
+                        gateway,
+                        journal,
+                        plan,
+                        ApplyOptions(force=True, allow_downgrade=True),
+                        yes,
+                        RunKind.ROLLBACK,
+                        rolls_back=run.id,
+                    )
 
     outcome = run_async(go())
     return EXIT_OK if outcome is None else _report(outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,18 +24,23 @@ from cfremedy.cli.common import (
 )
 from cfremedy.cli.console import ProgressLine, err, out, terminal_width
 from cfremedy.cli.flags import (
+    AccountIdOpt,
     ErrorsSince,
+    ParallelOpt,
     PlaybookIds,
     ProbeFlags,
     ReportFlags,
+    ShardOpt,
+    ZoneGlobs,
+    account_selection,
     audit_options,
     fail_threshold,
     flags,
     window_option,
 )
-from cfremedy.errors import EXIT_OK, ApiError, UsageError
+from cfremedy.errors import EXIT_API, EXIT_CHANGES, EXIT_OK, ApiError, UsageError
 from cfremedy.files import write_private
-from cfremedy.selection import AccountSelection, Selection, Shard, ZoneSelection
+from cfremedy.selection import Selection, ZoneSelection
 from cfremedy.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,7 +49,8 @@ if TYPE_CHECKING:
     from cfremedy.finish import Outcome
     from cfremedy.incremental import StoredZone
     from cfremedy.journal import Journal
-    from cfremedy.models import Report
+    from cfremedy.models import Report, ZoneReport
+    from cfremedy.plan import Plan
     from cfremedy.snapshot_store import SnapshotStore
 
 log = logging.getLogger("cfremedy.cli")
@@ -178,22 +185,13 @@ def audit_zone_command(
 def audit_account_command(
     report: ReportFlags,
     probe: ProbeFlags,
-    account_id: Annotated[
-        str | None, typer.Option("--account-id", metavar="ID", help="Only zones of this account.")
-    ] = None,
-    zone: Annotated[
-        list[str] | None, typer.Option("--zone", metavar="GLOB", help="Only zones whose name matches (repeatable).")
-    ] = None,
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            "--shard", metavar="I/N", help="Audit only the I-th of N deterministic slices of the zones (CI matrix)."
-        ),
-    ] = None,
+    account_id: AccountIdOpt = None,
+    zone: ZoneGlobs = None,
+    shard: ShardOpt = None,
     playbook: PlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
-    parallel: Annotated[int, typer.Option("--parallel", metavar="N", min=1, help="Zones audited at once.")] = 8,
+    parallel: ParallelOpt = 8,
     skip_rules: Annotated[
         bool,
         typer.Option(
@@ -249,10 +247,7 @@ def audit_account_command(
     if max_age is not None and not incremental:
         raise UsageError("--max-age only applies with --incremental")
     freshest = window_option(max_age or "7d", "--max-age")
-    try:
-        selection = AccountSelection(account_id, tuple(zone or ()), Shard.parse(shard) if shard else None)
-    except ValueError as exc:
-        raise UsageError(f"--shard: {exc}") from None
+    selection = account_selection(account_id, zone, shard)
     config = report.load_config(settings)  # a typo fails now, not after the API calls
     options = audit_options(
         settings,
@@ -288,6 +283,38 @@ def open_store(settings: Settings) -> SnapshotStore | None:
     return SnapshotStore.open(settings.state_dir)
 
 
+DetailedExitcode = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 5 when the plan proposes changes and 0 when it proposes none (for CI; like"
+        " Terraform's, moved to 5 because 2 is bad usage here). Failures keep their codes.",
+    ),
+]
+
+
+def _plan_of(zone: ZoneReport, options: AuditOptions) -> Plan:
+    """The zone's plan; a change apply would refuse (a playbook of `--playbooks-dir` changing a
+    setting apply does not know) is said now, not at apply time."""
+    from cfremedy.plan import Plan
+    from cfremedy.targets import plan_problems
+
+    plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
+    for problem in plan_problems(plan.zone_id, plan.changes):
+        err(f"cfremedy: warning: {zone.name}: apply will refuse this plan: {problem}")
+    return plan
+
+
+def _say_manual(zone: ZoneReport, plan: Plan) -> None:
+    for finding in zone.findings:
+        if not any(c.playbook == finding.playbook for c in plan.changes) and finding.remediation:
+            err(f"cfremedy: manual fix needed for {finding.resource} ({finding.playbook}): {finding.remediation[0]}")
+
+
+def _plan_exit(plans: list[Plan], detailed: bool) -> int:
+    return EXIT_CHANGES if detailed and any(p.changes for p in plans) else EXIT_OK
+
+
 @plan_app.command("zone", epilog=EXIT_CODES_HELP)
 @command
 @flags(probe=ProbeFlags)
@@ -298,19 +325,26 @@ def plan_zone_command(
     ],
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
+    detailed_exitcode: DetailedExitcode = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
     """Audit a zone and save the proposed changes as a plan file. Changes nothing.
 
     The plan records each change's value before and after, why, whether it lowers security,
-    and a checksum. Review it, then apply it with `cfremedy apply PLAN.json`.
+    and a checksum over the zone, its id and the changes (an HMAC when CFREMEDY_PLAN_KEY is
+    set: apply then accepts only plans signed with that key). It ends with one line, e.g.
+    "Plan: 2 to change, 1 manual (findings without an automatic fix)." Review the plan, then
+    apply it with `cfremedy apply PLAN.json`. With --detailed-exitcode: 0 no changes, 5
+    changes proposed.
 
-    Example:
+    Examples:
 
       cfremedy plan zone example.com -o plan.json --playbook ssl_origin_cert
+
+      cfremedy plan zone example.com -o plan.json --detailed-exitcode || [ $? -eq 5 ]
     """
-    from cfremedy.plan import Plan
+    from cfremedy.plan import seal, summary_line
     from cfremedy.reporters.table import render_changes
 
     settings = load_settings()
@@ -319,18 +353,129 @@ def plan_zone_command(
     failure = next((e for e in zone.errors if e.stage == "api"), None)
     if failure is not None:
         raise ApiError(failure.message, hint=failure.hint)
-    plan = Plan.new(zone.name, zone.id, zone.changes, zone.findings, tuple(p.id for p in options.playbooks))
-    plan.write(output)
+    plan = _plan_of(zone, options)
+    key = settings.plan_key_bytes
+    plan.write(output, key)
     out(
         render_changes(
             plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))", width=terminal_width()
         )
     )
-    for finding in zone.findings:
-        if not any(c.playbook == finding.playbook for c in plan.changes) and finding.remediation:
-            err(f"cfremedy: manual fix needed for {finding.resource} ({finding.playbook}): {finding.remediation[0]}")
-    err(f"cfremedy: plan written to {output} ({plan.checksum[:19]}…)")
-    return EXIT_OK
+    _say_manual(zone, plan)
+    out(summary_line([plan]) + "\n")
+    signed = ", signed with CFREMEDY_PLAN_KEY" if key is not None else ""
+    err(f"cfremedy: plan written to {output} ({seal(plan.content, key)[:19]}…{signed})")
+    return _plan_exit([plan], detailed_exitcode)
+
+
+def plan_file_name(zone: str) -> str:
+    """`example.com.json`; refused for a name that could leave the directory (from the API,
+    it is input like any other)."""
+    if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?", zone) or ".." in zone:
+        raise UsageError(f"zone name {zone!r} cannot be a plan file name")
+    return f"{zone}.json"
+
+
+def _plan_directory(directory: Path) -> None:
+    """A fresh directory per run: a loop over DIR/*.json must never apply a stale plan."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--output {directory} is not a directory", hint="plan account writes one file per zone")
+    stale = sorted(p.name for p in directory.glob("*.json")) if directory.is_dir() else []
+    if stale:
+        raise UsageError(
+            f"--output {directory} already holds plan files ({', '.join(stale[:3])}"
+            f"{', ...' if len(stale) > 3 else ''}): one directory holds one run's plans",
+            hint="remove them, or give a new directory",
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
+
+
+@plan_app.command("account", epilog=EXIT_CODES_HELP)
+@command
+@flags(probe=ProbeFlags)
+def plan_account_command(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Directory for the plans: DIR/ZONE.json for each zone with changes (created;"
+            " refused if it already holds plans).",
+        ),
+    ],
+    probe: ProbeFlags,
+    account_id: AccountIdOpt = None,
+    zone: ZoneGlobs = None,
+    shard: ShardOpt = None,
+    playbook: PlaybookIds = None,
+    rate_limit: RateLimitOpt = "1000/300",
+    parallel: ParallelOpt = 8,
+    detailed_exitcode: DetailedExitcode = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> int:
+    """Plan every zone the token can see (or --zone, --shard): one plan file per zone. Changes nothing.
+
+    Audits the zones exactly as `audit account` does (same selection, rate limit and requests),
+    then writes DIR/ZONE.json for each zone with changes, each a plan `cfremedy apply` takes as
+    it takes one from `plan zone`. Zones without changes get no file, so DIR lists what there is
+    to apply. A zone that cannot be read is reported and gets no plan (exit 3 at the end).
+    Ends with one line, e.g. "Plan: 3 to change in 2 of 40 zone(s), 5 manual (findings without
+    an automatic fix)." With --detailed-exitcode: 0 no changes, 5 changes proposed.
+
+    Examples:
+
+      cfremedy plan account -o plans/ --detailed-exitcode
+
+      cfremedy plan account --zone '*.example.com' -o plans/ && for p in plans/*.json; do cfremedy apply "$p"; done
+    """
+    from cfremedy.plan import summary_line
+    from cfremedy.reporters.table import render_changes
+
+    settings = load_settings()
+    selection = account_selection(account_id, zone, shard)
+    _plan_directory(output)  # before any API request
+    options = audit_options(settings, probe, playbooks=playbook, parallel=parallel)
+    progress = ProgressLine("zones planned")
+    try:
+        report = run_audit(settings, selection, options, rate_limit, progress.update)
+    finally:
+        progress.close()
+    key = settings.plan_key_bytes
+    plans: list[Plan] = []
+    failed: list[str] = []
+    for zone_report in report.zones:
+        failure = next((e for e in zone_report.errors if e.stage == "api"), None)
+        if failure is not None:
+            failed.append(zone_report.name)
+            err(f"cfremedy: error: {zone_report.name}: {failure.message}")
+            continue
+        plan = _plan_of(zone_report, options)
+        plans.append(plan)
+        if not plan.changes:
+            continue
+        path = output / plan_file_name(plan.zone)
+        plan.write(path, key)
+        out(
+            render_changes(
+                plan.changes,
+                title=f"Plan for {plan.zone} ({len(plan.changes)} change(s)) -> {path}",
+                width=terminal_width(),
+            )
+            + "\n"
+        )
+        _say_manual(zone_report, plan)
+    out(summary_line(plans) + "\n")
+    written = sum(1 for p in plans if p.changes)
+    err(f"cfremedy: {written} plan file(s) written to {output}" + (" (signed)" if key is not None else ""))
+    if failed:
+        err(f"cfremedy: error: {len(failed)} zone(s) could not be planned: {', '.join(failed[:10])}")
+        return EXIT_API
+    return _plan_exit(plans, detailed_exitcode)
 
 
 __all__ = ["audit_app", "plan_app"]

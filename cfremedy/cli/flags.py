@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cfremedy.inventory import Inventory
     from cfremedy.probes.options import ProbeOptions
     from cfremedy.registry import Playbook
+    from cfremedy.selection import AccountSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("cfremedy.cli")
@@ -321,6 +322,27 @@ ErrorsSince = Annotated[
         " per 10 zones.",
     ),
 ]
+
+
+AccountIdOpt = Annotated[str | None, typer.Option("--account-id", metavar="ID", help="Only zones of this account.")]
+ZoneGlobs = Annotated[
+    list[str] | None, typer.Option("--zone", metavar="GLOB", help="Only zones whose name matches (repeatable).")
+]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices of the zones (CI matrix)."),
+]
+ParallelOpt = Annotated[int, typer.Option("--parallel", metavar="N", min=1, help="Zones audited at once.")]
+
+
+def account_selection(account_id: str | None, zones: list[str] | None, shard: str | None) -> AccountSelection:
+    """`audit account` and `plan account` select zones the same way."""
+    from cfremedy.selection import AccountSelection, Shard
+
+    try:
+        return AccountSelection(account_id, tuple(zones or ()), Shard.parse(shard) if shard else None)
+    except ValueError as exc:
+        raise UsageError(f"--shard: {exc}") from None
 
 
 def window_option(text: str | None, option: str = "--since") -> timedelta | None:

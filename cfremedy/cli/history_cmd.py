@@ -20,9 +20,11 @@ from cfremedy.cli.common import (
     run_async,
 )
 from cfremedy.cli.console import err, out
-from cfremedy.errors import EXIT_OK, UsageError
-from cfremedy.journal import AuditRecord, Journal
+from cfremedy.errors import EXIT_OK, ApiError, UsageError
+from cfremedy.journal import AuditRecord, Journal, Run
+from cfremedy.lock import Locked, state_lock
 from cfremedy.reporters.runs import render_diff, render_history
+from cfremedy.settings import Settings
 
 
 @command
@@ -40,7 +42,10 @@ def history_command(
     A run interrupted mid-write (killed, network lost) can leave changes "in doubt": the
     journal knows the write was sent but not whether it landed. With a token, history reads
     those values from Cloudflare and records the answer, so it shows exactly what reached
-    Cloudflare. Audit ids work with `cfremedy diff`, run ids with `cfremedy rollback`.
+    Cloudflare. When it cannot (the API is down, the token refused, --offline, or an apply is
+    running right now), it still lists every run, with its in-doubt writes counted as
+    unsettled, and says why on stderr (exit 0). Audit ids work with `cfremedy diff`, run ids
+    with `cfremedy rollback`.
     """
     settings = load_settings()
     fmt = list_format(format)
@@ -48,13 +53,7 @@ def history_command(
         runs = journal.runs(limit)
         doubtful = [r for r in runs if r.in_doubt]
         if doubtful and not offline and settings.api_token is not None:
-
-            async def settle() -> None:
-                async with gateway_for(settings) as gateway:
-                    for r in doubtful:
-                        await reconcile(gateway, journal, r)
-
-            run_async(settle())
+            _settle(settings, journal, doubtful)
             runs = journal.runs(limit)
         elif doubtful:
             err(
@@ -64,6 +63,33 @@ def history_command(
         audits = journal.audits(limit)
     out(render_history(runs, audits, fmt))
     return EXIT_OK
+
+
+def _settle(settings: Settings, journal: Journal, doubtful: list[Run]) -> None:
+    """Re-check in-doubt writes against the API, under the state directory's lock (a running
+    apply's in-flight writes are its own to settle); on failure, say so and carry on."""
+    count = sum(len(r.in_doubt) for r in doubtful)
+
+    async def settle() -> None:
+        async with gateway_for(settings) as gateway:
+            for r in doubtful:
+                await reconcile(gateway, journal, r)
+
+    try:
+        with state_lock(settings.state_dir, wait=0):
+            run_async(settle())
+    except Locked as exc:
+        who = exc.holder.describe() if exc.holder is not None else "another cfremedy run"
+        err(
+            f"cfremedy: note: {who} is applying right now: {count} change(s) in doubt are shown"
+            " unsettled; run `cfremedy history` again when it is done"
+        )
+    except ApiError as exc:
+        err(
+            f"cfremedy: warning: could not re-check {count} change(s) in doubt against the API"
+            f" ({exc.message}): they are shown as unsettled (state `sent`); run `cfremedy history`"
+            " again when the API answers"
+        )
 
 
 def _report(journal: Journal, spec: str) -> tuple[dict[str, Any], str, AuditRecord | None]:

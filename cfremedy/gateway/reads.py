@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import cloudflare
 from pydantic import SecretStr
 
 from cfremedy.analytics import ERRORS_QUERY, ZONES_PER_QUERY, ErrorBucket, parse_response
-from cfremedy.errors import ApiError, NotFound, ZoneNotFound
+from cfremedy.errors import ApiError, NotFound, UsageError, ZoneNotFound
 from cfremedy.gateway import parse
 from cfremedy.gateway.pages import envelope, paginate
 from cfremedy.gateway.transport import DEFAULT_RETRY, Op, RetryPolicy, Transport, error_codes
@@ -51,6 +52,18 @@ from cfremedy.tasks import together
 log = logging.getLogger("cfremedy.gateway")
 
 T = TypeVar("T")
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def segment(value: str, what: str) -> str:
+    """One path segment built from data (a zone, setting or record id), refused unless it is
+    plainly an id: a value read from a plan or the journal can never become another API path.
+    (`cfremedy.targets` refuses such plans first; this is the last line.)"""
+    if not _SEGMENT.fullmatch(value):
+        raise UsageError(f"refusing to build a request for {what} {value!r}: it is not an id")
+    return value
+
 
 ZONES_PER_PAGE = 50  # the API's maximum for GET /zones
 DNS_PER_PAGE = 5000  # a zone of up to 5,000 records costs one request
@@ -185,7 +198,7 @@ class CloudflareGateway:
 
     async def zone_by_id(self, zone_id: str) -> Zone:
         what = f"read zone {zone_id}"
-        body = await self._transport.get(Op(what, "Zone Read"), f"/zones/{zone_id}")
+        body = await self._transport.get(Op(what, "Zone Read"), f"/zones/{segment(zone_id, 'zone id')}")
         return parse.convert(parse.zone, envelope(body, what), f"zone {zone_id}")
 
     async def list_zones(self, account_id: str | None = None, limit: int | None = None) -> list[Zone]:
@@ -458,7 +471,8 @@ class CloudflareGateway:
 
     async def get_setting(self, zone: Zone, setting_id: str) -> Any:
         what = f"read setting {setting_id} of {zone.name}"
-        body = await self._transport.get(Op(what, "Zone Settings Read"), f"/zones/{zone.id}/settings/{setting_id}")
+        path = f"/zones/{segment(zone.id, 'zone id')}/settings/{segment(setting_id, 'setting')}"
+        body = await self._transport.get(Op(what, "Zone Settings Read"), path)
         result = envelope(body, what)
         if not isinstance(result, dict):
             raise ApiError(f"unexpected answer to {what}: no result")
@@ -468,7 +482,8 @@ class CloudflareGateway:
         """The record, or None when it no longer exists."""
         what = f"read DNS record {record_id} of {zone.name}"
         try:
-            body = await self._transport.get(Op(what, "DNS Read"), f"/zones/{zone.id}/dns_records/{record_id}")
+            path = f"/zones/{segment(zone.id, 'zone id')}/dns_records/{segment(record_id, 'DNS record')}"
+            body = await self._transport.get(Op(what, "DNS Read"), path)
         except NotFound:
             return None
         result = envelope(body, what)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from cfremedy.errors import ApiError
 from cfremedy.gateway import parse
 from cfremedy.gateway.pages import envelope
-from cfremedy.gateway.reads import CloudflareGateway
+from cfremedy.gateway.reads import CloudflareGateway, segment
 from cfremedy.gateway.transport import Op
 from cfremedy.models import DnsRecord, Zone
 
@@ -31,7 +31,7 @@ class WritableGateway(CloudflareGateway):
         body = await self._transport.send(
             Op(what, "Zone Settings Write", write=True),
             "PATCH",
-            f"/zones/{zone.id}/settings/{setting_id}",
+            f"/zones/{segment(zone.id, 'zone id')}/settings/{segment(setting_id, 'setting')}",
             {"value": value},
         )
         result = envelope(body, what)
@@ -44,7 +44,10 @@ class WritableGateway(CloudflareGateway):
         # overwrite) the others, `ttl` included.
         what = f"edit DNS record {record_id} of {zone.name}"
         body = await self._transport.send(
-            Op(what, "DNS Write", write=True), "PATCH", f"/zones/{zone.id}/dns_records/{record_id}", fields
+            Op(what, "DNS Write", write=True),
+            "PATCH",
+            f"/zones/{segment(zone.id, 'zone id')}/dns_records/{segment(record_id, 'DNS record')}",
+            fields,
         )
         return parse.convert(parse.record, envelope(body, what), f"DNS record {record_id}")
 
@@ -54,7 +57,7 @@ class WritableGateway(CloudflareGateway):
         body = await self._transport.send(
             Op(what, "DNS Write", write=True),
             "POST",
-            f"/zones/{zone.id}/dns_records/batch",
+            f"/zones/{segment(zone.id, 'zone id')}/dns_records/batch",
             {"patches": [{"id": rid, **fields} for rid, fields in patches]},
         )
         result = envelope(body, what)

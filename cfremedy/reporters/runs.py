@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from cfremedy.apply import Recheck
+from cfremedy.apply import Recheck, Refreshed
 from cfremedy.baseline import Diff
 from cfremedy.journal import AuditRecord, ChangeState, Run
 from cfremedy.report import change_dict
@@ -25,6 +25,46 @@ def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
         tabulate(
             rows,
             headers=["RESULT", "TARGET", "CHANGE", "DETAIL"],
+            tablefmt="simple",
+            maxcolwidths=[*widths, _text_width(width, rows, widths)],
+        )
+        + "\n"
+    )
+
+
+def refresh_summary(refreshed: Sequence[Refreshed]) -> str:
+    """One line: what applying would do now, e.g. `2 to change, 1 drifted (left alone)`."""
+    counts = {
+        status: sum(1 for r in refreshed if r.status == status)
+        for status in ("to change", "unreadable", "drifted", "already done")
+    }
+    labels = {
+        "to change": "to change",
+        "unreadable": "not readable now (the write re-checks them)",
+        "drifted": "drifted (left alone)",
+        "already done": "already done",
+    }
+    parts = [f"{n} {labels[s]}" for s, n in counts.items() if n or s == "to change"]
+    return ", ".join(parts)
+
+
+def render_refresh(refreshed: Sequence[Refreshed], width: int = DEFAULT_WIDTH) -> str:
+    """The live values read before asking: every change that would not simply be written, and
+    the count of each kind."""
+    rows = [
+        [r.status.upper(), r.change.target, describe_change(r.change), r.detail]
+        for r in refreshed
+        if r.status != "to change"
+    ]
+    text = f"Refreshed against the live zone: {refresh_summary(refreshed)}.\n"
+    if not rows:
+        return text
+    widths: list[int | None] = [None, None, 40]
+    return (
+        text
+        + tabulate(
+            rows,
+            headers=["NOW", "TARGET", "CHANGE", "DETAIL"],
             tablefmt="simple",
             maxcolwidths=[*widths, _text_width(width, rows, widths)],
         )
@@ -51,7 +91,8 @@ def render_rechecks(rechecks: Sequence[Recheck], width: int = DEFAULT_WIDTH) -> 
 
 def run_summary(run: Run) -> str:
     counts = [f"{run.count(s)} {s.value.replace('_', ' ')}" for s in ChangeState if run.count(s)]
-    return f"{run.kind.value} run {run.id} on {run.zone}: {run.outcome} ({', '.join(counts) or 'no changes'})"
+    only = f" (--only {' '.join(run.only)})" if run.only else ""
+    return f"{run.kind.value} run {run.id} on {run.zone}{only}: {run.outcome} ({', '.join(counts) or 'no changes'})"
 
 
 def run_dict(run: Run) -> dict[str, Any]:
@@ -64,7 +105,9 @@ def run_dict(run: Run) -> dict[str, Any]:
         "finished_at": run.finished_at,
         "rolls_back": run.rolls_back,
         "plan_checksum": run.plan_checksum,
+        "only": list(run.only),  # the targets `apply --only` selected; empty: the whole plan
         "outcome": run.outcome,
+        "unsettled": len(run.in_doubt),  # writes sent that nobody has yet seen land or not
         "changes": [{**change_dict(e.change), "state": e.state.value, "detail": e.detail} for e in run.entries],
     }
 
@@ -111,10 +154,10 @@ def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str)
             [
                 r.id,
                 r.started_at.replace("T", " ")[:19],
-                r.kind.value + (f" of {r.rolls_back}" if r.rolls_back else ""),
+                r.kind.value + (f" of {r.rolls_back}" if r.rolls_back else "") + (" --only" if r.only else ""),
                 r.zone,
                 f"{r.count(ChangeState.APPLIED)}/{len(r.entries)}",
-                r.outcome,
+                r.outcome + (f" ({len(r.in_doubt)} unsettled)" if r.in_doubt else ""),
             ]
             for r in runs
         ]

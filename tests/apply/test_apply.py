@@ -324,7 +324,10 @@ def test_rollback_restores_what_the_run_applied(sandbox_factory, tmp_path: Path)
     run = apply(api, plan, tmp_path)
     inverse = inverse_plan(run)
     assert len(inverse.changes) == 10
-    undone = apply(api, inverse, tmp_path, ApplyOptions(force=True), kind=RunKind.ROLLBACK, rolls_back=run.id)
+    # what `cfremedy rollback` passes: restoring the earlier values may lower security (ssl
+    # strict -> full), and the zone had them before the run
+    rollback = ApplyOptions(force=True, allow_downgrade=True)
+    undone = apply(api, inverse, tmp_path, rollback, kind=RunKind.ROLLBACK, rolls_back=run.id)
     assert run_succeeded(undone) and undone.rolls_back == run.id
     assert all(live(api, c) == c.before for c in plan.changes)
     assert api.state.setting_value(zone_id(api), "brotli") == "on"
@@ -334,7 +337,8 @@ def test_rollback_leaves_values_changed_since_the_run(sandbox_factory, tmp_path:
     api = sandbox_factory(scenario())
     run = apply(api, ten_change_plan(api), tmp_path)
     api.state.set_setting(zone_id(api), "min_tls_version", "1.3")
-    undone = apply(api, inverse_plan(run), tmp_path, ApplyOptions(force=True), kind=RunKind.ROLLBACK)
+    rollback = ApplyOptions(force=True, allow_downgrade=True)
+    undone = apply(api, inverse_plan(run), tmp_path, rollback, kind=RunKind.ROLLBACK)
     drifted = [e for e in undone.entries if e.state is ChangeState.DRIFTED]
     assert [e.change.target for e in drifted] == ["setting:min_tls_version"]
     assert api.state.setting_value(zone_id(api), "min_tls_version") == "1.3"
@@ -362,14 +366,140 @@ def test_reconcile_settles_in_doubt_writes_from_live_values(sandbox_factory, tmp
 
 def test_a_write_the_api_refuses_is_reported_once_and_never_retried(sandbox_factory, tmp_path: Path) -> None:
     api = sandbox_factory(scenario())
-    bad = Change("test", "setting:min_tls_version", "1.0", "9.9", "an invalid value")  # API: 400
+    bad = Change("test", "setting:proxy_read_timeout", 100, 99999, "an invalid value")  # API: 400
     plan = Plan.new(ZONE, zone_id(api), (bad,))
     api.clear_log()
     run = apply(api, plan, tmp_path)
     (entry,) = run.entries
     assert entry.state is ChangeState.NOT_APPLIED
     assert entry.detail.startswith("refused by the API:") and "1007" in entry.detail
-    assert [w for w in writes(api) if "min_tls_version" in w] == [
-        f"PATCH /zones/{zone_id(api)}/settings/min_tls_version"
+    assert [w for w in writes(api) if "proxy_read_timeout" in w] == [
+        f"PATCH /zones/{zone_id(api)}/settings/proxy_read_timeout"
     ]  # one attempt, not three
-    assert api.state.setting_value(zone_id(api), "min_tls_version") == "1.0"
+    assert api.state.setting_value(zone_id(api), "proxy_read_timeout") == 100
+
+
+# -- the plan turned against its own safety checks (issue 13) ---------------------------------------
+
+OTHER = "other.example"
+
+
+def two_zones() -> dict[str, Any]:
+    data = scenario()
+    data["zones"].append({"name": OTHER, "plan": "enterprise", "settings": SETTINGS_BEFORE})
+    return data
+
+
+def test_a_plan_whose_zone_id_is_another_zones_is_refused_before_any_write(sandbox_factory, tmp_path: Path) -> None:
+    """A retargeted plan whose checksum was recomputed: the live zone of that id is not the
+    plan's zone, so nothing is sent to either."""
+    api = sandbox_factory(two_zones())
+    other = api.state.zone_by_name(OTHER).id
+    # The plan's zone id edited and the unkeyed checksum recomputed over the edit:
+    data = Plan.new(ZONE, other, ten_change_plan(api).changes[:5]).to_dict()
+    retargeted = Plan.from_dict(data)  # the checksum holds: only the live zone can tell
+    api.clear_log()
+    with pytest.raises(Refused, match=f"the plan is for zone {ZONE} but its zone id {other} is {OTHER}") as caught:
+        apply(api, retargeted, tmp_path)
+    assert caught.value.exit_code == EXIT_REFUSED
+    assert writes(api) == []
+    assert api.state.setting_value(other, "ssl") == "full"
+
+
+def test_a_downgrade_the_file_calls_safe_is_still_a_downgrade(sandbox_factory, tmp_path: Path) -> None:
+    """SSL Full -> Off with `lowers_security: false` and a recomputed checksum went through."""
+    api = sandbox_factory(scenario())
+    data = Plan.new(ZONE, zone_id(api), (Change("test", "setting:ssl", "full", "off", "test"),)).to_dict()
+    assert data["changes"][0]["lowers_security"] is False
+    forged = Plan.from_dict(data)
+    api.clear_log()
+    with pytest.raises(Refused, match="setting:ssl would lower security"):
+        apply(api, forged, tmp_path)
+    assert writes(api) == [] and api.state.setting_value(zone_id(api), "ssl") == "full"
+    assert run_succeeded(apply(api, forged, tmp_path, ApplyOptions(allow_downgrade=True)))
+    assert api.state.setting_value(zone_id(api), "ssl") == "off"
+
+
+@pytest.mark.parametrize(
+    "target", ["setting:../dns_records/{record}", "setting:../../../user/tokens/x", "dns:{record}/../../settings/ssl"]
+)
+def test_a_target_that_could_reach_another_path_sends_no_request_at_all(
+    sandbox_factory, tmp_path: Path, target: str
+) -> None:
+    """Even a plan built in code (never read from a file) is checked before the first request."""
+    api = sandbox_factory(scenario())
+    record = hosts(api)[0]
+    change = Change("p", target.format(record=record.id), {"content": "a"}, {"content": "b"}, "r")
+    plan = Plan(ZONE, zone_id(api), (change,), "")
+    api.clear_log()
+    with pytest.raises(UsageError, match="not a plan cfremedy can apply"):
+        apply(api, plan, tmp_path)
+    assert api.requests == []
+
+
+def test_the_gateway_refuses_a_path_segment_that_is_not_an_id(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+
+    async def go() -> None:
+        async with WritableGateway(SecretStr(TOKEN), api.url, retry=FAST) as gw:
+            zone = await gw.zone_by_name(ZONE)
+            api.clear_log()
+            for attempt in (
+                gw.get_setting(zone, "../dns_records"),
+                gw.edit_setting(zone, "../../user/tokens/x", "on"),
+                gw.get_record(zone, "a/../b"),
+                gw.edit_record(zone, "%2e%2e", {"content": "x"}),
+                gw.zone_by_id("../zones"),
+            ):
+                with pytest.raises(UsageError, match="it is not an id"):
+                    await attempt
+
+    asyncio.run(go())
+    assert api.requests == []
+
+
+# -- refresh, --only ----------------------------------------------------------------------------------
+
+
+def test_refresh_reads_every_live_value_and_says_what_applying_would_do(sandbox_factory, tmp_path: Path) -> None:
+    from cfremedy.apply import refresh
+
+    api = sandbox_factory(scenario())
+    plan = ten_change_plan(api)
+    api.state.set_setting(zone_id(api), "ssl", "flexible")  # drifted
+    api.state.set_setting(zone_id(api), "always_use_https", "on")  # already done
+    api.clear_log()
+
+    async def go() -> tuple[Any, ...]:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url, retry=FAST) as gw:
+            zone = await gw.zone_by_id(zone_id(api))
+            return await refresh(gw, zone, plan.changes)
+
+    refreshed = asyncio.run(go())
+    status = {r.change.target: r.status for r in refreshed}
+    assert status.pop("setting:ssl") == "drifted" and status.pop("setting:always_use_https") == "already done"
+    assert set(status.values()) == {"to change"}
+    assert [r.will_write for r in refreshed].count(True) == 8
+    drifted = next(r for r in refreshed if r.status == "drifted")
+    assert "'flexible'" in drifted.detail and "'full'" in drifted.detail
+    assert {r.method for r in api.requests} == {"GET"}
+
+
+def test_a_run_of_part_of_a_plan_journals_which_part(sandbox_factory, tmp_path: Path) -> None:
+    api = sandbox_factory(scenario())
+    whole = ten_change_plan(api)
+    part = whole.subset(["setting:proxy_read_timeout", f"dns:{hosts(api)[0].id}"])
+
+    async def go() -> Run:
+        async with WritableGateway(SecretStr(TOKEN), api.url, retry=FAST) as gw:
+            with Journal.in_state_dir(tmp_path) as journal:
+                prepared = await prepare(gw, part, ApplyOptions())
+                only = ("setting:proxy_read_timeout", f"dns:{hosts(api)[0].id}")
+                return await Executor(gw, journal, prepared, only=only, checksum=whole.checksum).run()
+
+    run = asyncio.run(go())
+    assert run.only == ("setting:proxy_read_timeout", f"dns:{hosts(api)[0].id}")
+    assert run.plan_checksum == whole.checksum
+    assert [e.change.target for e in run.entries] == [c.target for c in part.changes]
+    assert run_succeeded(run)
+    assert api.state.setting_value(zone_id(api), "ssl") == "full"  # not selected, not touched

@@ -266,6 +266,28 @@ def test_a_version_1_journal_is_migrated_and_its_audits_count_as_complete(tmp_pa
         assert again.audit("abcd").id == "20250101T000000Z-abcd"
 
 
+def test_runs_of_an_older_journal_applied_their_whole_plan_and_new_ones_record_only(tmp_path: Path) -> None:
+    """Version 3 adds `runs.only` (`apply --only`): runs stored before it applied whole plans."""
+    path = tmp_path / FILENAME
+    old = sqlite3.connect(path)
+    old.executescript(V1_SCHEMA)
+    old.execute(
+        "INSERT INTO runs (id, kind, zone, zone_id, plan_checksum, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+        ("20250101T000000Z-abcd", "apply", ZONE, ZONE_ID, CHECKSUM, "2025-01-01T00:00:00.000Z"),
+    )
+    old.execute("PRAGMA user_version=2")
+    old.commit()
+    old.close()
+
+    with Journal(path) as journal:
+        assert journal.run("abcd").only == ()
+        run_id = journal.start_run(RunKind.APPLY, ZONE, ZONE_ID, CHECKSUM, CHANGES[:1], only=("setting:ssl",))
+    assert user_version(path) == SCHEMA_VERSION == 3
+    with Journal(path) as again:
+        assert again.run(run_id).only == ("setting:ssl",)
+        assert [r.only for r in again.runs()] == [("setting:ssl",), ()]
+
+
 def test_a_journal_from_a_newer_cfremedy_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / FILENAME
     newer = sqlite3.connect(path)

@@ -1,12 +1,13 @@
-"""The plan file: what `Plan.new` records, the write/read round trip, and the checksum guard.
+"""The plan file: what `Plan.new` records, the write/read round trip, and the seal.
 
-A plan is the reviewed contract between `plan` and `apply`: a hand-edited change must be
-refused before anything is written, an unreadable file must be a clear usage error, and plans
-written by older versions (before findings carried fingerprints) must still apply.
+A plan is the reviewed contract between `plan` and `apply`: a hand-edited change or a plan
+retargeted at another zone must be refused before anything is written, an unreadable file must
+be a clear usage error, and plans whose findings predate fingerprints must still apply.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import replace
@@ -17,7 +18,17 @@ import pytest
 
 from cfremedy.errors import EXIT_REFUSED, EXIT_USAGE, Refused, UsageError
 from cfremedy.models import Change, Finding, Severity
-from cfremedy.plan import Plan, PlannedFinding, changes_checksum
+from cfremedy.plan import (
+    MAX_PLAN_BYTES,
+    MAX_PLAN_CHANGES,
+    PLAN_SCHEMA_VERSION,
+    Plan,
+    PlannedFinding,
+    canonical_content,
+    seal,
+    summary_line,
+)
+from cfremedy.report import change_from_dict
 
 ZONE = "plan.example"
 ZONE_ID = "9a7806061c88ada191ed06f989cc3dac"
@@ -44,6 +55,13 @@ PLAYBOOKS = ("ssl_mode", "origin_cert_expiry", "dns_origin")
 
 def plan() -> Plan:
     return Plan.new(ZONE, ZONE_ID, CHANGES, FINDINGS, PLAYBOOKS)
+
+
+def resealed(data: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """What anyone who can edit the file can do: recompute the unkeyed checksum (or, holding
+    the key, the HMAC) over whatever the file now says."""
+    changes = [change_from_dict(c) for c in data["changes"]]
+    return {**data, "checksum": seal(canonical_content(data["zone"], data["zone_id"], changes), key)}
 
 
 def written(tmp_path: Path, data: Any, name: str = "plan.json") -> Path:
@@ -93,17 +111,27 @@ def test_a_new_plan_records_every_finding_with_its_fingerprint_and_whether_a_cha
 def test_a_plan_without_changes_addresses_none_of_its_findings() -> None:
     empty = Plan.new(ZONE, ZONE_ID, (), FINDINGS, PLAYBOOKS)
     assert [f.addressed for f in empty.findings] == [False, False, False]
-    assert empty.checksum == changes_checksum(())
+    assert empty.checksum == seal(canonical_content(ZONE, ZONE_ID, ()))
+    assert len(empty.manual) == 3
 
 
-def test_the_checksum_covers_the_changes_and_only_the_changes() -> None:
+def test_the_checksum_covers_the_version_zone_zone_id_and_changes_and_nothing_else() -> None:
     made = plan()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", made.checksum)
-    assert made.checksum == changes_checksum(CHANGES)
+    covered = json.loads(made.content)
+    assert covered == {
+        "schema_version": PLAN_SCHEMA_VERSION,
+        "zone": ZONE,
+        "zone_id": ZONE_ID,
+        "changes": made.to_dict()["changes"],
+    }
+    assert made.content == json.dumps(covered, sort_keys=True, separators=(",", ":")).encode()  # canonical
     assert Plan.new(ZONE, ZONE_ID, CHANGES).checksum == made.checksum  # findings are not covered
     edited = (CHANGES[0], replace(CHANGES[1], after={**CHANGES[1].after, "proxied": False}))
-    assert changes_checksum(edited) != made.checksum
-    assert changes_checksum(tuple(reversed(CHANGES))) != made.checksum  # the order is applied too
+    assert seal(canonical_content(ZONE, ZONE_ID, edited)) != made.checksum
+    assert seal(canonical_content(ZONE, ZONE_ID, tuple(reversed(CHANGES)))) != made.checksum  # order counts
+    assert seal(canonical_content("other.example", ZONE_ID, CHANGES)) != made.checksum
+    assert seal(canonical_content(ZONE, "0" * 32, CHANGES)) != made.checksum
 
 
 def test_a_written_plan_reads_back_equal(tmp_path: Path) -> None:
@@ -159,7 +187,7 @@ def test_a_file_that_is_not_a_plan_object_is_a_usage_error(tmp_path: Path, conte
     assert caught.value.exit_code == EXIT_USAGE
 
 
-@pytest.mark.parametrize("missing", ["zone", "zone_id", "changes", "checksum"])
+@pytest.mark.parametrize("missing", ["schema_version", "zone", "zone_id", "changes", "checksum"])
 def test_a_plan_without_a_required_key_is_a_usage_error_naming_it(tmp_path: Path, missing: str) -> None:
     data = plan().to_dict()
     del data[missing]
@@ -179,39 +207,206 @@ def test_a_missing_plan_file_is_a_usage_error(tmp_path: Path) -> None:
         Plan.read(tmp_path / "absent.json")
 
 
-def test_a_plan_from_before_fingerprints_still_reads_with_its_findings_taken_as_addressed(tmp_path: Path) -> None:
-    old = {
-        "schema_version": 1,
-        "tool": {"name": "cfremedy", "version": "0.0.9"},
-        "zone": ZONE,
-        "zone_id": ZONE_ID,
-        "created_at": "2025-06-01T10:00:00Z",
-        "changes": [
-            {
-                "playbook": "ssl_mode",
-                "target": "setting:ssl",
-                "before": "flexible",
-                "after": "strict",
-                "reason": "the origin serves a valid certificate",
-                "lowers_security": False,
-            }
-        ],
-        "checksum": changes_checksum(CHANGES[:1]),
-        "findings": [
-            {
-                "playbook": "ssl_mode",
-                "resource": "plan.example",
-                "error_codes": [525],
-                "severity": "high",
-                "message": "Flexible SSL loops",
-            }
-        ],
-    }
+def test_a_plan_whose_findings_predate_fingerprints_still_reads_with_them_taken_as_addressed(tmp_path: Path) -> None:
+    old = resealed(
+        {
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "tool": {"name": "cfremedy", "version": "0.0.9"},
+            "zone": ZONE,
+            "zone_id": ZONE_ID,
+            "created_at": "2025-06-01T10:00:00Z",
+            "changes": [
+                {
+                    "playbook": "ssl_mode",
+                    "target": "setting:ssl",
+                    "before": "flexible",
+                    "after": "strict",
+                    "reason": "the origin serves a valid certificate",
+                    "lowers_security": False,
+                }
+            ],
+            "findings": [
+                {
+                    "playbook": "ssl_mode",
+                    "resource": "plan.example",
+                    "error_codes": [525],
+                    "severity": "high",
+                    "message": "Flexible SSL loops",
+                }
+            ],
+        }
+    )
     read = Plan.read(written(tmp_path, old))
     assert read.changes == CHANGES[:1]
     assert read.playbooks == ()
     assert read.findings == (
         PlannedFinding("ssl_mode", "plan.example", (525,), "high", "Flexible SSL loops", "", True),
+    )
+
+
+# -- the plan file turned against its own safety checks (issue 13) ---------------------------------
+
+
+def test_a_plan_retargeted_at_another_zone_is_refused_by_the_checksum(tmp_path: Path) -> None:
+    """Zone and zone id were outside the old checksum: editing both applied the changes to
+    another zone."""
+    data = plan().to_dict()
+    data["zone"], data["zone_id"] = "victim.example", "0123456789abcdef0123456789abcdef"
+    with pytest.raises(Refused, match="checksum mismatch") as caught:
+        Plan.read(written(tmp_path, data))
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+@pytest.mark.parametrize("version", [1, 3, 0, "2", True, None, 2.5])
+def test_a_plan_of_an_unknown_schema_version_is_refused(tmp_path: Path, version: Any) -> None:
+    data = resealed({**plan().to_dict(), "schema_version": version})
+    with pytest.raises(UsageError, match="version 1 plan|schema_version") as caught:
+        Plan.read(written(tmp_path, data))
+    assert caught.value.exit_code == EXIT_USAGE
+    assert "applies version 2 plans only" in caught.value.message
+
+
+def test_a_version_1_plan_with_its_old_changes_only_checksum_is_refused(tmp_path: Path) -> None:
+    """Version 1 plans sealed only their changes: accepting them would reopen retargeting."""
+    data = plan().to_dict()
+    canonical = json.dumps(data["changes"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data.update(schema_version=1, checksum="sha256:" + hashlib.sha256(canonical.encode()).hexdigest())
+    with pytest.raises(UsageError, match="version 1 plan, whose checksum does not cover the zone"):
+        Plan.read(written(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "setting:../dns_records/372e67954025e0ba6aaa6d586b9e0b59",
+        "setting:../../../user/tokens/x",
+        "setting:ssl/../../x",
+        "setting:ssl%2F..",
+        "setting:ssl ",
+        "setting: ssl",
+        "setting:ssl\n",
+        "setting:SSL",
+        "setting:",
+        "setting:brotli",  # a real setting, but not one cfremedy changes
+        "dns:372e67954025e0ba6aaa6d586b9e0b59/../x",
+        "dns:../372e67954025e0ba6aaa6d586b9e0b59",
+        "dns:372E67954025E0BA6AAA6D586B9E0B59",
+        "dns:372e6795",
+        "dns:372e67954025e0ba6aaa6d586b9e0b5g",
+        "dns:",
+        "ssl",
+        "zone:ssl",
+        "page_rule:372e67954025e0ba6aaa6d586b9e0b59",
+    ],
+)
+def test_a_target_outside_the_grammar_is_refused_even_with_a_recomputed_checksum(tmp_path: Path, target: str) -> None:
+    data = plan().to_dict()
+    data["changes"][0]["target"] = target
+    with pytest.raises(UsageError, match="not a plan cfremedy can apply") as caught:
+        Plan.read(written(tmp_path, resealed(data)))
+    assert repr(target) in caught.value.message
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    "zone_id",
+    ["../../user/tokens", "9a7806061c88ada191ed06f989cc3dac/..", "9A7806061C88ADA191ED06F989CC3DAC", "", "x" * 32],
+)
+def test_a_zone_id_that_is_not_32_lowercase_hex_is_refused(tmp_path: Path, zone_id: str) -> None:
+    data = resealed({**plan().to_dict(), "zone_id": zone_id})
+    with pytest.raises(UsageError, match="is not 32 lowercase hex digits"):
+        Plan.read(written(tmp_path, data))
+
+
+def test_the_same_target_twice_is_refused(tmp_path: Path) -> None:
+    data = plan().to_dict()
+    data["changes"].append({**data["changes"][0], "after": "full"})
+    with pytest.raises(UsageError, match="appears twice"):
+        Plan.read(written(tmp_path, resealed(data)))
+
+
+def test_a_plan_with_more_changes_than_the_limit_is_refused_before_anything_else(tmp_path: Path) -> None:
+    change = plan().to_dict()["changes"][0]
+    data = resealed({**plan().to_dict(), "changes": [change] * (MAX_PLAN_CHANGES + 1)})
+    with pytest.raises(UsageError, match=f"has {MAX_PLAN_CHANGES + 1} changes, more than the {MAX_PLAN_CHANGES}"):
+        Plan.read(written(tmp_path, data))
+
+
+def test_a_plan_file_larger_than_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    data = plan().to_dict()
+    data["findings"][0]["message"] = "x" * MAX_PLAN_BYTES
+    with pytest.raises(UsageError, match="larger than 8 MiB"):
+        Plan.read(written(tmp_path, data))
+
+
+# -- the plan key (CFREMEDY_PLAN_KEY): an HMAC nobody without the key can forge ----------------------
+
+KEY = b"ci-plan-key-0123456789abcdef"
+
+
+def test_a_plan_made_with_a_key_is_signed_and_reads_back_with_the_same_key(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    made = plan()
+    made.write(path, KEY)
+    recorded = json.loads(path.read_text(encoding="utf-8"))["checksum"]
+    assert re.fullmatch(r"hmac:[0-9a-f]{64}", recorded)
+    assert Plan.read(path, KEY) == made
+    assert made.checksum.startswith("sha256:")  # the plan's identity in the journal stays unkeyed
+
+
+@pytest.mark.parametrize(
+    "made_with, read_with, message",
+    [
+        (KEY, None, "signed with a CFREMEDY_PLAN_KEY .* and no key is set"),
+        (KEY, b"another-key-0123456789abcdef", "HMAC mismatch: the plan was made with another CFREMEDY_PLAN_KEY"),
+        (None, KEY, "is not signed .* and CFREMEDY_PLAN_KEY is set: only plans made with the key are accepted"),
+    ],
+    ids=["signed-read-without-key", "signed-read-with-another-key", "unsigned-read-with-key"],
+)
+def test_the_key_in_force_decides_which_plans_are_accepted(
+    tmp_path: Path, made_with: bytes | None, read_with: bytes | None, message: str
+) -> None:
+    path = tmp_path / "plan.json"
+    plan().write(path, made_with)
+    with pytest.raises(Refused, match=message) as caught:
+        Plan.read(path, read_with)
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+def test_with_a_key_a_recomputed_unkeyed_checksum_no_longer_gets_through(tmp_path: Path) -> None:
+    data = plan().to_dict(KEY)
+    data["changes"][0]["after"] = "off"
+    for forged in (resealed(data), {**resealed(data), "checksum": "hmac:" + resealed(data)["checksum"][7:]}):
+        with pytest.raises(Refused):
+            Plan.read(written(tmp_path, forged), KEY)
+    assert Plan.read(written(tmp_path, resealed(data, KEY)), KEY).changes[0].after == "off"  # the key holder can
+
+
+def test_a_checksum_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    data = {**plan().to_dict(), "checksum": "md5:0123"}
+    with pytest.raises(Refused, match="neither sha256: nor hmac:"):
+        Plan.read(written(tmp_path, data))
+
+
+# -- subsets and the summary line --------------------------------------------------------------------
+
+
+def test_a_subset_keeps_the_selected_changes_in_order_and_what_they_address() -> None:
+    only_dns = plan().subset(["dns:372e67954025e0ba6aaa6d586b9e0b59"])
+    assert only_dns.changes == CHANGES[1:]
+    assert [f.addressed for f in only_dns.findings] == [False, False, True]
+    assert plan().subset([c.target for c in reversed(CHANGES)]).changes == CHANGES
+    with pytest.raises(UsageError, match="--only setting:brotli: the plan has no change to that target") as caught:
+        plan().subset(["setting:ssl", "setting:brotli"])
+    assert "setting:ssl, dns:372e67954025e0ba6aaa6d586b9e0b59" in caught.value.hint
+
+
+def test_the_summary_line_counts_changes_and_manual_findings() -> None:
+    assert summary_line([plan()]) == "Plan: 2 to change, 1 manual (findings without an automatic fix)."
+    empty = Plan.new("calm.example", ZONE_ID, ())
+    assert summary_line([empty]) == "Plan: 0 to change, 0 manual (findings without an automatic fix)."
+    assert summary_line([plan(), empty, plan()]) == (
+        "Plan: 4 to change in 2 of 3 zone(s), 2 manual (findings without an automatic fix)."
     )
 
 
@@ -227,3 +422,21 @@ def test_a_binary_file_is_not_a_plan_either(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe binary")
     with pytest.raises(UsageError):
         Plan.read(path)
+
+
+def test_the_plan_key_setting_is_stripped_blank_means_unset_and_a_short_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pydantic import ValidationError
+
+    from cfremedy.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "  0123456789abcdef\r\n")  # $(cat key.txt) of a CRLF file
+    assert Settings().plan_key_bytes == b"0123456789abcdef"
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "   ")
+    assert Settings().plan_key_bytes is None
+    monkeypatch.setenv("CFREMEDY_PLAN_KEY", "0123456789abcde")
+    with pytest.raises(ValidationError, match="at least 16 characters") as caught:
+        Settings()
+    assert "0123456789abcde" not in str(caught.value.errors()[0]["msg"])

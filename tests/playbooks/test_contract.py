@@ -143,6 +143,24 @@ def test_change_kinds_match_declared_write_permissions(playbook: Playbook) -> No
     assert {WRITE_GROUP[k] for k in kinds} == set(playbook.write_permissions)
 
 
+@pytest.mark.parametrize("playbook", REGISTRY.playbooks, ids=lambda p: p.id)
+def test_proposed_changes_are_ones_apply_accepts_and_judges_the_same(playbook: Playbook) -> None:
+    """A setting a playbook proposes must be in apply's table (else apply refuses the plan), and
+    apply's own verdict on lowering security must agree with what the playbook declares."""
+    from cfremedy.models import Change
+    from cfremedy.targets import SETTINGS, lowers_security
+
+    for case in _cases(playbook.id):
+        for expected in case.get("expect", {}).get("changes", []):
+            kind, _, key = expected["target"].partition(":")
+            if kind == "setting":
+                assert key in SETTINGS, (case["name"], key)
+            if "before" in expected and "after" in expected:
+                change = Change(playbook.id, expected["target"], expected["before"], expected["after"], "")
+                declared = bool(expected.get("lowers_security", False))
+                assert lowers_security(change) is declared, (case["name"], expected)
+
+
 def test_apply_asks_for_the_same_write_permissions() -> None:
     from cfremedy.apply import WRITE_PERMISSION
 
