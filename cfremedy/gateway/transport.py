@@ -163,7 +163,8 @@ class Transport:
             api_token=self._token.get_secret_value() if self._token is not None else "",
             base_url=self.base_url,
             max_retries=0,  # retries are ours, see the module docstring
-            timeout=httpx.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout)),
+            # A quarter of the deadline at most: a blackholed API gets several tries within it.
+            timeout=httpx.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout / 4)),
             http_client=http_client,
         )
         # The SDK also reads CLOUDFLARE_API_KEY/EMAIL from the environment and would prefer them

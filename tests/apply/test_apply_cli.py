@@ -376,7 +376,8 @@ def test_history_with_the_api_down_still_lists_the_runs_as_unsettled(
     api: SandboxApi, env: dict[str, str], tmp_path: Path
 ) -> None:
     run_id = in_doubt_run(api, Path(env["CFREMEDY_STATE_DIR"]))
-    down = {**env, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"}
+    # nothing listens on port 9; a 2 s budget keeps the retries of each request short
+    down = {**env, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4", "CFREMEDY_API_TIMEOUT": "2"}
     proc = cli(["history", "--format", "json"], down)
     assert proc.returncode == 0, proc.stderr
     (run,) = json.loads(proc.stdout)["runs"]

@@ -247,18 +247,31 @@ def blackholed_port() -> Iterator[int]:
         server.close()
 
 
-def test_a_blackholed_api_gives_up_within_about_30_seconds_saying_what_it_tried(env: dict[str, str]) -> None:
+def blackholed_run(env: dict[str, str], timeout: str | None) -> tuple[str, float, int]:
     with blackholed_port() as port:
+        url = f"http://127.0.0.1:{port}/client/v4"
+        extra = {"CLOUDFLARE_BASE_URL": url, **({"CFREMEDY_API_TIMEOUT": timeout} if timeout else {})}
         started = time.monotonic()
-        proc = run(
-            ["audit", "zone", "blog.example", *NO_PROBE],
-            {**env, "CLOUDFLARE_BASE_URL": f"http://127.0.0.1:{port}/client/v4"},
-        )
+        proc = run(["audit", "zone", "blog.example", *NO_PROBE], {**env, **extra}, timeout=90)
         elapsed = time.monotonic() - started
     assert proc.returncode == 3
     line = one_clear_line(proc)
-    assert f"127.0.0.1:{port}" in line and "attempt(s) in" in line and "connect timed out" in line
-    assert 15 < elapsed < 35
+    assert f"127.0.0.1:{port}" in line and "connect timed out" in line
+    return line, elapsed, port
+
+
+def test_a_blackholed_api_gives_up_within_the_deadline_saying_what_it_tried(env: dict[str, str]) -> None:
+    """With a 4 s budget: connections get 1 s each, tried three times (0.5 s and 1 s apart)."""
+    line, elapsed, _ = blackholed_run(env, "4")
+    assert "3 attempt(s) in 4 s" in line or "3 attempt(s) in 5 s" in line
+    assert 3.5 < elapsed < 9
+
+
+@pytest.mark.long
+def test_a_blackholed_api_gives_up_within_about_30_seconds_by_default(env: dict[str, str]) -> None:
+    line, elapsed, _ = blackholed_run(env, None)
+    assert "4 attempt(s) in" in line
+    assert 20 < elapsed < 35
 
 
 # -- local input -----------------------------------------------------------------------------------

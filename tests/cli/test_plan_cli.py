@@ -62,7 +62,8 @@ def test_plan_account_writes_one_plan_per_zone_with_changes(
     demo: SandboxSession, env: dict[str, str], tmp_path: Path
 ) -> None:
     plans = tmp_path / "plans"
-    proc = run(["plan", "account", "-o", str(plans), "--detailed-exitcode"], env, timeout=180)
+    quick = ["--probe-timeout", "2"]  # the demo's silent origin costs two timeouts (a retry) per run
+    proc = run(["plan", "account", "-o", str(plans), "--detailed-exitcode", *quick], env, timeout=180)
     assert proc.returncode == 5, proc.stderr
     assert {p.name for p in plans.iterdir()} == {f"{z}.json" for z in CHANGED_ZONES}  # healthy.example: none
     assert all((p.stat().st_mode & 0o777) == 0o600 for p in plans.iterdir())
@@ -75,7 +76,7 @@ def test_plan_account_writes_one_plan_per_zone_with_changes(
 
     # the same pipeline as `audit account`: the same requests, the same proposed changes
     demo.api.clear_log()
-    audited = run(["audit", "account", "--format", "json"], env, timeout=180)
+    audited = run(["audit", "account", "--format", "json", *quick], env, timeout=180)
     assert audited.returncode in (0, 1), audited.stderr
     assert Counter((r.method, r.path) for r in demo.api.requests) == account_requests
     for zone in json.loads(audited.stdout)["zones"]:
@@ -85,7 +86,7 @@ def test_plan_account_writes_one_plan_per_zone_with_changes(
 
     # and a file is the plan `plan zone` makes for its zone
     single = tmp_path / "blog.example.json"
-    assert run(["plan", "zone", "blog.example", "-o", str(single)], env).returncode == 0
+    assert run(["plan", "zone", "blog.example", "-o", str(single), *quick], env).returncode == 0
     assert Plan.read(plans / "blog.example.json").changes == Plan.read(single).changes
 
 
