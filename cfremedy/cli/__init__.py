@@ -1,21 +1,22 @@
-"""The `cfremedy` command: typer sub-apps wired together, one module per command group."""
+"""The `cfremedy` command: typer sub-apps wired together, one module per command group.
+
+Every command's module is imported only when that command runs (click's lazily loaded
+subcommands): `cfremedy --help` and `--version` load no SDK, no probe and no sandbox, and
+`cfremedy audit zone` does not pay for `diagnose`'s imports. The table below is all the root
+knows of each command: where it lives and the line its help shows
+(`tests/cli/test_fast_start.py` checks that every entry loads and that `--help` imports none).
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from dataclasses import dataclass
+from typing import Any
 
-from cfremedy import __version__
-from cfremedy.cli.apply_cmd import apply_command, rollback_command
-from cfremedy.cli.audit import audit_app, plan_app
+import typer
+from typer.core import TyperGroup
+
 from cfremedy.cli.common import EXIT_CODES_HELP
-from cfremedy.cli.diagnose_cmd import diagnose_command
-from cfremedy.cli.doctor import doctor_command
-from cfremedy.cli.errors_cmd import errors_app
-from cfremedy.cli.history_cmd import diff_command, history_command
-from cfremedy.cli.ips_cmd import ips_app
-from cfremedy.cli.playbooks_cmd import playbooks_app
-from cfremedy.cli.routes_cmd import routes_app
-from cfremedy.cli.sandbox_cmd import demo_command, sandbox_app
 
 HELP = """\
 Find and safely fix the Cloudflare misconfigurations behind 5xx errors.
@@ -26,13 +27,105 @@ Reports go to stdout, progress and errors to stderr.
 """
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """A command (a function) or a group of commands (a `typer.Typer`), by module and name."""
+
+    module: str
+    attribute: str
+    short_help: str
+    epilog: str | None = None
+
+
+COMMANDS: dict[str, Lazy] = {
+    "demo": Lazy(
+        "cfremedy.cli.sandbox_cmd", "demo_command", "Tour cfremedy on the built-in sandbox (no token needed)."
+    ),
+    "doctor": Lazy(
+        "cfremedy.cli.doctor",
+        "doctor_command",
+        "Check the token, the API, and the permissions audit/apply need.",
+        EXIT_CODES_HELP,
+    ),
+    "audit": Lazy("cfremedy.cli.audit", "audit_app", "Audit a zone or a whole account for 5xx misconfigurations."),
+    "plan": Lazy("cfremedy.cli.audit", "plan_app", "Save the changes that fix an audit's findings as a plan."),
+    "apply": Lazy(
+        "cfremedy.cli.apply_cmd",
+        "apply_command",
+        "Apply a saved plan safely: drift checks, journal, re-audit.",
+        EXIT_CODES_HELP,
+    ),
+    "history": Lazy(
+        "cfremedy.cli.history_cmd", "history_command", "List audits, apply and rollback runs, and their outcomes."
+    ),
+    "diff": Lazy("cfremedy.cli.history_cmd", "diff_command", "Findings new and resolved between two audits."),
+    "rollback": Lazy(
+        "cfremedy.cli.apply_cmd", "rollback_command", "Undo a run, restoring the values it changed.", EXIT_CODES_HELP
+    ),
+    "diagnose": Lazy(
+        "cfremedy.cli.diagnose_cmd",
+        "diagnose_command",
+        "Diagnose a live 5xx URL and write a support bundle.",
+        EXIT_CODES_HELP,
+    ),
+    "errors": Lazy("cfremedy.cli.errors_cmd", "errors_app", "The 5xx Cloudflare counted for a zone, by code and hour."),
+    "playbooks": Lazy("cfremedy.cli.playbooks_cmd", "playbooks_app", "List the playbooks, show one, or test your own."),
+    "routes": Lazy("cfremedy.cli.routes_cmd", "routes_app", "Where Cloudflare sends each hostname's traffic."),
+    "ips": Lazy(
+        "cfremedy.cli.ips_cmd",
+        "ips_app",
+        "Cloudflare's IP ranges: write an origin allowlist, or check one (no token needed).",
+    ),
+    "sandbox": Lazy("cfremedy.cli.sandbox_cmd", "sandbox_app", "Serve the offline Cloudflare API sandbox."),
+}
+
+
+def load(name: str, lazy: Lazy) -> Any:
+    """The click command for one entry of `COMMANDS`, built by typer as if registered eagerly."""
+    target = getattr(importlib.import_module(lazy.module), lazy.attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        group.short_help = lazy.short_help
+        return group
+    single = typer.Typer(rich_markup_mode=None)
+    single.command(name, epilog=lazy.epilog, short_help=lazy.short_help)(target)
+    return typer.main.get_command(single)
+
+
+class LazyRoot(TyperGroup):
+    """The root group: lists every command from the table, imports one only when it is used."""
+
+    # click's types (Context, Command, HelpFormatter) come vendored inside typer, not as a
+    # public module: they are `Any` here.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in COMMANDS:
+            found = load(cmd_name, COMMANDS[cmd_name])
+            self.commands[cmd_name] = found
+        return found
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from the table, without importing a single command."""
+        rows = [(name, COMMANDS[name].short_help) for name in self.list_commands(ctx) if name in COMMANDS]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def _version(value: bool) -> None:
     if value:
-        print(f"cfremedy {__version__}")
+        import cfremedy
+
+        print(f"cfremedy {cfremedy.__version__}")
         raise typer.Exit()
 
 
 app = typer.Typer(
+    cls=LazyRoot,
     rich_markup_mode=None,
     help=HELP,
     epilog=EXIT_CODES_HELP,
@@ -49,32 +142,6 @@ def _root(
     ),
 ) -> None:
     pass
-
-
-app.command("demo", short_help="Tour cfremedy on the built-in sandbox (no token needed).")(demo_command)
-app.command(
-    "doctor", epilog=EXIT_CODES_HELP, short_help="Check the token, the API, and the permissions audit/apply need."
-)(doctor_command)
-app.add_typer(audit_app, name="audit", short_help="Audit a zone or a whole account for 5xx misconfigurations.")
-app.add_typer(plan_app, name="plan", short_help="Save the changes that fix an audit's findings as a plan.")
-app.command("apply", epilog=EXIT_CODES_HELP, short_help="Apply a saved plan safely: drift checks, journal, re-audit.")(
-    apply_command
-)
-app.command("history", short_help="List audits, apply and rollback runs, and their outcomes.")(history_command)
-app.command("diff", short_help="Findings new and resolved between two audits.")(diff_command)
-app.command("rollback", epilog=EXIT_CODES_HELP, short_help="Undo a run, restoring the values it changed.")(
-    rollback_command
-)
-app.command("diagnose", epilog=EXIT_CODES_HELP, short_help="Diagnose a live 5xx URL and write a support bundle.")(
-    diagnose_command
-)
-app.add_typer(errors_app, name="errors", short_help="The 5xx Cloudflare counted for a zone, by code and hour.")
-app.add_typer(playbooks_app, name="playbooks", short_help="List the playbooks, show one, or test your own.")
-app.add_typer(routes_app, name="routes", short_help="Where Cloudflare sends each hostname's traffic.")
-app.add_typer(
-    ips_app, name="ips", short_help="Cloudflare's IP ranges: write an origin allowlist, or check one (no token needed)."
-)
-app.add_typer(sandbox_app, name="sandbox", short_help="Serve the offline Cloudflare API sandbox.")
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import stat
@@ -12,15 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import SecretStr, ValidationError
 
 from cfremedy.cli.console import report_error, setup_logging
 from cfremedy.errors import UsageError, first_validation_error
-from cfremedy.ratelimit import DEFAULT_RATE, Rate
-from cfremedy.settings import Settings
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from cfremedy.gateway import CloudflareGateway, WritableGateway
+    from cfremedy.ratelimit import Rate
+    from cfremedy.settings import Settings
 
 T = TypeVar("T")
 
@@ -78,6 +78,10 @@ DOTENV_LIMIT = 1024 * 1024  # bytes: a .env is a few lines; more is a mistake (o
 def load_settings() -> Settings:
     """The environment and `.env`; anything unusable in them is a usage error (exit 2) naming
     what to fix, never a crash, and never an echo of the token."""
+    from pydantic import ValidationError
+
+    from cfremedy.settings import Settings
+
     _check_dotenv(DOTENV)
     try:
         settings = Settings()
@@ -116,20 +120,23 @@ def require_token(settings: Settings) -> SecretStr:
     return settings.api_token
 
 
-def gateway_for(settings: Settings, rate: Rate = DEFAULT_RATE) -> CloudflareGateway:
+def gateway_for(settings: Settings, rate: Rate | None = None) -> CloudflareGateway:
     """A read-only gateway: audit, plan, doctor, history, diagnose."""
     from cfremedy.gateway import CloudflareGateway
-    from cfremedy.ratelimit import RateLimiter
+    from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 
     return CloudflareGateway(
-        require_token(settings), settings.base_url, timeout=api_timeout(settings), limiter=RateLimiter(rate)
+        require_token(settings),
+        settings.base_url,
+        timeout=api_timeout(settings),
+        limiter=RateLimiter(rate or DEFAULT_RATE),
     )
 
 
 def writable_gateway_for(settings: Settings) -> WritableGateway:
     """The only way a command obtains writes: apply and rollback."""
     from cfremedy.gateway import WritableGateway
-    from cfremedy.ratelimit import RateLimiter
+    from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 
     return WritableGateway(
         require_token(settings), settings.base_url, timeout=api_timeout(settings), limiter=RateLimiter(DEFAULT_RATE)
@@ -143,6 +150,8 @@ def api_timeout(settings: Settings) -> float:
 
 
 def parse_rate(text: str) -> Rate:
+    from cfremedy.ratelimit import Rate
+
     try:
         return Rate.parse(text)
     except ValueError as exc:
@@ -150,6 +159,8 @@ def parse_rate(text: str) -> Rate:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # not at the top: `cfremedy --help` has no use for an event loop
+
     return asyncio.run(coro)
 
 

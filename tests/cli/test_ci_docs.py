@@ -70,7 +70,7 @@ def test_every_command_parses_with_the_real_cli(block: int, args: list[str]) -> 
     path = []
     while hasattr(command, "commands"):  # a group: descend into the named subcommand
         name, args = args[0], args[1:]
-        command = command.commands[name]
+        command = command.get_command(None, name)  # the root imports its commands lazily
         path.append(name)
     context = command.make_context(" ".join(["cfremedy", *path]), list(args))
     assert context.params  # parsed: unknown options or bad values would have raised
