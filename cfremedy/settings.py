@@ -7,6 +7,7 @@ in the stack can read the token on its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +16,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cfremedy.redaction import register_secret
+from cfremedy.suggest import did_you_mean
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 MIN_PLAN_KEY_LENGTH = 16
+PREFIX = "CFREMEDY_"  # cfremedy's own variables; CLOUDFLARE_* are shared with other tools
 
 
 def default_state_dir() -> Path:
@@ -128,3 +131,20 @@ class Settings(BaseSettings):
         if any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
             raise ValueError("the URL contains a control, space or non-ASCII character")
         return value.rstrip("/")
+
+
+def known_variables() -> frozenset[str]:
+    """The variables `Settings` reads: each field's `validation_alias`."""
+    return frozenset(str(f.validation_alias) for f in Settings.model_fields.values() if f.validation_alias)
+
+
+def unknown_variables(names: Iterable[str], where: str) -> list[str]:
+    """One warning per CFREMEDY_* name cfremedy does not read (compared as pydantic-settings
+    compares them, ignoring case): a misspelt CFREMEDY_STAE_DIR would otherwise send history
+    to the default directory without a word. Pure."""
+    known = sorted(known_variables())
+    return [
+        f"{where}: {name} is not a cfremedy variable{did_you_mean(name.upper(), known)}; it is ignored"
+        for name in sorted(set(names))
+        if name.upper().startswith(PREFIX) and name.upper() not in known
+    ]

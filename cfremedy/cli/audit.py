@@ -26,6 +26,7 @@ from cfremedy.cli.console import ProgressLine, err, out, terminal_width
 from cfremedy.cli.flags import (
     AccountIdOpt,
     ErrorsSince,
+    ExcludePlaybookIds,
     ParallelOpt,
     PlaybookIds,
     ProbeFlags,
@@ -112,7 +113,11 @@ def finish_and_emit(
     outputs = resolve_outputs(flags_.format, flags_.output, sys.stdout.isatty())  # typos fail first
     journal = open_journal(settings)
     try:
-        outcome = finish(report, FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline), journal)
+        outcome = finish(
+            report,
+            FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline, min_severity=flags_.shown_from),
+            journal,
+        )
     finally:
         if journal is not None:
             journal.close()
@@ -152,6 +157,7 @@ def audit_zone_command(
     report: ReportFlags,
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
     verbose: Verbose = 0,
@@ -171,10 +177,16 @@ def audit_zone_command(
       cfremedy audit zone example.com --format json --fail-on critical
 
       cfremedy audit zone example.com --inventory origins.toml --playbook origin_ip
+
+      cfremedy audit zone example.com --exclude-playbook origin_keepalive
+
+      cfremedy audit zone example.com --min-severity medium --fail-on high
     """
     settings = load_settings()
     config = report.load_config(settings)  # a typo fails now, not after the API calls
-    options = audit_options(settings, probe, playbooks=playbook, errors_since=errors_since, config=config)
+    options = audit_options(
+        settings, probe, playbooks=playbook, exclude=exclude_playbook, errors_since=errors_since, config=config
+    )
     result = run_audit(settings, ZoneSelection(name), options, rate_limit)
     return finish_and_emit(result, settings, options, config, report)
 
@@ -189,6 +201,7 @@ def audit_account_command(
     zone: ZoneGlobs = None,
     shard: ShardOpt = None,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
     parallel: ParallelOpt = 8,
@@ -253,6 +266,7 @@ def audit_account_command(
         settings,
         probe,
         playbooks=playbook,
+        exclude=exclude_playbook,
         errors_since=errors_since,
         config=config,
         parallel=parallel,
@@ -325,6 +339,7 @@ def plan_zone_command(
     ],
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     detailed_exitcode: DetailedExitcode = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -348,7 +363,7 @@ def plan_zone_command(
     from cfremedy.reporters.table import render_changes
 
     settings = load_settings()
-    options = audit_options(settings, probe, playbooks=playbook)
+    options = audit_options(settings, probe, playbooks=playbook, exclude=exclude_playbook)
     (zone,) = run_audit(settings, ZoneSelection(name), options).zones
     failure = next((e for e in zone.errors if e.stage == "api"), None)
     if failure is not None:
@@ -412,6 +427,7 @@ def plan_account_command(
     zone: ZoneGlobs = None,
     shard: ShardOpt = None,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     parallel: ParallelOpt = 8,
     detailed_exitcode: DetailedExitcode = False,
@@ -438,8 +454,8 @@ def plan_account_command(
 
     settings = load_settings()
     selection = account_selection(account_id, zone, shard)
-    _plan_directory(output)  # before any API request
-    options = audit_options(settings, probe, playbooks=playbook, parallel=parallel)
+    options = audit_options(settings, probe, playbooks=playbook, exclude=exclude_playbook, parallel=parallel)
+    _plan_directory(output)  # after the flags are checked, before any API request
     progress = ProgressLine("zones planned")
     try:
         report = run_audit(settings, selection, options, rate_limit, progress.update)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from cfremedy.cli.console import report_error, setup_logging
+from cfremedy.cli.console import err, report_error, setup_logging
 from cfremedy.errors import UsageError, first_validation_error
 
 if TYPE_CHECKING:
@@ -91,7 +91,28 @@ def load_settings() -> Settings:
         raise UsageError(f"cannot read {DOTENV.resolve()}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"cannot read {DOTENV.resolve()}: {exc.strerror or exc}") from None
+    _warn_unknown_variables()
     return settings
+
+
+_warned: set[str] = set()  # each warning once per run, however many times settings are read
+
+
+def _warn_unknown_variables() -> None:
+    """CFREMEDY_* names in the environment or `.env` that cfremedy does not read."""
+    import os
+
+    from cfremedy.settings import unknown_variables
+
+    problems = unknown_variables(os.environ, "environment")
+    if DOTENV.is_file():
+        from dotenv import dotenv_values
+
+        problems += unknown_variables(dotenv_values(DOTENV), str(DOTENV))
+    for problem in problems:
+        if problem not in _warned:
+            _warned.add(problem)
+            err(f"cfremedy: warning: {problem}")
 
 
 def _check_dotenv(path: Path) -> None:
