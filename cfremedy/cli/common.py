@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 EXIT_CODES_HELP = (
     "Exit codes (the same for every command): 0 success (for audits: nothing at or above"
-    " --fail-on); 1 findings at or above --fail-on; 2 bad usage, input or configuration;"
+    " --fail-on); 1 findings at or above --fail-on (diff --exit-code: new findings); 2 bad usage,"
+    " input or configuration;"
     " 3 Cloudflare API or network failure (auth, permission, rate limit, unreachable);"
     " 4 apply/rollback refused or partly failed; 5 plan --detailed-exitcode: the plan proposes"
     " changes; 70 a bug (in cfremedy or a playbook)."
