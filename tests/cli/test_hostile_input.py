@@ -392,3 +392,17 @@ def test_the_journal_reports_and_plans_are_readable_by_their_owner_only(env: dic
     written = [report, plan, *state.iterdir()]
     assert "cfremedy.sqlite3" in {p.name for p in written}  # (its -wal, when present, is checked too)
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o600" for p in written}
+
+
+def test_a_damaged_state_database_stops_apply_and_rollback_before_any_write(
+    env: dict[str, str], demo: SandboxSession, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"  # shop.example's origin_ip change: a plan with a write in it
+    assert run(["plan", "zone", "shop.example", "--no-probe", "-o", str(plan)], env).returncode == 0
+    damaged_state(env)
+    demo.api.clear_log()
+    for args in (["apply", str(plan), "--yes"], ["rollback", "20261206T000000Z-abcdef", "--yes"]):
+        proc = run(args, env)
+        assert proc.returncode == 2, proc.stderr
+        assert "cfremedy.sqlite3" in one_clear_line(proc) and "not a usable cfremedy database" in proc.stderr
+    assert [r for r in demo.api.requests if r.method != "GET"] == []
