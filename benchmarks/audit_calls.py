@@ -90,6 +90,8 @@ def main() -> int:
     )
     print(f"wall time: {wall:.2f} s ({wall / args.zones * 1000:.1f} ms per zone)")
     print(f"peak memory of the auditor: {peak_mib:.0f} MiB (max RSS)")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"CPU of the auditor: {usage.ru_utime + usage.ru_stime:.2f} s (the sandbox's own is not counted)")
     return 0 if len(log) == sent else 1
 
 

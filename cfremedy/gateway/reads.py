@@ -232,14 +232,15 @@ class CloudflareGateway:
         what = f"the DNS records of {zone.name}"
         op = Op(f"list {what}", "DNS Read")
         path = f"/zones/{zone.id}/dns_records"
-        items = await paginate(
+        records = await paginate(
             lambda n: self._transport.get(op, path, {"per_page": DNS_PER_PAGE, "page": n}),
             what=what,
             key=lambda r: str(r["id"]),
             per_page=DNS_PER_PAGE,
             concurrency=DNS_PAGES_AT_ONCE,
+            keep=lambda item: parse.convert(parse.record, item, what),
         )
-        return tuple(parse.convert(parse.record, item, what) for item in items)
+        return tuple(records)
 
     async def snapshot(self, zone: Zone) -> ZoneSnapshot:
         """Settings and DNS records of a zone already read (e.g. from the zone list): two
