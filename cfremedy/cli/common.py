@@ -57,7 +57,7 @@ Verbose = Annotated[
         "-v",
         count=True,
         show_default=False,
-        help="More detail on stderr (-vv: every HTTP request too; -vvv: library tracebacks too).",
+        help="More detail on stderr (-vv: every API request and answer too; -vvv: all libraries' debug output).",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]

@@ -136,9 +136,13 @@ def test_debug_logs_show_no_cookie_and_no_library_traceback_below_vvv(
     assert "HTTP Response" in proc.stderr and "set-cookie" in proc.stderr.lower()  # the SDK logged headers...
     assert cookie not in proc.stderr  # ...with the cookie's value masked
     assert "Traceback" not in proc.stderr and "retrying" in proc.stderr
+    sources = {line.split(":")[0] for line in proc.stderr.splitlines()}
+    assert {"cfremedy.gateway", "cloudflare._base_client", "httpx"} <= sources
+    assert not sources & {"httpcore.connection", "httpcore.http11", "asyncio", "hpack.hpack"}  # -vvv's
     demo.api.set_faults([FaultSpec(kind="reset", path="/settings$", count=1)])
     proc = run(["audit", "zone", "healthy.example", "-vvv", *NO_PROBE], env)
     assert "Traceback" in proc.stderr and cookie not in proc.stderr
+    assert "httpcore.http11" in {line.split(":")[0] for line in proc.stderr.splitlines()}  # raw headers, masked
 
 
 # -- answers the API should never give ------------------------------------------------------------
