@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import stat
 import sys
 from collections.abc import Callable, Coroutine
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from cfremedy.cli.console import report_error, setup_logging
+from cfremedy.cli.console import err, report_error, setup_logging
 from cfremedy.errors import UsageError, first_validation_error
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def load_settings() -> Settings:
     what to fix, never a crash, and never an echo of the token."""
     from pydantic import ValidationError
 
-    from cfremedy.settings import Settings
+    from cfremedy.settings import DEFAULT_BASE_URL, Settings
 
     _check_dotenv(DOTENV)
     try:
@@ -91,6 +92,9 @@ def load_settings() -> Settings:
         raise UsageError(f"cannot read {DOTENV.resolve()}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"cannot read {DOTENV.resolve()}: {exc.strerror or exc}") from None
+    if settings.base_url != DEFAULT_BASE_URL and "CLOUDFLARE_BASE_URL" not in os.environ:
+        # A `.env` in the working directory (an untrusted checkout, say) sends the token elsewhere.
+        err(f"cfremedy: note: the API is {settings.base_url} (CLOUDFLARE_BASE_URL from {DOTENV.resolve()})")
     return settings
 
 
