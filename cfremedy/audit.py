@@ -28,6 +28,7 @@ from cfremedy.incremental import (
     Decision,
     Incremental,
     StoredZone,
+    Unreadable,
     changes_by_zone,
     decide,
     decode,
@@ -154,7 +155,7 @@ async def audit(
             progress(done, len(zones))
         return report
 
-    reports = await asyncio.gather(*(one(z) for z in zones))
+    reports = await all_of(one(z) for z in zones)
     return Report(zones=tuple(sorted(reports, key=lambda r: r.name)), scope=selection.label)
 
 
@@ -317,10 +318,14 @@ async def read_zone(
                 "rules not read (--skip-rules): SSL modes, origin ports and timeouts were judged zone-wide",
             )
         )
-    if stored is not None:
+    kept = _decoded(stored, zone)
+    if kept is not None:
         # Settings, records, rules and load balancers as stored; pools, their health and
         # tunnels (the account's, and state the audit log does not record) read as always.
-        snapshot = decode(stored.data, zone)
+        # A fuller snapshot than this run reads (stored without --skip-rules, say) is judged
+        # as this run would have read it.
+        unread: dict[str, Any] = {s: None for s in ZONE_SOURCES if not options.reads(s)}
+        snapshot = replace(kept, **unread)
         balancing, balancing_errors = await _read_balancing(gateway, zone, options, known=snapshot.load_balancers)
         rule_errors: list[StageError] = []
     else:
@@ -333,10 +338,22 @@ async def read_zone(
     tunnels, tunnel_errors = await _read_tunnels(gateway, snapshot, options)
     snapshot = replace(snapshot, **tunnels)
     read_errors = rule_errors + balancing_errors + tunnel_errors
-    if stored is None and options.remember is not None and not read_errors:
+    if kept is None and options.remember is not None and not read_errors:
         # Only a whole read is worth keeping: one missing a source would be read again anyway.
         options.remember(stored_zone(snapshot, read_at, (s for s in ZONE_SOURCES if getattr(snapshot, s) is not None)))
     return snapshot, errors + read_errors
+
+
+def _decoded(stored: StoredZone | None, zone: Zone) -> ZoneSnapshot | None:
+    """The stored snapshot, or None (with a warning) when it cannot be used: then the zone is
+    read as in a full audit; a cache never stops one."""
+    if stored is None:
+        return None
+    try:
+        return decode(stored.data, zone)
+    except Unreadable as exc:
+        log.warning("incremental: the stored snapshot of %s is unusable (%s): reading it again", zone.name, exc)
+        return None
 
 
 async def _optional(read: Awaitable[T], stage: str, zone: Zone, consequence: str) -> tuple[T | None, list[StageError]]:

@@ -6,6 +6,7 @@ in the stack can read the token on its own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -128,6 +129,11 @@ class Settings(BaseSettings):
             )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http(s) URL such as https://api.cloudflare.com/client/v4")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise ValueError(
+                "http:// would send the token in clear text; use https://, or http:// on this machine"
+                " only (127.0.0.1, ::1, localhost: `cfremedy sandbox serve`)"
+            )
         if any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
             raise ValueError("the URL contains a control, space or non-ASCII character")
         return value.rstrip("/")
@@ -148,3 +154,12 @@ def unknown_variables(names: Iterable[str], where: str) -> list[str]:
         for name in sorted(set(names))
         if name.upper().startswith(PREFIX) and name.upper() not in known
     ]
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

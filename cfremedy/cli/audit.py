@@ -184,6 +184,7 @@ def audit_zone_command(
     """
     settings = load_settings()
     config = report.load_config(settings)  # a typo fails now, not after the API calls
+    check_baseline(report.baseline, settings)
     options = audit_options(
         settings, probe, playbooks=playbook, exclude=exclude_playbook, errors_since=errors_since, config=config
     )
@@ -262,6 +263,7 @@ def audit_account_command(
     freshest = window_option(max_age or "7d", "--max-age")
     selection = account_selection(account_id, zone, shard)
     config = report.load_config(settings)  # a typo fails now, not after the API calls
+    check_baseline(report.baseline, settings)
     options = audit_options(
         settings,
         probe,
@@ -289,6 +291,23 @@ def audit_account_command(
                 log.info("stored %d zone snapshot(s) for the next --incremental run", store.save(fresh))
             store.close()
     return finish_and_emit(result, settings, options, config, report)
+
+
+def check_baseline(baseline: str | None, settings: Settings) -> None:
+    """A baseline that cannot be used fails now, before an account audit's twenty minutes,
+    not after them (when the report would be lost)."""
+    from cfremedy.baseline import load_report_file
+    from cfremedy.finish import LAST
+
+    if baseline is None:
+        return
+    if baseline != LAST:
+        load_report_file(Path(baseline))
+        return
+    journal = open_journal(settings)
+    if journal is None:
+        raise UsageError("--baseline last needs the state database, which could not be opened")
+    journal.close()
 
 
 def open_store(settings: Settings) -> SnapshotStore | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import stat
 import sys
 from collections.abc import Callable, Coroutine
@@ -58,7 +59,7 @@ Verbose = Annotated[
         "-v",
         count=True,
         show_default=False,
-        help="More detail on stderr (-vv: every HTTP request too; -vvv: library tracebacks too).",
+        help="More detail on stderr (-vv: every API request and answer too; -vvv: all libraries' debug output).",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
@@ -81,7 +82,7 @@ def load_settings() -> Settings:
     what to fix, never a crash, and never an echo of the token."""
     from pydantic import ValidationError
 
-    from cfremedy.settings import Settings
+    from cfremedy.settings import DEFAULT_BASE_URL, Settings
 
     _check_dotenv(DOTENV)
     try:
@@ -93,6 +94,9 @@ def load_settings() -> Settings:
     except OSError as exc:
         raise UsageError(f"cannot read {DOTENV.resolve()}: {exc.strerror or exc}") from None
     _warn_unknown_variables()
+    if settings.base_url != DEFAULT_BASE_URL and "CLOUDFLARE_BASE_URL" not in os.environ:
+        # A `.env` in the working directory (an untrusted checkout, say) sends the token elsewhere.
+        err(f"cfremedy: note: the API is {settings.base_url} (CLOUDFLARE_BASE_URL from {DOTENV.resolve()})")
     return settings
 
 
