@@ -6,7 +6,8 @@ The protocol for each change (README, "Safety"):
   2. journal the intent (`sent`) durably;
   3. write;
   4. journal the outcome; a write that failed without saying whether it landed (5xx, a dropped
-     connection) is decided by reading the value back, and retried only if it did not land;
+     connection) is decided by reading the value back, and retried only if it did not land; one
+     that never left (no connection could be made) is not applied, and said so;
   5. read back and compare.
 Safety checks run before the first write and send nothing (octoDNS's `raise_if_unsafe`). What a
 target may be and whether a change lowers security are decided by `cfremedy.targets`, never by
@@ -30,6 +31,7 @@ from cfremedy.errors import (
     MissingPermission,
     Refused,
     UsageError,
+    WriteNotSent,
     WriteOutcomeUnknown,
 )
 from cfremedy.gateway import CloudflareGateway, WritableGateway
@@ -399,6 +401,9 @@ class Executor:
             await write()
         except WriteOutcomeUnknown as exc:
             log.warning("%s: %s", what, exc.message)  # the read-back decides
+        except WriteNotSent as exc:  # no connection: certainly not applied, nothing to read back
+            self._mark(seqs, ChangeState.NOT_APPLIED, f"not sent: {exc.message}")
+            return False
         except _FATAL:
             self._mark(seqs, ChangeState.NOT_APPLIED, "the token was refused")
             raise

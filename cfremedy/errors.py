@@ -65,6 +65,12 @@ class ApiUnreachable(ApiError):
     pass
 
 
+class WriteNotSent(ApiUnreachable):
+    """A write whose request never left: no connection to the API could be made (refused, no
+    route, a failed TLS handshake, a connect timeout). Unlike `WriteOutcomeUnknown`, it certainly
+    was not applied."""
+
+
 class RateLimitExhausted(ApiError):
     pass
 

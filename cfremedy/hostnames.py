@@ -1,4 +1,4 @@
-"""Host names a user wrote (inventory, config): checked and put in the form the API uses.
+"""Host names a user wrote (the inventory, `history --zone`): checked and put in the form the API uses.
 
 Cloudflare lists names in their ASCII form (`xn--caf-dma.example`), so an inventory that says
 `café.example` must mean the same zone, not silently match nothing. A name with a control

@@ -60,7 +60,7 @@ class _Strict(BaseModel):
 
 
 def _host(name: str) -> str:
-    ascii_hostname(name)  # checked here; converted after the duplicate check (`_names`)
+    ascii_hostname(name)  # checked here; converted after the duplicate check (`_no_duplicates`)
     return name
 
 

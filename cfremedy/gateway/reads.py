@@ -259,10 +259,6 @@ class CloudflareGateway:
             zone=zone, settings=frozen_mapping(values), editable=frozen_mapping(editable), records=records
         )
 
-    async def zone_snapshot(self, name: str) -> ZoneSnapshot:
-        """Zone, settings and DNS records: three requests for a zone of up to 5,000 records."""
-        return await self.snapshot(await self.zone_by_name(name))
-
     async def ruleset_phases(self, zone: Zone) -> frozenset[str]:
         """The phases in which the zone has rules of its own: one request that spares one per
         phase (most zones have no Origin or Cache Rules; an entry point asked for anyway costs

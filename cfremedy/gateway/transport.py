@@ -12,6 +12,10 @@ never tripped them. And network failures (no connection, a deadline passed) are 
 while the call is younger than `timeout`: a blackholed API gives up after about 30 s, not
 after four full timeouts.
 
+A write that fails on the network is not retried here (it may have landed: `WriteOutcomeUnknown`,
+the caller reads the value back), except when no connection could be made at all: that request
+never left, so it is retried like a read and ends as `WriteNotSent`, certainly not applied.
+
 A transport opened without `allow_writes` refuses to send a write. That is the second guard:
 the first is that write methods only exist on `WritableGateway`, which only apply and rollback
 open.
@@ -38,6 +42,7 @@ from cfremedy.errors import (
     MissingPermission,
     NotFound,
     RateLimitExhausted,
+    WriteNotSent,
     WriteOutcomeUnknown,
 )
 from cfremedy.ratelimit import Rate, RateLimiter
@@ -137,6 +142,15 @@ def _network(exc: Exception) -> bool:
     return isinstance(exc, (cloudflare.APIConnectionError, DeadlinePassed, NotJson))
 
 
+def _not_sent(exc: Exception) -> bool:
+    """The request certainly never left: no connection could be made. httpx raises these only
+    while connecting (TCP connect, the TLS handshake, a proxy's tunnel), before a byte of the
+    request is written; our own whole-request deadline (`DeadlinePassed`) does not say so."""
+    return isinstance(exc, cloudflare.APIConnectionError) and isinstance(
+        exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)
+    )
+
+
 class Transport:
     """One SDK client and the protocol every request follows. Use as an async context manager."""
 
@@ -167,16 +181,20 @@ class Transport:
 
     async def open(self) -> None:
         http_client = cloudflare.DefaultAsyncHttpxClient(event_hooks={"request": [self._count_request]})
-        client = cloudflare.AsyncCloudflare(
-            # `cfremedy ips` runs without a token: its only request (`GET /ips`) drops the
-            # Authorization header explicitly.
-            api_token=self._token.get_secret_value() if self._token is not None else "",
-            base_url=self.base_url,
-            max_retries=0,  # retries are ours, see the module docstring
-            # A quarter of the deadline at most: a blackholed API gets several tries within it.
-            timeout=httpx.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout / 4)),
-            http_client=http_client,
-        )
+        try:
+            client = cloudflare.AsyncCloudflare(
+                # `cfremedy ips` runs without a token: its only request (`GET /ips`) drops the
+                # Authorization header explicitly.
+                api_token=self._token.get_secret_value() if self._token is not None else "",
+                base_url=self.base_url,
+                max_retries=0,  # retries are ours, see the module docstring
+                # A quarter of the deadline at most: a blackholed API gets several tries within it.
+                timeout=httpx.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout / 4)),
+                http_client=http_client,
+            )
+        except BaseException:  # a base URL httpx refuses, say: the HTTP client is ours to close
+            await http_client.aclose()
+            raise
         # The SDK also reads CLOUDFLARE_API_KEY/EMAIL from the environment and would prefer them
         # over the token; cfremedy authenticates with the token only.
         client.api_key = None
@@ -258,13 +276,17 @@ class Transport:
         last = attempt >= self._retry.attempts
         if _network(exc):
             # Whether a failed write landed is unknown: retrying it is the caller's decision,
-            # after re-reading the value. Reads are always safe to retry, within the budget.
-            if op.write:
+            # after re-reading the value. Reads are always safe to retry, within the budget, and
+            # so is a write that never left (no connection): every earlier attempt of this call
+            # was one too, since any other failure of a write ends the call.
+            if op.write and not _not_sent(exc):
                 raise WriteOutcomeUnknown(
                     f"no answer to the request to {op.what} ({_describe(exc)}); it may or may not have been applied"
                 ) from None
             pause = self._backoff(attempt)
             if last or elapsed + pause >= self._timeout:
+                if op.write:
+                    raise self._not_sent(op, exc, attempt, elapsed) from None
                 raise self._unreachable(op, exc, attempt, elapsed) from None
             log.warning("transient failure while trying to %s (%s); retrying in %.1f s", op.what, _describe(exc), pause)
             return pause
@@ -285,6 +307,13 @@ class Transport:
                 hint="check CLOUDFLARE_API_TOKEN: it may be mistyped, revoked or expired",
             ) from None
         if isinstance(exc, cloudflare.PermissionDeniedError):
+            if not op.permission:  # a request no permission group covers (verifying the token)
+                raise MissingPermission(
+                    f"the API token is not allowed to {op.what} ({error_detail(exc)})",
+                    permission="",
+                    hint="check the token's permissions and the accounts and zones it covers"
+                    " (dashboard: My Profile > API Tokens), or run `cfremedy doctor`",
+                ) from None
             raise MissingPermission(
                 f"the API token lacks the '{op.permission}' permission needed to {op.what} ({error_detail(exc)})",
                 permission=op.permission,
@@ -310,8 +339,15 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         return float(self._retry.backoff * 2 ** (attempt - 1))
 
+    def _not_sent(self, op: Op, exc: Exception, attempts: int, elapsed: float) -> WriteNotSent:
+        return WriteNotSent(
+            f"cannot reach the Cloudflare API at {self.base_url} to {op.what} ({_tried(attempts, elapsed)};"
+            f" {_describe(exc)}): the request was never sent, so the change was not made",
+            hint="check the network, a proxy, or CLOUDFLARE_BASE_URL, then apply the plan again",
+        )
+
     def _unreachable(self, op: Op, exc: Exception, attempts: int, elapsed: float) -> ApiUnreachable:
-        tried = f"{attempts} attempt(s) in {elapsed:.0f} s" if attempts > 1 else "1 attempt"
+        tried = _tried(attempts, elapsed)
         if isinstance(exc, NotJson):
             return ApiUnreachable(
                 f"the Cloudflare API at {self.base_url} gave no usable answer to {op.what} ({tried}; {_describe(exc)})",
@@ -327,3 +363,7 @@ class Transport:
             f"cannot reach the Cloudflare API at {self.base_url} to {op.what} ({tried}; {_describe(exc)})",
             hint="check the network, a proxy, or CLOUDFLARE_BASE_URL",
         )
+
+
+def _tried(attempts: int, elapsed: float) -> str:
+    return f"{attempts} attempt(s) in {elapsed:.0f} s" if attempts > 1 else "1 attempt"

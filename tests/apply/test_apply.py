@@ -7,8 +7,13 @@ Every claim is checked on the sandbox itself: its request log (what was sent) an
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
+import threading
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
@@ -377,6 +382,97 @@ def test_a_write_the_api_refuses_is_reported_once_and_never_retried(sandbox_fact
         f"PATCH /zones/{zone_id(api)}/settings/proxy_read_timeout"
     ]  # one attempt, not three
     assert api.state.setting_value(zone_id(api), "proxy_read_timeout") == 100
+
+
+class VanishingApi:
+    """A loopback relay to the sandbox that stops listening once it has taken a GET whose path
+    ends with `last`, before answering it: the API is gone between apply's read of the live
+    value and its write. Every request goes upstream with `Connection: close`, so the next one
+    needs a new connection, which is refused. Connections are served one at a time, in the
+    thread that accepts them, so the listener is closed by the only thread using it."""
+
+    def __init__(self, upstream: str, last: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._last = last.encode()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}{parts.path}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> VanishingApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with client:
+                if self._relay(client):
+                    self._listener.close()  # gone: connecting is refused from now on
+                    return
+
+    def _relay(self, client: socket.socket) -> bool:
+        """Relay one request and its answer; True when it was the last one."""
+        client.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(65536)
+            if not chunk:
+                return False
+            head += chunk
+        head, _, body = head.partition(b"\r\n\r\n")
+        line, _, headers = head.partition(b"\r\n")
+        headers = re.sub(rb"(?im)^connection:[^\r\n]*(\r\n|$)", b"", headers).rstrip(b"\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", headers)
+        while length and len(body) < int(length.group(1)):
+            body += client.recv(65536)
+        method, target = line.split(b" ")[:2]
+        last = method == b"GET" and target.split(b"?")[0].endswith(self._last)
+        if last:
+            self._listener.close()  # before the answer: the client's next request finds no API
+        with socket.create_connection(self._upstream, timeout=10) as upstream:
+            upstream.sendall(line + b"\r\n" + headers + b"\r\nConnection: close\r\n\r\n" + body)
+            while chunk := upstream.recv(65536):
+                client.sendall(chunk)
+        return last
+
+
+def test_a_write_whose_connection_cannot_be_made_is_not_applied_rather_than_in_doubt(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """The API vanishes after the live value was read: the PATCH never leaves, which is known
+    for certain, so the change is journaled as not applied ("not sent"), not left in doubt
+    waiting for a read-back that cannot happen either."""
+    api = sandbox_factory(scenario())
+    plan = Plan.new(ZONE, zone_id(api), (Change("test", "setting:ssl", "full", "strict", "test"),))
+    api.clear_log()
+    with VanishingApi(api.url, "/settings/ssl") as vanishing:
+
+        async def go() -> Run:
+            async with WritableGateway(SecretStr(TOKEN), vanishing.url, retry=FAST) as gw:
+                with Journal.in_state_dir(tmp_path) as journal:
+                    return await Executor(gw, journal, await prepare(gw, plan, ApplyOptions())).run()
+
+        run = asyncio.run(go())
+    (entry,) = run.entries
+    assert entry.state is ChangeState.NOT_APPLIED, entry
+    assert entry.detail.startswith("not sent: cannot reach the Cloudflare API") and "was not made" in entry.detail
+    assert run.outcome == "failed" and run.in_doubt == ()
+    assert [f"{r.method} {r.path}" for r in api.requests] == [
+        f"GET /zones/{zone_id(api)}",
+        f"GET /zones/{zone_id(api)}/settings/ssl",
+    ]  # the write never reached the API
+    assert api.state.setting_value(zone_id(api), "ssl") == "full"
 
 
 # -- the plan turned against its own safety checks (issue 13) ---------------------------------------

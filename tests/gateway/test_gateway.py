@@ -20,10 +20,12 @@ from cfremedy.errors import (
     AuthenticationFailed,
     MissingPermission,
     RateLimitExhausted,
+    WriteNotSent,
+    WriteOutcomeUnknown,
     ZoneNotFound,
 )
-from cfremedy.gateway import CloudflareGateway, RetryPolicy
-from cfremedy.models import ZoneSnapshot
+from cfremedy.gateway import CloudflareGateway, RetryPolicy, WritableGateway
+from cfremedy.models import Zone, ZoneSnapshot
 from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.sandbox.scenario import FaultSpec
 
@@ -65,7 +67,7 @@ class Sleeps:
 def snapshot(url: str, token: str = TOKEN, name: str = "example.com", **kwargs: Any) -> ZoneSnapshot:
     async def go() -> ZoneSnapshot:
         async with CloudflareGateway(SecretStr(token), url, **kwargs) as gateway:
-            return await gateway.zone_snapshot(name)
+            return await gateway.snapshot(await gateway.zone_by_name(name))
 
     return asyncio.run(go())
 
@@ -136,6 +138,78 @@ def test_unreachable_api_after_retries() -> None:
     with pytest.raises(ApiUnreachable, match="cannot reach the Cloudflare API at http://127.0.0.1:9/"):
         snapshot("http://127.0.0.1:9/client/v4", sleep=sleeps, retry=RetryPolicy(attempts=3))
     assert sleeps.waits == [0.5, 1.0]
+
+
+def test_a_write_that_cannot_connect_was_not_sent_and_says_so() -> None:
+    """No connection could be made (a closed port): the PATCH never left, so it is certainly
+    not applied, and it is retried like a read, not left "in doubt"."""
+    sleeps = Sleeps()
+
+    async def go() -> None:
+        url = "http://127.0.0.1:9/client/v4"
+        async with WritableGateway(SecretStr(TOKEN), url, sleep=sleeps, retry=RetryPolicy(attempts=3)) as gw:
+            await gw.edit_setting(Zone(id="a" * 32, name="example.com", plan="free"), "ssl", "strict")
+
+    with pytest.raises(WriteNotSent) as caught:
+        asyncio.run(go())
+    assert "never sent, so the change was not made" in caught.value.message
+    assert "set ssl of example.com" in caught.value.message and "3 attempt(s)" in caught.value.message
+    assert not isinstance(caught.value, WriteOutcomeUnknown) and caught.value.exit_code == EXIT_API
+    assert sleeps.waits == [0.5, 1.0]
+
+
+def test_a_write_whose_connection_drops_after_sending_stays_in_doubt(sandbox_factory) -> None:
+    """The contrast: the request was sent and the connection reset, so nobody can say whether it
+    landed; it is not retried here (the caller reads the value back)."""
+    data = scenario()
+    data["tokens"][0]["permissions"] = [*READ_ONLY, "Zone Settings Write"]
+    api = sandbox_factory(data)
+    api.set_faults([FaultSpec(kind="reset", method="PATCH")])
+    sleeps = Sleeps()
+
+    async def go() -> None:
+        async with WritableGateway(SecretStr(TOKEN), api.url, sleep=sleeps) as gw:
+            await gw.edit_setting(await gw.zone_by_name("example.com"), "ssl", "full")
+
+    with pytest.raises(WriteOutcomeUnknown, match="may or may not have been applied"):
+        asyncio.run(go())
+    assert [r.method for r in api.requests] == ["GET", "PATCH"] and sleeps.waits == []
+
+
+def test_a_403_on_a_request_that_names_no_permission_says_so_without_empty_quotes(sandbox_factory) -> None:
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="403", path="tokens/verify$")])
+
+    async def go() -> None:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url) as gw:
+            await gw.verify_token()
+
+    with pytest.raises(MissingPermission) as caught:
+        asyncio.run(go())
+    text = f"{caught.value.message} {caught.value.hint}"
+    assert "''" not in text and caught.value.permission == ""
+    assert caught.value.message.startswith("the API token is not allowed to verify the API token (HTTP 403")
+    assert "cfremedy doctor" in caught.value.hint
+
+
+def test_a_transport_that_fails_to_open_closes_its_http_client() -> None:
+    """The SDK refuses a base URL only after the HTTP client was made: that client is closed,
+    not left to the garbage collector (looked at while the error, and so the client, is alive)."""
+    import gc
+
+    import httpx
+
+    from cfremedy.gateway.transport import Transport
+
+    def unclosed() -> set[int]:
+        return {id(c) for c in gc.get_objects() if isinstance(c, httpx.AsyncClient) and not c.is_closed}
+
+    before = unclosed()
+    with pytest.raises(httpx.InvalidURL) as caught:
+        asyncio.run(Transport(None, "http://127.0.0.1:abc/client/v4").open())
+    left = [c for c in gc.get_objects() if isinstance(c, httpx.AsyncClient) and id(c) not in before]
+    assert left, "the client was not kept alive by the error: the test would prove nothing"
+    assert [c for c in left if not c.is_closed] == [] and caught.value is not None
 
 
 def test_permanent_429_is_exhausted_after_honouring_retry_after(sandbox_factory) -> None:

@@ -176,9 +176,12 @@ def _gateway_permission_names() -> set[str]:
     names = set()
     for path in (ROOT / "cfremedy" / "gateway").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Op" and len(node.args) >= 2:
-                permission = node.args[1]
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Op"):
+                continue
+            given = node.args[1:2] + [k.value for k in node.keywords if k.arg == "permission"]
+            for permission in given:  # none: a request no group covers (its 403 names none)
                 if isinstance(permission, ast.Constant):
+                    assert isinstance(permission.value, str) and permission.value, ast.unparse(node)
                     names.add(permission.value)
                 else:  # the rule phases' table: every group it names
                     assert ast.unparse(permission).startswith("RULE_PHASES["), ast.unparse(node)
