@@ -213,9 +213,9 @@ class CloudflareGateway:
             key=lambda z: str(z["id"]),
             per_page=ZONES_PER_PAGE,
             limit=limit,
+            keep=lambda item: parse.convert(parse.zone, item, "the zone list"),
         )
-        zones = [parse.convert(parse.zone, item, "the zone list") for item in items]
-        return zones[:limit] if limit is not None else zones
+        return items[:limit] if limit is not None else items
 
     # -- one zone ------------------------------------------------------------------------------
 
@@ -372,8 +372,9 @@ class CloudflareGateway:
             what=what,
             key=lambda t: str(t["id"]),
             per_page=TUNNELS_PER_PAGE,
+            keep=lambda item: parse.convert(parse.tunnel, item, what),
         )
-        return tuple(parse.convert(parse.tunnel, item, what) for item in items)
+        return tuple(items)
 
     async def audit_log(self, account_id: str, since: datetime) -> tuple[AuditEntry, ...]:
         """Every entry of the account's audit log from `since` on, oldest first."""
@@ -387,8 +388,9 @@ class CloudflareGateway:
             what=what,
             key=lambda e: str(e.get("id") or json.dumps(e, sort_keys=True)),
             per_page=AUDIT_LOG_PER_PAGE,
+            keep=lambda item: parse.convert(parse.audit_entry, item, f"an entry of {what}"),
         )
-        return tuple(parse.convert(parse.audit_entry, item, f"an entry of {what}") for item in items)
+        return tuple(items)
 
     async def audit_log_reaches(self, account_id: str, moment: datetime) -> bool:
         """Whether the account's audit log holds anything from before `moment`: if it does not,
@@ -464,8 +466,9 @@ class CloudflareGateway:
             what=what,
             key=lambda p: str(p["id"]),
             per_page=PACKS_PER_PAGE,
+            keep=lambda item: parse.convert(parse.certificate_pack, item, what),
         )
-        return tuple(parse.convert(parse.certificate_pack, item, what) for item in items)
+        return tuple(items)
 
     # -- single values, read back around writes ------------------------------------------------
 
@@ -501,8 +504,9 @@ class CloudflareGateway:
             what=what,
             key=lambda p: str(p["name"]),
             per_page=PAGES_PER_PAGE,
+            keep=lambda item: parse.convert(parse.pages_project, item, what),
         )
-        return tuple(parse.convert(parse.pages_project, item, what) for item in items)
+        return tuple(items)
 
     async def error_counts(
         self, zones: Sequence[Zone], since: datetime, until: datetime
