@@ -256,6 +256,17 @@ def ruleset_phases(items: list[Any]) -> frozenset[str]:
     )
 
 
+def more_follows(body: Any) -> bool:
+    """Whether a cursor-paged list says another page follows (`result_info.cursor`, or the
+    older `result_info.cursors.after`)."""
+    info = body.get("result_info") if isinstance(body, dict) else None
+    if not isinstance(info, dict):
+        return False
+    cursors = info.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return bool(info.get("cursor")) or bool(after)
+
+
 def _pool_map(data: Any) -> Mapping[str, tuple[str, ...]]:
     if not isinstance(data, dict):
         return frozen_mapping()

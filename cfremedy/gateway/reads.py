@@ -262,12 +262,18 @@ class CloudflareGateway:
     async def ruleset_phases(self, zone: Zone) -> frozenset[str]:
         """The phases in which the zone has rules of its own: one request that spares one per
         phase (most zones have no Origin or Cache Rules; an entry point asked for anyway costs
-        a 404)."""
+        a 404).
+
+        Cloudflare may page this list by cursor. A list that says more follows is not followed:
+        every rule phase is then read anyway (at most three requests, an absent one a 404), so
+        an entry point on a later page can never be taken for "no rules"."""
         what = f"list the rulesets of {zone.name}"
         body = await self._transport.get(Op(what, "Zone Read"), f"/zones/{zone.id}/rulesets")
         items = envelope(body, what)
         if not isinstance(items, list):
             raise ApiError(f"unexpected answer to {what}: no result list")
+        if parse.more_follows(body):
+            return frozenset(RULE_PHASES) | parse.ruleset_phases(items)
         return parse.ruleset_phases(items)
 
     async def entrypoint(self, zone: Zone, phase: str) -> dict[str, Any] | None:

@@ -370,3 +370,24 @@ def test_waiting_for_the_rate_limiter_does_not_use_up_the_retry_budget(sandbox_f
     snap = snapshot(api.url, timeout=2.0, limiter=limiter)
     assert snap.zone.name == "example.com"
     assert sorted(r.status for r in api.requests if r.path.endswith("/settings")) == [0, 200]
+
+
+def test_a_rulesets_list_that_says_more_follows_reads_every_rule_phase(sandbox_factory) -> None:
+    """A phase's entry point on a page the gateway did not read is never taken for "no rules"."""
+    base = scenario(origin_rules=[{"expression": '(http.host eq "www.example.com")', "origin_port": 8443}])
+    base["tokens"][0]["permissions"] = [*READ_ONLY, "Config Rules Read", "Origin Rules Read", "Cache Rules Read"]
+    api = sandbox_factory(base)
+
+    async def go() -> tuple[frozenset[str], Any]:
+        async with CloudflareGateway(SecretStr(TOKEN), api.url) as gateway:
+            zone = await gateway.zone_by_name("example.com")
+            return await gateway.ruleset_phases(zone), await gateway.origin_rules(zone)
+
+    phases, rules = asyncio.run(go())
+    assert phases == {"http_request_origin"} and rules[0].origin_port == 8443  # one page: what it lists
+    api.set_faults(
+        [FaultSpec(kind="odd", path="/rulesets$", put={"/result": [], "/result_info": {"cursor": "c2", "per_page": 1}})]
+    )
+    phases, rules = asyncio.run(go())
+    assert phases == {"http_config_settings", "http_request_origin", "http_request_cache_settings"}
+    assert rules[0].origin_port == 8443  # read from its entry point although the first page did not list it
