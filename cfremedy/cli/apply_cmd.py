@@ -183,11 +183,12 @@ def apply_command(
 ) -> int:
     """Apply a saved plan: check it, refresh, ask, write each change safely, journal, re-audit.
 
-    Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown
+    Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown or older
     schema_version, a target that is not setting:<known id> or dns:<record id>, a zone id that
-    is not 32 lowercase hex digits, more than 1,000 changes or 8 MiB); a plan edited or retargeted after
-    it was made (exit 4: the checksum covers the zone, zone id and changes; with
-    CFREMEDY_PLAN_KEY set, only plans signed with that key). Then refuses (exit 4, nothing
+    is not 32 lowercase hex digits, a control character in any string, more than 1,000 changes
+    or 8 MiB); a plan edited, retargeted or damaged after it was made (exit 4: the checksum
+    covers the zone, zone id, changes, playbooks and findings; with CFREMEDY_PLAN_KEY set, only
+    plans signed with that key). Then refuses (exit 4, nothing
     sent) a zone id that is not the live zone of that name, more than --max-changes changes,
     DNS changes to more than 30 % of the zone's records (zones of 10 records or more), and
     changes that lower security without --allow-downgrade (apply decides that from its own

@@ -31,6 +31,7 @@ from cfremedy.report import change_from_dict
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import parse_scenario
 from tests.apply.test_apply import OTHER, TOKEN, ZONE, hosts, live, ten_change_plan, two_zones, zone_id
+from tests.apply.test_plan import sealed_findings
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
@@ -72,7 +73,7 @@ def resealed(data: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     """The unkeyed checksum (or, with the key, the HMAC) recomputed over whatever the file says:
     what anyone who can edit a plan can do."""
     changes = [change_from_dict(c) for c in data["changes"]]
-    content = canonical_content(data["zone"], data["zone_id"], changes)
+    content = canonical_content(data["zone"], data["zone_id"], changes, data["playbooks"], sealed_findings(data))
     return {**data, "checksum": seal(content, key.encode() if key else None)}
 
 
@@ -97,7 +98,7 @@ def test_a_plan_retargeted_at_another_zone_is_refused(api: SandboxApi, env: dict
     api.clear_log()
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
     assert proc.returncode == 4
-    assert "checksum mismatch: the zone or the changes were edited" in error_line(proc)
+    assert "checksum mismatch: the zone, the changes or the findings were edited" in error_line(proc)
     assert api.requests == [] and api.state.setting_value(other, "ssl") == "full"
 
 
@@ -146,7 +147,7 @@ def test_a_target_outside_the_grammar_sends_no_request_at_all(
     assert proc.stdout == ""  # refused before it was printed
 
 
-@pytest.mark.parametrize("version", [1, 3, "2"])
+@pytest.mark.parametrize("version", [1, 2, 4, "3"])
 def test_a_plan_of_an_unknown_schema_version_sends_no_request(
     api: SandboxApi, env: dict[str, str], tmp_path: Path, version: Any
 ) -> None:
@@ -154,7 +155,7 @@ def test_a_plan_of_an_unknown_schema_version_sends_no_request(
     api.clear_log()
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
     assert proc.returncode == 2
-    assert "applies version 2 plans only" in error_line(proc)
+    assert "applies version 3 plans only" in error_line(proc)
     assert api.requests == [] and proc.stdout == ""
 
 
@@ -165,6 +166,41 @@ def test_a_plan_too_large_is_refused_before_it_is_printed(api: SandboxApi, env: 
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--force"], env)
     assert proc.returncode == 2 and "more than the 1000 cfremedy applies" in error_line(proc)
     assert proc.stdout == "" and api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(checksum="sha256:" + "\u00e9" * 64), "damaged checksum: not sha256: or hmac:"),
+        (lambda d: d["changes"][0].update(reason="\ud800"), "damaged plan: `changes[0].reason` is not valid Unicode"),
+    ],
+    ids=["non-ascii-checksum", "lone-surrogate"],
+)
+def test_a_damaged_plan_is_refused_like_a_forged_one_in_one_line(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path, edit: Any, message: str
+) -> None:
+    """Both ended in "internal error" (exit 70): a TypeError in `hmac.compare_digest`, a
+    UnicodeEncodeError sealing the plan."""
+    data = settings_plan(api).to_dict()
+    edit(data)
+    api.clear_log()
+    proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
+    assert proc.returncode == 4, proc.stderr
+    assert message in error_line(proc) and "internal error" not in proc.stderr
+    assert api.requests == [] and proc.stdout == ""
+
+
+def test_a_control_character_in_a_plan_is_exit_2_naming_the_field_and_never_echoed(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path
+) -> None:
+    data = settings_plan(api).to_dict()
+    data["changes"][2]["reason"] = "fine\x1b[2J\x1b]0;pwned\x07\x9b31m"  # clear screen, retitle, C1 CSI
+    api.clear_log()
+    proc = cli(["apply", str(plan_file(tmp_path, resealed(data))), "--yes", "--no-probe"], env)
+    assert proc.returncode == 2
+    assert "`changes[2].reason` contains a control character (U+001B)" in error_line(proc)
+    assert not any(c in proc.stderr + proc.stdout for c in "\x1b\x07\x9b")
+    assert api.requests == [] and proc.stdout == ""
 
 
 def test_with_a_plan_key_only_plans_signed_with_it_are_applied(
