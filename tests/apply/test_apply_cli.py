@@ -23,13 +23,14 @@ from typing import Any
 
 import pytest
 
-from cfremedy.journal import ChangeState, Journal, RunKind
+from cfremedy.cli import apply_cmd
+from cfremedy.journal import ChangeState, Entry, Journal, Run, RunKind
 from cfremedy.lock import HOLDER_NAME, state_lock
 from cfremedy.models import Change
 from cfremedy.plan import MAX_PLAN_CHANGES, Plan, canonical_content, seal
 from cfremedy.report import change_from_dict
 from cfremedy.sandbox.api import SandboxApi
-from cfremedy.sandbox.scenario import parse_scenario
+from cfremedy.sandbox.scenario import FaultSpec, parse_scenario
 from tests.apply.test_apply import OTHER, TOKEN, ZONE, hosts, live, ten_change_plan, two_zones, zone_id
 from tests.apply.test_plan import sealed_findings
 
@@ -453,6 +454,55 @@ def test_rollback_takes_the_lock_too(api: SandboxApi, env: dict[str, str], tmp_p
     assert undo.returncode == 0, undo.stderr
     assert "LOWERS SECURITY" in undo.stdout  # strict -> full restores the old value, said so
     assert api.state.setting_value(zone_id(api), "ssl") == "full"
+
+
+def test_rollback_refuses_a_run_with_writes_still_in_doubt_naming_them(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Rollback used to undo only what was known to have landed and leave the in-doubt writes
+    as they were, unsaid (or say "applied nothing" when all were in doubt): a guess."""
+    state_dir = Path(env["CFREMEDY_STATE_DIR"])
+    run_id = in_doubt_run(api, state_dir)  # ssl and origin_max_http_version sent, answer never seen
+    with Journal.in_state_dir(state_dir) as journal:
+        journal.mark(run_id, 0, ChangeState.APPLIED)  # the ssl write is known to have landed
+    api.state.set_setting(zone_id(api), "ssl", "strict")
+    # the in-doubt setting cannot be read now: every answer for it is a captive portal's page
+    api.set_faults([FaultSpec(kind="html", method="GET", path=r"/settings/origin_max_http_version$")])
+    api.clear_log()
+    proc = cli(["rollback", run_id, "--yes"], env)
+    assert proc.returncode == 4, proc.stderr
+    line = error_line(proc)
+    assert f"refusing to roll back: 1 change(s) of run {run_id} in doubt (setting:origin_max_http_version)" in line
+    assert "nothing was sent" in line
+    assert f"run `cfremedy history` to re-check them against Cloudflare, then `cfremedy rollback {run_id}`" in (
+        proc.stderr
+    )
+    assert writes(api) == [] and api.state.setting_value(zone_id(api), "ssl") == "strict"
+    api.set_faults([])  # the value can be read again: history settles it, and rollback goes ahead
+    assert cli(["history", "--format", "json"], env).returncode == 0
+    undo = cli(["rollback", run_id, "--yes"], env)
+    assert undo.returncode == 0, undo.stderr
+    assert api.state.setting_value(zone_id(api), "ssl") == "full"
+
+
+def test_the_apply_report_names_writes_in_doubt_and_points_to_history(capsys: pytest.CaptureFixture[str]) -> None:
+    change = Change("test", "setting:ssl", "full", "strict", "test")
+    run = Run(
+        id="20261121T120301Z-3f9a2c",
+        kind=RunKind.APPLY,
+        zone=ZONE,
+        zone_id="0" * 32,
+        plan_checksum="sha256:" + "0" * 64,
+        started_at="2026-11-21T12:03:01Z",
+        finished_at="2026-11-21T12:03:09Z",
+        rolls_back=None,
+        entries=(Entry(0, change, ChangeState.SENT, "could not read the value back (boom)"),),
+    )
+    assert apply_cmd._report(apply_cmd._Outcome(run)) == 4
+    err = capsys.readouterr().err
+    assert "warning: 1 change(s) of run 20261121T120301Z-3f9a2c in doubt (setting:ssl)" in err
+    assert "`cfremedy history` re-checks them" in err
+    assert "`cfremedy rollback 20261121T120301Z-3f9a2c` refuses until it has" in err
 
 
 def test_the_resealing_helper_reseals_what_the_file_says(api: SandboxApi) -> None:
