@@ -331,6 +331,50 @@ def test_nothing_to_write_means_no_question(api: SandboxApi, env: dict[str, str]
     assert "no-op" in again.stdout and writes(api) == []
 
 
+# -- a write that lands, then an answer that is lost -------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["500_after", "reset_after"])
+@pytest.mark.parametrize(
+    ("method", "path", "what"),
+    [("PATCH", r"/settings/ssl$", "setting:ssl"), ("POST", r"/dns_records/batch$", "DNS batch")],
+    ids=["setting", "dns-batch"],
+)
+def test_a_write_that_landed_before_its_answer_was_lost_is_read_back_as_applied_and_sent_once(
+    api: SandboxApi,
+    env: dict[str, str],
+    tmp_path: Path,
+    fault: str,
+    method: str,
+    path: str,
+    what: str,
+) -> None:
+    """The sandbox runs the write, then answers 500 or resets the connection: the client
+    cannot tell it from a write that failed. The journal holds it in doubt (`sent`), the
+    read-back finds the planned value, and it is recorded as applied, never written again."""
+    plan = ten_change_plan(api)
+    plan_path = tmp_path / "plan.json"
+    plan.write(plan_path)
+    api.clear_log()
+    api.set_faults([FaultSpec(kind=fault, method=method, path=path, count=1)])
+    proc = cli(["apply", str(plan_path), "--yes", "--no-probe"], env)
+    api.set_faults([])
+    assert proc.returncode == 0, proc.stderr
+    assert [r.fault for r in api.requests if r.fault] == [fault]  # the fault did fire, once
+    zid = zone_id(api)
+    once = [f"PATCH /zones/{zid}/settings/{c.key}" for c in plan.changes[:5]] + [f"POST /zones/{zid}/dns_records/batch"]
+    assert sorted(writes(api)) == sorted(once)  # each change written once: the faulted one too
+    assert all(live(api, c) == c.after for c in plan.changes)
+    with Journal.in_state_dir(Path(env["CFREMEDY_STATE_DIR"])) as journal:
+        (run,) = journal.runs()
+    assert run.outcome == "applied" and not run.in_doubt
+    assert {e.change.target: e.state for e in run.entries} == {c.target: ChangeState.APPLIED for c in plan.changes}
+    # the client saw no usable answer, so the read-back, not the answer, settled the write
+    assert f"cfremedy: {what}: no answer to the request" in proc.stderr
+    assert "it may or may not have been applied" in proc.stderr
+    assert "in doubt" not in proc.stderr
+
+
 # -- one run at a time ------------------------------------------------------------------------------------
 
 
