@@ -25,7 +25,7 @@ import pytest
 
 from cfremedy.cli import apply_cmd
 from cfremedy.journal import ChangeState, Entry, Journal, Run, RunKind
-from cfremedy.lock import HOLDER_NAME, state_lock
+from cfremedy.lock import HOLDER_NAME, LOCK_NAME, state_lock
 from cfremedy.models import Change
 from cfremedy.plan import MAX_PLAN_CHANGES, Plan, canonical_content, seal
 from cfremedy.report import change_from_dict
@@ -483,6 +483,28 @@ def test_history_leaves_a_running_applys_writes_alone(api: SandboxApi, env: dict
     assert "is applying right now: 2 change(s) in doubt are shown unsettled" in proc.stderr
     assert json.loads(proc.stdout)["runs"][0]["unsettled"] == 2
     assert api.requests == []
+
+
+@pytest.mark.parametrize("blocked", [LOCK_NAME, HOLDER_NAME])
+def test_a_state_directory_that_cannot_be_locked_is_a_clean_usage_error_for_history_and_apply(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path, blocked: str
+) -> None:
+    """A directory where the lock (or its holder file) belongs: `history` settling in-doubt
+    writes ended in "internal error" (exit 70) when the holder file could not be cleaned up."""
+    state_dir = Path(env["CFREMEDY_STATE_DIR"])
+    in_doubt_run(api, state_dir)
+    (state_dir / blocked).mkdir()
+    api.clear_log()
+    proc = cli(["history", "--format", "json"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert f"state directory {state_dir}" in error_line(proc) or str(state_dir / blocked) in error_line(proc)
+    path = tmp_path / "plan.json"
+    settings_plan(api).write(path)
+    applied = cli(["apply", str(path), "--yes", "--no-probe"], env)
+    assert applied.returncode == 2 and "internal error" not in applied.stderr
+    error_line(applied)
+    assert writes(api) == []
 
 
 def test_rollback_takes_the_lock_too(api: SandboxApi, env: dict[str, str], tmp_path: Path) -> None:
