@@ -295,11 +295,16 @@ class Journal:
         return found
 
     def _lookup(self, table: str, columns: str, wanted: str, what: str) -> tuple[Any, ...]:
-        """A row by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`)."""
-        pattern = wanted.replace("%", "").replace("_", "")
+        """A row by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`).
+
+        Compared character for character (no LIKE: `%` and `_` are wildcards there, and ASCII
+        case is ignored), so an empty id, or one of wildcards, matches no run but its own."""
+        if not wanted:
+            raise UsageError(f"an empty {what} id names no {what}", hint="`cfremedy history` lists them")
         rows = self._db.execute(
-            f"SELECT {columns} FROM {table} WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id",
-            (wanted, pattern + "%", "%" + pattern),
+            f"SELECT {columns} FROM {table} WHERE id = ? OR substr(id, 1, length(?)) = ?"
+            " OR substr(id, -length(?)) = ? ORDER BY id",
+            (wanted, wanted, wanted, wanted, wanted),
         ).fetchall()
         exact = [r for r in rows if r[0] == wanted]
         if exact or len(rows) == 1:

@@ -105,5 +105,7 @@ def state_lock(state_dir: Path, wait: float = DEFAULT_WAIT, command: str | None 
     finally:
         try:
             holder_file.unlink(missing_ok=True)
+        except OSError:
+            pass  # not ours to remove (a directory of that name, say): stale holders are harmless
         finally:
             lock.release()

@@ -2,9 +2,16 @@
 
 A plan is a value object: it is built from an audit, written, read back and checked, never
 edited in place. Its seal covers everything `apply` acts on — the schema version, the zone's
-name and id, and the changes — so neither an edited change nor a plan retargeted at another
-zone gets through; the human-facing fields (`created_at`, the audit's `findings`) can be read
-and annotated freely.
+name and id, the changes, and what its re-audit compares with (the playbooks the audit ran,
+and each finding's identity: playbook, resource, error codes, fingerprint, whether a change
+addresses it) — so neither an edited change, nor a plan retargeted at another zone, nor a
+finding list edited to hide what an apply made worse gets through. Only the human-facing
+fields (`tool`, `created_at`, a finding's `message` and `severity`) can be annotated freely.
+
+Every string in the file is checked before the seal: a control character (C0, DEL, C1) is a
+usage error naming the field (it could rewrite a reviewer's terminal or hide a character of a
+target), and a lone surrogate (not text at all: no seal can cover it) a damaged plan, refused
+like a checksum that does not match.
 
 An unkeyed seal (`sha256:`) only catches accidents: whoever can edit the file can recompute it.
 With `CFREMEDY_PLAN_KEY` set, the seal is an HMAC-SHA256 (`hmac:`), so a CI job that carries
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +39,14 @@ from cfremedy.targets import plan_problems
 
 # 2: the seal covers the schema version, zone and zone id, not only the changes. A version 1
 # plan could be retargeted at another zone without breaking its checksum, so it is refused.
-PLAN_SCHEMA_VERSION = 2
+# 3: the seal also covers the playbooks list and the findings' identities (what apply's
+# re-audit compares with); a version 2 plan's could be edited unnoticed, so it is refused too.
+PLAN_SCHEMA_VERSION = 3
+# Why each older version is refused; any other version is unknown.
+OLDER_VERSIONS = {
+    1: "whose checksum does not cover the zone it targets",
+    2: "whose checksum does not cover its playbooks and findings",
+}
 # Far beyond any real plan (a zone's plan holds a few changes; --max-changes defaults to 10),
 # and small enough that a hostile file is refused before it is parsed, printed or applied.
 MAX_PLAN_BYTES = 8 * 1024 * 1024
@@ -39,15 +54,29 @@ MAX_PLAN_CHANGES = 1000
 
 SHA256 = "sha256:"
 HMAC = "hmac:"
+# What a seal looks like: anything else (another length, upper case, non-ASCII digits) is
+# refused before it is compared.
+SEAL_PATTERN = re.compile(r"(?:sha256|hmac):[0-9a-f]{64}")
+# C0 controls, DEL and C1 controls: never part of a plan a person can review.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def canonical_content(zone: str, zone_id: str, changes: Iterable[Change]) -> bytes:
+def canonical_content(
+    zone: str,
+    zone_id: str,
+    changes: Iterable[Change],
+    playbooks: Iterable[str] = (),
+    findings: Iterable[PlannedFinding] = (),
+) -> bytes:
     """What the seal covers, as canonical JSON: sorted keys, no spaces, UTF-8."""
     content = {
         "schema_version": PLAN_SCHEMA_VERSION,
         "zone": zone,
         "zone_id": zone_id,
         "changes": [change_dict(c) for c in changes],
+        "playbooks": list(playbooks),
+        "findings": [f.sealed for f in findings],
     }
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -62,6 +91,13 @@ def seal(content: bytes, key: bytes | None = None) -> str:
 def check_seal(recorded: str, content: bytes, key: bytes | None, source: str) -> None:
     """Refuse (exit 4) a plan whose seal does not match, or is not of the kind the key asks for."""
     never_edit = "make a new plan with `cfremedy plan zone`; never edit a plan by hand"
+    if not recorded.startswith((HMAC, SHA256)):
+        raise Refused(f"{source}: the checksum is neither sha256: nor hmac:", hint=never_edit)
+    if not SEAL_PATTERN.fullmatch(recorded):
+        raise Refused(
+            f"{source}: damaged checksum: not sha256: or hmac: followed by 64 lowercase hex digits",
+            hint=never_edit,
+        )
     if recorded.startswith(HMAC):
         if key is None:
             raise Refused(
@@ -72,7 +108,7 @@ def check_seal(recorded: str, content: bytes, key: bytes | None, source: str) ->
         if not hmac.compare_digest(recorded, seal(content, key)):
             raise Refused(
                 f"{source}: HMAC mismatch: the plan was made with another CFREMEDY_PLAN_KEY, or its"
-                " zone or changes were edited after it was made",
+                " zone, changes or findings were edited after it was made",
                 hint=never_edit,
             )
         return
@@ -86,11 +122,12 @@ def check_seal(recorded: str, content: bytes, key: bytes | None, source: str) ->
             )
         if not hmac.compare_digest(recorded, seal(content)):
             raise Refused(
-                f"{source}: checksum mismatch: the zone or the changes were edited after the plan was made",
+                f"{source}: checksum mismatch: the zone, the changes or the findings were edited after the"
+                " plan was made",
                 hint=never_edit,
             )
         return
-    raise Refused(f"{source}: the checksum is neither sha256: nor hmac:", hint=never_edit)
+    raise AssertionError("unreachable: the pattern admits sha256: and hmac: only")
 
 
 @dataclass(frozen=True)
@@ -109,6 +146,17 @@ class PlannedFinding:
     @property
     def key(self) -> tuple[str, str, tuple[int, ...]]:
         return (self.playbook, self.resource, self.error_codes)
+
+    @property
+    def sealed(self) -> dict[str, Any]:
+        """What the seal covers of it: all apply's re-audit compares (not the message or severity)."""
+        return {
+            "playbook": self.playbook,
+            "resource": self.resource,
+            "error_codes": list(self.error_codes),
+            "fingerprint": self.fingerprint,
+            "addressed": self.addressed,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,7 +194,7 @@ class Plan:
 
     @property
     def content(self) -> bytes:
-        return canonical_content(self.zone, self.zone_id, self.changes)
+        return canonical_content(self.zone, self.zone_id, self.changes, self.playbooks, self.findings)
 
     @property
     def checksum(self) -> str:
@@ -182,8 +230,8 @@ class Plan:
             "created_at": self.created_at,
             "changes": [change_dict(c) for c in self.changes],
             "checksum": seal(self.content, key),
-            # Informational, outside the seal: what the audit found, and which findings the
-            # changes should resolve; apply's re-audit compares with it.
+            # What the audit ran and found, and which findings the changes should resolve:
+            # apply's re-audit compares with it, so all but messages and severities are sealed.
             "playbooks": list(self.playbooks),
             "findings": [
                 {
@@ -211,6 +259,7 @@ class Plan:
         key in force did not sign, is `Refused` (exit 4). Nothing here sends a request.
         """
         _check_version(data, source)
+        _check_text(data, source)
         try:
             raw_changes = data["changes"]
             if not isinstance(raw_changes, list):
@@ -270,15 +319,55 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _check_text(data: Mapping[str, Any], source: str) -> None:
+    """Refuse a lone surrogate (exit 4: damaged, no seal can cover it) or a control character
+    (exit 2) in any string of the plan, keys included, naming where: never echoing it."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    control: tuple[str, str] | None = None
+    while stack:  # iterative: JSON nested to the parser's limit must not exhaust Python's
+        where, node = stack.pop()
+        if isinstance(node, str):
+            if SURROGATE.search(node):
+                raise Refused(
+                    f"{source}: damaged plan: {where} is not valid Unicode (it holds a lone surrogate)",
+                    hint="make a new plan with `cfremedy plan zone`; never edit a plan by hand",
+                )
+            found = CONTROL.search(node)
+            if found and control is None:
+                control = (where, f"U+{ord(found.group()):04X}")
+        elif isinstance(node, Mapping):
+            for key, value in reversed(list(node.items())):
+                path = _field(where, key)
+                stack.append((f"`{path}`", value))
+                stack.append((f"the key of `{path}`", key))
+        elif isinstance(node, list):
+            stack.extend((f"`{where.strip('`')}[{i}]`", v) for i, v in reversed(list(enumerate(node))))
+    if control is not None:
+        raise UsageError(
+            f"{source}: {control[0]} contains a control character ({control[1]}):"
+            " cfremedy applies plans of printable text only",
+            hint="make a new plan with `cfremedy plan zone`; never edit a plan by hand",
+        )
+
+
+def _field(where: str, key: Any) -> str:
+    """`changes[0].after.content` (from "`changes[0].after`"); a key that is not printable is
+    shown escaped."""
+    name = str(key)
+    name = name if name.isprintable() and "." not in name and "`" not in name else ascii(name)
+    parent = where.strip("`")
+    return f"{parent}.{name}" if parent else name
+
+
 def _check_version(data: Mapping[str, Any], source: str) -> None:
     if "schema_version" not in data:
         raise UsageError(f"{source} is not a cfremedy plan (missing 'schema_version')")
     version = data["schema_version"]
     if version == PLAN_SCHEMA_VERSION and not isinstance(version, bool):
         return
-    if version == 1 and not isinstance(version, bool):
+    if not isinstance(version, bool) and isinstance(version, int) and version in OLDER_VERSIONS:
         raise UsageError(
-            f"{source} is a version 1 plan, whose checksum does not cover the zone it targets;"
+            f"{source} is a version {version} plan, {OLDER_VERSIONS[version]};"
             f" this cfremedy applies version {PLAN_SCHEMA_VERSION} plans only",
             hint="make a new plan with `cfremedy plan zone`",
         )

@@ -117,9 +117,25 @@ async def _execute(
         return _Outcome(journal.run(executor.run_id), exc)
 
 
+def _in_doubt(run: Run) -> str:
+    """`2 change(s) of run R in doubt (setting:ssl, dns:...)`: writes sent whose answer never came
+    and whose value could not be read back since, so nobody knows whether they landed."""
+    targets = ", ".join(e.change.target for e in run.in_doubt)
+    return f"{len(run.in_doubt)} change(s) of run {run.id} in doubt ({targets})"
+
+
 def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
     run = outcome.run
     out(f"\nResults:\n{render_run(run, terminal_width())}\n{run_summary(run)}\n")
+    if run.in_doubt:
+        err(
+            f"cfremedy: warning: {_in_doubt(run)}: the write was sent, no answer came and the value"
+            " could not be read back, so whether it reached Cloudflare is unknown"
+        )
+        err(
+            "cfremedy: hint: `cfremedy history` re-checks them against Cloudflare and records the"
+            f" answer; `cfremedy rollback {run.id}` refuses until it has"
+        )
     worse = made_worse(rechecks or [])
     if rechecks is not None:
         out("\n" + render_rechecks(rechecks, terminal_width()))
@@ -183,11 +199,12 @@ def apply_command(
 ) -> int:
     """Apply a saved plan: check it, refresh, ask, write each change safely, journal, re-audit.
 
-    Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown
+    Refuses, before any request: a plan this cfremedy cannot read (exit 2: an unknown or older
     schema_version, a target that is not setting:<known id> or dns:<record id>, a zone id that
-    is not 32 lowercase hex digits, more than 1,000 changes or 8 MiB); a plan edited or retargeted after
-    it was made (exit 4: the checksum covers the zone, zone id and changes; with
-    CFREMEDY_PLAN_KEY set, only plans signed with that key). Then refuses (exit 4, nothing
+    is not 32 lowercase hex digits, a control character in any string, more than 1,000 changes
+    or 8 MiB); a plan edited, retargeted or damaged after it was made (exit 4: the checksum
+    covers the zone, zone id, changes, playbooks and findings; with CFREMEDY_PLAN_KEY set, only
+    plans signed with that key). Then refuses (exit 4, nothing
     sent) a zone id that is not the live zone of that name, more than --max-changes changes,
     DNS changes to more than 30 % of the zone's records (zones of 10 records or more), and
     changes that lower security without --allow-downgrade (apply decides that from its own
@@ -278,12 +295,14 @@ def rollback_command(
     """Undo a run: restore the values every change it applied had before.
 
     Plans the inverse of each change the journal shows as applied (in-doubt changes are first
-    re-checked against Cloudflare), shows it, re-reads the live values, asks (only the typed
-    word `yes` approves), and applies it under the same drift check: a value changed again
-    since the run is left alone and reported. Restoring an earlier value may lower security
-    (undoing SSL full -> strict): the table says so, and rollback does it without
-    --allow-downgrade, since the zone had that value before the run. The rollback is itself a
-    run in the journal, and holds the state directory's lock like apply.
+    re-checked against Cloudflare; if any stays in doubt, because its value cannot be read,
+    rollback refuses with exit 4, naming them: see `cfremedy history`), shows it, re-reads the
+    live values, asks (only the typed word `yes` approves), and applies it under the same drift
+    check: a value changed again since the run is left alone and reported. Restoring an
+    earlier value may lower security (undoing SSL full -> strict): the table says so, and
+    rollback does it without --allow-downgrade, since the zone had that value before the run.
+    The rollback is itself a run in the journal, and holds the state directory's lock like
+    apply.
     """
     settings = load_settings()
 
@@ -292,6 +311,14 @@ def rollback_command(
             async with writable_gateway_for(settings) as gateway:
                 with _journal(settings) as journal:
                     run = await reconcile(gateway, journal, journal.run(run_id))
+                    if run.in_doubt:  # undoing only what is known to have landed would be a guess
+                        raise Refused(
+                            f"refusing to roll back: {_in_doubt(run)}: each was sent, and whether it"
+                            " reached Cloudflare is still unknown (its value could not be read back);"
+                            " nothing was sent",
+                            hint="run `cfremedy history` to re-check them against Cloudflare, then"
+                            f" `cfremedy rollback {run.id}` again",
+                        )
                     plan = inverse_plan(run)
                     if not plan.changes:
                         out(f"Run {run.id} applied nothing: nothing to roll back.\n")

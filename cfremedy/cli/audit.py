@@ -165,7 +165,8 @@ def audit_zone_command(
 ) -> int:
     """Audit one zone: read its settings, DNS and rules, probe its origins, report.
 
-    Sends only GET requests to the API, whatever it finds. Needs CLOUDFLARE_API_TOKEN with
+    Only reads, whatever it finds: GET requests, and with --errors-since one GraphQL query (a
+    POST to /graphql that reads the 5xx analytics) per 10 zones. Needs CLOUDFLARE_API_TOKEN with
     Zone Read, Zone Settings Read and DNS Read (and the rules permissions; `cfremedy doctor`
     lists them). Every audit is stored in the state database (see `cfremedy history`), so
     `--baseline last` can report only what is new.

@@ -23,14 +23,16 @@ from typing import Any
 
 import pytest
 
-from cfremedy.journal import ChangeState, Journal, RunKind
-from cfremedy.lock import HOLDER_NAME, state_lock
+from cfremedy.cli import apply_cmd
+from cfremedy.journal import ChangeState, Entry, Journal, Run, RunKind
+from cfremedy.lock import HOLDER_NAME, LOCK_NAME, state_lock
 from cfremedy.models import Change
 from cfremedy.plan import MAX_PLAN_CHANGES, Plan, canonical_content, seal
 from cfremedy.report import change_from_dict
 from cfremedy.sandbox.api import SandboxApi
-from cfremedy.sandbox.scenario import parse_scenario
+from cfremedy.sandbox.scenario import FaultSpec, parse_scenario
 from tests.apply.test_apply import OTHER, TOKEN, ZONE, hosts, live, ten_change_plan, two_zones, zone_id
+from tests.apply.test_plan import sealed_findings
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
@@ -72,7 +74,7 @@ def resealed(data: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     """The unkeyed checksum (or, with the key, the HMAC) recomputed over whatever the file says:
     what anyone who can edit a plan can do."""
     changes = [change_from_dict(c) for c in data["changes"]]
-    content = canonical_content(data["zone"], data["zone_id"], changes)
+    content = canonical_content(data["zone"], data["zone_id"], changes, data["playbooks"], sealed_findings(data))
     return {**data, "checksum": seal(content, key.encode() if key else None)}
 
 
@@ -97,7 +99,7 @@ def test_a_plan_retargeted_at_another_zone_is_refused(api: SandboxApi, env: dict
     api.clear_log()
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
     assert proc.returncode == 4
-    assert "checksum mismatch: the zone or the changes were edited" in error_line(proc)
+    assert "checksum mismatch: the zone, the changes or the findings were edited" in error_line(proc)
     assert api.requests == [] and api.state.setting_value(other, "ssl") == "full"
 
 
@@ -146,7 +148,7 @@ def test_a_target_outside_the_grammar_sends_no_request_at_all(
     assert proc.stdout == ""  # refused before it was printed
 
 
-@pytest.mark.parametrize("version", [1, 3, "2"])
+@pytest.mark.parametrize("version", [1, 2, 4, "3"])
 def test_a_plan_of_an_unknown_schema_version_sends_no_request(
     api: SandboxApi, env: dict[str, str], tmp_path: Path, version: Any
 ) -> None:
@@ -154,7 +156,7 @@ def test_a_plan_of_an_unknown_schema_version_sends_no_request(
     api.clear_log()
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
     assert proc.returncode == 2
-    assert "applies version 2 plans only" in error_line(proc)
+    assert "applies version 3 plans only" in error_line(proc)
     assert api.requests == [] and proc.stdout == ""
 
 
@@ -165,6 +167,41 @@ def test_a_plan_too_large_is_refused_before_it_is_printed(api: SandboxApi, env: 
     proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--force"], env)
     assert proc.returncode == 2 and "more than the 1000 cfremedy applies" in error_line(proc)
     assert proc.stdout == "" and api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(checksum="sha256:" + "\u00e9" * 64), "damaged checksum: not sha256: or hmac:"),
+        (lambda d: d["changes"][0].update(reason="\ud800"), "damaged plan: `changes[0].reason` is not valid Unicode"),
+    ],
+    ids=["non-ascii-checksum", "lone-surrogate"],
+)
+def test_a_damaged_plan_is_refused_like_a_forged_one_in_one_line(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path, edit: Any, message: str
+) -> None:
+    """Both ended in "internal error" (exit 70): a TypeError in `hmac.compare_digest`, a
+    UnicodeEncodeError sealing the plan."""
+    data = settings_plan(api).to_dict()
+    edit(data)
+    api.clear_log()
+    proc = cli(["apply", str(plan_file(tmp_path, data)), "--yes", "--no-probe"], env)
+    assert proc.returncode == 4, proc.stderr
+    assert message in error_line(proc) and "internal error" not in proc.stderr
+    assert api.requests == [] and proc.stdout == ""
+
+
+def test_a_control_character_in_a_plan_is_exit_2_naming_the_field_and_never_echoed(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path
+) -> None:
+    data = settings_plan(api).to_dict()
+    data["changes"][2]["reason"] = "fine\x1b[2J\x1b]0;pwned\x07\x9b31m"  # clear screen, retitle, C1 CSI
+    api.clear_log()
+    proc = cli(["apply", str(plan_file(tmp_path, resealed(data))), "--yes", "--no-probe"], env)
+    assert proc.returncode == 2
+    assert "`changes[2].reason` contains a control character (U+001B)" in error_line(proc)
+    assert not any(c in proc.stderr + proc.stdout for c in "\x1b\x07\x9b")
+    assert api.requests == [] and proc.stdout == ""
 
 
 def test_with_a_plan_key_only_plans_signed_with_it_are_applied(
@@ -294,6 +331,50 @@ def test_nothing_to_write_means_no_question(api: SandboxApi, env: dict[str, str]
     assert "no-op" in again.stdout and writes(api) == []
 
 
+# -- a write that lands, then an answer that is lost -------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["500_after", "reset_after"])
+@pytest.mark.parametrize(
+    ("method", "path", "what"),
+    [("PATCH", r"/settings/ssl$", "setting:ssl"), ("POST", r"/dns_records/batch$", "DNS batch")],
+    ids=["setting", "dns-batch"],
+)
+def test_a_write_that_landed_before_its_answer_was_lost_is_read_back_as_applied_and_sent_once(
+    api: SandboxApi,
+    env: dict[str, str],
+    tmp_path: Path,
+    fault: str,
+    method: str,
+    path: str,
+    what: str,
+) -> None:
+    """The sandbox runs the write, then answers 500 or resets the connection: the client
+    cannot tell it from a write that failed. The journal holds it in doubt (`sent`), the
+    read-back finds the planned value, and it is recorded as applied, never written again."""
+    plan = ten_change_plan(api)
+    plan_path = tmp_path / "plan.json"
+    plan.write(plan_path)
+    api.clear_log()
+    api.set_faults([FaultSpec(kind=fault, method=method, path=path, count=1)])
+    proc = cli(["apply", str(plan_path), "--yes", "--no-probe"], env)
+    api.set_faults([])
+    assert proc.returncode == 0, proc.stderr
+    assert [r.fault for r in api.requests if r.fault] == [fault]  # the fault did fire, once
+    zid = zone_id(api)
+    once = [f"PATCH /zones/{zid}/settings/{c.key}" for c in plan.changes[:5]] + [f"POST /zones/{zid}/dns_records/batch"]
+    assert sorted(writes(api)) == sorted(once)  # each change written once: the faulted one too
+    assert all(live(api, c) == c.after for c in plan.changes)
+    with Journal.in_state_dir(Path(env["CFREMEDY_STATE_DIR"])) as journal:
+        (run,) = journal.runs()
+    assert run.outcome == "applied" and not run.in_doubt
+    assert {e.change.target: e.state for e in run.entries} == {c.target: ChangeState.APPLIED for c in plan.changes}
+    # the client saw no usable answer, so the read-back, not the answer, settled the write
+    assert f"cfremedy: {what}: no answer to the request" in proc.stderr
+    assert "it may or may not have been applied" in proc.stderr
+    assert "in doubt" not in proc.stderr
+
+
 # -- one run at a time ------------------------------------------------------------------------------------
 
 
@@ -404,6 +485,28 @@ def test_history_leaves_a_running_applys_writes_alone(api: SandboxApi, env: dict
     assert api.requests == []
 
 
+@pytest.mark.parametrize("blocked", [LOCK_NAME, HOLDER_NAME])
+def test_a_state_directory_that_cannot_be_locked_is_a_clean_usage_error_for_history_and_apply(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path, blocked: str
+) -> None:
+    """A directory where the lock (or its holder file) belongs: `history` settling in-doubt
+    writes ended in "internal error" (exit 70) when the holder file could not be cleaned up."""
+    state_dir = Path(env["CFREMEDY_STATE_DIR"])
+    in_doubt_run(api, state_dir)
+    (state_dir / blocked).mkdir()
+    api.clear_log()
+    proc = cli(["history", "--format", "json"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert f"state directory {state_dir}" in error_line(proc) or str(state_dir / blocked) in error_line(proc)
+    path = tmp_path / "plan.json"
+    settings_plan(api).write(path)
+    applied = cli(["apply", str(path), "--yes", "--no-probe"], env)
+    assert applied.returncode == 2 and "internal error" not in applied.stderr
+    error_line(applied)
+    assert writes(api) == []
+
+
 def test_rollback_takes_the_lock_too(api: SandboxApi, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     settings_plan(api).write(path)
@@ -417,6 +520,55 @@ def test_rollback_takes_the_lock_too(api: SandboxApi, env: dict[str, str], tmp_p
     assert undo.returncode == 0, undo.stderr
     assert "LOWERS SECURITY" in undo.stdout  # strict -> full restores the old value, said so
     assert api.state.setting_value(zone_id(api), "ssl") == "full"
+
+
+def test_rollback_refuses_a_run_with_writes_still_in_doubt_naming_them(
+    api: SandboxApi, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Rollback used to undo only what was known to have landed and leave the in-doubt writes
+    as they were, unsaid (or say "applied nothing" when all were in doubt): a guess."""
+    state_dir = Path(env["CFREMEDY_STATE_DIR"])
+    run_id = in_doubt_run(api, state_dir)  # ssl and origin_max_http_version sent, answer never seen
+    with Journal.in_state_dir(state_dir) as journal:
+        journal.mark(run_id, 0, ChangeState.APPLIED)  # the ssl write is known to have landed
+    api.state.set_setting(zone_id(api), "ssl", "strict")
+    # the in-doubt setting cannot be read now: every answer for it is a captive portal's page
+    api.set_faults([FaultSpec(kind="html", method="GET", path=r"/settings/origin_max_http_version$")])
+    api.clear_log()
+    proc = cli(["rollback", run_id, "--yes"], env)
+    assert proc.returncode == 4, proc.stderr
+    line = error_line(proc)
+    assert f"refusing to roll back: 1 change(s) of run {run_id} in doubt (setting:origin_max_http_version)" in line
+    assert "nothing was sent" in line
+    assert f"run `cfremedy history` to re-check them against Cloudflare, then `cfremedy rollback {run_id}`" in (
+        proc.stderr
+    )
+    assert writes(api) == [] and api.state.setting_value(zone_id(api), "ssl") == "strict"
+    api.set_faults([])  # the value can be read again: history settles it, and rollback goes ahead
+    assert cli(["history", "--format", "json"], env).returncode == 0
+    undo = cli(["rollback", run_id, "--yes"], env)
+    assert undo.returncode == 0, undo.stderr
+    assert api.state.setting_value(zone_id(api), "ssl") == "full"
+
+
+def test_the_apply_report_names_writes_in_doubt_and_points_to_history(capsys: pytest.CaptureFixture[str]) -> None:
+    change = Change("test", "setting:ssl", "full", "strict", "test")
+    run = Run(
+        id="20261121T120301Z-3f9a2c",
+        kind=RunKind.APPLY,
+        zone=ZONE,
+        zone_id="0" * 32,
+        plan_checksum="sha256:" + "0" * 64,
+        started_at="2026-11-21T12:03:01Z",
+        finished_at="2026-11-21T12:03:09Z",
+        rolls_back=None,
+        entries=(Entry(0, change, ChangeState.SENT, "could not read the value back (boom)"),),
+    )
+    assert apply_cmd._report(apply_cmd._Outcome(run)) == 4
+    err = capsys.readouterr().err
+    assert "warning: 1 change(s) of run 20261121T120301Z-3f9a2c in doubt (setting:ssl)" in err
+    assert "`cfremedy history` re-checks them" in err
+    assert "`cfremedy rollback 20261121T120301Z-3f9a2c` refuses until it has" in err
 
 
 def test_the_resealing_helper_reseals_what_the_file_says(api: SandboxApi) -> None:

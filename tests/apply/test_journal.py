@@ -201,6 +201,23 @@ def test_an_unknown_run_id_is_a_usage_error_pointing_at_history(tmp_path: Path) 
     assert "cfremedy history" in caught.value.hint
 
 
+def test_an_empty_or_wildcard_id_matches_no_run_or_audit_but_its_own(tmp_path: Path) -> None:
+    """The lookup used SQL LIKE with `%` and `_` stripped: an empty id, or one of wildcards
+    only, became `LIKE '%'` and named the only run there was (`cfremedy rollback ""`)."""
+    with Journal.in_state_dir(tmp_path) as journal:
+        only = start(journal)
+        audit = journal.record_audit("zone example.com", {"zones": []})
+        wildcard = only[:4] + "_" + only[5:]  # one character replaced by LIKE's any-one
+        for wanted in ["", "%", "_", "%%", "2%", "%" + only[-3:], "_" * len(only), wildcard, only.upper()]:
+            with pytest.raises(UsageError, match="empty run id|no run") as caught:
+                journal.run(wanted)
+            assert caught.value.exit_code == EXIT_USAGE
+            with pytest.raises(UsageError, match="empty audit id|no audit"):
+                journal.audit(wanted.replace(only, audit))
+        assert journal.run(only[:10]).id == only and journal.run(only[-4:]).id == only  # still found
+        assert journal.audit(audit[-6:]).id == audit
+
+
 # -- audits -----------------------------------------------------------------------------------------
 
 

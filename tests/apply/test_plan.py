@@ -28,7 +28,7 @@ from cfremedy.plan import (
     seal,
     summary_line,
 )
-from cfremedy.report import change_from_dict
+from cfremedy.report import change_dict, change_from_dict
 
 ZONE = "plan.example"
 ZONE_ID = "9a7806061c88ada191ed06f989cc3dac"
@@ -57,11 +57,30 @@ def plan() -> Plan:
     return Plan.new(ZONE, ZONE_ID, CHANGES, FINDINGS, PLAYBOOKS)
 
 
+def sealed_findings(data: dict[str, Any]) -> list[PlannedFinding]:
+    """The findings as the seal sees them (message and severity are not covered)."""
+    return [
+        PlannedFinding(
+            f["playbook"],
+            f["resource"],
+            tuple(f.get("error_codes", ())),
+            "",
+            "",
+            f.get("fingerprint", ""),
+            f.get("addressed", True),
+        )
+        for f in data.get("findings", ())
+    ]
+
+
 def resealed(data: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
     """What anyone who can edit the file can do: recompute the unkeyed checksum (or, holding
     the key, the HMAC) over whatever the file now says."""
     changes = [change_from_dict(c) for c in data["changes"]]
-    return {**data, "checksum": seal(canonical_content(data["zone"], data["zone_id"], changes), key)}
+    content = canonical_content(
+        data["zone"], data["zone_id"], changes, data.get("playbooks", ()), sealed_findings(data)
+    )
+    return {**data, "checksum": seal(content, key)}
 
 
 def written(tmp_path: Path, data: Any, name: str = "plan.json") -> Path:
@@ -111,22 +130,27 @@ def test_a_new_plan_records_every_finding_with_its_fingerprint_and_whether_a_cha
 def test_a_plan_without_changes_addresses_none_of_its_findings() -> None:
     empty = Plan.new(ZONE, ZONE_ID, (), FINDINGS, PLAYBOOKS)
     assert [f.addressed for f in empty.findings] == [False, False, False]
-    assert empty.checksum == seal(canonical_content(ZONE, ZONE_ID, ()))
+    assert empty.checksum == seal(canonical_content(ZONE, ZONE_ID, (), PLAYBOOKS, empty.findings))
     assert len(empty.manual) == 3
 
 
-def test_the_checksum_covers_the_version_zone_zone_id_and_changes_and_nothing_else() -> None:
+def test_the_checksum_covers_what_apply_acts_on_and_not_messages_or_severities() -> None:
     made = plan()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", made.checksum)
     covered = json.loads(made.content)
+    written_findings = made.to_dict()["findings"]
     assert covered == {
         "schema_version": PLAN_SCHEMA_VERSION,
         "zone": ZONE,
         "zone_id": ZONE_ID,
         "changes": made.to_dict()["changes"],
+        "playbooks": list(PLAYBOOKS),
+        "findings": [{k: v for k, v in f.items() if k not in ("message", "severity")} for f in written_findings],
     }
     assert made.content == json.dumps(covered, sort_keys=True, separators=(",", ":")).encode()  # canonical
-    assert Plan.new(ZONE, ZONE_ID, CHANGES).checksum == made.checksum  # findings are not covered
+    assert Plan.new(ZONE, ZONE_ID, CHANGES).checksum != made.checksum  # findings and playbooks are covered
+    reworded = tuple(replace(f, message="reworded", severity="low") for f in made.findings)
+    assert replace(made, findings=reworded).checksum == made.checksum  # their wording is not
     edited = (CHANGES[0], replace(CHANGES[1], after={**CHANGES[1].after, "proxied": False}))
     assert seal(canonical_content(ZONE, ZONE_ID, edited)) != made.checksum
     assert seal(canonical_content(ZONE, ZONE_ID, tuple(reversed(CHANGES)))) != made.checksum  # order counts
@@ -257,13 +281,25 @@ def test_a_plan_retargeted_at_another_zone_is_refused_by_the_checksum(tmp_path: 
     assert caught.value.exit_code == EXIT_REFUSED
 
 
-@pytest.mark.parametrize("version", [1, 3, 0, "2", True, None, 2.5])
+@pytest.mark.parametrize("version", [1, 2, 4, 0, "3", True, None, 3.5])
 def test_a_plan_of_an_unknown_schema_version_is_refused(tmp_path: Path, version: Any) -> None:
     data = resealed({**plan().to_dict(), "schema_version": version})
-    with pytest.raises(UsageError, match="version 1 plan|schema_version") as caught:
+    with pytest.raises(UsageError, match="version [12] plan|schema_version") as caught:
         Plan.read(written(tmp_path, data))
     assert caught.value.exit_code == EXIT_USAGE
-    assert "applies version 2 plans only" in caught.value.message
+    assert "applies version 3 plans only" in caught.value.message
+
+
+def test_a_version_2_plan_is_refused_saying_its_findings_were_not_sealed(tmp_path: Path) -> None:
+    """Version 2 sealed the zone and changes but not the findings and playbooks apply's
+    re-audit compares with: it is refused with the reason, not as "edited"."""
+    data = plan().to_dict()
+    changes = [change_from_dict(c) for c in data["changes"]]
+    v2 = {"schema_version": 2, "zone": ZONE, "zone_id": ZONE_ID, "changes": [change_dict(c) for c in changes]}
+    canonical = json.dumps(v2, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data.update(schema_version=2, checksum="sha256:" + hashlib.sha256(canonical.encode()).hexdigest())
+    with pytest.raises(UsageError, match="version 2 plan, whose checksum does not cover its playbooks and findings"):
+        Plan.read(written(tmp_path, data))
 
 
 def test_a_version_1_plan_with_its_old_changes_only_checksum_is_refused(tmp_path: Path) -> None:
@@ -284,7 +320,7 @@ def test_a_version_1_plan_with_its_old_changes_only_checksum_is_refused(tmp_path
         "setting:ssl%2F..",
         "setting:ssl ",
         "setting: ssl",
-        "setting:ssl\n",
+        "setting:s sl",  # (a control character, "setting:ssl\n", is refused before: see below)
         "setting:SSL",
         "setting:",
         "setting:brotli",  # a real setting, but not one cfremedy changes
@@ -386,6 +422,125 @@ def test_a_checksum_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     data = {**plan().to_dict(), "checksum": "md5:0123"}
     with pytest.raises(Refused, match="neither sha256: nor hmac:"):
         Plan.read(written(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    "digest",
+    ["é" * 64, "0" * 63 + "٠", "A" * 64, "0" * 63, ""],
+    ids=["non-ascii", "arabic-indic-digit", "upper-case", "short", "empty"],
+)
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+def test_a_damaged_checksum_is_refused_like_a_mismatch_not_a_crash(
+    tmp_path: Path, digest: str, key: bytes | None
+) -> None:
+    """A non-ASCII checksum made `hmac.compare_digest` raise TypeError (exit 70)."""
+    data = {**plan().to_dict(key), "checksum": ("hmac:" if key else "sha256:") + digest}
+    with pytest.raises(Refused, match="damaged checksum: not sha256: or hmac: followed by 64") as caught:
+        Plan.read(written(tmp_path, data, name="plan.json"), key)
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        (("changes", 0, "reason"), "`changes[0].reason`"),
+        (("changes", 1, "after", "content"), "`changes[1].after.content`"),
+        (("zone",), "`zone`"),
+        (("findings", 0, "message"), "`findings[0].message`"),
+        (("playbooks", 2), "`playbooks[2]`"),
+    ],
+)
+def test_a_lone_surrogate_in_any_string_is_a_damaged_plan_refused_naming_the_field(
+    tmp_path: Path, path: tuple[Any, ...], named: str
+) -> None:
+    """JSON's `\ud800` escape reads as a lone surrogate, which no UTF-8 seal can cover: it made
+    `plan.content` raise UnicodeEncodeError (exit 70)."""
+    data = plan().to_dict()
+    node: Any = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = "x\ud800"
+    text = json.dumps(data)  # ensure_ascii: the file holds the escape, as a hostile one would
+    assert "\\ud800" in text
+    with pytest.raises(Refused, match="damaged plan") as caught:
+        Plan.read(written(tmp_path, text))
+    assert caught.value.exit_code == EXIT_REFUSED
+    assert f"{named} is not valid Unicode" in caught.value.message
+    caught.value.message.encode("utf-8")  # the message itself can be printed
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\x00", "\n", "\t", "\x7f", "\x85", "\x9b"])
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        (("zone",), "`zone`"),
+        (("changes", 0, "target"), "`changes[0].target`"),
+        (("changes", 0, "after"), "`changes[0].after`"),
+        (("changes", 1, "before", "content"), "`changes[1].before.content`"),
+        (("changes", 0, "reason"), "`changes[0].reason`"),
+        (("findings", 1, "message"), "`findings[1].message`"),
+        (("playbooks", 0), "`playbooks[0]`"),
+    ],
+)
+def test_a_control_character_in_any_plan_string_is_a_usage_error_naming_the_field_unechoed(
+    tmp_path: Path, char: str, path: tuple[Any, ...], named: str
+) -> None:
+    data = plan().to_dict()
+    node: Any = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = f"{node[path[-1]]}{char}[2J"
+    with pytest.raises(UsageError, match="contains a control character") as caught:
+        Plan.read(written(tmp_path, resealed(data)))  # the checksum is no defence: it is checked first
+    assert caught.value.exit_code == EXIT_USAGE
+    assert f"{named} contains a control character (U+{ord(char):04X})" in caught.value.message
+    assert caught.value.message.isprintable() and caught.value.hint.isprintable()
+
+
+def test_a_control_character_in_a_key_is_named_escaped(tmp_path: Path) -> None:
+    data = plan().to_dict()
+    data["changes"][1]["after"]["\x1b]0;owned\x07"] = 1
+    with pytest.raises(UsageError) as caught:
+        Plan.read(written(tmp_path, data))
+    assert "the key of `changes[1].after.'\\x1b]0;owned\\x07'` contains a control character" in caught.value.message
+    assert caught.value.message.isprintable()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["playbooks"].remove("dns_origin"),
+        lambda d: d["playbooks"].append("origin_ip"),
+        lambda d: d["findings"][0].update(fingerprint="0" * 32),
+        lambda d: d["findings"][2].update(fingerprint=""),
+        lambda d: d["findings"][1].update(addressed=True),
+        lambda d: d["findings"][1].update(resource="other.plan.example"),
+        lambda d: d["findings"].pop(),
+        lambda d: d["findings"].append({**d["findings"][0], "fingerprint": "f" * 32}),
+    ],
+    ids=[
+        "playbook-dropped",
+        "playbook-added",
+        "fingerprint-changed",
+        "fingerprint-blanked",
+        "addressed-flipped",
+        "resource-changed",
+        "finding-removed",
+        "finding-added",
+    ],
+)
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+def test_editing_the_playbooks_or_a_findings_identity_breaks_the_seal(
+    tmp_path: Path, edit: Any, key: bytes | None
+) -> None:
+    """They decide what apply's re-audit calls new (exit 1) or resolved: an edited list could
+    hide what an apply made worse."""
+    data = plan().to_dict(key)
+    edit(data)
+    with pytest.raises(Refused, match="mismatch") as caught:
+        Plan.read(written(tmp_path, data), key)
+    assert caught.value.exit_code == EXIT_REFUSED
+    assert Plan.read(written(tmp_path, resealed(data, key)), key)  # resealed by the key holder: accepted
 
 
 # -- subsets and the summary line --------------------------------------------------------------------

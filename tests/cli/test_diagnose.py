@@ -238,6 +238,17 @@ def test_errors_zone_prints_the_breakdown_and_the_query_count(demo: SandboxSessi
     assert refused.returncode == 3 and "lacks the 'Analytics Read' permission" in refused.stderr
 
 
+def test_what_audit_zone_help_says_it_sends_is_what_it_sends(demo: SandboxSession, env: dict[str, str]) -> None:
+    """The help said "Sends only GET requests", but --errors-since POSTs a GraphQL query."""
+    proc = run(["audit", "zone", "shop.example", "--errors-since", "24h", "--no-probe", "--format", "json"], env)
+    assert proc.returncode in (0, 1), proc.stderr
+    sent = {(r.method, r.path if r.method != "GET" else "") for r in demo.api.requests}
+    assert sent == {("GET", ""), ("POST", "/graphql")}
+    help_text = " ".join(run(["audit", "zone", "--help"], env).stdout.split())
+    assert "only GET" not in help_text
+    assert "GET requests, and with --errors-since one GraphQL query (a POST to /graphql" in help_text
+
+
 ANALYTICS_ACCOUNT = {
     "tokens": [
         {
