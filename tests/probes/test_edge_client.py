@@ -17,14 +17,27 @@ from pathlib import Path
 import pytest
 
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import fetch, fetch_trace
+from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace, without_userinfo
 from cfremedy.probes.proxy_env import bypassed, proxy_for, redacted
 from cfremedy.probes.trust import verification_failure, verifying_context
 from cfremedy.sandbox.edge import EdgeServer
 from cfremedy.sandbox.scenario import parse_scenario
 from tests.connect_proxy import ConnectProxy
 
-EDGE = [{"hostname": "www.example.com", "status": 502}, {"hostname": "mitm.example.com", "certificate": "self_signed"}]
+EDGE = [
+    {"hostname": "www.example.com", "status": 502},
+    {"hostname": "mitm.example.com", "certificate": "self_signed"},
+    # redirects: to a covered hostname over https, to an address no rule covers, in a loop, to itself
+    {"hostname": "old.example.com", "status": 301, "location": "https://www.example.com/"},
+    {"hostname": "away.example.com", "status": 302, "location": "http://127.0.0.1:9/"},
+    {"hostname": "loop-a.example.com", "status": 302, "location": "http://loop-b.example.com/"},
+    {"hostname": "loop-b.example.com", "status": 307, "location": "http://loop-a.example.com/"},
+    {"hostname": "self.example.com", "status": 302, "location": "/"},
+    # chain0 -> chain1 -> ... -> chain11 (200): eleven redirects from chain0, ten from chain1
+    *({"hostname": f"chain{i}.example.com", "status": 302, "location": f"http://chain{i + 1}.example.com/"}
+      for i in range(11)),
+    {"hostname": "chain11.example.com"},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +167,74 @@ def test_connect_to_only_never_uses_a_proxy(edge: EdgeServer) -> None:
         env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
         response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), only_connect_to=True, env=env))
     assert response.status == 502 and response.proxy == "" and proxy.requests == []
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+def test_redirects_are_reported_not_followed_by_default(edge: EdgeServer) -> None:
+    response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), only_connect_to=True, env={}))
+    assert response.status == 301 and response.headers["location"] == "https://www.example.com/"
+    assert response.url == response.requested_url == "http://old.example.com/" and response.redirects == ()
+
+
+def test_each_hop_is_routed_by_the_rules(edge: EdgeServer) -> None:
+    """httpx is never left to follow a Location itself: every hop goes through the rules, so the
+    next hop connects where a rule says, and the answer is the final URL's."""
+    env = {"SSL_CERT_FILE": str(edge.ca_file)}
+    response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), only_connect_to=True,
+                                 follow_redirects=True, env=env))  # fmt: skip
+    assert response.error == "" and response.status == 502 and response.page.failing_hop == "host"
+    assert response.url == "https://www.example.com/" and response.requested_url == "http://old.example.com/"
+    assert response.connected_to == f"127.0.0.1:{edge.tls_port}"
+    assert response.tls is not None and response.tls.verified
+    (hop,) = response.redirects
+    assert (hop.url, hop.status, hop.location) == ("http://old.example.com/", 301, "https://www.example.com/")
+    assert hop.connected_to == f"127.0.0.1:{edge.port}" and hop.proxy == ""
+    assert hop.server == "cloudflare" and hop.ray and hop.ray != response.ray and hop.tls_failure == ""
+
+
+def test_a_redirect_no_rule_covers_is_refused_under_connect_to_only(edge: EdgeServer) -> None:
+    with pytest.raises(EdgeRouteRefused, match=r"no --connect-to rule covers 127\.0\.0\.1:9"):
+        asyncio.run(fetch("http://away.example.com/", rules=rules(edge), only_connect_to=True,
+                          follow_redirects=True, env={}))  # fmt: skip
+
+
+def test_each_hop_picks_its_own_proxy(edge: EdgeServer) -> None:
+    """http://old.example.com goes direct (no HTTP_PROXY), its redirect to https://www.example.com
+    through HTTPS_PROXY: the proxy is chosen for each hop, as a browser chooses it."""
+    with ConnectProxy({"www.example.com": ("127.0.0.1", edge.tls_port)}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), follow_redirects=True, env=env))
+    assert response.status == 502 and proxy.requests == ["www.example.com:443"]
+    assert response.proxy == proxy.url and response.redirects[0].proxy == ""
+    assert response.redirects[0].connected_to == f"127.0.0.1:{edge.port}"
+
+
+@pytest.mark.parametrize(("url", "visited"), [
+    ("http://loop-a.example.com/", ["http://loop-a.example.com/", "http://loop-b.example.com/"]),
+    ("http://self.example.com/", ["http://self.example.com/"]),
+])  # fmt: skip
+def test_redirect_loops_are_refused(edge: EdgeServer, url: str, visited: list[str]) -> None:
+    response = asyncio.run(fetch(url, rules=rules(edge), only_connect_to=True, follow_redirects=True, env={}))
+    assert response.status is None and "redirect loop" in response.error
+    assert [hop.url for hop in response.redirects] == visited
+
+
+def test_at_most_ten_redirects(edge: EdgeServer) -> None:
+    ten = asyncio.run(fetch("http://chain1.example.com/", rules=rules(edge), only_connect_to=True,
+                            follow_redirects=True, env={}))  # fmt: skip
+    assert ten.status == 200 and ten.url == "http://chain11.example.com/" and len(ten.redirects) == 10
+    eleven = asyncio.run(fetch("http://chain0.example.com/", rules=rules(edge), only_connect_to=True,
+                               follow_redirects=True, env={}))  # fmt: skip
+    assert eleven.status is None and "more than 10 redirects" in eleven.error
+
+
+# -- credentials in the URL --------------------------------------------------------------------
+
+
+def test_userinfo_is_never_kept_nor_sent(edge: EdgeServer) -> None:
+    response = asyncio.run(fetch("http://alice:pw@www.example.com/", rules=rules(edge), only_connect_to=True, env={}))
+    assert response.status == 502 and response.url == "http://www.example.com/"
+    assert without_userinfo("https://alice:pw@WWW.example.com:8443/a?b#c") == "https://WWW.example.com:8443/a?b#c"
+    assert without_userinfo("https://www.example.com/x@y") == "https://www.example.com/x@y"
