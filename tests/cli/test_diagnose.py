@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import EdgeSpec, TokenSpec, load_scenario, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
 from tests.connect_proxy import ConnectProxy
+from tests.slow_server import SlowServer
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 # The machine's proxies and trust settings stay out: each test says which it wants.
@@ -519,3 +521,26 @@ def test_a_password_in_the_url_is_never_written(env: dict[str, str], tmp_path: P
     assert "- URL: http://www.blog.example/\n" in markdown.stdout and f"alice:{password}" not in markdown.stdout
     bad = run(["diagnose", f"ftp://alice:{password}@www.blog.example/"], env)
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr and f"alice:{password}" not in bad.stderr
+
+
+# -- a deadline and a size limit for what the URL answers --------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "cut", "words"), [
+    ("trickle", "deadline", "still arriving when the request's deadline (--probe-timeout) passed"),
+    ("endless", "size", "Only the first 1024 KiB of the page were read"),
+])  # fmt: skip
+def test_a_page_that_never_ends_does_not_hang_diagnose(mode: str, cut: str, words: str) -> None:
+    """--probe-timeout is each request's deadline, body included; at most 1 MiB of a body is read."""
+    with SlowServer(mode) as server:
+        rule = f"slow.example.com:80:127.0.0.1:{server.port}"
+        args = ["diagnose", "http://slow.example.com/", "--format", "json", "--probe-timeout", "1",
+                "--edge-connect-to", rule, "--connect-to-only"]  # fmt: skip
+        started = time.monotonic()
+        proc = run(args, {}, timeout=30)
+        took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["error"]["status"] == 502 and report["error"]["page"]["cut"] == cut
+    assert any(words in n for n in report["diagnosis"]["notes"])
+    assert took < 15, took  # the page and its trace, a second each at most, plus start-up

@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import EdgeRouteRefused, fetch, fetch_trace, without_userinfo
+from cfremedy.probes.edge import BODY_LIMIT, EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, without_userinfo
 from cfremedy.probes.proxy_env import bypassed, proxy_for, redacted
 from cfremedy.probes.trust import verification_failure, verifying_context
-from cfremedy.sandbox.edge import EdgeServer
-from cfremedy.sandbox.scenario import parse_scenario
+from cfremedy.sandbox.edge import EdgeServer, branded_page
+from cfremedy.sandbox.scenario import EdgeSpec, parse_scenario
 from tests.connect_proxy import ConnectProxy
+from tests.slow_server import SlowServer
+
+T = TypeVar("T")
 
 EDGE = [
     {"hostname": "www.example.com", "status": 502},
@@ -238,3 +243,59 @@ def test_userinfo_is_never_kept_nor_sent(edge: EdgeServer) -> None:
     assert response.status == 502 and response.url == "http://www.example.com/"
     assert without_userinfo("https://alice:pw@WWW.example.com:8443/a?b#c") == "https://WWW.example.com:8443/a?b#c"
     assert without_userinfo("https://www.example.com/x@y") == "https://www.example.com/x@y"
+
+
+# -- a deadline for the whole request, a cap on the body ---------------------------------------
+
+
+def bounded(coroutine: Coroutine[Any, Any, T], seconds: float = 15) -> T:
+    """Without the deadline these requests would never end: fail instead of hanging the suite."""
+    return asyncio.run(asyncio.wait_for(coroutine, seconds))
+
+
+def slow_rules(server: SlowServer) -> tuple:  # type: ignore[type-arg]
+    return (parse_connect_to(f"slow.example.com:80:127.0.0.1:{server.port}"),)
+
+
+def timed_fetch(
+    server: SlowServer, timeout: float, url: str = "http://slow.example.com/"
+) -> tuple[EdgeResponse, float]:
+    started = time.monotonic()
+    response = bounded(fetch(url, timeout=timeout, rules=slow_rules(server), only_connect_to=True, env={}))
+    return response, time.monotonic() - started
+
+
+def test_a_trickling_body_is_cut_at_the_deadline_and_kept() -> None:
+    """A byte every 50 ms never trips a read timeout: only the deadline ends the request."""
+    page = branded_page("slow.example.com", EdgeSpec(hostname="slow.example.com", status=502), "0123456789abcdef")
+    with SlowServer("trickle", prefix=page.encode()) as server:
+        response, took = timed_fetch(server, 1.0)
+    assert took < 3, took
+    assert response.error == "" and response.status == 502 and response.body_cut == "deadline"
+    assert response.body_bytes >= len(page.encode()) and response.page.failing_hop == "host"  # what came is read
+
+
+def test_an_endless_body_is_cut_at_the_limit() -> None:
+    with SlowServer("endless") as server:
+        response, took = timed_fetch(server, 10.0)
+    assert took < 8, took
+    assert response.status == 502 and response.body_cut == "size" and response.body_bytes == BODY_LIMIT
+
+
+def test_no_status_before_the_deadline_is_a_fetch_error() -> None:
+    with SlowServer("slow_head", interval=0.2) as server:
+        response, took = timed_fetch(server, 1.0)
+    assert took < 3, took
+    assert response.status is None and response.error == "no answer within 1 s (the deadline of the whole request)"
+
+
+def test_the_trace_has_the_same_deadline_and_limit() -> None:
+    with SlowServer("trickle") as server:
+        started = time.monotonic()
+        trace = bounded(fetch_trace("http://slow.example.com/", timeout=1.0, rules=slow_rules(server),
+                                        only_connect_to=True, env={}))  # fmt: skip
+        assert time.monotonic() - started < 3 and trace.error.startswith("HTTP 502")
+    with SlowServer("slow_head", interval=0.2) as server:
+        trace = bounded(fetch_trace("http://slow.example.com/", timeout=1.0, rules=slow_rules(server),
+                                        only_connect_to=True, env={}))  # fmt: skip
+        assert "no answer within 1 s" in trace.error
