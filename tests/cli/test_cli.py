@@ -207,7 +207,7 @@ def test_the_token_never_appears_anywhere(demo: SandboxSession, env: dict[str, s
 
 
 def test_playbooks_list_and_show() -> None:
-    proc = run(["playbooks", "list"])
+    proc = run(["playbooks", "list", "--format", "table"])
     assert proc.returncode == 0
     for playbook, codes in [
         ("origin_ip", "521,522,523,1000"),
