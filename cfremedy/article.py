@@ -324,6 +324,11 @@ class Error1xxx:
     name: str
     meaning: str
     page: str = ""  # the docs page's slug when several codes share one
+    # Who acts on it, as each code's Cloudflare page says: "owner" (the site's own Cloudflare
+    # setup: DNS, rules, Workers, tunnels), "block" (the site's security settings refuse the
+    # visitor: only the site owner lifts it), "cloudflare" (nothing of the site's to change:
+    # Cloudflare support if it lasts), "visitor" (the request itself).
+    contact: str = "owner"
 
     @property
     def url(self) -> str:
@@ -347,40 +352,43 @@ ERRORS_1XXX: dict[int, Error1xxx] = {
                   "A record points at a Cloudflare, local or otherwise disallowed address, or a CNAME"
                   " target is wrong: confirm the origin address with the host and fix the record."),
         Error1xxx(1003, "Direct IP access not allowed",
-                  "The request named a Cloudflare IP address instead of the site's hostname (Host header)."),
+                  "The request named a Cloudflare IP address instead of the site's hostname (Host header).",
+                  contact="visitor"),
         Error1xxx(1004, "Host not configured to serve web traffic",
                   "A DNS change has not reached every Cloudflare data center yet, or proxying was disabled"
-                  " for the domain; lasting more than a few minutes is a case for Cloudflare support."),
+                  " for the domain; lasting more than a few minutes is a case for Cloudflare support.",
+                  contact="cloudflare"),
         Error1xxx(1006, "Access denied: your IP address has been banned",
-                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006, contact="block"),
         Error1xxx(1007, "Access denied: your IP address has been banned",
-                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006, contact="block"),
         Error1xxx(1008, "Access denied: your IP address has been banned",
-                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006),
+                  "The site owner's security settings block the visitor's IP address.", _SHARED_1006, contact="block"),
         Error1xxx(1010, "Access denied: browser signature banned",
                   "The site owner blocks requests by the visitor's browser signature (e.g. Browser"
-                  " Integrity Check refusing an automated client)."),
+                  " Integrity Check refusing an automated client).", contact="block"),
         Error1xxx(1012, "Access denied",
                   "The site owner blocks the visitor because of malicious activity seen from its network;"
-                  " only the owner can lift it."),
+                  " only the owner can lift it.", contact="block"),
         Error1xxx(1014, "CNAME cross-user banned",
                   "A CNAME points at a hostname of another Cloudflare account, which Cloudflare refuses"
                   " unless that account serves it through Cloudflare for SaaS."),
         Error1xxx(1015, "You are being rate limited",
-                  "A rate limiting rule of the site matched the visitor's requests."),
+                  "A rate limiting rule of the site matched the visitor's requests.", contact="block"),
         Error1xxx(1016, "Origin DNS error",
                   "Cloudflare cannot resolve the origin's name to an address: a CNAME target or origin"
                   " hostname without A/AAAA records, or one that does not exist."),
         Error1xxx(1018, "Could not find host",
                   "Cloudflare's edge does not know the hostname yet: a newly activated domain still"
-                  " propagating, or a partner-created domain whose DNS failed."),
+                  " propagating, or a partner-created domain whose DNS failed.", contact="cloudflare"),
         Error1xxx(1019, "Compute server error",
                   "A Worker failed; typically a Worker script that requests a URL served by itself."),
         Error1xxx(1020, "Access denied",
-                  "A security rule of the site (a WAF custom rule or firewall rule) blocked the request."),
+                  "A security rule of the site (a WAF custom rule or firewall rule) blocked the request.",
+                  contact="block"),
         Error1xxx(1023, "Could not find host",
                   "The hostname's configuration cannot be found at the edge: a propagation delay or a"
-                  " configuration problem, usually with a domain created through a partner."),
+                  " configuration problem, usually with a domain created through a partner.", contact="cloudflare"),
         Error1xxx(1025, "Please check back later",
                   "The account has reached its plan's limits for Workers requests."),
         Error1xxx(1033, "Cloudflare Tunnel error",
@@ -403,7 +411,7 @@ ERRORS_1XXX: dict[int, Error1xxx] = {
                   "A Worker exceeded its CPU time or memory limit."),
         Error1xxx(1104, "A variation of this email address is already taken",
                   "An account email problem (an address differing only by dots or a +tag already exists),"
-                  " not a problem of the site."),
+                  " not a problem of the site.", contact="cloudflare"),
         Error1xxx(1200, "Cache connection limit",
                   "Too many requests are queued at Cloudflare's edge waiting for the origin: the origin"
                   " accepts connections too slowly, or too little is cached."),

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cfremedy import __version__
-from cfremedy.article import ERRORS_1XXX_URL, SECTIONS, Error1xxx, Section, error_1xxx
+from cfremedy.article import ERRORS_1XXX, ERRORS_1XXX_URL, SECTIONS, Error1xxx, Section, error_1xxx
 from cfremedy.edge_tls import EdgeTlsVerdict
 from cfremedy.models import CustomPage, Finding, iso_z
 from cfremedy.probes.edge import EdgeResponse, Trace
@@ -42,6 +42,10 @@ HOST_FIRST = (
     " finds nothing."
 )
 CLOUDFLARE_SUPPORT = "If the origin is healthy, give Cloudflare support the details below."
+BROWSER_FIRST = (
+    "The page blames the visitor's side (the browser or its network): retry from another browser"
+    " or network before contacting anyone."
+)
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,14 @@ class Interpretation:
     section: Section | None
     # Who generated the page: "cloudflare", "origin", "unknown" (a custom page without
     # Cloudflare's structure), "not_cloudflare" (no cf-ray: it did not come through Cloudflare),
-    # "none" (no 5xx) or "unreachable".
+    # "none" (no 5xx), "unreachable" or "redirect_loop" (redirects without end: no answer).
     source: str
     headline: str
     contact: str  # whom to turn to first, and why
     failing_hop: str | None = None  # "browser", "cloudflare" or "host", when known
     error_1xxx: Error1xxx | None = None
     notes: tuple[str, ...] = ()
+    playbook_ids: tuple[str, ...] = ()  # playbooks to run whatever the code (a redirect loop's)
 
     @property
     def playbook_codes(self) -> tuple[int, ...]:
@@ -75,12 +80,73 @@ def _error_1xxx_lines(entry: Error1xxx) -> str:
     return f"Error {entry.code} ({entry.name}): {entry.meaning} Read more: {entry.url}"
 
 
+def _error_1xxx_contact(entry: Error1xxx) -> str:
+    """Whom a 1xxx error sends you to, whatever the status it came with: the table says who acts
+    on each code (`Error1xxx.contact`, from each code's Cloudflare page). Most name a problem of
+    the site's own Cloudflare setup (a DNS record, a rule, a Worker that threw, a tunnel)."""
+    named = f"Error {entry.code} names the problem: {entry.meaning}"
+    if entry.contact == "block":
+        return (
+            f"{named} The site's own security settings decided this: only the site owner can change it."
+            " A visitor asks the site owner; the owner finds the event in Security Events and adjusts"
+            " the rule. The hosting provider cannot lift it."
+        )
+    if entry.contact == "cloudflare":
+        return (
+            f"{named} Nothing in the site's settings causes it: wait a few minutes and retry; if it"
+            " lasts, give Cloudflare support the details below."
+        )
+    if entry.contact == "visitor":
+        return f"{named} The request itself causes it: request the site by its hostname, not an address."
+    return (
+        f"{named} Whoever manages the site's Cloudflare configuration or Workers acts on it; the checks"
+        " below say what cfremedy found."
+    )
+
+
 def _through_cloudflare(response: EdgeResponse) -> bool:
     return bool(response.ray) or response.headers.get("server", "").strip().lower() == "cloudflare"
 
 
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _redirect_notes(response: EdgeResponse) -> list[str]:
+    if not response.redirects:
+        return []
+    count = len(response.redirects)
+    notes = [
+        f"{response.requested_url} redirected {count} time{'s' if count > 1 else ''}: this is the answer of"
+        f" {response.url}, the last URL. " + "; ".join(_redirect_chain(response)) + "."
+    ]
+    targets = [*(hop.url for hop in response.redirects[1:]), response.url]
+    for n, (hop, target) in enumerate(zip(response.redirects, targets, strict=True), 1):
+        if _host(hop.url) != _host(target):
+            notes.append(
+                f"At hop {n} {_host(hop.url)} redirects to another host, {_host(target)}: what follows is"
+                f" about {_host(target)}, its zone and its configuration."
+            )
+    return notes
+
+
+def _body_note(response: EdgeResponse) -> list[str]:
+    if response.body_cut == "size":
+        return [
+            f"Only the first {response.body_bytes // 1024} KiB of the page were read (cfremedy's limit):"
+            " the page was read from those."
+        ]
+    if response.body_cut == "deadline":
+        return [
+            f"The page was still arriving when the request's deadline (--probe-timeout) passed: it was"
+            f" read from its first {response.body_bytes} bytes. An answer that trickles is itself a sign"
+            " of a slow or stuck origin or proxy."
+        ]
+    return []
+
+
 def _common_notes(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None) -> list[str]:
-    notes: list[str] = []
+    notes: list[str] = [*_redirect_notes(response), *_body_note(response)]
     if response.unverified and response.tls is not None:
         notes.append(
             f"The status was read without verifying the edge's certificate, which did not verify on"
@@ -110,8 +176,13 @@ def _common_notes(response: EdgeResponse, custom_pages: Sequence[CustomPage] | N
     return notes
 
 
-def interpret(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None = None) -> Interpretation:
-    """`custom_pages` None means they were not read (no token, no permission)."""
+def interpret(
+    response: EdgeResponse, custom_pages: Sequence[CustomPage] | None = None, *, custom_pages_unread: str = ""
+) -> Interpretation:
+    """`custom_pages` None means they were not read (no token, no permission, the API failed);
+    `custom_pages_unread` says why."""
+    if response.redirect_problem:
+        return _redirect_problem(response)
     if response.error:
         return Interpretation(
             None,
@@ -120,6 +191,7 @@ def interpret(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None 
             f"{response.url} could not be fetched: {response.error}",
             "Check the hostname resolves and the network path to Cloudflare"
             + (f" (through the proxy {response.proxy})." if response.proxy else "."),
+            notes=tuple(_redirect_notes(response)),
         )
     notes = _common_notes(response, custom_pages)
     page = response.page
@@ -130,7 +202,8 @@ def interpret(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None 
     if status < 500:
         named = f" with Cloudflare error {entry.code} ({entry.name})" if entry else ""
         return Interpretation(
-            None, None, "none", f"{response.url} answered HTTP {status}{named}: not a 5xx error", "",
+            None, None, "none", f"{response.url} answered HTTP {status}{named}: not a 5xx error",
+            _error_1xxx_contact(entry) if entry is not None and _through_cloudflare(response) else "",
             error_1xxx=entry, notes=tuple(notes),
         )  # fmt: skip
     section = SECTIONS.get(status)
@@ -152,7 +225,41 @@ def interpret(response: EdgeResponse, custom_pages: Sequence[CustomPage] | None 
         )
     if status in CLOUDFLARE_ONLY:
         return _cloudflare_status(response, status, section, title, entry, notes, custom_pages)
-    return _either(response, status, section, title, entry, notes, custom_pages)
+    return _either(response, status, section, title, entry, notes, custom_pages, custom_pages_unread)
+
+
+def _redirect_chain(response: EdgeResponse) -> list[str]:
+    return [
+        f"Hop {n}: {hop.url} answered {hop.status}, Location: {hop.location or 'none'}"
+        f" (server: {hop.server or 'not named'}; cf-ray: {hop.ray or 'none'})"
+        for n, hop in enumerate(response.redirects, 1)
+    ]
+
+
+def _redirect_problem(response: EdgeResponse) -> Interpretation:
+    """The redirects never ended: no final answer to judge, the loop is the finding."""
+    loop = response.redirect_problem == "loop"
+    cloudflare = any(hop.ray or hop.server.lower() == "cloudflare" for hop in response.redirects)
+    headline = (
+        f"{response.requested_url} redirects in a loop: {response.error.removeprefix('redirect loop: ')}"
+        if loop
+        else f"{response.requested_url} never stops redirecting: {response.error}"
+    )
+    contact = (
+        "A browser shows this as ERR_TOO_MANY_REDIRECTS. Whoever manages the site's Cloudflare"
+        " configuration and its origin acts on it: under Cloudflare the usual cause is the SSL/TLS mode"
+        " Flexible in front of an origin that redirects HTTP to HTTPS (Cloudflare asks the origin over"
+        " HTTP, the origin sends it to HTTPS, and again), or a redirect rule or Always Use HTTPS"
+        " undoing the origin's own redirect; the checks below say what cfremedy found."
+        if cloudflare
+        else "None of these answers came through Cloudflare (no cf-ray): whoever runs the server that"
+        " answered acts on it."
+    )
+    return Interpretation(
+        None, None, "redirect_loop", headline, contact,
+        notes=tuple(_redirect_chain(response)),
+        playbook_ids=("flexible_redirect_loop",) if cloudflare else (),
+    )  # fmt: skip
 
 
 def _cloudflare_status(
@@ -169,10 +276,7 @@ def _cloudflare_status(
     if status == 530:
         if entry is not None:
             headline = f"HTTP 530 {title} with error {entry.code} ({entry.name})"
-            contact = (
-                f"Error {entry.code} names the problem: {entry.meaning} Whoever manages the site's"
-                " Cloudflare configuration acts on it; the checks below say what cfremedy found."
-            )
+            contact = _error_1xxx_contact(entry)
         else:
             customised_1xxx = customised(custom_pages, "1000_errors") is not None
             headline = f"HTTP 530 {title}: the page names no 1xxx error"
@@ -187,6 +291,14 @@ def _cloudflare_status(
             status, section, "cloudflare",
             f"HTTP {status} {title}: Cloudflare's page marks Cloudflare itself as the failing hop",
             CLOUDFLARE_SUPPORT, hop, entry, tuple(notes),
+        )  # fmt: skip
+    if hop == "browser":  # the page's own word, although a 52x is about the origin: both are said
+        return Interpretation(
+            status, section, "cloudflare",
+            f"HTTP {status} {title}: Cloudflare's page marks the browser's side as failing",
+            f"{BROWSER_FIRST} If it persists from elsewhere, a {status} is about Cloudflare's connection to"
+            " the origin: start with the hosting provider or site administrator, with the details below.",
+            hop, entry, tuple(notes),
         )  # fmt: skip
     return Interpretation(
         status,
@@ -208,9 +320,18 @@ def _either(
     entry: Error1xxx | None,
     notes: list[str],
     custom_pages: Sequence[CustomPage] | None,
+    custom_pages_unread: str = "",
 ) -> Interpretation:
     """500-504 and the rest: Cloudflare's or the origin's, told apart by the page's structure."""
     page = response.page
+    if page.kind == "cloudflare" and entry is not None and entry.code in ERRORS_1XXX:
+        # Cloudflare's 1xxx page on a 5xx (1101 on a 500: a Worker threw): the code names the
+        # site's own fault, as a 530's does; Cloudflare support cannot fix a site's Worker.
+        return Interpretation(
+            status, section, "cloudflare",
+            f"HTTP {status} {title} with error {entry.code} ({entry.name})",
+            _error_1xxx_contact(entry), page.failing_hop, entry, tuple(notes),
+        )  # fmt: skip
     if page.kind == "cloudflare":
         if page.failing_hop == "host":
             return Interpretation(
@@ -225,16 +346,17 @@ def _either(
             return Interpretation(
                 status, section, "cloudflare",
                 f"HTTP {status} {title}: Cloudflare's page marks the browser's side as failing",
-                "The request itself could not be completed: retry from another browser or network"
-                " before contacting anyone; if it persists, give Cloudflare support the details below.",
+                f"{BROWSER_FIRST} If it persists, give Cloudflare support the details below.",
                 "browser", entry, tuple(notes),
             )  # fmt: skip
+        # Cloudflare's own box, or none: the page is Cloudflare's either way, but a hop is only
+        # reported when the page marks one.
         marked = "marks Cloudflare itself as the failing hop" if page.failing_hop else "marks no failing hop"
         return Interpretation(
             status, section, "cloudflare",
             f"HTTP {status} {title}: Cloudflare's page, which {marked}",
             "Cloudflare generated this error. " + CLOUDFLARE_SUPPORT,
-            "cloudflare", entry, tuple(notes),
+            page.failing_hop, entry, tuple(notes),
         )  # fmt: skip
     if page.kind == "cloudflare_bare":
         return Interpretation(
@@ -248,7 +370,16 @@ def _either(
             "The page mentions Cloudflare but is not one of Cloudflare's error pages (no status boxes,"
             " no Cloudflare error heading): the word alone does not make it Cloudflare's."
         )
-    if customised(custom_pages, "500_errors") is not None:
+    if custom_pages is None:
+        # Unread (no token, no permission, the API failed): a customised 5xx page, which may look
+        # like anything, cannot be ruled out, so the page's look does not make it the origin's.
+        why = f" ({custom_pages_unread})" if custom_pages_unread else ""
+        notes.append(
+            f"The zone's custom error pages were not read{why}: a customised 5xx page cannot be ruled out,"
+            " so this page's look does not tell who generated the error. With Zone Settings Read cfremedy"
+            " reads them."
+        )
+    if custom_pages is None or customised(custom_pages, "500_errors") is not None:
         return Interpretation(
             status, section, "unknown",
             f"HTTP {status} {title}, on a page that is not Cloudflare's default: the zone's custom error"
@@ -337,6 +468,22 @@ def _tls_dict(response: EdgeResponse, verdict: EdgeTlsVerdict | None) -> dict[st
     }
 
 
+def _redirect_dicts(response: EdgeResponse) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": hop.url,
+            "status": hop.status,
+            "location": hop.location,
+            "server": hop.server or None,
+            "cf_ray": hop.ray or None,
+            "connected_to": hop.connected_to,
+            "proxy": hop.proxy or None,
+            "tls_failure": hop.tls_failure or None,
+        }
+        for hop in response.redirects
+    ]
+
+
 def build_bundle(
     response: EdgeResponse,
     trace: Trace,
@@ -355,6 +502,9 @@ def build_bundle(
         "bundle_version": BUNDLE_VERSION,
         "tool": {"name": "cfremedy", "version": __version__},
         "url": response.url,
+        "requested_url": response.requested_url or response.url,
+        "redirects": _redirect_dicts(response),
+        "redirect_problem": response.redirect_problem or None,
         "time_utc": iso_z(response.at_utc),
         "time_local": response.at_local,
         "error": {
@@ -364,7 +514,13 @@ def build_bundle(
             "generated_by": interpretation.source,
             "failing_hop": interpretation.failing_hop,
             "cloudflare_branded": response.branded,
-            "page": {"kind": page.kind, "hops": dict(page.hops), "ray_on_page": page.ray or None},
+            "page": {
+                "kind": page.kind,
+                "hops": dict(page.hops),
+                "ray_on_page": page.ray or None,
+                "bytes_read": response.body_bytes,
+                "cut": response.body_cut or None,
+            },
             "cf_ray": response.ray or None,
             "fetch_error": response.error or None,
         },
@@ -427,6 +583,21 @@ def _tls_lines(connection: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _redirect_lines(bundle: Mapping[str, Any]) -> list[str]:
+    hops = bundle["redirects"]
+    if not hops:
+        return []
+    count = f"{len(hops)} redirect{'s' if len(hops) > 1 else ''}"
+    lines = [f"- Redirected from: {bundle['requested_url']} ({count})"]
+    for n, hop in enumerate(hops, 1):
+        lines.append(
+            f"  {n}. {hop['status']} {hop['url']} -> {hop['location'] or 'no Location'}"
+            f" (server: {hop['server'] or 'not named'}; cf-ray: {hop['cf_ray'] or 'none'})"
+            + (f"; certificate not verified: {hop['tls_failure']}" if hop["tls_failure"] else "")
+        )
+    return lines
+
+
 def bundle_markdown(bundle: Mapping[str, Any]) -> str:
     """The same bundle for a person, ready to paste into a ticket."""
     error, diagnosis, pb = bundle["error"], bundle["diagnosis"], bundle["playbooks"]
@@ -436,6 +607,7 @@ def bundle_markdown(bundle: Mapping[str, Any]) -> str:
         f"# {diagnosis['headline']}",
         "",
         f"- URL: {bundle['url']}",
+        *_redirect_lines(bundle),
         f"- Time: {bundle['time_utc']} (local: {bundle['time_local']})",
         f"- Status: {error['status'] if error['status'] is not None else 'no response'}"
         + (f" ({error['message']})" if error["message"] else ""),

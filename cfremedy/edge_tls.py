@@ -7,7 +7,9 @@ certificate but this machine does not trust its issuer (this machine's trust sto
 problem), or something between this machine and Cloudflare — a TLS-inspecting proxy,
 antivirus, a captive portal — answered the handshake with a certificate of its own (trust its
 CA, or the diagnosis is not of the site). The zone's certificate packs tell them apart: a pack
-certificate with the same names and the same expiry is the one the edge presented.
+certificate with the same names, the same expiry and the same issuer is the one the edge
+presented. Names and expiry alone are not enough: a TLS-inspecting proxy can copy both from the
+real certificate into the one it signs, but it signs with its own CA, so the issuer differs.
 
 Pure: the verification failure, the certificate received, the packs (or None when they could
 not be read) come in; a verdict with its reasons goes out.
@@ -15,9 +17,13 @@ not be read) come in; a verdict with its reasons goes out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from cfremedy.models import CertificatePack, EdgeCertificate
 from cfremedy.probes.certificates import expired, hostname_matches
@@ -26,6 +32,13 @@ from cfremedy.probes.results import CertInfo
 # A pack certificate's `expires_on` and the leaf's notAfter are the same instant; a minute
 # absorbs rounding in either.
 SAME_EXPIRY = timedelta(minutes=1)
+# The API names a pack certificate's issuer by its organisation run together ("GoogleTrustServices",
+# "LetsEncrypt", "DigiCertInc"); the certificate's issuer is a distinguished name ("CN=WE1,
+# O=Google Trust Services,C=US"). Both are compared lower-case, letters and digits only, without
+# the company form at the end, which one side has and the other not ("Inc", "LLC", "SSL.com" is
+# "SSL Corporation").
+_COMPANY_FORMS = ("corporation", "limited", "inc", "llc", "ltd", "corp", "gmbh", "com", "co", "nv", "sa", "ag")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
 
 @dataclass(frozen=True)
@@ -52,18 +65,68 @@ def covering_packs(packs: Sequence[CertificatePack], host: str) -> list[Certific
     return [p for p in packs if p.status == "active" and any(_covers(h, host) for h in p.hosts)]
 
 
+def _issuer_key(name: str) -> str:
+    key = _NOT_ALNUM.sub("", name.lower())
+    stripped = True
+    while stripped:
+        stripped = False
+        for form in _COMPANY_FORMS:
+            if key.endswith(form) and len(key) > len(form):
+                key, stripped = key[: -len(form)], True
+    return key
+
+
+def _issuer_names(rfc4514: str) -> set[str]:
+    """The organisation and common name of a certificate's issuer (RFC 4514), as keys."""
+    try:
+        name = x509.Name.from_rfc4514_string(rfc4514)
+    except ValueError:
+        return set()
+    attributes = name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) + name.get_attributes_for_oid(
+        NameOID.COMMON_NAME
+    )
+    return {_issuer_key(str(a.value)) for a in attributes}
+
+
+def same_issuer(pack_issuer: str, certificate_issuer: str) -> bool:
+    """Whether the API's issuer of a pack certificate names the presented certificate's issuer."""
+    key = _issuer_key(pack_issuer)
+    return bool(key) and key in _issuer_names(certificate_issuer)
+
+
+def _same_names_and_expiry(candidate: EdgeCertificate, certificate: CertInfo) -> bool:
+    names = {n.lower().rstrip(".") for n in certificate.sans}
+    if candidate.expires_on is None or {h.lower() for h in candidate.hosts} != names:
+        return False
+    return abs(candidate.expires_on - certificate.not_after) <= SAME_EXPIRY
+
+
+def lookalike_pack_certificate(
+    packs: Sequence[CertificatePack], certificate: CertInfo
+) -> tuple[CertificatePack, EdgeCertificate] | None:
+    """A zone certificate with the presented one's names and expiry, whatever its issuer."""
+    return next(
+        ((pack, c) for pack in packs for c in pack.certificates if _same_names_and_expiry(c, certificate)), None
+    )
+
+
 def presented_pack_certificate(
     packs: Sequence[CertificatePack], certificate: CertInfo
 ) -> tuple[CertificatePack, EdgeCertificate] | None:
-    """The zone's certificate the edge presented: same names, same expiry."""
-    names = {n.lower().rstrip(".") for n in certificate.sans}
-    for pack in packs:
-        for candidate in pack.certificates:
-            if candidate.expires_on is None or {h.lower() for h in candidate.hosts} != names:
-                continue
-            if abs(candidate.expires_on - certificate.not_after) <= SAME_EXPIRY:
-                return pack, candidate
-    return None
+    """The zone's certificate the edge presented: same names, same expiry, same issuer."""
+    return next(
+        (
+            (pack, c)
+            for pack in packs
+            for c in pack.certificates
+            if _same_names_and_expiry(c, certificate) and same_issuer(c.issuer, certificate.issuer)
+        ),
+        None,
+    )
+
+
+def _pack_certificate(pack: CertificatePack, certificate: EdgeCertificate) -> str:
+    return f"{pack.type} pack {pack.id}, certificate {certificate.id} ({', '.join(certificate.hosts)})"
 
 
 def _describe(certificate: CertInfo) -> str:
@@ -105,9 +168,24 @@ def judge(
         return EdgeTlsVerdict("unknown", "The edge's certificate is not trusted by this machine.", tuple(details))
     covering = covering_packs(packs, host)
     presented = presented_pack_certificate(packs, certificate) if certificate is not None else None
+    lookalike = lookalike_pack_certificate(packs, certificate) if certificate is not None else None
+    if presented is None and lookalike is not None:
+        pack, cert = lookalike
+        if not cert.issuer:  # nothing to compare the issuer with: neither verdict can be given
+            details.append(
+                f"Its names and expiry are those of the zone's {_pack_certificate(pack, cert)}, but the API"
+                " lists no issuer for it, so a proxy that copies both cannot be told from it."
+            )
+            return EdgeTlsVerdict(
+                "unknown", "The edge's certificate is not trusted by this machine.", tuple(details)
+            )  # fmt: skip
+        details.append(
+            f"Its names and expiry are those of the zone's {_pack_certificate(pack, cert)}, but its issuer is"
+            f" not the pack's ({cert.issuer}): a certificate made to look like the zone's."
+        )
     if presented is not None:
         pack, cert = presented
-        zone_certificate = f"{pack.type} pack {pack.id}, certificate {cert.id} ({', '.join(cert.hosts)})"
+        zone_certificate = _pack_certificate(pack, cert)
         details.append(f"It is the zone's own certificate: {zone_certificate}, issuer {cert.issuer or 'unknown'}.")
         if certificate is not None and not hostname_matches(certificate, host):
             details.append(

@@ -40,7 +40,7 @@ _RAY = re.compile(r"Ray ID:\s*(?:<[^>]+>\s*)*([0-9a-f]{16})\b", re.I)
 # The bare page nginx (and Cloudflare's proxy, built on it) answers, signed below a rule.
 _BARE_SIGNATURE = re.compile(r"<hr\s*/?>\s*<center>\s*(cloudflare(?:-nginx)?)\s*</center>", re.I)
 _WORD = re.compile(r"cloudflare", re.I)
-# Elements without an end tag: they never open a level.
+# Elements without an end tag: they are never open.
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 )
@@ -67,36 +67,58 @@ class ErrorPage:
 @dataclass
 class _Box:
     hop: str
-    depth: int
+    element: int  # the box element's place on the open-element stack (see `_Reader._open`)
     failing: bool
     status: str = ""
     status_class: str | None = None  # the status span being read, by its class
 
 
 class _Reader(HTMLParser):
-    """Walks the page once, tracking which status box (if any) the parser is inside."""
+    """Walks the page once, tracking which status box (if any) the parser is inside.
+
+    Where a box ends is read from a stack of open elements, as a browser reads it rather than by
+    counting tags: HTML lets `<p>` and friends go unclosed, so a count of start and end tags drifts
+    and keeps a box open past its end, and a later box's error icon then marks the wrong hop. An
+    end tag closes the innermost open element of its name and everything opened inside it (an
+    unclosed `<p>` in a box ends with the box's `</div>`); an end tag with no open element of its
+    name is ignored, as browsers ignore it. A box never holds another box (in every template the
+    three are siblings), so a box start also ends the box still open.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.template = False
         self.boxes: dict[str, _Box] = {}
         self.code_texts: list[str] = []
-        self._depth = 0
+        self._open: list[str] = []  # tag names of the open elements, outermost first
         self._box: _Box | None = None
         self._in_code = False
+
+    def _close_to(self, depth: int) -> None:
+        """Close every element from stack position `depth` outwards, and the box if it is one of them."""
+        del self._open[depth:]
+        if self._box is not None and self._box.element >= depth:
+            self._box.status_class = None
+            self._box = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
         classes = set(values.get("class", "").split())
         element_id = values.get("id", "")
-        if tag not in _VOID:
-            self._depth += 1
         if element_id in _TEMPLATE_IDS:
             self.template = True
-        if element_id in HOP_BOXES and self._box is None:
-            self._box = _Box(HOP_BOXES[element_id], self._depth, failing=bool(classes & _ERROR_BOX_CLASSES))
+        if element_id in HOP_BOXES:
+            if self._box is not None:
+                self._close_to(self._box.element)
+            if tag not in _VOID:
+                self._open.append(tag)
+            self._box = _Box(HOP_BOXES[element_id], len(self._open) - 1, failing=bool(classes & _ERROR_BOX_CLASSES))
             self.boxes[self._box.hop] = self._box
+            if tag in _VOID:  # an empty box: nothing inside it to read
+                self._box = None
             return
+        if tag not in _VOID:
+            self._open.append(tag)
         if self._box is not None:
             if _ERROR_ICON_CLASS in classes:
                 self._box.failing = True
@@ -106,15 +128,21 @@ class _Reader(HTMLParser):
         if _CODE_CLASS in classes:
             self._in_code = True
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """`<span ... />`: HTML ignores the slash on a non-void element, and so does this reader."""
+        self.handle_starttag(tag, attrs)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in _VOID:
             return
+        self._in_code = False
         if self._box is not None:
             self._box.status_class = None
-            if self._depth == self._box.depth:
-                self._box = None
-        self._in_code = False
-        self._depth -= 1
+        for depth in range(len(self._open) - 1, -1, -1):
+            if self._open[depth] == tag:
+                self._close_to(depth)
+                return
+        # no open element of that name: a stray end tag, which changes nothing
 
     def handle_data(self, data: str) -> None:
         text = " ".join(data.split())

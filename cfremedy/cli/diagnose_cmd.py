@@ -29,15 +29,17 @@ from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageErr
 from cfremedy.files import write_private
 from cfremedy.models import CertificatePack, CustomPage
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import EdgeResponse, EdgeRouteRefused, fetch, fetch_trace
+from cfremedy.probes.edge import EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, without_userinfo
+from cfremedy.redaction import register_secret
 from cfremedy.registry import Playbook
 from cfremedy.selection import HostnameSelection
 from cfremedy.settings import Settings
 
 
-def _related(options: AuditOptions, codes: tuple[int, ...]) -> tuple[Playbook, ...]:
-    """The playbooks that check one of `codes` (the 1xxx error the page names, else the 5xx)."""
-    return tuple(p for p in options.playbooks if any(c in p.error_codes for c in codes))
+def _related(options: AuditOptions, codes: tuple[int, ...], ids: tuple[str, ...] = ()) -> tuple[Playbook, ...]:
+    """The playbooks that check one of `codes` (the 1xxx error the page names, else the 5xx),
+    and those named by id (a redirect loop's)."""
+    return tuple(p for p in options.playbooks if p.id in ids or any(c in p.error_codes for c in codes))
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,12 @@ def diagnose_command(
         ),
     ] = None,
     follow_redirects: Annotated[
-        bool, typer.Option("--follow-redirects", help="Follow redirects (default: report the first response).")
+        bool,
+        typer.Option(
+            "--follow-redirects",
+            help="Follow redirects, each reported, at most 10; a loop is itself the finding (default: report"
+            " the first response).",
+        ),
     ] = False,
     edge_connect_to: Annotated[
         list[str] | None,
@@ -143,10 +150,12 @@ def diagnose_command(
 ) -> int:
     """Diagnose a live 5xx: what it is, who generated it, likely causes, what to hand over.
 
-    Requests the URL as a browser on this machine would (no cookies, no redirects unless asked;
+    Requests the URL as a browser on this machine would (no cookies, no credentials from the URL,
+    no redirects unless asked - then hop by hop, each routed and reported;
     the platform's trust store plus SSL_CERT_FILE/SSL_CERT_DIR; through HTTPS_PROXY/HTTP_PROXY
     unless NO_PROXY covers the host or --connect-to-only is set - origin probes never use a
-    proxy) and its /cdn-cgi/trace.
+    proxy) and its /cdn-cgi/trace, each within --probe-timeout, body included (at most 1 MiB
+    of it is read).
     Reads the error page's own structure, not just the word "cloudflare": which hop Cloudflare's
     page marks as failing (browser, Cloudflare, host: a branded 502/504 marking the host is the
     origin's error), a response without cf-ray (not through Cloudflare), the 1xxx error a 530
@@ -159,7 +168,8 @@ def diagnose_command(
     Certificates Read) and still reads the status without verification. --bundle writes what
     the article says to give your host or Cloudflare support, with how to get /cdn-cgi/trace
     from the affected browser; never the token, never a cookie. Exits 1 when the URL returned a
-    5xx, its certificate did not verify, or a playbook found something at or above --fail-on.
+    5xx, its certificate did not verify, its redirects loop, or a playbook found something at or
+    above --fail-on.
 
     Examples:
 
@@ -170,9 +180,13 @@ def diagnose_command(
       HTTPS_PROXY=http://proxy.corp:3128 SSL_CERT_FILE=/etc/corp/ca.pem cfremedy diagnose https://www.example.com/
     """
     parts = urlsplit(url)
+    # Credentials in the URL are never sent nor written: dropped here, before anything can print
+    # the URL, and masked in any output as a last line of defence.
+    register_secret(parts.password)
+    url = without_userinfo(url)
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{url!r} is not an http(s) URL with a hostname")
-    host = parts.hostname.lower()
     settings = load_settings()
     options = audit_options(settings, probe, exclude=exclude_playbook)
     edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]
@@ -187,14 +201,19 @@ def diagnose_command(
     except ValueError as exc:
         raise UsageError(f"--edge-connect-to: {exc}") from None
     only = probe.connect_to_only or settings.connect_to_only
+    timeout = options.probe.timeout if options.probe else probe.probe_timeout  # each request's deadline
     try:
-        response = run_async(fetch(url, rules=rules, only_connect_to=only, follow_redirects=follow_redirects))
-        trace = run_async(fetch_trace(url, rules=rules, only_connect_to=only))
+        response = run_async(
+            fetch(url, timeout=timeout, rules=rules, only_connect_to=only, follow_redirects=follow_redirects)
+        )
+        # the final URL's host is the one diagnosed: its trace, its zone, its configuration
+        trace = run_async(fetch_trace(response.url, timeout=timeout, rules=rules, only_connect_to=only))
     except EdgeRouteRefused as exc:
         raise UsageError(str(exc)) from None
+    host = (urlsplit(response.url).hostname or "").lower()
     first = interpret(response)  # what the URL alone says: which codes, which playbooks
     needs = _Needs(
-        playbooks=_related(options, first.playbook_codes),
+        playbooks=_related(options, first.playbook_codes, first.playbook_ids),
         custom_pages=(response.status or 0) >= 500 or response.error_1xxx is not None,
         certificate_packs=response.tls is not None and not response.tls.verified,
     )
@@ -208,7 +227,7 @@ def diagnose_command(
         api_failed = exc.message
         pages_unread = packs_unread = f"the Cloudflare API failed: {exc.message}"
         playbooks = PlaybookRun(zone, (), tuple(p.id for p in needs.playbooks), pages_unread)
-    interpretation = interpret(response, pages)
+    interpretation = interpret(response, pages, custom_pages_unread=pages_unread)
     verdict = None
     if response.tls is not None and not response.tls.verified:
         verdict = judge(
@@ -236,9 +255,9 @@ def diagnose_command(
         )
     if api_failed:
         err(f"cfremedy: error: could not check the configuration: {api_failed}")
-    if response.error or api_failed:
+    if (response.error and not response.redirect_problem) or api_failed:
         return EXIT_API
     threshold = fail_threshold(fail_on)
     serious = [f for f in playbooks.findings if threshold is not None and f.severity >= threshold]
-    observed = interpretation.code is not None or verdict is not None
+    observed = interpretation.code is not None or verdict is not None or bool(response.redirect_problem)
     return EXIT_FINDINGS if observed or serious else EXIT_OK

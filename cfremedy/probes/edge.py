@@ -8,17 +8,28 @@ names (`probes.proxy_env`). When the certificate fails verification, the failure
 finding: the request is repeated without verification to read the status and the certificate
 the edge presented, and both answers say so. Cookies never leave this module: neither the
 request's nor the response's, so they cannot end up in a support bundle.
+
+Redirects are followed here, one hop at a time, never by httpx: each hop is routed by the
+--connect-to rules and picks its proxy as a browser would, each is kept (status, Location,
+server, cf-ray, where it connected), and a loop or an eleventh redirect ends the chain with the
+hops that led there. Credentials in a URL (`https://user:pass@host/`) are dropped before any
+request: they are never sent, kept nor printed.
+
+Every request has a deadline, its body included (the probe timeout): httpx's timeouts are per
+read, so a server trickling a byte at a time would never trip them. The body is read up to
+BODY_LIMIT bytes; a page cut by the limit or by the deadline is kept as read and marked so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -34,7 +45,17 @@ from cfremedy.probes.trust import unverified_context, verification_failure, veri
 # Response headers worth keeping: the ones the article and support ask about. No cookies.
 KEPT_HEADERS = ("cf-ray", "server", "cf-cache-status", "content-type", "location", "cf-mitigated", "retry-after", "via")
 USER_AGENT = "cfremedy-diagnose (+https://github.com/cfremedy/cfremedy)"
-BODY_LIMIT = 200_000  # characters of the page read: Cloudflare's pages are a few KB
+BODY_LIMIT = 1024 * 1024  # bytes of a body read: Cloudflare's pages are a few KB
+MAX_REDIRECTS = 10  # as browsers and curl: an eleventh redirect ends the chain
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def without_userinfo(url: str) -> str:
+    """The URL without `user:password@`: nothing else changes (case, port, path, query)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
 @dataclass(frozen=True)
@@ -47,8 +68,22 @@ class EdgeTls:
 
 
 @dataclass(frozen=True)
-class EdgeResponse:
+class RedirectHop:
+    """One redirect on the way to the final answer, as it was answered."""
+
     url: str
+    status: int
+    location: str  # the Location header, as sent (absolute or relative)
+    connected_to: str
+    proxy: str = ""
+    server: str = ""
+    ray: str = ""
+    tls_failure: str = ""  # the certificate did not verify on this hop (read without verification)
+
+
+@dataclass(frozen=True)
+class EdgeResponse:
+    url: str  # the URL that gave this answer: the last one when redirects were followed
     at_utc: datetime
     at_local: str  # ISO 8601 with offset, plus the zone's name: what a support ticket asks for
     status: int | None = None
@@ -61,6 +96,11 @@ class EdgeResponse:
     proxy: str = ""  # the proxy the request went through (no credentials), "" when direct
     tls: EdgeTls | None = None
     error: str = ""  # why there is no response at all
+    requested_url: str = ""  # the URL asked for (no credentials); `url` when nothing redirected
+    redirects: tuple[RedirectHop, ...] = ()  # the redirects followed, in order
+    redirect_problem: str = ""  # "loop" or "too_many": the chain ended without a final answer
+    body_cut: str = ""  # "size" (BODY_LIMIT reached) or "deadline": the page was read in part
+    body_bytes: int = 0  # bytes of the body read
 
     @property
     def ray(self) -> str:
@@ -161,21 +201,121 @@ def _peer_certificate(response: httpx.Response) -> CertInfo | None:
         return None
 
 
-async def _get(
-    request: _Request, *, timeout: float, verify: ssl.SSLContext, follow_redirects: bool
-) -> tuple[httpx.Response, str, CertInfo | None]:
-    """The response, its body (up to BODY_LIMIT characters) and the certificate presented."""
+class Deadline(Exception):
+    """No status line and headers before the request's deadline."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    response: httpx.Response  # closed: its status and headers, the body is in `body`
+    body: str
+    body_bytes: int
+    cut: str  # "", "size" or "deadline"
+    certificate: CertInfo | None
+
+
+def _decode(body: bytes, response: httpx.Response) -> str:
+    try:
+        return body.decode(response.charset_encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+async def _get(request: _Request, *, timeout: float, verify: ssl.SSLContext, limit: int = BODY_LIMIT) -> _Answer:
+    """One exchange, never followed: the status and headers, up to `limit` bytes of the body,
+    and the certificate presented. The deadline covers the whole exchange: no status by then is
+    `Deadline`; a body still arriving then is kept as read, marked "deadline"."""
+    deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(
         timeout=timeout,
-        follow_redirects=follow_redirects,
+        follow_redirects=False,  # `fetch` follows, hop by hop
         trust_env=False,  # proxies are chosen by `proxy_env`, trust by `trust`: nothing implicit
         http2=True,
         verify=verify,
         proxy=request.proxy,
     ) as client:
-        response = await client.get(request.url, headers=request.headers, extensions=request.extensions)
-        certificate = _peer_certificate(response) if request.url.startswith("https:") else None
-        return response, response.text[:BODY_LIMIT], certificate
+        outgoing = client.build_request("GET", request.url, headers=request.headers, extensions=request.extensions)
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(outgoing, stream=True)
+        except TimeoutError:
+            raise Deadline(f"no answer within {timeout:g} s (the deadline of the whole request)") from None
+        try:
+            certificate = _peer_certificate(response) if request.url.startswith("https:") else None
+            body = bytearray()
+            cut = ""
+            try:
+                async with asyncio.timeout_at(deadline):
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            cut = "size"
+                            break
+            except TimeoutError:
+                cut = "deadline"
+        finally:
+            await response.aclose()
+    data = bytes(body[:limit])
+    return _Answer(response, _decode(data, response), len(data), cut, certificate)
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """One request of the chain, verified or read without verification."""
+
+    request: _Request
+    answer: _Answer
+    tls: EdgeTls | None
+
+
+async def _exchange(url: str, request: _Request, *, timeout: float, env: Mapping[str, str]) -> _Hop:
+    """A request as a browser here sends it; when the certificate does not verify, once more
+    without verification, to read what the edge answered. Raises what the second try raised."""
+    https = urlsplit(url).scheme == "https"
+    try:
+        answer = await _get(request, timeout=timeout, verify=verifying_context(env))
+    except httpx.HTTPError as exc:
+        failure = verification_failure(exc)
+        if failure is None:
+            raise
+        try:
+            answer = await _get(request, timeout=timeout, verify=unverified_context())
+        except (httpx.HTTPError, Deadline) as again:
+            raise _Unverifiable(failure, again) from again
+        return _Hop(request, answer, EdgeTls(verified=False, failure=failure, certificate=answer.certificate))
+    return _Hop(request, answer, EdgeTls(verified=True) if https else None)
+
+
+class _Unverifiable(Exception):
+    """The certificate did not verify, and the request without verification failed too."""
+
+    def __init__(self, failure: str, cause: Exception) -> None:
+        super().__init__(failure)
+        self.failure = failure
+        self.cause = cause
+
+
+def _failure(exc: Exception, timeout: float) -> str:
+    return str(exc) if isinstance(exc, Deadline) else classify_http(exc, timeout)[1]
+
+
+def _next_url(url: str, answer: _Answer) -> str | None:
+    """Where a redirect leads, when it is one a browser follows (an http(s) Location)."""
+    location = answer.response.headers.get("location", "").strip()
+    if answer.response.status_code not in REDIRECT_STATUSES or not location:
+        return None
+    target = without_userinfo(urljoin(url, location))
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return urlunsplit(parts._replace(fragment=""))
+
+
+def _same_resource(url: str) -> str:
+    """A URL as a loop is judged: scheme and host lower-case, the default port implied."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{parts.path or '/'}?{parts.query}"
 
 
 async def fetch(
@@ -187,51 +327,97 @@ async def fetch(
     follow_redirects: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> EdgeResponse:
-    """One GET, as a browser would send it (no cookies); a failure is a result, not an error."""
+    """One GET, as a browser would send it (no cookies), and with `follow_redirects` each
+    redirect after it; a failure is a result, not an error. `timeout` is each request's
+    deadline, its body included."""
     env = os.environ if env is None else env
+    url = without_userinfo(url)
     at_utc, at_local = _now()
-    request = _request(url, rules, only_connect_to, env)
-    blank = EdgeResponse(
-        url=url,
-        at_utc=at_utc,
-        at_local=at_local,
-        connected_to=request.connected_to,
-        proxy=redacted(request.proxy) if request.proxy else "",
-    )
     started = time.perf_counter()
-    https = urlsplit(url).scheme == "https"
-    tls: EdgeTls | None = EdgeTls(verified=True) if https else None
-    try:
-        response, body, _ = await _get(
-            request, timeout=timeout, verify=verifying_context(env), follow_redirects=follow_redirects
-        )
-    except httpx.HTTPError as exc:
-        failure = verification_failure(exc)
-        if failure is None:
-            return replace(blank, error=classify_http(exc, timeout)[1], elapsed_ms=_since(started))
+    hops: list[RedirectHop] = []
+    seen = {_same_resource(url)}
+    current = url
+    while True:
         try:
-            response, body, certificate = await _get(
-                request, timeout=timeout, verify=unverified_context(), follow_redirects=follow_redirects
-            )
-        except httpx.HTTPError as again:
+            request = _request(current, rules, only_connect_to, env)
+        except EdgeRouteRefused as exc:
+            if not hops:
+                raise
+            raise EdgeRouteRefused(f"{hops[-1].url} redirects to {current}: {exc}") from None
+        blank = EdgeResponse(
+            url=current,
+            at_utc=at_utc,
+            at_local=at_local,
+            connected_to=request.connected_to,
+            proxy=redacted(request.proxy) if request.proxy else "",
+            requested_url=url,
+            redirects=tuple(hops),
+        )
+        try:
+            hop = await _exchange(current, request, timeout=timeout, env=env)
+        except _Unverifiable as exc:
             return replace(
                 blank,
-                tls=EdgeTls(verified=False, failure=failure),
-                error=f"the edge's certificate did not verify ({failure}), and the request without"
-                f" verification failed too: {classify_http(again, timeout)[1]}",
+                tls=EdgeTls(verified=False, failure=exc.failure),
+                error=f"the edge's certificate did not verify ({exc.failure}), and the request without"
+                f" verification failed too: {_failure(exc.cause, timeout)}",
                 elapsed_ms=_since(started),
             )
-        tls = EdgeTls(verified=False, failure=failure, certificate=certificate)
-    return replace(
-        blank,
-        status=response.status_code,
-        reason=response.reason_phrase,
-        http_version=response.http_version,
-        headers=frozen_mapping({k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}),
-        page=read_page(body),
-        elapsed_ms=_since(started),
-        tls=tls,
-    )
+        except (httpx.HTTPError, Deadline) as exc:
+            return replace(blank, error=_failure(exc, timeout), elapsed_ms=_since(started))
+        answer = hop.answer
+        response = answer.response
+        headers = frozen_mapping({k: response.headers[k] for k in KEPT_HEADERS if k in response.headers})
+        final = replace(
+            blank,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            http_version=response.http_version,
+            headers=headers,
+            page=read_page(answer.body),
+            elapsed_ms=_since(started),
+            tls=hop.tls,
+            body_cut=answer.cut,
+            body_bytes=answer.body_bytes,
+        )
+        target = _next_url(current, answer) if follow_redirects else None
+        if target is None:
+            return final
+        hops.append(
+            RedirectHop(
+                url=current,
+                status=response.status_code,
+                location=response.headers.get("location", ""),
+                connected_to=request.connected_to,
+                proxy=blank.proxy,
+                server=headers.get("server", ""),
+                ray=headers.get("cf-ray", ""),
+                tls_failure=hop.tls.failure if hop.tls is not None else "",
+            )
+        )
+        if _same_resource(target) in seen:
+            back = next(i for i, h in enumerate(hops, 1) if _same_resource(h.url) == _same_resource(target))
+            return replace(
+                final,
+                status=None,
+                reason="",
+                page=ErrorPage(),
+                redirects=tuple(hops),
+                redirect_problem="loop",
+                error=f"redirect loop: {current} redirects to {target}, already requested at hop {back}",
+            )
+        if len(hops) > MAX_REDIRECTS:
+            return replace(
+                final,
+                status=None,
+                reason="",
+                page=ErrorPage(),
+                redirects=tuple(hops),
+                redirect_problem="too_many",
+                error=f"more than {MAX_REDIRECTS} redirects: {url} was still redirecting at {current}",
+            )
+        seen.add(_same_resource(target))
+        current = target
 
 
 async def fetch_trace(
@@ -243,31 +429,22 @@ async def fetch_trace(
     env: Mapping[str, str] | None = None,
 ) -> Trace:
     """`/cdn-cgi/trace` of the URL's host, from this machine: which data center answered, and how.
-    Sent like the page's request (same proxy, same trust); read without verification only when
-    the certificate fails, and then marked so."""
+    Sent like the page's request (same proxy, same trust, same deadline); read without
+    verification only when the certificate fails, and then marked so."""
     env = os.environ if env is None else env
-    parts = urlsplit(url)
+    parts = urlsplit(without_userinfo(url))
     trace_url = urlunsplit((parts.scheme, parts.netloc, "/cdn-cgi/trace", "", ""))
     request = _request(trace_url, rules, only_connect_to, env)
-    unverified = False
     try:
-        try:
-            response, text, _ = await _get(
-                request, timeout=timeout, verify=verifying_context(env), follow_redirects=False
-            )
-        except httpx.HTTPError as exc:
-            if verification_failure(exc) is None:
-                raise
-            unverified = True
-            response, text, _ = await _get(
-                request, timeout=timeout, verify=unverified_context(), follow_redirects=False
-            )
-    except httpx.HTTPError as exc:
-        return Trace(error=classify_http(exc, timeout)[1], unverified=unverified)
-    if response.status_code != 200:
-        return Trace(
-            error=f"HTTP {response.status_code} from /cdn-cgi/trace (not proxied by Cloudflare?)", unverified=unverified
-        )
-    text = text.strip()
+        hop = await _exchange(trace_url, request, timeout=timeout, env=env)
+    except _Unverifiable as exc:
+        return Trace(error=_failure(exc.cause, timeout), unverified=True)
+    except (httpx.HTTPError, Deadline) as exc:
+        return Trace(error=_failure(exc, timeout))
+    unverified = hop.tls is not None and not hop.tls.verified
+    status = hop.answer.response.status_code
+    if status != 200:
+        return Trace(error=f"HTTP {status} from /cdn-cgi/trace (not proxied by Cloudflare?)", unverified=unverified)
+    text = hop.answer.body.strip()
     fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     return Trace(text=text, fields=frozen_mapping(fields), unverified=unverified)

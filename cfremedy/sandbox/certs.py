@@ -80,10 +80,10 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def make_ca(directory: Path, stem: str, common_name: str) -> Issuer:
+def make_ca(directory: Path, stem: str, common_name: str, organization: str = "cfremedy sandbox") -> Issuer:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    name = _name(common_name, "cfremedy sandbox")
+    name = _name(common_name, organization)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

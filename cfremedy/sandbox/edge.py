@@ -40,7 +40,7 @@ from cfremedy.article import error_1xxx
 from cfremedy.sandbox.certs import make_ca, make_leaf
 from cfremedy.sandbox.loopback import LoopbackServer, QuietServer, TrackedHandler
 from cfremedy.sandbox.scenario import EdgeSpec, stable_id
-from cfremedy.sandbox.zone import CERTIFICATE_EXPIRES
+from cfremedy.sandbox.zone import CERTIFICATE_EXPIRES, EDGE_CA_ORGANIZATION
 
 EDGE_PORT = 80  # the ports edge rules are keyed on: http:// and https:// URLs
 EDGE_TLS_PORT = 443
@@ -245,12 +245,21 @@ def origin_page(spec: EdgeSpec) -> str:
     )
 
 
+def redirect_page(spec: EdgeSpec) -> str:
+    """The short page a redirect carries; browsers never show it, they follow the Location."""
+    line = f"{spec.status} {reason_phrase(spec.status)}"
+    target = html.escape(spec.location)
+    return f'<html><head><title>{line}</title></head><body><a href="{target}">{line}</a></body></html>\n'
+
+
 def ok_page(host: str) -> str:
     name = html.escape(host)
     return f"<!DOCTYPE html><html><head><title>{name}</title></head><body><p>OK</p></body></html>\n"
 
 
 def page_for(host: str, spec: EdgeSpec, ray: str) -> str:
+    if spec.location:
+        return redirect_page(spec)
     if spec.status == 200:
         return spec.body or ok_page(host)
     if not spec.branded or not spec.proxied:
@@ -299,6 +308,10 @@ def zone_of(hostname: str, zones: Sequence[str]) -> str | None:
     """The most specific scenario zone that contains `hostname`."""
     matches = [z for z in zones if hostname == z or hostname.endswith("." + z)]
     return max(matches, key=len) if matches else None
+
+
+def _location(spec: EdgeSpec) -> list[tuple[str, str]]:
+    return [("Location", spec.location)] if spec.location else []
 
 
 class _Handler(TrackedHandler):
@@ -472,7 +485,7 @@ class EdgeServer(LoopbackServer):
 
     def _tls_context(self, directory: Path) -> ssl.SSLContext:
         """One server context per hostname, picked by SNI; without SNI, the first hostname's."""
-        ca = make_ca(directory, "edge-ca", "cfremedy sandbox edge CA")
+        ca = make_ca(directory, "edge-ca", "cfremedy sandbox edge CA", EDGE_CA_ORGANIZATION)
         now = dt.datetime.now(dt.UTC)
         expires = dt.datetime.fromisoformat(CERTIFICATE_EXPIRES.replace("Z", "+00:00"))
         contexts: dict[str, ssl.SSLContext] = {}
@@ -531,9 +544,9 @@ class EdgeServer(LoopbackServer):
             return
         if not spec.proxied:  # DNS-only: the origin answers, with its own headers
             handler.server_version = "nginx"
-            page = origin_page(spec) if spec.status != 200 else spec.body or ok_page(host)
+            page = page_for(host, spec, "")
             handler.reply(spec.status, reason_phrase(spec.status),
-                          [("Content-Type", "text/html; charset=UTF-8")], page.encode())  # fmt: skip
+                          [("Content-Type", "text/html; charset=UTF-8"), *_location(spec)], page.encode())  # fmt: skip
             return
         if path == TRACE_PATH:
             text = trace_text(
@@ -550,4 +563,5 @@ class EdgeServer(LoopbackServer):
         ]
         if spec.set_cookie:
             headers.append(("Set-Cookie", spec.set_cookie))
+        headers += _location(spec)
         handler.reply(spec.status, reason_phrase(spec.status), headers, page_for(host, spec, ray).encode())

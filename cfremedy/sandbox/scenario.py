@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 PLANS = ("free", "pro", "business", "enterprise")
 
@@ -812,6 +812,9 @@ class EdgeSpec(_Strict):
     # sandbox edge CA, which nothing trusts unless told to (SSL_CERT_FILE); "self_signed" is
     # one no certificate pack has, as a TLS-inspecting middlebox would present.
     certificate: Literal["zone", "self_signed"] = "zone"
+    # A redirect (status 300-399): the Location header the edge answers with, absolute or
+    # relative, passed on as Cloudflare passes on an origin's redirect or a Redirect Rule's.
+    location: str = ""
 
     @field_validator("hostname")
     @classmethod
@@ -842,11 +845,11 @@ class EdgeSpec(_Strict):
             raise ValueError(f"colo {colo!r} must be letters and digits (e.g. SJC)")
         return colo
 
-    @field_validator("set_cookie")
+    @field_validator("set_cookie", "location")
     @classmethod
-    def _one_header_line(cls, value: str) -> str:
+    def _one_header_line(cls, value: str, info: ValidationInfo) -> str:
         if "\r" in value or "\n" in value:
-            raise ValueError("set_cookie must be a single header line")
+            raise ValueError(f"{info.field_name} must be a single header line")
         return value
 
     @model_validator(mode="after")
@@ -857,6 +860,8 @@ class EdgeSpec(_Strict):
             raise ValueError("a bare page has no status boxes and no 1xxx code")
         if self.failing and self.error_1xxx:
             raise ValueError("a 1xxx page has no status boxes: failing does not apply")
+        if self.location and not 300 <= self.status <= 399:
+            raise ValueError(f"location is a redirect's: status {self.status} is not 300-399")
         return self
 
 

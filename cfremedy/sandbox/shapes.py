@@ -20,6 +20,7 @@ from cfremedy.sandbox.scenario import CUSTOM_PAGE_IDS, PagesProjectSpec, stable_
 from cfremedy.sandbox.zone import (
     CACHE_PHASE,
     CERTIFICATE_EXPIRES,
+    CERTIFICATE_ISSUER,
     CONFIG_PHASE,
     ENTRYPOINT_PHASES,
     ORIGIN_PHASE,
@@ -133,7 +134,7 @@ def certificate_pack_json(zone: ZoneState) -> dict[str, Any]:
         "id": cert_id,
         "hosts": hosts,
         "status": "active",
-        "issuer": "GoogleTrustServices",
+        "issuer": CERTIFICATE_ISSUER,
         "signature": "ECDSAWithSHA256",
         "bundle_method": "ubiquitous",
         "zone_id": zone.id,

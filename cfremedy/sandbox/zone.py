@@ -20,6 +20,10 @@ SEED_TIME = "2024-06-01T00:00:00.000000Z"
 # When every zone's universal certificate expires: its certificate pack says so, and the sandbox
 # edge presents a certificate that expires then (so the two can be matched, as on the real edge).
 CERTIFICATE_EXPIRES = "2099-01-01T00:00:00.000000Z"
+# Who issued it: the sandbox edge CA's organisation, and the pack's `issuer` as the API writes
+# one (run together, as "GoogleTrustServices"), so `diagnose` can match the issuer too.
+EDGE_CA_ORGANIZATION = "cfremedy sandbox edge"
+CERTIFICATE_ISSUER = "CfremedySandboxEdge"
 
 # The ruleset phases a zone can have an entry point for: its Configuration Rules, Origin Rules
 # and Cache Rules (in the order `GET /zones/{id}/rulesets` lists them).

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import EdgeSpec, TokenSpec, load_scenario, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
 from tests.connect_proxy import ConnectProxy
+from tests.slow_server import SlowServer
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 # The machine's proxies and trust settings stay out: each test says which it wants.
@@ -51,6 +53,11 @@ MORE_EDGE = [
      "body": "<html><body><h1>We'll be right back</h1></body></html>"},
     {"hostname": "secure.static.example", "certificate": "self_signed"},
     {"hostname": "www.elsewhere.example", "status": 503},  # no zone of the account has it
+    # redirects: to another hostname of the sandbox, and to an address no --connect-to rule covers
+    {"hostname": "old.static.example", "status": 301, "location": "http://www.static.example/"},
+    {"hostname": "away.static.example", "status": 302, "location": "http://127.0.0.1:9/"},
+    {"hostname": "loop-a.static.example", "status": 301, "location": "http://loop-b.static.example/"},
+    {"hostname": "loop-b.static.example", "status": 302, "location": "http://loop-a.static.example/"},
 ]  # fmt: skip
 
 
@@ -373,8 +380,12 @@ def test_a_customised_5xx_page_is_read_with_the_token_and_not_trusted_blindly(
     assert len(pages) == 1 and pages[0].status == 200
     no_token = {k: v for k, v in env.items() if k != "CLOUDFLARE_API_TOKEN"}
     _, blind = diagnose(no_token, "http://cdn.static.example/")
-    assert blind["error"]["generated_by"] == "origin" and blind["custom_pages"]["read"] is False
+    # the custom pages unread, a customised page cannot be ruled out: nobody is blamed on its look
+    assert blind["error"]["generated_by"] == "unknown" and blind["error"]["failing_hop"] is None
+    assert blind["custom_pages"]["read"] is False
     assert blind["custom_pages"]["reason_not_read"] == "no CLOUDFLARE_API_TOKEN"
+    assert any("custom error pages were not read (no CLOUDFLARE_API_TOKEN)" in n for n in blind["diagnosis"]["notes"])
+    assert "the origin itself returned this error" not in blind["diagnosis"]["contact"]
     _, refused = diagnose({**env, "CLOUDFLARE_API_TOKEN": "no-analytics-token"}, "http://cdn.static.example/")
     assert refused["custom_pages"]["read"] is True  # Zone Settings Read is all it takes
 
@@ -456,3 +467,91 @@ def test_a_hostname_outside_the_account_is_still_diagnosed(env: dict[str, str]) 
     assert proc.returncode == 1, proc.stderr  # the 5xx, not exit 3
     assert report["error"]["failing_hop"] == "cloudflare" and related(503) == []
     assert "no zone visible to this token contains www.elsewhere.example" in report["custom_pages"]["reason_not_read"]
+
+
+# -- redirects and credentials -----------------------------------------------------------------
+
+
+def test_follow_redirects_diagnoses_the_final_url_hop_by_hop(
+    demo: SandboxSession, env: dict[str, str], tmp_path: Path
+) -> None:
+    proc, report = diagnose(env, "http://old.static.example/", tmp_path / "b", "--follow-redirects")
+    assert proc.returncode == 1, proc.stderr
+    assert report["url"] == "http://www.static.example/" and report["requested_url"] == "http://old.static.example/"
+    (hop,) = report["redirects"]
+    ray = hop.pop("cf_ray")
+    assert re.fullmatch(r"[0-9a-f]{16}-[A-Z]{3}", ray) and ray != report["error"]["cf_ray"]  # each hop its own
+    assert hop == {
+        "url": "http://old.static.example/", "status": 301, "location": "http://www.static.example/",
+        "server": "cloudflare", "connected_to": f"127.0.0.1:{demo.edge.port}", "proxy": None, "tls_failure": None,
+    }  # fmt: skip
+    assert any("redirects to another host, www.static.example" in n for n in report["diagnosis"]["notes"])
+    assert report["connection"]["connected_to"] == f"127.0.0.1:{demo.edge.port}"
+    assert (report["error"]["status"], report["error"]["failing_hop"]) == (502, "host")
+    assert report["cdn_cgi_trace"]["fields"]["h"] == "www.static.example"  # the final host's trace
+    markdown = (tmp_path / "b" / "bundle.md").read_text()
+    assert "- URL: http://www.static.example/" in markdown
+    assert "- Redirected from: http://old.static.example/ (1 redirect)" in markdown
+    assert "  1. 301 http://old.static.example/ -> http://www.static.example/ (server: cloudflare; cf-ray: " in markdown
+    proc, report = diagnose(env, "http://old.static.example/")  # without the flag: the first answer
+    assert proc.returncode == 0 and report["error"]["status"] == 301 and report["redirects"] == []
+
+
+def test_a_redirect_loop_is_the_finding(env: dict[str, str], tmp_path: Path) -> None:
+    proc, report = diagnose(env, "http://loop-a.static.example/", tmp_path / "b", "--follow-redirects")
+    assert proc.returncode == 1, proc.stderr  # a finding, not a failure to fetch (exit 2)
+    assert report["redirect_problem"] == "loop" and report["error"]["generated_by"] == "redirect_loop"
+    assert [h["url"] for h in report["redirects"]] == ["http://loop-a.static.example/", "http://loop-b.static.example/"]
+    headline = report["diagnosis"]["headline"]
+    assert "redirects in a loop" in headline and "already requested at hop 1" in headline
+    assert "Flexible" in report["diagnosis"]["contact"]
+    assert report["playbooks"]["run"] == ["flexible_redirect_loop"]  # the playbook for such loops
+    assert (
+        "http://loop-b.static.example/ -> http://loop-a.static.example/" in (tmp_path / "b" / "bundle.md").read_text()
+    )
+
+
+def test_a_redirect_no_rule_covers_is_never_followed_under_connect_to_only(env: dict[str, str]) -> None:
+    proc, _ = diagnose(env, "http://away.static.example/", None, "--follow-redirects")
+    assert proc.returncode == 2, proc.stderr
+    assert "no --connect-to rule covers 127.0.0.1:9" in proc.stderr and "away.static.example" in proc.stderr
+
+
+@pytest.mark.parametrize("password", ["pw", "correct-horse-battery"])
+def test_a_password_in_the_url_is_never_written(env: dict[str, str], tmp_path: Path, password: str) -> None:
+    """Stripped from the URL everywhere (a short password cannot be masked later), and
+    registered as a secret as a last line of defence."""
+    url = f"http://alice:{password}@www.blog.example/"
+    proc, report = diagnose(env, url, tmp_path / "b", "-vv")
+    assert proc.returncode == 1, proc.stderr
+    assert report["url"] == report["requested_url"] == "http://www.blog.example/"
+    everything = proc.stdout + proc.stderr + "".join(p.read_text() for p in (tmp_path / "b").iterdir())
+    assert f"alice:{password}" not in everything and f":{password}@" not in everything
+    assert "- URL: http://www.blog.example/\n" in (tmp_path / "b" / "bundle.md").read_text()
+    markdown = run(["diagnose", url, "--probe-timeout", "1"], env)
+    assert "- URL: http://www.blog.example/\n" in markdown.stdout and f"alice:{password}" not in markdown.stdout
+    bad = run(["diagnose", f"ftp://alice:{password}@www.blog.example/"], env)
+    assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr and f"alice:{password}" not in bad.stderr
+
+
+# -- a deadline and a size limit for what the URL answers --------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "cut", "words"), [
+    ("trickle", "deadline", "still arriving when the request's deadline (--probe-timeout) passed"),
+    ("endless", "size", "Only the first 1024 KiB of the page were read"),
+])  # fmt: skip
+def test_a_page_that_never_ends_does_not_hang_diagnose(mode: str, cut: str, words: str) -> None:
+    """--probe-timeout is each request's deadline, body included; at most 1 MiB of a body is read."""
+    with SlowServer(mode) as server:
+        rule = f"slow.example.com:80:127.0.0.1:{server.port}"
+        args = ["diagnose", "http://slow.example.com/", "--format", "json", "--probe-timeout", "1",
+                "--edge-connect-to", rule, "--connect-to-only"]  # fmt: skip
+        started = time.monotonic()
+        proc = run(args, {}, timeout=30)
+        took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["error"]["status"] == 502 and report["error"]["page"]["cut"] == cut
+    assert any(words in n for n in report["diagnosis"]["notes"])
+    assert took < 15, took  # the page and its trace, a second each at most, plus start-up

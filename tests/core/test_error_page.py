@@ -106,3 +106,35 @@ def test_broken_markup_keeps_what_was_read() -> None:
     body = branded_page("www.example.com", spec(status=502), "0123456789abcdef")
     cut = body[: body.index("What happened?")] + "<div <<< <span class=</"
     assert read_page(cut).failing_hop == "host"
+
+
+@pytest.mark.parametrize("unclosed", ['<p class="md:block">You', "<span>You", "<p>You<span>and you"])
+def test_an_unclosed_tag_inside_a_box_does_not_keep_the_box_open(unclosed: str) -> None:
+    """HTML lets <p> (and, in practice, any inline tag) go unclosed: the box's own end tag closes
+    it, so the later boxes, and the icon marking the host, stay the host's."""
+    body = branded_page("www.example.com", spec(status=502), "0123456789abcdef")
+    label = '<span class="md:block w-full truncate">You</span>'
+    assert label in body
+    page = read_page(body.replace(label, unclosed, 1))
+    assert page.failing_hop == "host"
+    assert dict(page.hops) == {"browser": "Working", "cloudflare": "Working", "host": "Error"}
+    old = read_page(OLD_TEMPLATE.replace('<span class="cf-status-desc">You</span>', "<p>You", 1))
+    assert old.failing_hop == "host" and dict(old.hops)["browser"] == "Working"
+
+
+def test_stray_end_tags_inside_a_box_do_not_close_it_early() -> None:
+    body = branded_page("www.example.com", spec(status=502, failing="cloudflare"), "0123456789abcdef")
+    box = '<div id="cf-cloudflare-status"'
+    start = body.index(box)
+    inner = body.index('<div class="relative mb-10 md:m-0">', start)
+    page = read_page(body[:inner] + "</p></span></b>" + body[inner:])  # none of them is open
+    assert page.failing_hop == "cloudflare" and dict(page.hops)["cloudflare"] == "Error"
+
+
+def test_a_box_never_holds_another_box() -> None:
+    """A box whose end tag is missing altogether ends where the next box starts: the three are
+    siblings in every template."""
+    body = branded_page("www.example.com", spec(status=502), "0123456789abcdef")
+    browser_end = body.index("</div>\n", body.index('<span class="md:block w-full truncate">You</span>'))
+    page = read_page(body[:browser_end] + body[browser_end + len("</div>\n") :])
+    assert page.failing_hop == "host" and set(page.hops) == {"browser", "cloudflare", "host"}

@@ -11,20 +11,38 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import fetch, fetch_trace
+from cfremedy.probes.edge import BODY_LIMIT, EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, without_userinfo
 from cfremedy.probes.proxy_env import bypassed, proxy_for, redacted
 from cfremedy.probes.trust import verification_failure, verifying_context
-from cfremedy.sandbox.edge import EdgeServer
-from cfremedy.sandbox.scenario import parse_scenario
+from cfremedy.sandbox.edge import EdgeServer, branded_page
+from cfremedy.sandbox.scenario import EdgeSpec, parse_scenario
 from tests.connect_proxy import ConnectProxy
+from tests.slow_server import SlowServer
 
-EDGE = [{"hostname": "www.example.com", "status": 502}, {"hostname": "mitm.example.com", "certificate": "self_signed"}]
+T = TypeVar("T")
+
+EDGE = [
+    {"hostname": "www.example.com", "status": 502},
+    {"hostname": "mitm.example.com", "certificate": "self_signed"},
+    # redirects: to a covered hostname over https, to an address no rule covers, in a loop, to itself
+    {"hostname": "old.example.com", "status": 301, "location": "https://www.example.com/"},
+    {"hostname": "away.example.com", "status": 302, "location": "http://127.0.0.1:9/"},
+    {"hostname": "loop-a.example.com", "status": 302, "location": "http://loop-b.example.com/"},
+    {"hostname": "loop-b.example.com", "status": 307, "location": "http://loop-a.example.com/"},
+    {"hostname": "self.example.com", "status": 302, "location": "/"},
+    # chain0 -> chain1 -> ... -> chain11 (200): eleven redirects from chain0, ten from chain1
+    *({"hostname": f"chain{i}.example.com", "status": 302, "location": f"http://chain{i + 1}.example.com/"}
+      for i in range(11)),
+    {"hostname": "chain11.example.com"},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +172,130 @@ def test_connect_to_only_never_uses_a_proxy(edge: EdgeServer) -> None:
         env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
         response = asyncio.run(fetch("https://www.example.com/", rules=rules(edge), only_connect_to=True, env=env))
     assert response.status == 502 and response.proxy == "" and proxy.requests == []
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+def test_redirects_are_reported_not_followed_by_default(edge: EdgeServer) -> None:
+    response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), only_connect_to=True, env={}))
+    assert response.status == 301 and response.headers["location"] == "https://www.example.com/"
+    assert response.url == response.requested_url == "http://old.example.com/" and response.redirects == ()
+
+
+def test_each_hop_is_routed_by_the_rules(edge: EdgeServer) -> None:
+    """httpx is never left to follow a Location itself: every hop goes through the rules, so the
+    next hop connects where a rule says, and the answer is the final URL's."""
+    env = {"SSL_CERT_FILE": str(edge.ca_file)}
+    response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), only_connect_to=True,
+                                 follow_redirects=True, env=env))  # fmt: skip
+    assert response.error == "" and response.status == 502 and response.page.failing_hop == "host"
+    assert response.url == "https://www.example.com/" and response.requested_url == "http://old.example.com/"
+    assert response.connected_to == f"127.0.0.1:{edge.tls_port}"
+    assert response.tls is not None and response.tls.verified
+    (hop,) = response.redirects
+    assert (hop.url, hop.status, hop.location) == ("http://old.example.com/", 301, "https://www.example.com/")
+    assert hop.connected_to == f"127.0.0.1:{edge.port}" and hop.proxy == ""
+    assert hop.server == "cloudflare" and hop.ray and hop.ray != response.ray and hop.tls_failure == ""
+
+
+def test_a_redirect_no_rule_covers_is_refused_under_connect_to_only(edge: EdgeServer) -> None:
+    with pytest.raises(EdgeRouteRefused, match=r"no --connect-to rule covers 127\.0\.0\.1:9"):
+        asyncio.run(fetch("http://away.example.com/", rules=rules(edge), only_connect_to=True,
+                          follow_redirects=True, env={}))  # fmt: skip
+
+
+def test_each_hop_picks_its_own_proxy(edge: EdgeServer) -> None:
+    """http://old.example.com goes direct (no HTTP_PROXY), its redirect to https://www.example.com
+    through HTTPS_PROXY: the proxy is chosen for each hop, as a browser chooses it."""
+    with ConnectProxy({"www.example.com": ("127.0.0.1", edge.tls_port)}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(edge.ca_file)}
+        response = asyncio.run(fetch("http://old.example.com/", rules=rules(edge), follow_redirects=True, env=env))
+    assert response.status == 502 and proxy.requests == ["www.example.com:443"]
+    assert response.proxy == proxy.url and response.redirects[0].proxy == ""
+    assert response.redirects[0].connected_to == f"127.0.0.1:{edge.port}"
+
+
+@pytest.mark.parametrize(("url", "visited"), [
+    ("http://loop-a.example.com/", ["http://loop-a.example.com/", "http://loop-b.example.com/"]),
+    ("http://self.example.com/", ["http://self.example.com/"]),
+])  # fmt: skip
+def test_redirect_loops_are_refused(edge: EdgeServer, url: str, visited: list[str]) -> None:
+    response = asyncio.run(fetch(url, rules=rules(edge), only_connect_to=True, follow_redirects=True, env={}))
+    assert response.status is None and "redirect loop" in response.error
+    assert [hop.url for hop in response.redirects] == visited
+
+
+def test_at_most_ten_redirects(edge: EdgeServer) -> None:
+    ten = asyncio.run(fetch("http://chain1.example.com/", rules=rules(edge), only_connect_to=True,
+                            follow_redirects=True, env={}))  # fmt: skip
+    assert ten.status == 200 and ten.url == "http://chain11.example.com/" and len(ten.redirects) == 10
+    eleven = asyncio.run(fetch("http://chain0.example.com/", rules=rules(edge), only_connect_to=True,
+                               follow_redirects=True, env={}))  # fmt: skip
+    assert eleven.status is None and "more than 10 redirects" in eleven.error
+
+
+# -- credentials in the URL --------------------------------------------------------------------
+
+
+def test_userinfo_is_never_kept_nor_sent(edge: EdgeServer) -> None:
+    response = asyncio.run(fetch("http://alice:pw@www.example.com/", rules=rules(edge), only_connect_to=True, env={}))
+    assert response.status == 502 and response.url == "http://www.example.com/"
+    assert without_userinfo("https://alice:pw@WWW.example.com:8443/a?b#c") == "https://WWW.example.com:8443/a?b#c"
+    assert without_userinfo("https://www.example.com/x@y") == "https://www.example.com/x@y"
+
+
+# -- a deadline for the whole request, a cap on the body ---------------------------------------
+
+
+def bounded(coroutine: Coroutine[Any, Any, T], seconds: float = 15) -> T:
+    """Without the deadline these requests would never end: fail instead of hanging the suite."""
+    return asyncio.run(asyncio.wait_for(coroutine, seconds))
+
+
+def slow_rules(server: SlowServer) -> tuple:  # type: ignore[type-arg]
+    return (parse_connect_to(f"slow.example.com:80:127.0.0.1:{server.port}"),)
+
+
+def timed_fetch(
+    server: SlowServer, timeout: float, url: str = "http://slow.example.com/"
+) -> tuple[EdgeResponse, float]:
+    started = time.monotonic()
+    response = bounded(fetch(url, timeout=timeout, rules=slow_rules(server), only_connect_to=True, env={}))
+    return response, time.monotonic() - started
+
+
+def test_a_trickling_body_is_cut_at_the_deadline_and_kept() -> None:
+    """A byte every 50 ms never trips a read timeout: only the deadline ends the request."""
+    page = branded_page("slow.example.com", EdgeSpec(hostname="slow.example.com", status=502), "0123456789abcdef")
+    with SlowServer("trickle", prefix=page.encode()) as server:
+        response, took = timed_fetch(server, 1.0)
+    assert took < 3, took
+    assert response.error == "" and response.status == 502 and response.body_cut == "deadline"
+    assert response.body_bytes >= len(page.encode()) and response.page.failing_hop == "host"  # what came is read
+
+
+def test_an_endless_body_is_cut_at_the_limit() -> None:
+    with SlowServer("endless") as server:
+        response, took = timed_fetch(server, 10.0)
+    assert took < 8, took
+    assert response.status == 502 and response.body_cut == "size" and response.body_bytes == BODY_LIMIT
+
+
+def test_no_status_before_the_deadline_is_a_fetch_error() -> None:
+    with SlowServer("slow_head", interval=0.2) as server:
+        response, took = timed_fetch(server, 1.0)
+    assert took < 3, took
+    assert response.status is None and response.error == "no answer within 1 s (the deadline of the whole request)"
+
+
+def test_the_trace_has_the_same_deadline_and_limit() -> None:
+    with SlowServer("trickle") as server:
+        started = time.monotonic()
+        trace = bounded(fetch_trace("http://slow.example.com/", timeout=1.0, rules=slow_rules(server),
+                                        only_connect_to=True, env={}))  # fmt: skip
+        assert time.monotonic() - started < 3 and trace.error.startswith("HTTP 502")
+    with SlowServer("slow_head", interval=0.2) as server:
+        trace = bounded(fetch_trace("http://slow.example.com/", timeout=1.0, rules=slow_rules(server),
+                                        only_connect_to=True, env={}))  # fmt: skip
+        assert "no answer within 1 s" in trace.error
