@@ -62,6 +62,16 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def printable(text: str) -> str:
+    """The text with control characters as escapes (`\\n`, `\\x1b`) and lone surrogates as
+    `\\udXXX`: what a plan may hold in its human-facing prose."""
+    return SURROGATE.sub(_escape, CONTROL.sub(_escape, text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
 def canonical_content(
     zone: str,
     zone_id: str,
@@ -178,13 +188,17 @@ class Plan:
         playbooks: tuple[str, ...] = (),
     ) -> Plan:
         now = utc_now_iso()
+        # Messages and reasons quote what origins and the API said (a certificate's subject, a
+        # header): their control characters are written escaped, or the plan this tool wrote
+        # would be refused by its own apply.
+        changes = tuple(replace(c, reason=printable(c.reason)) for c in changes)
         planned = tuple(
             PlannedFinding(
                 f.playbook,
                 f.resource,
                 f.error_codes,
                 f.severity.value,
-                f.message,
+                printable(f.message),
                 f.fingerprint(zone),
                 any(c.playbook == f.playbook for c in changes),
             )

@@ -595,3 +595,17 @@ def test_the_plan_key_setting_is_stripped_blank_means_unset_and_a_short_one_is_r
     with pytest.raises(ValidationError, match="at least 16 characters") as caught:
         Settings()
     assert "0123456789abcde" not in str(caught.value.errors()[0]["msg"])
+
+
+def test_a_plan_quoting_control_characters_from_an_origin_is_written_escaped_and_still_applies(tmp_path: Path) -> None:
+    """A certificate subject or header quoted in a message must not make cfremedy's own plan
+    one its apply refuses: prose is written with its control characters escaped."""
+    quoted = "the origin's certificate names evil\x1b[2J.example\nand more\ud800"
+    changes = (replace(CHANGES[0], reason="Full (strict) rejects \x1b]0;x\x07"), CHANGES[1])
+    findings = (replace(FINDINGS[0], message=quoted), *FINDINGS[1:])
+    path = tmp_path / "plan.json"
+    Plan.new(ZONE, ZONE_ID, changes, findings, PLAYBOOKS).write(path)
+    back = Plan.read(path)
+    assert back.findings[0].message == "the origin's certificate names evil\\x1b[2J.example\\nand more\\ud800"
+    assert back.changes[0].reason == "Full (strict) rejects \\x1b]0;x\\x07"
+    assert all(f.message.isprintable() for f in back.findings)
