@@ -167,6 +167,8 @@ class HttpResponseResult:
     capped: bool = False  # we stopped reading at our own size cap
     decode_error: str = ""  # a gzip body that does not decompress
     empty: bool = False  # the origin closed the connection without sending a byte
+    # 1xx responses read past before the final one (100 Continue, 103 Early Hints).
+    informational: tuple[int, ...] = ()
     elapsed_ms: float = 0.0
 
     @property

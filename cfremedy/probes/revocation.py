@@ -138,15 +138,22 @@ def judge_response(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
     signer = _signer(response, issuer)
     if signer is None:
         return Verdict(UNKNOWN, "the response is signed neither by the issuer nor by a responder it delegated to")
-    if not _verify_signature(
-        signer.public_key(), response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
-    ):
+    try:
+        signed_with = response.signature_hash_algorithm
+    except UnsupportedAlgorithm as exc:
+        return Verdict(UNKNOWN, f"the response is signed with an algorithm cfremedy cannot check ({describe(exc)})")
+    if not _verify_signature(signer.public_key(), response.signature, response.tbs_response_bytes, signed_with):
         return Verdict(UNKNOWN, "the response's signature does not verify")
+    unsupported = ""
     for single in response.responses:
         if single.serial_number != leaf.serial_number:
             continue
-        algorithm = single.hash_algorithm
-        name_hash = hashes.Hash(algorithm)
+        try:
+            name_hash = hashes.Hash(single.hash_algorithm)
+        except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+            # Which issuer it speaks of cannot be checked: never read as revoked (or good).
+            unsupported = describe(exc)
+            continue
         name_hash.update(leaf.issuer.public_bytes())
         if single.issuer_name_hash != name_hash.finalize():
             continue
@@ -161,6 +168,10 @@ def judge_response(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
         if status is ocsp.OCSPCertStatus.GOOD:
             return Verdict(GOOD, "good")
         return Verdict(UNKNOWN, "the responder does not know this certificate")
+    if unsupported:
+        return Verdict(
+            UNKNOWN, f"the response identifies the certificate with a hash cfremedy cannot compute ({unsupported})"
+        )
     return Verdict(UNKNOWN, "the response is about another certificate")
 
 

@@ -229,6 +229,77 @@ def test_stale_unsuccessful_or_garbled_answers_are_unknown(pki: tuple[Issuer, Is
     assert judge_response(b"<html>", leaf, ca.cert, NOW).status == UNKNOWN
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def _inside(der: bytes) -> list[bytes]:
+    """The TLVs inside one DER TLV (a SEQUENCE, an explicit tag, an OCTET STRING)."""
+
+    def head(at: int) -> tuple[int, int]:
+        size = der[at + 1]
+        at += 2
+        if size & 0x80:
+            width = size & 0x7F
+            size, at = int.from_bytes(der[at : at + width], "big"), at + width
+        return at, size
+
+    start, size = head(0)
+    parts, at = [], start
+    while at < start + size:
+        body, length = head(at)
+        parts.append(der[at : body + length])
+        at = body + length
+    return parts
+
+
+def _resigned(der: bytes, issuer: Issuer, old: bytes, new: bytes, *, in_tbs: bool) -> bytes:
+    """An OCSP response with one OID swapped for another (in the signed data, or in the
+    signature's algorithm), signed again by the issuer: a response cryptography cannot fully read."""
+    status, tagged = _inside(der)
+    (response_bytes,) = _inside(tagged)
+    kind, octets = _inside(response_bytes)
+    tbs, algorithm, _, *certs = _inside(_inside(octets)[0])  # the OCTET STRING holds BasicOCSPResponse
+    if in_tbs:
+        tbs = tbs.replace(old, new)
+    else:
+        algorithm = algorithm.replace(old, new)
+    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    basic = _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature) + b"".join(certs))
+    return _tlv(0x30, status + _tlv(0xA0, _tlv(0x30, kind + _tlv(0x04, basic))))
+
+
+SHA1_OID = bytes.fromhex("06052b0e03021a")  # 1.3.14.3.2.26, the CertID hash of the sandbox's responses
+ECDSA_SHA256_OID = bytes.fromhex("06082a8648ce3d040302")  # 1.2.840.10045.4.3.2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "in_tbs", "detail"),
+    [
+        # 1.3.14.3.2.27 is no hash cryptography knows: the CertID cannot be matched.
+        pytest.param(
+            SHA1_OID, bytes.fromhex("06052b0e03021b"), True, "identifies the certificate with a hash", id="certid-hash"
+        ),
+        # 1.2.840.10045.4.3.9 is no signature algorithm at all.
+        pytest.param(
+            ECDSA_SHA256_OID, bytes.fromhex("06082a8648ce3d040309"), False, "signed with an algorithm", id="signature"
+        ),
+    ],
+)
+def test_a_response_with_an_unknown_hash_algorithm_is_unknown_never_a_crash(
+    pki: tuple[Issuer, Issuer, x509.Certificate], old: bytes, new: bytes, in_tbs: bool, detail: str
+) -> None:
+    ca, _, leaf = pki
+    revoked = _der(ocsp_response(leaf, ca, "revoked", now=NOW))
+    assert judge_response(_resigned(revoked, ca, old, old, in_tbs=in_tbs), leaf, ca.cert, NOW).status == REVOKED
+    verdict = judge_response(_resigned(revoked, ca, old, new, in_tbs=in_tbs), leaf, ca.cert, NOW)
+    assert verdict.status == UNKNOWN and detail in verdict.detail
+
+
 def test_the_sandbox_responder_answers_only_for_its_leaves(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
     ca, _, leaf = pki
     with OcspResponder(ca) as responder:
