@@ -198,6 +198,8 @@ class ProbePool:
     ) -> Http2Result | None:
         if https is None or not target.proxied or tls is None or not tls.handshake_ok or tls.alpn != "h2":
             return None
+        if target.scheme != "https":
+            return None  # Off/Flexible: Cloudflare talks plain HTTP/1.1 to the HTTP port, never h2
         return await http2_probe(https, target.server_name, self.options.timeout, host=target.host)
 
     def _request_route(

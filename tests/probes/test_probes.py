@@ -408,6 +408,21 @@ def test_no_http2_request_when_alpn_picks_http1(results: dict[str, OriginProbe])
     assert probe.http2 is None
 
 
+def test_flexible_and_off_send_no_http2_request_and_keepalives_go_where_cloudflare_goes(fleet: OriginFleet) -> None:
+    """Off/Flexible: Cloudflare speaks plain HTTP/1.1 to port 80, so an origin whose 443 offers
+    (broken) h2 gets no HTTP/2 request; in Full the requests, the two-on-one-connection check
+    included, go over TLS to 443."""
+    plain, tls = dataclasses.replace(target("h2_goaway"), scheme="http"), target("h2_goaway")
+    probed = asyncio.run(probe_origins([plain, tls], fleet_options(fleet)))
+    flexible, full = probed.probes
+    assert flexible.tls is not None and flexible.tls.alpn == "h2" and flexible.http2 is None
+    assert full.http2 is not None and full.http2.outcome is Outcome.PROTOCOL_ERROR
+    for probe, scheme, port in ((flexible, "http", 80), (full, "https", 443)):
+        assert probe.response is not None and (probe.response.scheme, probe.response.port) == (scheme, port)
+        assert probe.keepalive is not None and probe.keepalive.reused
+        assert (probe.keepalive.scheme, probe.keepalive.port) == (scheme, port)
+
+
 def test_ipv6_origin_through_bracketed_rule(results: dict[str, OriginProbe], fleet: OriginFleet) -> None:
     probe = results["v6"]
     assert probe.address == "2001:db8::20"
