@@ -70,6 +70,7 @@ _UPGRADE = "upgrade"
 _UPGRADE_HELD = "upgrade_held"  # every origin passes strict, but a certificate expires soon
 _INSECURE = "insecure_mode"
 _REVOCATION_UNKNOWN = "revocation_unknown"
+_REVOKED_UNDER_FULL = "revoked_certificate"  # Full/Flexible serve it; Full (strict) would not
 
 _INSTALL_CERT = (
     "Install a certificate Cloudflare can validate on the origin: a free Cloudflare Origin CA"
@@ -312,6 +313,8 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
         if mode not in KNOWN_MODES:
             continue
         evidence = {**_mode_evidence(effective), **_cert_evidence(probe)}
+        if mode in ("full", "flexible") and _revoked(probe):
+            findings.append(_revoked_finding(probe, effective, evidence))
         if mode in ("off", "flexible"):
             failure = _http_failure(probe, mode)
             if failure is not None:
@@ -363,6 +366,29 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                     )
                 )
     return findings
+
+
+def _revoked_finding(probe: OriginProbe, effective: EffectiveMode, evidence: dict[str, Any]) -> Finding:
+    """A revoked certificate where the mode does not check it: the site works, but Full (strict)
+    would reject it (526), so no raise is proposed while it is served."""
+    assert probe.tls is not None and probe.tls.revocation is not None
+    return _finding(
+        _REVOKED_UNDER_FULL,
+        Severity.MEDIUM,
+        (),
+        probe.hostname,
+        f"the certificate of {probe.address} is revoked ({probe.tls.revocation.detail}): SSL mode"
+        f" {effective.mode}{_set_by(effective)} does not check it, but Full (strict) would reject it"
+        " (526), so no raise to Full (strict) is proposed while it is served",
+        evidence,
+        docs_url,
+        (
+            "Ask the certificate authority for a new certificate (or install a Cloudflare Origin CA"
+            " certificate) and install it on the origin; then raise the mode to Full (strict).",
+            *_fix_rule(effective),
+        ),
+        probe=probe,
+    )
 
 
 def _connection_finding(
@@ -485,6 +511,13 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 )
             )
         else:
+            unsure = revocation_unsure(governed)
+            caveat = (
+                f"; but revocation could not be confirmed for {'; '.join(unsure)}: Full (strict) would"
+                " reject a certificate that turns out to be revoked (526)"
+                if unsure
+                else ""
+            )
             findings.append(
                 _finding(
                     _UPGRADE,
@@ -492,8 +525,8 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     (),
                     zone,
                     f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
-                    " certificate that passes Full (strict): upgrade to validate it",
-                    {"ssl_mode": mode, "hostnames": hostnames},
+                    f" certificate that passes Full (strict): upgrade to validate it{caveat}",
+                    {"ssl_mode": mode, "hostnames": hostnames, "revocation_unconfirmed": unsure},
                     docs_url,
                 )
             )
@@ -518,6 +551,28 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             )
         )
     return findings
+
+
+def revocation_unsure(probes: Sequence[OriginProbe]) -> list[str]:
+    """The certificates among `probes` whose revocation status is not known to be good (asked
+    but no trustworthy answer, or not asked at all: `--no-revocation-check`), named for people,
+    each once. A certificate that names no OCSP responder is not among them: nothing to ask."""
+    named: dict[str, str] = {}
+    for probe in probes:
+        tls = probe.tls
+        if tls is None or tls.leaf is None:
+            continue
+        revocation = tls.revocation
+        if revocation is None:
+            why = "not checked"
+        elif revocation.status == UNKNOWN:
+            why = f"unknown: {revocation.detail}"
+        else:
+            continue
+        named.setdefault(
+            f"{probe.hostname} {probe.address} {tls.leaf.sha256}", f"{probe.hostname} at {probe.address} ({why})"
+        )
+    return list(named.values())
 
 
 def expiring_soon(facts: ZoneFacts, probes: Sequence[OriginProbe]) -> list[str]:
@@ -567,13 +622,16 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
             )
         ]
     if mode in ("full", "flexible") and _UPGRADE in kinds:
+        upgrade = next(f for f in findings if f.evidence.get("kind") == _UPGRADE)
+        unsure = list(upgrade.evidence.get("revocation_unconfirmed") or ())
+        caveat = f"; revocation not confirmed for {'; '.join(unsure)}" if unsure else ""
         return [
             Change(
                 playbook=id,
                 target="setting:ssl",
                 before=mode,
                 after="strict",
-                reason="every proxied origin presents a certificate that passes Full (strict)",
+                reason=f"every proxied origin presents a certificate that passes Full (strict){caveat}",
             )
         ]
     return []

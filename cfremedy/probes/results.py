@@ -115,7 +115,8 @@ class TlsResult:
     permissive: TlsOffer | None = None
     # Set when the handshake with SNI failed or served another name's certificate.
     without_sni: SniCheck | None = None
-    # The leaf's revocation status (proxied origins in Full (strict) only).
+    # The leaf's revocation status: proxied origins in Full (strict), and in Full or Flexible,
+    # which may be proposed a raise to Full (strict); None in Off, DNS-only, when not checked.
     revocation: Revocation | None = None
     # The certificates the origin sent, leaf first (DER), for the revocation check.
     chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)

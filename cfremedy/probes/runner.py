@@ -287,7 +287,7 @@ class ProbePool:
             # 525 "no SNI support": what does the origin do when no name is sent at all?
             look = await sni_look(address, target.server_name, tls, self.inspect_context, timeout)
             tls = dataclasses.replace(tls, without_sni=look)
-        if target.proxied and target.strict and self.options.revocation_check and tls.verified and tls.chain:
+        if target.proxied and target.check_revocation and self.options.revocation_check and tls.verified and tls.chain:
             revocation = await check_revocation(
                 tls.chain,
                 anchors=self.anchors,

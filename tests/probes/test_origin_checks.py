@@ -30,7 +30,7 @@ from cfremedy.probes.revocation import (
     parse_server_flight,
 )
 from cfremedy.probes.runner import probe_origins
-from cfremedy.probes.targets import ProbeTarget, plan_candidates
+from cfremedy.probes.targets import ProbeTarget, plan_candidates, plan_targets
 from cfremedy.routes import build_routes
 from cfremedy.sandbox.certs import Issuer, make_ca, make_leaf, ocsp_response
 from cfremedy.sandbox.ocsp import OcspResponder
@@ -76,7 +76,7 @@ def options(fleet: OriginFleet, **kwargs: object) -> ProbeOptions:
 
 def target(name: str, **kwargs: object) -> ProbeTarget:
     spec = SPECS[name]
-    values: dict[str, object] = {"strict": True, **kwargs}
+    values: dict[str, object] = {"strict": True, "check_revocation": True, **kwargs}
     return ProbeTarget(spec.hostnames[0], spec.address, True, **values)  # type: ignore[arg-type]
 
 
@@ -128,10 +128,26 @@ def test_no_revocation_check_asks_nobody(fleet: OriginFleet) -> None:
     assert len(fleet.ocsp_responder.requests) == before
 
 
-def test_only_a_full_strict_proxied_origin_is_checked(fleet: OriginFleet) -> None:
-    probed = asyncio.run(probe_origins([target("ocsp_revoked", strict=False)], options(fleet)))
-    (probe,) = probed.probes
-    assert probe.tls is not None and probe.tls.revocation is None
+@pytest.mark.parametrize(("mode", "checked"), [("strict", True), ("full", True), ("flexible", True), ("off", False)])
+def test_revocation_is_checked_where_strict_validates_or_may_be_proposed(
+    fleet: OriginFleet, mode: str, checked: bool
+) -> None:
+    """Full (strict) checks revocation; Full and Flexible may be proposed a raise to it, which a
+    revoked certificate must stop, so theirs are checked too; Off is never raised."""
+    spec = SPECS["ocsp_revoked"]
+    snapshot = ZoneSnapshot(
+        zone=Zone(id="z", name="example.com", plan="pro"),
+        settings=frozen_mapping({"ssl": mode}),
+        records=(DnsRecord(id="r1", type="A", name=spec.hostnames[0], content=spec.address, proxied=True),),
+    )
+    (planned,) = plan_targets(build_routes(snapshot), options(fleet))
+    assert (planned.strict, planned.check_revocation) == (mode == "strict", checked)
+    (probe,) = asyncio.run(probe_origins([planned], options(fleet))).probes
+    assert probe.tls is not None and probe.tls.verified
+    if checked:
+        assert probe.tls.revocation is not None and probe.tls.revocation.status == REVOKED
+    else:
+        assert probe.tls.revocation is None
 
 
 def test_under_connect_to_only_a_responder_off_loopback_is_not_asked() -> None:
