@@ -37,6 +37,7 @@ from cfremedy.kit import (
     UNKNOWN,
     Change,
     EffectiveMode,
+    Endpoint,
     Finding,
     OriginProbe,
     Outcome,
@@ -68,6 +69,7 @@ _NO_TLS = "no_tls"
 _NO_CONNECTION = "no_connection"
 _UPGRADE = "upgrade"
 _UPGRADE_HELD = "upgrade_held"  # every origin passes strict, but a certificate expires soon
+_UPGRADE_UNVERIFIED = "upgrade_unverified"  # what was checked passes, but not everything was
 _INSECURE = "insecure_mode"
 _REVOCATION_UNKNOWN = "revocation_unknown"
 _REVOKED_UNDER_FULL = "revoked_certificate"  # Full/Flexible serve it; Full (strict) would not
@@ -206,10 +208,10 @@ def _post_handshake(probe: OriginProbe) -> str:
 def _blocker(probe: OriginProbe) -> str:
     """Why this origin endpoint would fail Full (strict), naming its route."""
     failure = _https_failure(probe)
-    if _unknown(probe):
-        why = "it could not be probed, so nobody knows what it presents"
-    elif failure is not None:
+    if failure is not None:
         why = failure[1]
+    elif _unknown(probe):
+        why = "it could not be probed, so nobody knows what it presents"
     else:
         why = _invalid_reason(probe)
     where = f"{probe.hostname} at {probe.address}:{probe.https_port}"
@@ -483,9 +485,37 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     # when every one of their origins was seen passing: one that could not be probed (down,
     # not covered) might serve anything once it is back.
     governed = [p for p in proxied if not modes[p.hostname].overridden]
-    all_pass = bool(governed) and all(_passes_strict(p) for p in governed)
-    hostnames = sorted({p.hostname for p in governed})
-    blockers = [_blocker(p) for p in governed if not _passes_strict(p)]
+    # Endpoints of governed routes that no probe looked at (a name that did not resolve, ...).
+    unprobed = _unprobed(facts, proxied)
+    all_pass = bool(governed) and all(_passes_strict(p) for p in governed) and not unprobed
+    hostnames = sorted({p.hostname for p in governed} | {e.hostname for e in unprobed})
+    blockers = [_blocker(p) for p in governed if not _passes_strict(p)] + [_unprobed_blocker(e) for e in unprobed]
+    unchecked = [_blocker(p) for p in governed if _unchecked(p)] + [_unprobed_blocker(e) for e in unprobed]
+    probed = not facts.probes.skipped_reason  # not probing at all (--no-probe) is said once by the CLI
+    if (
+        mode == "full"
+        and probed
+        and not all_pass
+        and unchecked
+        and all(_passes_strict(p) or _unchecked(p) for p in governed)
+    ):
+        listed = "; ".join(unchecked[:5]) + (f"; and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+        findings.append(
+            _finding(
+                _UPGRADE_UNVERIFIED,
+                Severity.INFO,
+                (),
+                zone,
+                f"SSL mode is {mode}; every proxied origin that was checked passes Full (strict), but not"
+                f" every one was checked, so no raise is proposed: {listed}",
+                {"ssl_mode": mode, "hostnames": hostnames, "unchecked": unchecked},
+                docs_url,
+                (
+                    "Probe again once every origin can be reached from here (see the run's probe errors);"
+                    " cfremedy proposes Full (strict) once each one is seen passing.",
+                ),
+            )
+        )
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
         expiring = expiring_soon(facts, governed)
@@ -540,7 +570,9 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
                 {
                     "ssl_mode": mode,
-                    "origins_not_passing_strict": sorted({p.hostname for p in governed if not _passes_strict(p)}),
+                    "origins_not_passing_strict": sorted(
+                        {p.hostname for p in governed if not _passes_strict(p)} | {e.hostname for e in unprobed}
+                    ),
                     "blocked_by": blockers,
                 },
                 docs_url,
@@ -551,6 +583,44 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             )
         )
     return findings
+
+
+def _unchecked(probe: OriginProbe) -> bool:
+    """Nothing is known about this origin's certificate because our side failed or did not look
+    (a probe that reached the origin and failed there has a finding of its own)."""
+    return _unknown(probe) and _https_failure(probe) is None
+
+
+def _unprobed(facts: ZoneFacts, proxied: Sequence[OriginProbe]) -> list[Endpoint]:
+    """The proxied endpoints of routes the zone's SSL setting governs that no probe looked at:
+    a name outside the zone that did not resolve, a probe that never ran. A raise to Full
+    (strict) would start validating them blind."""
+    seen = {(p.hostname, p.https_port, p.http_port, p.sni, p.host_header, p.via) for p in proxied}
+    addressed = {(p.hostname, p.address, p.https_port) for p in proxied}
+    missing: list[Endpoint] = []
+    for route in facts.routes:
+        if not route.proxied or route.kind not in ("dns", "load_balancer"):
+            continue  # tunnels and Pages have no origin Cloudflare shakes hands with
+        if route.ssl is not None and route.ssl.overridden:
+            continue  # a rule decides this hostname's mode: a zone raise does not touch it
+        for endpoint in route.endpoints:
+            if not endpoint.proxied:
+                continue
+            key = (endpoint.hostname, endpoint.https_port, endpoint.http_port, endpoint.sni, endpoint.host_header)
+            if endpoint.resolve:
+                found = (*key, endpoint.label) in seen
+            else:
+                found = (endpoint.hostname, endpoint.address, endpoint.https_port) in addressed
+            if not found:
+                missing.append(endpoint)
+    return missing
+
+
+def _unprobed_blocker(endpoint: Endpoint) -> str:
+    where = f"{endpoint.hostname} at {endpoint.address}:{endpoint.https_port}"
+    via = f" ({endpoint.label})" if endpoint.label else ""
+    what = "the name did not resolve here" if endpoint.resolve else "it was not probed"
+    return f"{where}{via}: {what}, so nobody knows what it presents"
 
 
 def revocation_unsure(probes: Sequence[OriginProbe]) -> list[str]:
