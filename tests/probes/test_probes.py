@@ -637,6 +637,7 @@ NETNS_SCRIPT = textwrap.dedent(
         results = asyncio.run(probe_origins(plan_targets(build_routes(snapshot), options), options))
     print(json.dumps([
         {"address": p.address, "tcp443": p.tcp443.outcome.value, "tcp80": p.tcp80.outcome.value,
+         "error": p.tcp443.error,
          "verified": bool(p.tls and p.tls.verified), "http2": p.http2.outcome.value if p.http2 else None,
          "connected_to": list(p.connected_to)}
         for p in results.probes
@@ -657,6 +658,7 @@ def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
         "address": "203.0.113.10",
         "tcp443": "ok",
         "tcp80": "ok",
+        "error": "",
         "verified": True,
         "http2": "ok",
         "connected_to": ["203.0.113.10:443", "203.0.113.10:80"],
@@ -666,5 +668,8 @@ def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
     assert probes["2001:db8::10"]["connected_to"] == ["[2001:db8::10]:443", "[2001:db8::10]:80"]
     assert (probes["203.0.113.11"]["tcp443"], probes["203.0.113.11"]["tcp80"]) == ("refused", "refused")
     assert (probes["203.0.113.12"]["tcp443"], probes["203.0.113.12"]["tcp80"]) == ("timeout", "timeout")
-    # No route to it in a namespace with only loopback: Cloudflare's 523.
-    assert (probes["198.51.100.7"]["tcp443"], probes["198.51.100.7"]["tcp80"]) == ("unreachable", "unreachable")
+    # No route to it in a namespace with only loopback: this machine's own routing table failed,
+    # which says nothing about Cloudflare's route to it (not a 523): a probe error.
+    lost = probes["198.51.100.7"]
+    assert (lost["tcp443"], lost["tcp80"]) == ("error", "error")
+    assert lost["error"].startswith("this machine has no route to 198.51.100.7 ([Errno 101] Network is unreachable)")
