@@ -68,6 +68,8 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             continue
         if modes[probe.hostname].mode in PLAIN_MODES:
             continue  # plain HTTP on the HTTP port: Cloudflare never negotiates h2 with it
+        if tls.client_certificate:
+            continue  # it ends every session that presents no client certificate: not an h2 fault
         if h2.outcome not in BROKEN:
             continue  # it worked, or failed in a way that proves nothing about its HTTP/2
         findings.append(

@@ -30,6 +30,7 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from cfremedy.kit import (
@@ -73,6 +74,7 @@ _UPGRADE_UNVERIFIED = "upgrade_unverified"  # what was checked passes, but not e
 _INSECURE = "insecure_mode"
 _REVOCATION_UNKNOWN = "revocation_unknown"
 _REVOKED_UNDER_FULL = "revoked_certificate"  # Full/Flexible serve it; Full (strict) would not
+_CLIENT_CERTIFICATE = "client_certificate_not_presented"  # AOP on: what the probe could not see
 
 _INSTALL_CERT = (
     "Install a certificate Cloudflare can validate on the origin: a free Cloudflare Origin CA"
@@ -91,6 +93,8 @@ def _cert_evidence(probe: OriginProbe) -> dict[str, Any]:
     evidence["tls"] = {"outcome": tls.outcome.value, "version": tls.version, "alpn": tls.alpn}
     if tls.error:
         evidence["tls"]["error"] = tls.error
+    if tls.client_certificate:
+        evidence["tls"]["client_certificate"] = tls.client_certificate
     if tls.leaf is not None:
         evidence["certificate"] = {
             "subject": tls.leaf.subject,
@@ -211,7 +215,9 @@ def _blocker(probe: OriginProbe) -> str:
     if failure is not None:
         why = failure[1]
     elif _unknown(probe):
-        why = "it could not be probed, so nobody knows what it presents"
+        tls = probe.tls
+        failed = f" ({tls.error})" if tls is not None and tls.outcome is Outcome.ERROR and tls.error else ""
+        why = f"it could not be probed{failed}, so nobody knows what it presents"
     else:
         why = _invalid_reason(probe)
     where = f"{probe.hostname} at {probe.address}:{probe.https_port}"
@@ -236,15 +242,73 @@ def _https_failure(probe: OriginProbe) -> tuple[int, str, bool] | None:
     tls = probe.tls
     alert = _post_handshake(probe)
     if tls is not None and tls.handshake_ok and alert:
-        demand = ": it demands a client certificate" if "CERTIFICATE_REQUIRED" in alert.upper() else ""
+        demand = f": {_AOP_OFF}" if tls.client_certificate or "CERTIFICATE_REQUIRED" in alert.upper() else ""
         return 525, f"the handshake completes, then {alert}{demand}", True
     if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
         return 525, f"port {probe.https_port} answers, but not with TLS (plain HTTP?)", True
     reason = f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
+    if tls.client_certificate:
+        reason += f"; {tls.client_certificate}: {_AOP_OFF}"
     conclusion = _sni_conclusion(probe)
     return 525, f"{reason}; {conclusion}" if conclusion else reason, True
+
+
+# Only reached when the zone's Authenticated Origin Pulls is off: with it on, see `_with_aop`.
+_AOP_OFF = (
+    "it demands a client certificate, which Cloudflare presents only with Authenticated Origin Pulls"
+    " (tls_client_auth), and that is off for the zone"
+)
+
+
+def _aop_on(facts: ZoneFacts) -> bool:
+    return str(facts.snapshot.setting("tls_client_auth", "off")).lower() == "on"
+
+
+def _with_aop(probe: OriginProbe) -> OriginProbe:
+    """The probe as Cloudflare would fare under Authenticated Origin Pulls, where it presents
+    its client certificate: the origin's demand for one is no failure; what the probe could not
+    do without that certificate is unknown (our side), not a 525."""
+    tls = probe.tls
+    if tls is None or not tls.client_certificate:
+        return probe
+    if tls.handshake_ok:  # TLS 1.3: the certificate was seen and judged; only the answer was not
+        return replace(probe, response=None)
+    unknown = replace(
+        tls,
+        outcome=Outcome.ERROR,
+        error=f"the probe could not present Cloudflare's client certificate ({tls.client_certificate})",
+    )
+    return replace(probe, tls=unknown)
+
+
+def _aop_findings(zone: str, proxied: Sequence[OriginProbe]) -> list[Finding]:
+    found = []
+    for probe in proxied:
+        tls = probe.tls
+        if tls is None or not tls.client_certificate:
+            continue
+        seen = (
+            "its certificate was checked, what it answers was not"
+            if tls.handshake_ok
+            else "the handshake could not be completed, so its certificate was not checked"
+        )
+        found.append(
+            _finding(
+                _CLIENT_CERTIFICATE,
+                Severity.INFO,
+                (),
+                probe.hostname,
+                f"{probe.address} demands a client certificate ({tls.client_certificate}); Authenticated"
+                " Origin Pulls is on, so Cloudflare presents one, but the probe could not present"
+                f" Cloudflare's client certificate: {seen}. Not a 525",
+                _cert_evidence(probe),
+                docs_url,
+                probe=probe,
+            )
+        )
+    return found
 
 
 def _http_failure(probe: OriginProbe, mode: str) -> tuple[int, str, bool] | None:
@@ -464,6 +528,9 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     probes = facts.probes.probes
     proxied = [p for p in probes if p.proxied]
     findings = _origin_ca_direct([p for p in probes if not p.proxied])
+    if _aop_on(facts):
+        findings += _aop_findings(zone, proxied)
+        proxied = [_with_aop(p) for p in proxied]
     modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
     if mode not in KNOWN_MODES:
         findings.append(

@@ -118,6 +118,9 @@ class TlsResult:
     # The leaf's revocation status: proxied origins in Full (strict), and in Full or Flexible,
     # which may be proposed a raise to Full (strict); None in Off, DNS-only, when not checked.
     revocation: Revocation | None = None
+    # How the origin demanded a client certificate, which the probe cannot present (Cloudflare
+    # presents its own with Authenticated Origin Pulls): "" when it did not, or not seen.
+    client_certificate: str = ""
     # The certificates the origin sent, leaf first (DER), for the revocation check.
     chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 

@@ -54,6 +54,8 @@ SPECS = {
     "keepalive_off": origin(7, keepalive=False),
     "h2_stall_first": origin(8, h2="stall_first"),
     "candidate_down": origin(9, https="closed", http="closed"),
+    "client_cert_tls13": origin(10, client_certificate=True),
+    "client_cert_tls12": origin(11, client_certificate=True, tls_max_version="TLSv1.2"),
 }
 
 
@@ -388,6 +390,30 @@ def test_a_timeout_is_retried_once_on_its_own(results: dict[str, OriginProbe]) -
     assert probe.retried == ("http2",)  # the first HTTP/2 request stalled...
     assert probe.http2 is not None and probe.http2.ok  # ...and the lone retry got its answer
     assert results["no_ocsp"].retried == ()
+
+
+# -- a client certificate demanded (Authenticated Origin Pulls) -------------------------------
+
+
+def test_a_client_certificate_demanded_in_a_tls12_handshake_is_seen(results: dict[str, OriginProbe]) -> None:
+    tls = results["client_cert_tls12"].tls
+    assert tls is not None and tls.outcome is Outcome.TLS_ALERT  # a bare handshake_failure alert...
+    assert "CertificateRequest" in tls.client_certificate  # ...after its first flight asked for one
+
+
+def test_a_client_certificate_demanded_after_a_tls13_handshake_is_seen(results: dict[str, OriginProbe]) -> None:
+    probe = results["client_cert_tls13"]
+    tls = probe.tls
+    assert tls is not None and tls.handshake_ok and tls.verified  # the client's side completes...
+    assert probe.response is not None and probe.response.outcome is Outcome.TLS_ALERT  # ...the first read fails
+    assert "certificate_required alert" in tls.client_certificate
+    assert "CERTIFICATE_REQUIRED" in tls.client_certificate
+
+
+def test_origins_that_demand_nothing_are_not_said_to(results: dict[str, OriginProbe]) -> None:
+    for name in ("ocsp_good", "sni_reject", "keepalive_off"):
+        tls = results[name].tls
+        assert tls is not None and tls.client_certificate == "", name
 
 
 # -- candidates: the inventory's addresses, probed before a DNS rewrite ------------------------
