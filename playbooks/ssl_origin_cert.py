@@ -30,6 +30,7 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from cfremedy.kit import (
@@ -37,6 +38,7 @@ from cfremedy.kit import (
     UNKNOWN,
     Change,
     EffectiveMode,
+    Endpoint,
     Finding,
     OriginProbe,
     Outcome,
@@ -68,8 +70,11 @@ _NO_TLS = "no_tls"
 _NO_CONNECTION = "no_connection"
 _UPGRADE = "upgrade"
 _UPGRADE_HELD = "upgrade_held"  # every origin passes strict, but a certificate expires soon
+_UPGRADE_UNVERIFIED = "upgrade_unverified"  # what was checked passes, but not everything was
 _INSECURE = "insecure_mode"
 _REVOCATION_UNKNOWN = "revocation_unknown"
+_REVOKED_UNDER_FULL = "revoked_certificate"  # Full/Flexible serve it; Full (strict) would not
+_CLIENT_CERTIFICATE = "client_certificate_not_presented"  # AOP on: what the probe could not see
 
 _INSTALL_CERT = (
     "Install a certificate Cloudflare can validate on the origin: a free Cloudflare Origin CA"
@@ -88,6 +93,8 @@ def _cert_evidence(probe: OriginProbe) -> dict[str, Any]:
     evidence["tls"] = {"outcome": tls.outcome.value, "version": tls.version, "alpn": tls.alpn}
     if tls.error:
         evidence["tls"]["error"] = tls.error
+    if tls.client_certificate:
+        evidence["tls"]["client_certificate"] = tls.client_certificate
     if tls.leaf is not None:
         evidence["certificate"] = {
             "subject": tls.leaf.subject,
@@ -205,10 +212,12 @@ def _post_handshake(probe: OriginProbe) -> str:
 def _blocker(probe: OriginProbe) -> str:
     """Why this origin endpoint would fail Full (strict), naming its route."""
     failure = _https_failure(probe)
-    if _unknown(probe):
-        why = "it could not be probed, so nobody knows what it presents"
-    elif failure is not None:
+    if failure is not None:
         why = failure[1]
+    elif _unknown(probe):
+        tls = probe.tls
+        failed = f" ({tls.error})" if tls is not None and tls.outcome is Outcome.ERROR and tls.error else ""
+        why = f"it could not be probed{failed}, so nobody knows what it presents"
     else:
         why = _invalid_reason(probe)
     where = f"{probe.hostname} at {probe.address}:{probe.https_port}"
@@ -233,15 +242,73 @@ def _https_failure(probe: OriginProbe) -> tuple[int, str, bool] | None:
     tls = probe.tls
     alert = _post_handshake(probe)
     if tls is not None and tls.handshake_ok and alert:
-        demand = ": it demands a client certificate" if "CERTIFICATE_REQUIRED" in alert.upper() else ""
+        demand = f": {_AOP_OFF}" if tls.client_certificate or "CERTIFICATE_REQUIRED" in alert.upper() else ""
         return 525, f"the handshake completes, then {alert}{demand}", True
     if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
         return 525, f"port {probe.https_port} answers, but not with TLS (plain HTTP?)", True
     reason = f"the TLS handshake fails ({tls.outcome.value}: {tls.error or 'no detail'})"
+    if tls.client_certificate:
+        reason += f"; {tls.client_certificate}: {_AOP_OFF}"
     conclusion = _sni_conclusion(probe)
     return 525, f"{reason}; {conclusion}" if conclusion else reason, True
+
+
+# Only reached when the zone's Authenticated Origin Pulls is off: with it on, see `_with_aop`.
+_AOP_OFF = (
+    "it demands a client certificate, which Cloudflare presents only with Authenticated Origin Pulls"
+    " (tls_client_auth), and that is off for the zone"
+)
+
+
+def _aop_on(facts: ZoneFacts) -> bool:
+    return str(facts.snapshot.setting("tls_client_auth", "off")).lower() == "on"
+
+
+def _with_aop(probe: OriginProbe) -> OriginProbe:
+    """The probe as Cloudflare would fare under Authenticated Origin Pulls, where it presents
+    its client certificate: the origin's demand for one is no failure; what the probe could not
+    do without that certificate is unknown (our side), not a 525."""
+    tls = probe.tls
+    if tls is None or not tls.client_certificate:
+        return probe
+    if tls.handshake_ok:  # TLS 1.3: the certificate was seen and judged; only the answer was not
+        return replace(probe, response=None)
+    unknown = replace(
+        tls,
+        outcome=Outcome.ERROR,
+        error=f"the probe could not present Cloudflare's client certificate ({tls.client_certificate})",
+    )
+    return replace(probe, tls=unknown)
+
+
+def _aop_findings(zone: str, proxied: Sequence[OriginProbe]) -> list[Finding]:
+    found = []
+    for probe in proxied:
+        tls = probe.tls
+        if tls is None or not tls.client_certificate:
+            continue
+        seen = (
+            "its certificate was checked, what it answers was not"
+            if tls.handshake_ok
+            else "the handshake could not be completed, so its certificate was not checked"
+        )
+        found.append(
+            _finding(
+                _CLIENT_CERTIFICATE,
+                Severity.INFO,
+                (),
+                probe.hostname,
+                f"{probe.address} demands a client certificate ({tls.client_certificate}); Authenticated"
+                " Origin Pulls is on, so Cloudflare presents one, but the probe could not present"
+                f" Cloudflare's client certificate: {seen}. Not a 525",
+                _cert_evidence(probe),
+                docs_url,
+                probe=probe,
+            )
+        )
+    return found
 
 
 def _http_failure(probe: OriginProbe, mode: str) -> tuple[int, str, bool] | None:
@@ -312,6 +379,8 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
         if mode not in KNOWN_MODES:
             continue
         evidence = {**_mode_evidence(effective), **_cert_evidence(probe)}
+        if mode in ("full", "flexible") and _revoked(probe):
+            findings.append(_revoked_finding(probe, effective, evidence))
         if mode in ("off", "flexible"):
             failure = _http_failure(probe, mode)
             if failure is not None:
@@ -363,6 +432,29 @@ def _judge_proxied(modes: dict[str, EffectiveMode], proxied: list[OriginProbe]) 
                     )
                 )
     return findings
+
+
+def _revoked_finding(probe: OriginProbe, effective: EffectiveMode, evidence: dict[str, Any]) -> Finding:
+    """A revoked certificate where the mode does not check it: the site works, but Full (strict)
+    would reject it (526), so no raise is proposed while it is served."""
+    assert probe.tls is not None and probe.tls.revocation is not None
+    return _finding(
+        _REVOKED_UNDER_FULL,
+        Severity.MEDIUM,
+        (),
+        probe.hostname,
+        f"the certificate of {probe.address} is revoked ({probe.tls.revocation.detail}): SSL mode"
+        f" {effective.mode}{_set_by(effective)} does not check it, but Full (strict) would reject it"
+        " (526), so no raise to Full (strict) is proposed while it is served",
+        evidence,
+        docs_url,
+        (
+            "Ask the certificate authority for a new certificate (or install a Cloudflare Origin CA"
+            " certificate) and install it on the origin; then raise the mode to Full (strict).",
+            *_fix_rule(effective),
+        ),
+        probe=probe,
+    )
 
 
 def _connection_finding(
@@ -436,6 +528,9 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     probes = facts.probes.probes
     proxied = [p for p in probes if p.proxied]
     findings = _origin_ca_direct([p for p in probes if not p.proxied])
+    if _aop_on(facts):
+        findings += _aop_findings(zone, proxied)
+        proxied = [_with_aop(p) for p in proxied]
     modes = effective_modes(facts.snapshot, [p.hostname for p in proxied])
     if mode not in KNOWN_MODES:
         findings.append(
@@ -457,9 +552,37 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     # when every one of their origins was seen passing: one that could not be probed (down,
     # not covered) might serve anything once it is back.
     governed = [p for p in proxied if not modes[p.hostname].overridden]
-    all_pass = bool(governed) and all(_passes_strict(p) for p in governed)
-    hostnames = sorted({p.hostname for p in governed})
-    blockers = [_blocker(p) for p in governed if not _passes_strict(p)]
+    # Endpoints of governed routes that no probe looked at (a name that did not resolve, ...).
+    unprobed = _unprobed(facts, proxied)
+    all_pass = bool(governed) and all(_passes_strict(p) for p in governed) and not unprobed
+    hostnames = sorted({p.hostname for p in governed} | {e.hostname for e in unprobed})
+    blockers = [_blocker(p) for p in governed if not _passes_strict(p)] + [_unprobed_blocker(e) for e in unprobed]
+    unchecked = [_blocker(p) for p in governed if _unchecked(p)] + [_unprobed_blocker(e) for e in unprobed]
+    probed = not facts.probes.skipped_reason  # not probing at all (--no-probe) is said once by the CLI
+    if (
+        mode == "full"
+        and probed
+        and not all_pass
+        and unchecked
+        and all(_passes_strict(p) or _unchecked(p) for p in governed)
+    ):
+        listed = "; ".join(unchecked[:5]) + (f"; and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+        findings.append(
+            _finding(
+                _UPGRADE_UNVERIFIED,
+                Severity.INFO,
+                (),
+                zone,
+                f"SSL mode is {mode}; every proxied origin that was checked passes Full (strict), but not"
+                f" every one was checked, so no raise is proposed: {listed}",
+                {"ssl_mode": mode, "hostnames": hostnames, "unchecked": unchecked},
+                docs_url,
+                (
+                    "Probe again once every origin can be reached from here (see the run's probe errors);"
+                    " cfremedy proposes Full (strict) once each one is seen passing.",
+                ),
+            )
+        )
     if mode in ("full", "flexible") and all_pass:
         sev = Severity.LOW if mode == "full" else Severity.MEDIUM
         expiring = expiring_soon(facts, governed)
@@ -485,6 +608,13 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 )
             )
         else:
+            unsure = revocation_unsure(governed)
+            caveat = (
+                f"; but revocation could not be confirmed for {'; '.join(unsure)}: Full (strict) would"
+                " reject a certificate that turns out to be revoked (526)"
+                if unsure
+                else ""
+            )
             findings.append(
                 _finding(
                     _UPGRADE,
@@ -492,8 +622,8 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                     (),
                     zone,
                     f"SSL mode is {mode}, but every proxied origin it applies to already presents a"
-                    " certificate that passes Full (strict): upgrade to validate it",
-                    {"ssl_mode": mode, "hostnames": hostnames},
+                    f" certificate that passes Full (strict): upgrade to validate it{caveat}",
+                    {"ssl_mode": mode, "hostnames": hostnames, "revocation_unconfirmed": unsure},
                     docs_url,
                 )
             )
@@ -507,7 +637,9 @@ def detect(facts: ZoneFacts) -> list[Finding]:
                 f"SSL mode is {mode}: traffic between Cloudflare and the origin is not encrypted",
                 {
                     "ssl_mode": mode,
-                    "origins_not_passing_strict": sorted({p.hostname for p in governed if not _passes_strict(p)}),
+                    "origins_not_passing_strict": sorted(
+                        {p.hostname for p in governed if not _passes_strict(p)} | {e.hostname for e in unprobed}
+                    ),
                     "blocked_by": blockers,
                 },
                 docs_url,
@@ -518,6 +650,66 @@ def detect(facts: ZoneFacts) -> list[Finding]:
             )
         )
     return findings
+
+
+def _unchecked(probe: OriginProbe) -> bool:
+    """Nothing is known about this origin's certificate because our side failed or did not look
+    (a probe that reached the origin and failed there has a finding of its own)."""
+    return _unknown(probe) and _https_failure(probe) is None
+
+
+def _unprobed(facts: ZoneFacts, proxied: Sequence[OriginProbe]) -> list[Endpoint]:
+    """The proxied endpoints of routes the zone's SSL setting governs that no probe looked at:
+    a name outside the zone that did not resolve, a probe that never ran. A raise to Full
+    (strict) would start validating them blind."""
+    seen = {(p.hostname, p.https_port, p.http_port, p.sni, p.host_header, p.via) for p in proxied}
+    addressed = {(p.hostname, p.address, p.https_port) for p in proxied}
+    missing: list[Endpoint] = []
+    for route in facts.routes:
+        if not route.proxied or route.kind not in ("dns", "load_balancer"):
+            continue  # tunnels and Pages have no origin Cloudflare shakes hands with
+        if route.ssl is not None and route.ssl.overridden:
+            continue  # a rule decides this hostname's mode: a zone raise does not touch it
+        for endpoint in route.endpoints:
+            if not endpoint.proxied:
+                continue
+            key = (endpoint.hostname, endpoint.https_port, endpoint.http_port, endpoint.sni, endpoint.host_header)
+            if endpoint.resolve:
+                found = (*key, endpoint.label) in seen
+            else:
+                found = (endpoint.hostname, endpoint.address, endpoint.https_port) in addressed
+            if not found:
+                missing.append(endpoint)
+    return missing
+
+
+def _unprobed_blocker(endpoint: Endpoint) -> str:
+    where = f"{endpoint.hostname} at {endpoint.address}:{endpoint.https_port}"
+    via = f" ({endpoint.label})" if endpoint.label else ""
+    what = "the name did not resolve here" if endpoint.resolve else "it was not probed"
+    return f"{where}{via}: {what}, so nobody knows what it presents"
+
+
+def revocation_unsure(probes: Sequence[OriginProbe]) -> list[str]:
+    """The certificates among `probes` whose revocation status is not known to be good (asked
+    but no trustworthy answer, or not asked at all: `--no-revocation-check`), named for people,
+    each once. A certificate that names no OCSP responder is not among them: nothing to ask."""
+    named: dict[str, str] = {}
+    for probe in probes:
+        tls = probe.tls
+        if tls is None or tls.leaf is None:
+            continue
+        revocation = tls.revocation
+        if revocation is None:
+            why = "not checked"
+        elif revocation.status == UNKNOWN:
+            why = f"unknown: {revocation.detail}"
+        else:
+            continue
+        named.setdefault(
+            f"{probe.hostname} {probe.address} {tls.leaf.sha256}", f"{probe.hostname} at {probe.address} ({why})"
+        )
+    return list(named.values())
 
 
 def expiring_soon(facts: ZoneFacts, probes: Sequence[OriginProbe]) -> list[str]:
@@ -567,13 +759,16 @@ def plan_fix(facts: ZoneFacts, findings: Sequence[Finding]) -> list[Change]:
             )
         ]
     if mode in ("full", "flexible") and _UPGRADE in kinds:
+        upgrade = next(f for f in findings if f.evidence.get("kind") == _UPGRADE)
+        unsure = list(upgrade.evidence.get("revocation_unconfirmed") or ())
+        caveat = f"; revocation not confirmed for {'; '.join(unsure)}" if unsure else ""
         return [
             Change(
                 playbook=id,
                 target="setting:ssl",
                 before=mode,
                 after="strict",
-                reason="every proxied origin presents a certificate that passes Full (strict)",
+                reason=f"every proxied origin presents a certificate that passes Full (strict){caveat}",
             )
         ]
     return []

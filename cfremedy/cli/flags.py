@@ -160,8 +160,9 @@ NoRevocationCheck = Annotated[
     bool,
     typer.Option(
         "--no-revocation-check",
-        help="Do not ask the OCSP responders that Full (strict) origins' certificates name, nor"
-        " read the responses origins staple (526: a revoked certificate)",
+        help="Do not ask the OCSP responders that the certificates of origins in Full (strict), Full"
+        " or Flexible name, nor read the responses origins staple (526: a revoked certificate; no"
+        " raise to Full (strict) over one)",
     ),
 ]
 ResolverOpt = Annotated[

@@ -1,7 +1,8 @@
 """Turning the exceptions of sockets, ssl and httpx into `Outcome`s.
 
 The mapping is where the 5xx article meets the socket API: a refused connect is a 521, a
-timed-out one a 522, an unroutable address a 523, an alert during the handshake a 525. Keeping
+timed-out one a 522, an address the network says it cannot route to a 523 (one this machine
+has no route to is our side's failure: `tcp.connect`), an alert during the handshake a 525. Keeping
 it in one place means TCP, TLS and HTTP/2 steps agree on what each failure means.
 """
 
@@ -15,7 +16,12 @@ import httpx
 
 from cfremedy.probes.results import Outcome
 
-_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
+# Unreachable: 523 evidence only when the network said so (a router's ICMP); `tcp.connect` turns
+# the ones this machine raises itself (no route of its own) into our side's failure.
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+# Always this machine's own failure (no local address to send from, an interface down, no
+# ephemeral port left): never evidence about the origin.
+_LOCAL = {errno.EADDRNOTAVAIL, errno.ENETDOWN}
 # OpenSSL's reasons for "the peer's bytes are not a TLS record" (they vary across versions).
 _NOT_TLS_REASONS = {
     "WRONG_VERSION_NUMBER",
@@ -72,6 +78,8 @@ def classify(exc: BaseException, timeout: float | None = None) -> tuple[Outcome,
         return Outcome.RESET, f"connection closed by the origin ({describe(exc)})"
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
         return Outcome.UNREACHABLE, describe(exc)
+    if isinstance(exc, OSError) and exc.errno in _LOCAL:
+        return Outcome.ERROR, f"this machine cannot connect ({describe(exc)}): a failure on our side"
     return Outcome.ERROR, describe(exc)
 
 

@@ -10,6 +10,7 @@ itself builds on); sizes and lengths are measured on the raw bytes, not inferred
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 import zlib
@@ -80,6 +81,23 @@ def _gunzip(body: bytes) -> str:
     return ""
 
 
+_INFORMATIONAL = re.compile(rb"HTTP/1\.[01] (1[0-9][0-9])(?:[ \r])")
+
+
+def _skip_informational(raw: bytes) -> tuple[bytes, tuple[int, ...]]:
+    """The bytes from the final response on, and the 1xx statuses before it (100 Continue,
+    103 Early Hints): a client reads past those, as Cloudflare does. 101 is final here: it
+    switches protocols, which a `GET /` never asked for."""
+    codes: list[int] = []
+    while True:
+        match = _INFORMATIONAL.match(raw)
+        end = raw.find(b"\r\n\r\n")
+        if match is None or end < 0 or match.group(1) == b"101":
+            return raw, tuple(codes)
+        codes.append(int(match.group(1)))
+        raw = raw[end + 4 :]
+
+
 def parse_response(
     raw: bytes,
     *,
@@ -93,6 +111,17 @@ def parse_response(
 ) -> HttpResponseResult:
     """Judge the bytes of one response to `GET /` (pure: unit-tested without sockets)."""
     base: dict[str, Any] = {"scheme": scheme, "port": port, "elapsed_ms": elapsed, "capped": capped}
+    raw, informational = _skip_informational(raw)
+    if informational:
+        base["informational"] = informational
+        if not raw:
+            sent = ", ".join(str(code) for code in informational)
+            why = "then stalled" if timed_out else "then closed the connection"
+            return HttpResponseResult(
+                Outcome.TIMEOUT if timed_out else Outcome.PROTOCOL_ERROR,
+                f"the origin sent only informational responses ({sent}), {why} before its final response",
+                **base,
+            )
     if not raw and tls_alert:
         return HttpResponseResult(
             Outcome.TLS_ALERT, f"the origin ended the TLS session with an alert before answering ({tls_alert})", **base

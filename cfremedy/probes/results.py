@@ -115,8 +115,12 @@ class TlsResult:
     permissive: TlsOffer | None = None
     # Set when the handshake with SNI failed or served another name's certificate.
     without_sni: SniCheck | None = None
-    # The leaf's revocation status (proxied origins in Full (strict) only).
+    # The leaf's revocation status: proxied origins in Full (strict), and in Full or Flexible,
+    # which may be proposed a raise to Full (strict); None in Off, DNS-only, when not checked.
     revocation: Revocation | None = None
+    # How the origin demanded a client certificate, which the probe cannot present (Cloudflare
+    # presents its own with Authenticated Origin Pulls): "" when it did not, or not seen.
+    client_certificate: str = ""
     # The certificates the origin sent, leaf first (DER), for the revocation check.
     chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
@@ -167,6 +171,8 @@ class HttpResponseResult:
     capped: bool = False  # we stopped reading at our own size cap
     decode_error: str = ""  # a gzip body that does not decompress
     empty: bool = False  # the origin closed the connection without sending a byte
+    # 1xx responses read past before the final one (100 Continue, 103 Early Hints).
+    informational: tuple[int, ...] = ()
     elapsed_ms: float = 0.0
 
     @property

@@ -53,6 +53,7 @@ _GROUPS = (0x001D, 0x0017, 0x0018, 0x0019)
 _SIGNATURES = (0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0203, 0x0201)
 _HANDSHAKE, _ALERT = 22, 21
 _SERVER_HELLO, _CERTIFICATE, _CERTIFICATE_STATUS, _SERVER_HELLO_DONE = 2, 11, 22, 14
+_CERTIFICATE_REQUEST = 13
 
 
 def ocsp_url(leaf: x509.Certificate) -> str:
@@ -138,15 +139,22 @@ def judge_response(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
     signer = _signer(response, issuer)
     if signer is None:
         return Verdict(UNKNOWN, "the response is signed neither by the issuer nor by a responder it delegated to")
-    if not _verify_signature(
-        signer.public_key(), response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
-    ):
+    try:
+        signed_with = response.signature_hash_algorithm
+    except UnsupportedAlgorithm as exc:
+        return Verdict(UNKNOWN, f"the response is signed with an algorithm cfremedy cannot check ({describe(exc)})")
+    if not _verify_signature(signer.public_key(), response.signature, response.tbs_response_bytes, signed_with):
         return Verdict(UNKNOWN, "the response's signature does not verify")
+    unsupported = ""
     for single in response.responses:
         if single.serial_number != leaf.serial_number:
             continue
-        algorithm = single.hash_algorithm
-        name_hash = hashes.Hash(algorithm)
+        try:
+            name_hash = hashes.Hash(single.hash_algorithm)
+        except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+            # Which issuer it speaks of cannot be checked: never read as revoked (or good).
+            unsupported = describe(exc)
+            continue
         name_hash.update(leaf.issuer.public_bytes())
         if single.issuer_name_hash != name_hash.finalize():
             continue
@@ -161,6 +169,10 @@ def judge_response(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
         if status is ocsp.OCSPCertStatus.GOOD:
             return Verdict(GOOD, "good")
         return Verdict(UNKNOWN, "the responder does not know this certificate")
+    if unsupported:
+        return Verdict(
+            UNKNOWN, f"the response identifies the certificate with a hash cfremedy cannot compute ({unsupported})"
+        )
     return Verdict(UNKNOWN, "the response is about another certificate")
 
 
@@ -201,6 +213,8 @@ class StapleLook:
     staple: bytes = b""
     chain: tuple[bytes, ...] = ()
     detail: str = ""
+    # The first flight asked for a client certificate (a CertificateRequest message).
+    certificate_request: bool = False
 
 
 def _vector(data: bytes, width: int) -> bytes:
@@ -261,6 +275,7 @@ def parse_server_flight(data: bytes) -> StapleLook | None:
         messages += fragment
     chain: tuple[bytes, ...] = ()
     staple = b""
+    requested = False
     offset = 0
     while offset + 4 <= len(messages):
         kind, length = messages[offset], int.from_bytes(messages[offset + 1 : offset + 4], "big")
@@ -274,8 +289,10 @@ def parse_server_flight(data: bytes) -> StapleLook | None:
             chain = _certificates(body)
         elif kind == _CERTIFICATE_STATUS and body[:1] == b"\x01":
             staple = body[4 : 4 + int.from_bytes(body[1:4], "big")]
+        elif kind == _CERTIFICATE_REQUEST:
+            requested = True
         elif kind == _SERVER_HELLO_DONE:
-            return StapleLook("sent" if staple else "none", staple, chain)
+            return StapleLook("sent" if staple else "none", staple, chain, certificate_request=requested)
     return None
 
 

@@ -38,7 +38,7 @@ from cfremedy.probes.results import (
     StepResult,
     TlsResult,
 )
-from cfremedy.probes.revocation import check_revocation, loopback_only
+from cfremedy.probes.revocation import check_revocation, loopback_only, staple_look
 from cfremedy.probes.targets import ProbeTarget, with_address
 from cfremedy.probes.tcp import close, connect
 from cfremedy.probes.tls import (
@@ -191,13 +191,25 @@ class ProbePool:
             self._response(target, https, http, tls, tcp80),
             self._keepalive(target, https, http, tls, tcp80),
         )
-        return dataclasses.replace(probe, http2=http2, response=response, keepalive=keepalive)
+        probe = dataclasses.replace(probe, http2=http2, response=response, keepalive=keepalive)
+        if tls is not None and tls.handshake_ok and not tls.client_certificate:
+            # TLS 1.3: the client's side of the handshake completes before the server has read
+            # its (empty) Certificate, so the demand comes as an alert on the first read.
+            seen = next(
+                (s.error for s in (response, keepalive, http2) if s is not None and _cert_required(s.error)), ""
+            )
+            if seen:
+                demand = f"it ends the session after the handshake with a certificate_required alert ({seen})"
+                probe = dataclasses.replace(probe, tls=dataclasses.replace(tls, client_certificate=demand))
+        return probe
 
     async def _http2(
         self, target: ProbeTarget, https: tuple[str, int] | None, tls: TlsResult | None
     ) -> Http2Result | None:
         if https is None or not target.proxied or tls is None or not tls.handshake_ok or tls.alpn != "h2":
             return None
+        if target.scheme != "https":
+            return None  # Off/Flexible: Cloudflare talks plain HTTP/1.1 to the HTTP port, never h2
         return await http2_probe(https, target.server_name, self.options.timeout, host=target.host)
 
     def _request_route(
@@ -280,12 +292,16 @@ class ProbePool:
             offer = await permissive_look(address, target.server_name, self.permissive_context, timeout)
             if offer is not None:
                 tls = dataclasses.replace(tls, permissive=offer)
+        if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET):
+            demand = await client_certificate_demand(address, target.server_name, tls, timeout)
+            if demand:
+                tls = dataclasses.replace(tls, client_certificate=demand)
         wrong_name = tls.handshake_ok and tls.leaf is not None and not tls.hostname_matches
         if tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET) or wrong_name:
             # 525 "no SNI support": what does the origin do when no name is sent at all?
             look = await sni_look(address, target.server_name, tls, self.inspect_context, timeout)
             tls = dataclasses.replace(tls, without_sni=look)
-        if target.proxied and target.strict and self.options.revocation_check and tls.verified and tls.chain:
+        if target.proxied and target.check_revocation and self.options.revocation_check and tls.verified and tls.chain:
             revocation = await check_revocation(
                 tls.chain,
                 anchors=self.anchors,
@@ -300,6 +316,22 @@ class ProbePool:
 
 def _anywhere(host: str) -> bool:
     return True
+
+
+def _cert_required(error: str) -> bool:
+    return "CERTIFICATE_REQUIRED" in error.upper() or "certificate required" in error
+
+
+async def client_certificate_demand(connect: tuple[str, int], server_name: str, tls: TlsResult, timeout: float) -> str:
+    """After a failed handshake: did the origin demand a client certificate? Said by the alert
+    itself (TLS 1.3's certificate_required), or by the CertificateRequest its TLS 1.2 first
+    flight carries in clear (read by a ClientHello of our own, never finished). "" when not."""
+    if _cert_required(tls.error):
+        return f"it refused the handshake with a certificate_required alert ({tls.error})"
+    look = await staple_look(connect, server_name, timeout)
+    if look.certificate_request:
+        return "its TLS 1.2 handshake asks for a client certificate (CertificateRequest) and then fails without one"
+    return ""
 
 
 def timed_out(probe: OriginProbe) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.routes import HTTP_PORT, HTTPS_PORT, Routes
+from cfremedy.routes import HTTP_PORT, HTTPS_PORT, Route, Routes
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class ProbeTarget:
     partial: bool = False  # only part of the hostname's traffic goes here (a path rule)
     # Full (strict): Cloudflare validates the certificate, revocation included.
     strict: bool = False
+    # Whether the leaf's revocation is checked: in Full (strict), which validates it, and in Full
+    # and Flexible, which `ssl_origin_cert` may propose raising to Full (strict).
+    check_revocation: bool = False
     # An inventory address that differs from the record (`origin_ip`'s proposed rewrite): probed
     # the way the route would reach it, but not a route; `record_id` is the record it replaces.
     candidate: bool = False
@@ -88,6 +91,7 @@ def plan_targets(routes: Routes, options: ProbeOptions) -> list[ProbeTarget]:
                 via=endpoint.label,
                 partial=endpoint.partial,
                 strict=route.ssl is not None and route.ssl.mode == "strict",
+                check_revocation=_may_validate(route),
             )
             key = (target.hostname, target.address, target.https_port, target.http_port, target.sni, target.host_header)
             previous = planned.get(key)
@@ -125,12 +129,21 @@ def plan_candidates(
                     sni=endpoint.sni,
                     host_header=endpoint.host_header,
                     strict=route.ssl is not None and route.ssl.mode == "strict",
+                    check_revocation=_may_validate(route),
                     candidate=True,
                     record_id=endpoint.record_id,
                 )
                 key = (target.hostname, address, target.https_port, target.http_port, target.sni, target.host_header)
                 planned.setdefault(key, target)
     return list(planned.values())
+
+
+# The modes in which an origin's certificate is, or may be proposed to be, validated.
+_VALIDATING = ("strict", "full", "flexible")
+
+
+def _may_validate(route: Route) -> bool:
+    return (route.ssl.mode if route.ssl is not None else "full") in _VALIDATING
 
 
 def _family(address: str) -> int | None:

@@ -9,9 +9,10 @@ handshake, which would spray warnings over every audit.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
-from cfremedy.probes.classify import classify
+from cfremedy.probes.classify import classify, describe
 from cfremedy.probes.results import Outcome, StepResult
 
 # How long a finished connection may spend on the TLS close_notify exchange before we cut it.
@@ -47,8 +48,37 @@ async def connect(host: str, port: int, timeout: float) -> tuple[StepResult, tup
             transport, link = await asyncio.get_running_loop().create_connection(Link, host, port)
     except Exception as exc:  # noqa: BLE001 - every failure is a result
         outcome, error = classify(exc, timeout)
+        if outcome is Outcome.UNREACHABLE:
+            local = await no_local_route(host, port)
+            if local:
+                outcome, error = Outcome.ERROR, local
         return StepResult(outcome, error, elapsed_ms(start)), None
     return StepResult(Outcome.OK, elapsed_ms=elapsed_ms(start)), (transport, link)
+
+
+async def no_local_route(host: str, port: int) -> str:
+    """Why this machine itself cannot send to `host` ("" when it can): a "no route to host" or
+    "network unreachable" raised here (no route in our own routing table, no address of that
+    family, an interface down) says nothing about whether Cloudflare reaches the origin, so it
+    is our side's failure, not a 523. Asked by connecting a UDP socket, which only looks the
+    route up and sends nothing."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError:
+        return ""
+    family, kind, proto, _, address = infos[0]
+    probe = socket.socket(family, kind, proto)
+    try:
+        probe.connect(address)
+    except OSError as exc:
+        return (
+            f"this machine has no route to {host} ({describe(exc)}): a failure on our side, which says"
+            " nothing about whether Cloudflare reaches the origin"
+        )
+    finally:
+        probe.close()
+    return ""
 
 
 async def close(transport: asyncio.Transport, link: Link) -> None:

@@ -471,6 +471,9 @@ def _server_context(spec: OriginSpec, leaf: LeafFiles) -> ssl.SSLContext:
     context.load_cert_chain(leaf.cert_path, leaf.key_path)
     if spec.sni == "reject":
         context.sni_callback = _reject_server_names
+    if spec.client_certificate:
+        context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no session
+        context.load_verify_locations(cafile=str(leaf.cert_path))
     if spec.alpn:
         context.set_alpn_protocols(list(spec.alpn))
     maximum = spec.tls_maximum

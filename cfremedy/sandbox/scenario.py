@@ -666,6 +666,10 @@ class OriginSpec(_Strict):
     # False: every HTTP/1.1 answer says `Connection: close` and the connection ends with it
     # (522: "keepalives are disabled at the origin").
     keepalive: bool = True
+    # True: the TLS port demands a client certificate (as an origin set up for Authenticated
+    # Origin Pulls does); with TLS 1.2 the handshake fails, with TLS 1.3 the session ends right
+    # after it. Only for origins that present a certificate.
+    client_certificate: bool = False
 
     @field_validator("address")
     @classmethod

@@ -156,6 +156,7 @@ def _probe(spec: ProbeSpec) -> OriginProbe:
             permissive=TlsOffer(t.permissive.version, t.permissive.cipher) if t.permissive else None,
             without_sni=without_sni,
             revocation=revocation,
+            client_certificate=t.client_certificate,
         )
     http2 = None
     if spec.http2 is not None:

@@ -115,6 +115,8 @@ class TlsSpec(_Strict):
     permissive: OfferSpec | None = None
     without_sni: SniSpec | None = None
     revocation: RevocationSpec | None = None
+    # How the origin demanded a client certificate ("" when it did not): `TlsResult.client_certificate`.
+    client_certificate: str = ""
 
 
 class Http2Spec(_Strict):

@@ -126,6 +126,7 @@ def test_haproxy_demanding_a_client_certificate_is_525(reports: dict[str, Report
     assert found(report) == {("ssl_origin_cert", "critical", (525,))}  # not a cipher problem
     text = message(report, "ssl_origin_cert")
     assert "the TLS handshake fails (tls_alert" in text and "fails without SNI too" in text
+    assert "asks for a client certificate (CertificateRequest)" in text and "that is off" in text
     assert report["changes"] == []
 
 

@@ -236,10 +236,11 @@ TO_FULL = ("setting:ssl", "strict", "full", True)
         ("strict-ocsp-revoked", {("ssl_origin_cert", (526,), "critical")}, {TO_FULL}, "it is revoked"),
         ("strict-ocsp-unreachable", {("ssl_origin_cert", (), "info")}, set(), "is unknown"),
         (
-            "full-ocsp-revoked",  # Full does not validate: no revocation check, and a raise is proposed
-            {("ssl_origin_cert", (), "low")},
-            {("setting:ssl", "full", "strict", False)},
-            "SSL mode is full",
+            # Full does not validate it, but Full (strict) would: said, and no raise proposed.
+            "full-ocsp-revoked",
+            {("ssl_origin_cert", (), "medium")},
+            set(),
+            "is revoked (the responder says it was revoked on",
         ),
         ("full-sni-reject", {("ssl_origin_cert", (525,), "critical")}, set(), "refuses the server name"),
         ("strict-reset", {("ssl_origin_cert", (525,), "critical")}, set(), "handshake fails (reset"),

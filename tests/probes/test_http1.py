@@ -68,6 +68,21 @@ def test_header_size_is_measured_past_16_kb() -> None:
     assert result.status == 200 and result.header_bytes == len(raw) > 16384
 
 
+def test_informational_responses_are_read_past() -> None:
+    final = _head("HTTP/1.1 200 OK", "Content-Length: 5") + b"hello"
+    result = _parse(_head("HTTP/1.1 100 Continue") + final)
+    assert (result.outcome, result.status, result.header_bytes, result.informational) == (
+        Outcome.OK,
+        200,
+        len(final) - 5,
+        (100,),
+    )
+    # 101 Switching Protocols is a final answer (one a `GET /` never asked for), never skipped.
+    assert _parse(_head("HTTP/1.1 101 Switching Protocols", "Upgrade: h2c")).informational == ()
+    stalled = _parse(_head("HTTP/1.1 103 Early Hints"), timed_out=True)
+    assert stalled.outcome is Outcome.TIMEOUT and "then stalled" in stalled.error
+
+
 def test_a_stall_before_any_byte_is_a_timeout_not_an_empty_reply() -> None:
     result = _parse(b"", timed_out=True)
     assert result.outcome is Outcome.TIMEOUT and not result.empty
@@ -94,7 +109,23 @@ async def _serve(reply: bytes) -> tuple[asyncio.Server, int, list[bytes]]:
             lambda r: r.redirect and r.location == "https://www.example.com/",
         ),
         (b"", lambda r: r.empty),
+        # 100 Continue and 103 Early Hints come before the real answer, which is what counts.
+        (
+            _head("HTTP/1.1 100 Continue")
+            + _head("HTTP/1.1 103 Early Hints", "Link: </style.css>; rel=preload; as=style")
+            + _head("HTTP/1.1 502 Bad Gateway", "Content-Length: 2")
+            + b"no",
+            lambda r: (
+                (r.outcome, r.status, r.informational, r.status_line, r.body_complete)
+                == (Outcome.OK, 502, (100, 103), "HTTP/1.1 502 Bad Gateway", True)
+            ),
+        ),
+        (
+            _head("HTTP/1.1 103 Early Hints", "Link: </a.js>; rel=preload"),
+            lambda r: r.outcome is Outcome.PROTOCOL_ERROR and not r.empty and "only informational" in r.error,
+        ),
     ],
+    ids=["redirect", "empty", "informational-then-final", "informational-only"],
 )
 def test_against_a_real_server_sends_host_and_accept_encoding(reply: bytes, check) -> None:
     async def go():

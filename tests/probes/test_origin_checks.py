@@ -30,7 +30,7 @@ from cfremedy.probes.revocation import (
     parse_server_flight,
 )
 from cfremedy.probes.runner import probe_origins
-from cfremedy.probes.targets import ProbeTarget, plan_candidates
+from cfremedy.probes.targets import ProbeTarget, plan_candidates, plan_targets
 from cfremedy.routes import build_routes
 from cfremedy.sandbox.certs import Issuer, make_ca, make_leaf, ocsp_response
 from cfremedy.sandbox.ocsp import OcspResponder
@@ -54,6 +54,8 @@ SPECS = {
     "keepalive_off": origin(7, keepalive=False),
     "h2_stall_first": origin(8, h2="stall_first"),
     "candidate_down": origin(9, https="closed", http="closed"),
+    "client_cert_tls13": origin(10, client_certificate=True),
+    "client_cert_tls12": origin(11, client_certificate=True, tls_max_version="TLSv1.2"),
 }
 
 
@@ -76,7 +78,7 @@ def options(fleet: OriginFleet, **kwargs: object) -> ProbeOptions:
 
 def target(name: str, **kwargs: object) -> ProbeTarget:
     spec = SPECS[name]
-    values: dict[str, object] = {"strict": True, **kwargs}
+    values: dict[str, object] = {"strict": True, "check_revocation": True, **kwargs}
     return ProbeTarget(spec.hostnames[0], spec.address, True, **values)  # type: ignore[arg-type]
 
 
@@ -128,10 +130,26 @@ def test_no_revocation_check_asks_nobody(fleet: OriginFleet) -> None:
     assert len(fleet.ocsp_responder.requests) == before
 
 
-def test_only_a_full_strict_proxied_origin_is_checked(fleet: OriginFleet) -> None:
-    probed = asyncio.run(probe_origins([target("ocsp_revoked", strict=False)], options(fleet)))
-    (probe,) = probed.probes
-    assert probe.tls is not None and probe.tls.revocation is None
+@pytest.mark.parametrize(("mode", "checked"), [("strict", True), ("full", True), ("flexible", True), ("off", False)])
+def test_revocation_is_checked_where_strict_validates_or_may_be_proposed(
+    fleet: OriginFleet, mode: str, checked: bool
+) -> None:
+    """Full (strict) checks revocation; Full and Flexible may be proposed a raise to it, which a
+    revoked certificate must stop, so theirs are checked too; Off is never raised."""
+    spec = SPECS["ocsp_revoked"]
+    snapshot = ZoneSnapshot(
+        zone=Zone(id="z", name="example.com", plan="pro"),
+        settings=frozen_mapping({"ssl": mode}),
+        records=(DnsRecord(id="r1", type="A", name=spec.hostnames[0], content=spec.address, proxied=True),),
+    )
+    (planned,) = plan_targets(build_routes(snapshot), options(fleet))
+    assert (planned.strict, planned.check_revocation) == (mode == "strict", checked)
+    (probe,) = asyncio.run(probe_origins([planned], options(fleet))).probes
+    assert probe.tls is not None and probe.tls.verified
+    if checked:
+        assert probe.tls.revocation is not None and probe.tls.revocation.status == REVOKED
+    else:
+        assert probe.tls.revocation is None
 
 
 def test_under_connect_to_only_a_responder_off_loopback_is_not_asked() -> None:
@@ -229,6 +247,77 @@ def test_stale_unsuccessful_or_garbled_answers_are_unknown(pki: tuple[Issuer, Is
     assert judge_response(b"<html>", leaf, ca.cert, NOW).status == UNKNOWN
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def _inside(der: bytes) -> list[bytes]:
+    """The TLVs inside one DER TLV (a SEQUENCE, an explicit tag, an OCTET STRING)."""
+
+    def head(at: int) -> tuple[int, int]:
+        size = der[at + 1]
+        at += 2
+        if size & 0x80:
+            width = size & 0x7F
+            size, at = int.from_bytes(der[at : at + width], "big"), at + width
+        return at, size
+
+    start, size = head(0)
+    parts, at = [], start
+    while at < start + size:
+        body, length = head(at)
+        parts.append(der[at : body + length])
+        at = body + length
+    return parts
+
+
+def _resigned(der: bytes, issuer: Issuer, old: bytes, new: bytes, *, in_tbs: bool) -> bytes:
+    """An OCSP response with one OID swapped for another (in the signed data, or in the
+    signature's algorithm), signed again by the issuer: a response cryptography cannot fully read."""
+    status, tagged = _inside(der)
+    (response_bytes,) = _inside(tagged)
+    kind, octets = _inside(response_bytes)
+    tbs, algorithm, _, *certs = _inside(_inside(octets)[0])  # the OCTET STRING holds BasicOCSPResponse
+    if in_tbs:
+        tbs = tbs.replace(old, new)
+    else:
+        algorithm = algorithm.replace(old, new)
+    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    basic = _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature) + b"".join(certs))
+    return _tlv(0x30, status + _tlv(0xA0, _tlv(0x30, kind + _tlv(0x04, basic))))
+
+
+SHA1_OID = bytes.fromhex("06052b0e03021a")  # 1.3.14.3.2.26, the CertID hash of the sandbox's responses
+ECDSA_SHA256_OID = bytes.fromhex("06082a8648ce3d040302")  # 1.2.840.10045.4.3.2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "in_tbs", "detail"),
+    [
+        # 1.3.14.3.2.27 is no hash cryptography knows: the CertID cannot be matched.
+        pytest.param(
+            SHA1_OID, bytes.fromhex("06052b0e03021b"), True, "identifies the certificate with a hash", id="certid-hash"
+        ),
+        # 1.2.840.10045.4.3.9 is no signature algorithm at all.
+        pytest.param(
+            ECDSA_SHA256_OID, bytes.fromhex("06082a8648ce3d040309"), False, "signed with an algorithm", id="signature"
+        ),
+    ],
+)
+def test_a_response_with_an_unknown_hash_algorithm_is_unknown_never_a_crash(
+    pki: tuple[Issuer, Issuer, x509.Certificate], old: bytes, new: bytes, in_tbs: bool, detail: str
+) -> None:
+    ca, _, leaf = pki
+    revoked = _der(ocsp_response(leaf, ca, "revoked", now=NOW))
+    assert judge_response(_resigned(revoked, ca, old, old, in_tbs=in_tbs), leaf, ca.cert, NOW).status == REVOKED
+    verdict = judge_response(_resigned(revoked, ca, old, new, in_tbs=in_tbs), leaf, ca.cert, NOW)
+    assert verdict.status == UNKNOWN and detail in verdict.detail
+
+
 def test_the_sandbox_responder_answers_only_for_its_leaves(pki: tuple[Issuer, Issuer, x509.Certificate]) -> None:
     ca, _, leaf = pki
     with OcspResponder(ca) as responder:
@@ -301,6 +390,30 @@ def test_a_timeout_is_retried_once_on_its_own(results: dict[str, OriginProbe]) -
     assert probe.retried == ("http2",)  # the first HTTP/2 request stalled...
     assert probe.http2 is not None and probe.http2.ok  # ...and the lone retry got its answer
     assert results["no_ocsp"].retried == ()
+
+
+# -- a client certificate demanded (Authenticated Origin Pulls) -------------------------------
+
+
+def test_a_client_certificate_demanded_in_a_tls12_handshake_is_seen(results: dict[str, OriginProbe]) -> None:
+    tls = results["client_cert_tls12"].tls
+    assert tls is not None and tls.outcome is Outcome.TLS_ALERT  # a bare handshake_failure alert...
+    assert "CertificateRequest" in tls.client_certificate  # ...after its first flight asked for one
+
+
+def test_a_client_certificate_demanded_after_a_tls13_handshake_is_seen(results: dict[str, OriginProbe]) -> None:
+    probe = results["client_cert_tls13"]
+    tls = probe.tls
+    assert tls is not None and tls.handshake_ok and tls.verified  # the client's side completes...
+    assert probe.response is not None and probe.response.outcome is Outcome.TLS_ALERT  # ...the first read fails
+    assert "certificate_required alert" in tls.client_certificate
+    assert "CERTIFICATE_REQUIRED" in tls.client_certificate
+
+
+def test_origins_that_demand_nothing_are_not_said_to(results: dict[str, OriginProbe]) -> None:
+    for name in ("ocsp_good", "sni_reject", "keepalive_off"):
+        tls = results[name].tls
+        assert tls is not None and tls.client_certificate == "", name
 
 
 # -- candidates: the inventory's addresses, probed before a DNS rewrite ------------------------

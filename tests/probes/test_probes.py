@@ -408,6 +408,21 @@ def test_no_http2_request_when_alpn_picks_http1(results: dict[str, OriginProbe])
     assert probe.http2 is None
 
 
+def test_flexible_and_off_send_no_http2_request_and_keepalives_go_where_cloudflare_goes(fleet: OriginFleet) -> None:
+    """Off/Flexible: Cloudflare speaks plain HTTP/1.1 to port 80, so an origin whose 443 offers
+    (broken) h2 gets no HTTP/2 request; in Full the requests, the two-on-one-connection check
+    included, go over TLS to 443."""
+    plain, tls = dataclasses.replace(target("h2_goaway"), scheme="http"), target("h2_goaway")
+    probed = asyncio.run(probe_origins([plain, tls], fleet_options(fleet)))
+    flexible, full = probed.probes
+    assert flexible.tls is not None and flexible.tls.alpn == "h2" and flexible.http2 is None
+    assert full.http2 is not None and full.http2.outcome is Outcome.PROTOCOL_ERROR
+    for probe, scheme, port in ((flexible, "http", 80), (full, "https", 443)):
+        assert probe.response is not None and (probe.response.scheme, probe.response.port) == (scheme, port)
+        assert probe.keepalive is not None and probe.keepalive.reused
+        assert (probe.keepalive.scheme, probe.keepalive.port) == (scheme, port)
+
+
 def test_ipv6_origin_through_bracketed_rule(results: dict[str, OriginProbe], fleet: OriginFleet) -> None:
     probe = results["v6"]
     assert probe.address == "2001:db8::20"
@@ -622,6 +637,7 @@ NETNS_SCRIPT = textwrap.dedent(
         results = asyncio.run(probe_origins(plan_targets(build_routes(snapshot), options), options))
     print(json.dumps([
         {"address": p.address, "tcp443": p.tcp443.outcome.value, "tcp80": p.tcp80.outcome.value,
+         "error": p.tcp443.error,
          "verified": bool(p.tls and p.tls.verified), "http2": p.http2.outcome.value if p.http2 else None,
          "connected_to": list(p.connected_to)}
         for p in results.probes
@@ -642,6 +658,7 @@ def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
         "address": "203.0.113.10",
         "tcp443": "ok",
         "tcp80": "ok",
+        "error": "",
         "verified": True,
         "http2": "ok",
         "connected_to": ["203.0.113.10:443", "203.0.113.10:80"],
@@ -651,5 +668,8 @@ def test_real_addresses_in_a_private_namespace(tmp_path: Path) -> None:
     assert probes["2001:db8::10"]["connected_to"] == ["[2001:db8::10]:443", "[2001:db8::10]:80"]
     assert (probes["203.0.113.11"]["tcp443"], probes["203.0.113.11"]["tcp80"]) == ("refused", "refused")
     assert (probes["203.0.113.12"]["tcp443"], probes["203.0.113.12"]["tcp80"]) == ("timeout", "timeout")
-    # No route to it in a namespace with only loopback: Cloudflare's 523.
-    assert (probes["198.51.100.7"]["tcp443"], probes["198.51.100.7"]["tcp80"]) == ("unreachable", "unreachable")
+    # No route to it in a namespace with only loopback: this machine's own routing table failed,
+    # which says nothing about Cloudflare's route to it (not a 523): a probe error.
+    lost = probes["198.51.100.7"]
+    assert (lost["tcp443"], lost["tcp80"]) == ("error", "error")
+    assert lost["error"].startswith("this machine has no route to 198.51.100.7 ([Errno 101] Network is unreachable)")
