@@ -8,10 +8,11 @@ addresses it) — so neither an edited change, nor a plan retargeted at another 
 finding list edited to hide what an apply made worse gets through. Only the human-facing
 fields (`tool`, `created_at`, a finding's `message` and `severity`) can be annotated freely.
 
-Every string in the file is checked before the seal: a control character (C0, DEL, C1) is a
-usage error naming the field (it could rewrite a reviewer's terminal or hide a character of a
-target), and a lone surrogate (not text at all: no seal can cover it) a damaged plan, refused
-like a checksum that does not match.
+Every string in the file is checked before the seal: a control character (C0, DEL, C1, or a
+bidirectional override) is a usage error naming the field (it could rewrite a reviewer's
+terminal, hide a character of a target or reorder what the reviewer reads), and a lone
+surrogate (not text at all: no seal can cover it) a damaged plan, refused like a checksum
+that does not match.
 
 An unkeyed seal (`sha256:`) only catches accidents: whoever can edit the file can recompute it.
 With `CFREMEDY_PLAN_KEY` set, the seal is an HMAC-SHA256 (`hmac:`), so a CI job that carries
@@ -57,8 +58,9 @@ HMAC = "hmac:"
 # What a seal looks like: anything else (another length, upper case, non-ASCII digits) is
 # refused before it is compared.
 SEAL_PATTERN = re.compile(r"(?:sha256|hmac):[0-9a-f]{64}")
-# C0 controls, DEL and C1 controls: never part of a plan a person can review.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL, C1 controls, and the bidirectional overrides and isolates that make a
+# reviewer read text in another order than apply does: never part of a plan a person reviews.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

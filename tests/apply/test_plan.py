@@ -469,7 +469,7 @@ def test_a_lone_surrogate_in_any_string_is_a_damaged_plan_refused_naming_the_fie
     caught.value.message.encode("utf-8")  # the message itself can be printed
 
 
-@pytest.mark.parametrize("char", ["\x1b", "\x00", "\n", "\t", "\x7f", "\x85", "\x9b"])
+@pytest.mark.parametrize("char", ["\x1b", "\x00", "\n", "\t", "\x7f", "\x85", "\x9b", "\u202e", "\u2066"])
 @pytest.mark.parametrize(
     ("path", "named"),
     [
