@@ -19,7 +19,7 @@ from cfremedy.cli.common import (
     load_settings,
     run_async,
 )
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.errors import EXIT_OK, ApiError, UsageError
 from cfremedy.journal import AuditRecord, Journal, Run
 from cfremedy.lock import Locked, state_lock
@@ -61,7 +61,7 @@ def history_command(
                 " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them"
             )
         audits = journal.audits(limit)
-    out(render_history(runs, audits, fmt))
+    out(render_history(runs, audits, fmt, terminal_width(), color=use_color()))
     return EXIT_OK
 
 
@@ -173,5 +173,6 @@ def diff_command(
             f"cfremedy: warning: comparing different scopes ({old_record.scope} and"
             f" {new_record.scope}): findings outside their overlap will look new or resolved"
         )
-    out(render_diff(diff_reports(old_report, new_report, old_label, new_label), fmt))
+    diff = diff_reports(old_report, new_report, old_label, new_label)
+    out(render_diff(diff, fmt, terminal_width(), color=use_color()))
     return EXIT_OK
