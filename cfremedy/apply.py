@@ -17,6 +17,7 @@ refresh), so drifted changes are shown in the summary being confirmed, not disco
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ DNS_BLAST_RADIUS = 0.30  # share of a zone's records one plan may change without
 # push people to --force, as octoDNS found (its MIN_EXISTING_RECORDS). --max-changes still holds.
 DNS_BLAST_RADIUS_MIN_RECORDS = 10
 DNS_FIELDS = frozenset({"type", "name", "content", "proxied", "ttl"})  # what a DNS change may compare
+DNS_FIELD_TYPES = {"type": "a string", "name": "a string", "content": "a string", "proxied": "true or false",
+                   "ttl": "a whole number"}  # fmt: skip
 WRITE_ATTEMPTS = 3  # writes that verifiably did not land are retried this many times in all
 READ_BACK_ROUNDS = 3  # each round is a gateway read with its own retries
 WRITE_PERMISSION = {"setting": "#zone_settings:edit", "dns": "#dns_records:edit"}
@@ -118,6 +121,23 @@ def check_targets(plan: Plan) -> None:
                 f"plan change {change.target!r}: `before` and `after` must name the"
                 f" same fields, among {', '.join(sorted(DNS_FIELDS))}"
             )
+        for side, values in (("before", before), ("after", after)):
+            for field, value in values.items():
+                if not _field_type_ok(field, value):
+                    raise UsageError(
+                        f"plan change {change.target!r}: `{side}.{field}` is {value!r}, not"
+                        f" {DNS_FIELD_TYPES[field]}: the drift check compares values with their type"
+                    )
+
+
+def _field_type_ok(field: str, value: Any) -> bool:
+    """`proxied: 1` is not `proxied: true`: a value of the wrong type could pass a loose
+    comparison with the live record and slip past the downgrade check."""
+    if field == "proxied":
+        return isinstance(value, bool)
+    if field == "ttl":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
 
 
 @dataclass(frozen=True)
@@ -178,7 +198,7 @@ class _Setting:
         return await self.gateway.get_setting(self.zone, self.change.key)
 
     def matches(self, live: Any, expected: Any) -> bool:
-        return bool(live == expected)
+        return same(live, expected)
 
 
 @dataclass(frozen=True)
@@ -191,7 +211,12 @@ class _Record:
         return await self.gateway.get_record(self.zone, self.change.key)
 
     def matches(self, live: DnsRecord | None, expected: dict[str, Any]) -> bool:
-        return live is not None and all(getattr(live, k, None) == v for k, v in expected.items())
+        return live is not None and all(same(getattr(live, k, None), v) for k, v in expected.items())
+
+
+def same(live: Any, expected: Any) -> bool:
+    """Equal as JSON values, types included: `True` is not `1`, `"1.2"` is not `1.2`."""
+    return json.dumps(live, sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str)
 
 
 def _target(gateway: CloudflareGateway, zone: Zone, change: Change) -> _Target:
@@ -298,10 +323,15 @@ class Executor:
         rolls_back: str | None = None,
         only: tuple[str, ...] = (),
         checksum: str | None = None,
+        refreshed: tuple[Refreshed, ...] | None = None,
     ) -> None:
         """`only`: the targets `apply --only` selected (the plan is already cut down to them);
-        `checksum`: the whole plan's, when only part of it runs."""
+        `checksum`: the whole plan's, when only part of it runs; `refreshed`: what the person
+        confirmed: a change the refresh showed as drifted or already done is journaled as such
+        and never written, even if its live value has gone back to `before` since (nobody
+        approved writing it)."""
         self.gateway = gateway
+        self.skipped = {r.change.target: r for r in refreshed or () if not r.will_write}
         self.journal = journal
         self.zone = prepared.zone
         self.plan = prepared.plan
@@ -331,6 +361,11 @@ class Executor:
 
     async def _precheck(self, seq: int, change: Change) -> bool:
         """True when the change should be written now; otherwise its state is journaled."""
+        shown = self.skipped.get(change.target)
+        if shown is not None:
+            state = ChangeState.UNCHANGED if shown.status == "already done" else ChangeState.DRIFTED
+            self._mark(seq, state, f"{shown.detail} (as shown before the confirmation)")
+            return False
         target = _target(self.gateway, self.zone, change)
         try:
             live = await target.read()

@@ -28,13 +28,14 @@ from cfremedy.incremental import (
     Decision,
     Incremental,
     StoredZone,
+    Unreadable,
     changes_by_zone,
     decide,
     decode,
     log_since,
     stored_zone,
 )
-from cfremedy.inventory import EMPTY, Inventory, ZoneInventory
+from cfremedy.inventory import EMPTY, Inventory, ZoneInventory, unknown_hostnames, unknown_zones
 from cfremedy.models import (
     AllowlistFile,
     Change,
@@ -51,6 +52,7 @@ from cfremedy.models import (
     ZoneSnapshot,
     frozen_mapping,
     iso_z,
+    normalise_name,
 )
 from cfremedy.probes.options import ProbeOptions
 from cfremedy.probes.results import Outcome, ProbeResults
@@ -114,9 +116,12 @@ async def audit(
 ) -> Report:
     """Audit what `selection` names. A zone that cannot be read still appears in the report,
     with its error; only a token the API refuses outright ends an account audit early."""
-    zones, lookup_errors = await _zones(gateway, selection)
+    zones, lookup_errors, visible = await _zones(gateway, selection)
     if not zones:
         return Report(zones=tuple(lookup_errors), scope=selection.label)
+    whole = isinstance(selection, AccountSelection) and selection == AccountSelection()
+    for problem in unknown_zones(options.inventory, {z.name for z in zones}, visible, whole):
+        log.warning("warning: %s", problem)
     log.info("auditing %d zone(s) (%s)", len(zones), selection.label)
     observed: dict[str, ObservedErrors] = {}
     analytics_errors: dict[str, list[StageError]] = {}
@@ -150,25 +155,31 @@ async def audit(
             progress(done, len(zones))
         return report
 
-    reports = await asyncio.gather(*(one(z) for z in zones))
+    reports = await all_of(one(z) for z in zones)
     return Report(zones=tuple(sorted(reports, key=lambda r: r.name)), scope=selection.label)
 
 
-async def _zones(gateway: CloudflareGateway, selection: Selection) -> tuple[list[Zone], list[ZoneReport]]:
-    """The zones to audit; for a single zone or hostname, a failed lookup is its report."""
+async def _zones(
+    gateway: CloudflareGateway, selection: Selection
+) -> tuple[list[Zone], list[ZoneReport], frozenset[str]]:
+    """The zones to audit, and the names of those the token can see as far as the audit
+    listed them (an account's; for one zone, itself); for a single zone or hostname, a failed
+    lookup is its report."""
     if isinstance(selection, AccountSelection):
         visible = await gateway.list_zones(selection.account_id)
         zones = sorted((z for z in visible if selection.selects(z)), key=lambda z: z.name)
         if not zones:
             raise NoZones(len(visible), selection)
-        return zones, []
+        return zones, [], frozenset(z.name for z in visible)
     name = selection.name if isinstance(selection, ZoneSelection) else selection.zone or selection.hostname
     try:
         if isinstance(selection, HostnameSelection) and selection.zone is None:
-            return [await gateway.zone_for_hostname(selection.hostname)], []
-        return [await gateway.zone_by_name(name)], []
+            zone = await gateway.zone_for_hostname(selection.hostname)
+        else:
+            zone = await gateway.zone_by_name(name)
     except ApiError as exc:
-        return [], [ZoneReport(name=name, errors=(StageError("api", name, exc.message, exc.hint),))]
+        return [], [ZoneReport(name=name, errors=(StageError("api", name, exc.message, exc.hint),))], frozenset()
+    return [zone], [], frozenset({zone.name})
 
 
 async def decide_reuse(
@@ -307,10 +318,14 @@ async def read_zone(
                 "rules not read (--skip-rules): SSL modes, origin ports and timeouts were judged zone-wide",
             )
         )
-    if stored is not None:
+    kept = _decoded(stored, zone)
+    if kept is not None:
         # Settings, records, rules and load balancers as stored; pools, their health and
         # tunnels (the account's, and state the audit log does not record) read as always.
-        snapshot = decode(stored.data, zone)
+        # A fuller snapshot than this run reads (stored without --skip-rules, say) is judged
+        # as this run would have read it.
+        unread: dict[str, Any] = {s: None for s in ZONE_SOURCES if not options.reads(s)}
+        snapshot = replace(kept, **unread)
         balancing, balancing_errors = await _read_balancing(gateway, zone, options, known=snapshot.load_balancers)
         rule_errors: list[StageError] = []
     else:
@@ -323,10 +338,22 @@ async def read_zone(
     tunnels, tunnel_errors = await _read_tunnels(gateway, snapshot, options)
     snapshot = replace(snapshot, **tunnels)
     read_errors = rule_errors + balancing_errors + tunnel_errors
-    if stored is None and options.remember is not None and not read_errors:
+    if kept is None and options.remember is not None and not read_errors:
         # Only a whole read is worth keeping: one missing a source would be read again anyway.
         options.remember(stored_zone(snapshot, read_at, (s for s in ZONE_SOURCES if getattr(snapshot, s) is not None)))
     return snapshot, errors + read_errors
+
+
+def _decoded(stored: StoredZone | None, zone: Zone) -> ZoneSnapshot | None:
+    """The stored snapshot, or None (with a warning) when it cannot be used: then the zone is
+    read as in a full audit; a cache never stops one."""
+    if stored is None:
+        return None
+    try:
+        return decode(stored.data, zone)
+    except Unreadable as exc:
+        log.warning("incremental: the stored snapshot of %s is unusable (%s): reading it again", zone.name, exc)
+        return None
 
 
 async def _optional(read: Awaitable[T], stage: str, zone: Zone, consequence: str) -> tuple[T | None, list[StageError]]:
@@ -596,6 +623,8 @@ async def judge(
     audit's last step."""
     routes = build_routes(snapshot)
     inventory = options.inventory.for_zone(snapshot.zone.name)
+    for problem in unknown_hostnames(inventory, snapshot.zone.name, options.inventory.source, _hostnames(snapshot)):
+        log.warning("warning: %s", problem)
     probes, extras = await together(
         gather_probes(routes, options, pool, hostname, inventory), gather_extras(gateway, snapshot, options)
     )
@@ -613,6 +642,13 @@ async def judge(
     )
     report = evaluate(facts, options.playbooks)
     return replace(report, errors=report.errors + extras.errors)
+
+
+def _hostnames(snapshot: ZoneSnapshot) -> frozenset[str]:
+    """Every name the zone answers for: its apex, DNS records and load balancers."""
+    names = {snapshot.zone.name, *(r.name for r in snapshot.records)}
+    names |= {lb.name for lb in snapshot.load_balancers or ()}
+    return frozenset(normalise_name(n) for n in names)
 
 
 def _finding_order(f: Finding) -> tuple[int, str, str, str]:

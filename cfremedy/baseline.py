@@ -6,6 +6,7 @@ one SARIF uploads carry, so "new" here means the same thing as a new alert in co
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from cfremedy.errors import UsageError
 from cfremedy.files import read_json
-from cfremedy.models import Report
+from cfremedy.models import Report, Severity, normalise_name
 
 
 def _findings(report: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -32,6 +33,32 @@ def fingerprints(report: Mapping[str, Any], source: str) -> set[str]:
             )
         found.add(finding["fingerprint"])
     return found
+
+
+def zones_of(report: Mapping[str, Any]) -> set[str]:
+    """The names of the zones a stored report covers (audited, or failed to be)."""
+    return {normalise_name(str(z.get("name", ""))) for z in report.get("zones", [])}
+
+
+def zone_slice(report: Mapping[str, Any], zone: str) -> dict[str, Any] | None:
+    """A JSON report cut to one zone, its summary counted again over that zone alone (an
+    account audit's totals say nothing about one of its zones); None when it does not cover
+    `zone` (a normalised name). Pure."""
+    zones = [z for z in report.get("zones", []) if normalise_name(str(z.get("name", ""))) == zone]
+    if not zones:
+        return None
+    findings = [f for z in zones for f in z.get("findings", [])]
+    active = [f for f in findings if "suppressed" not in f]
+    counts = Counter(str(f.get("severity", "")) for f in active)
+    summary = {
+        "zones": len(zones),
+        "findings": len(active),
+        "by_severity": {s.value: counts[s.value] for s in reversed(Severity) if counts[s.value]},
+        "suppressed": len(findings) - len(active),
+        "changes": sum(len(z.get("changes", [])) for z in zones),
+        "errors": sum(len(z.get("errors", [])) for z in zones),
+    }
+    return {**report, "zones": zones, "summary": summary}
 
 
 def load_report_file(path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ on their own instead of hiding a problem forever.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.files import read_toml
 from cfremedy.models import Report, Suppression, frozen_mapping
+from cfremedy.suggest import did_you_mean
 
 DEFAULT_FILE = "cfremedy.toml"
 
@@ -137,3 +138,17 @@ def apply_suppressions(report: Report, config: Config, today: date) -> Report:
 
 def expired(config: Config, today: date) -> list[IgnoreRule]:
     return [r for r in config.ignore if not r.active(today)]
+
+
+def unknown_playbooks(config: Config, known: Sequence[str]) -> list[str]:
+    """One warning per `[[ignore]]` entry whose `playbook` (an id or a glob) names no known
+    playbook: such an entry suppresses nothing, so the finding it was meant for still fails
+    the run, with no hint why. Pure."""
+    problems = []
+    for rule in config.ignore:
+        if not any(fnmatch.fnmatchcase(playbook, rule.playbook) for playbook in known):
+            problems.append(
+                f"{rule.label}: playbook {rule.playbook!r} matches no playbook"
+                f"{did_you_mean(rule.playbook, known)}; the entry suppresses nothing"
+            )
+    return problems

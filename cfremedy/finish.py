@@ -31,6 +31,9 @@ class FinishOptions:
     fail_on: Severity | None = Severity.HIGH  # None: never fail on findings
     baseline: str | None = None  # a JSON report file, LAST, or None
     store: bool = True  # record the audit in the history database
+    # `--min-severity`: findings below it are left out of the report shown, after the exit
+    # code is decided (hiding is presentation: `fail_on` still sees them) and history stored.
+    min_severity: Severity | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,31 @@ def finish(report: Report, options: FinishOptions, journal: Journal | None, toda
     if known is not None:
         report = subtract_baseline(report, *known)
     notes += _run_notes(report)
-    return Outcome(report, exit_code(report, options.fail_on), tuple(notes), audit_id)
+    code = exit_code(report, options.fail_on)
+    if options.min_severity is not None:
+        report = hide_below(report, options.min_severity)
+        if report.below_min_severity:
+            notes.append(_hidden_note(report.below_min_severity, options.min_severity, options.fail_on))
+    return Outcome(report, code, tuple(notes), audit_id)
+
+
+def hide_below(report: Report, level: Severity) -> Report:
+    """The report as `--min-severity` shows it: findings below `level` left out, and the
+    changes of a playbook none of whose findings in that zone is left; how many findings were
+    left out is kept (the JSON summary says it). Pure."""
+    zones = []
+    hidden = 0
+    for zone in report.zones:
+        shown = tuple(f for f in zone.findings if f.severity >= level)
+        hidden += len(zone.findings) - len(shown)
+        playbooks = {f.playbook for f in shown}
+        zones.append(replace(zone, findings=shown, changes=tuple(c for c in zone.changes if c.playbook in playbooks)))
+    return replace(report, zones=tuple(zones), min_severity=level.value, below_min_severity=hidden)
+
+
+def _hidden_note(hidden: int, level: Severity, fail_on: Severity | None) -> str:
+    counted = f"--fail-on {fail_on.value} still counts them" if fail_on is not None else "they are stored in history"
+    return f"note: {hidden} finding(s) below {level.value} left out of the report (--min-severity); {counted}"
 
 
 def _run_notes(report: Report) -> list[str]:

@@ -21,13 +21,15 @@ Pure functions: the gateway reads the log, the CLI reads and writes the store.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from cfremedy.models import AuditEntry, Zone, ZoneSnapshot, frozen_mapping, normalise_name
 
@@ -114,15 +116,43 @@ _SNAPSHOT = TypeAdapter(ZoneSnapshot)
 _ZONE = TypeAdapter(Zone)
 
 
+class Unreadable(ValueError):
+    """A stored snapshot this version cannot use (damaged, or written by one whose models
+    differ): the zone is read again."""
+
+
+@functools.cache
+def codec() -> str:
+    """A fingerprint of the snapshot's shape: a store written by a cfremedy whose models
+    differ is not read as if they were the same."""
+    schema = json.dumps(_SNAPSHOT.json_schema(), sort_keys=True)
+    return hashlib.sha256(schema.encode()).hexdigest()[:16]
+
+
 def encode(snapshot: ZoneSnapshot) -> str:
     """The zone's own part of a snapshot as JSON: the account's pools and tunnels are left out."""
     own = replace(snapshot, pools=None, tunnels=None)
-    return _SNAPSHOT.dump_json(own, fallback=dict, warnings=False).decode()
+    body = _SNAPSHOT.dump_json(own, fallback=dict, warnings=False).decode()
+    return f'{{"codec": "{codec()}", "snapshot": {body}}}'
+
+
+def _unwrap(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise Unreadable(f"damaged ({exc})") from None
+    if not isinstance(data, dict) or data.get("codec") != codec() or not isinstance(data.get("snapshot"), dict):
+        raise Unreadable("written by a cfremedy whose snapshots differ")
+    snapshot: dict[str, Any] = data["snapshot"]
+    return snapshot
 
 
 def decode(text: str, zone: Zone) -> ZoneSnapshot:
     """A stored snapshot, frozen again, for the zone as the API lists it now."""
-    snapshot = _freeze(_SNAPSHOT.validate_python(json.loads(text)))
+    try:
+        snapshot = _freeze(_SNAPSHOT.validate_python(_unwrap(text)))
+    except ValidationError as exc:
+        raise Unreadable(f"damaged ({exc.error_count()} problem(s))") from None
     assert isinstance(snapshot, ZoneSnapshot)
     return replace(snapshot, zone=zone)
 
@@ -133,20 +163,28 @@ def stored_zone(snapshot: ZoneSnapshot, read_at: datetime, sources: Iterable[str
 
 
 def _freeze(value: Any) -> Any:
-    """Dicts back into read-only mappings, in every dataclass field (JSON gave plain dicts)."""
+    """A dataclass field's dict back into a read-only mapping, as a fresh read makes it (JSON
+    gave plain dicts); what the mapping holds stays as the API gave it, as a fresh read keeps it."""
     if is_dataclass(value) and not isinstance(value, type):
-        changed = {f.name: _freeze(getattr(value, f.name)) for f in fields(value)}
+        changed = {f.name: _freeze_field(getattr(value, f.name)) for f in fields(value)}
         return replace(value, **changed)
+    return value
+
+
+def _freeze_field(value: Any) -> Any:
     if isinstance(value, dict):
-        return frozen_mapping({k: _freeze(v) for k, v in value.items()})
+        return frozen_mapping(value)
     if isinstance(value, tuple):
         return tuple(_freeze(v) for v in value)
-    return value
+    return _freeze(value)
 
 
 def stored_zone_of(data: str) -> Zone:
     """The zone a stored snapshot was read for (its plan and status then)."""
-    return _ZONE.validate_python(json.loads(data)["zone"])
+    try:
+        return _ZONE.validate_python(_unwrap(data).get("zone"))
+    except ValidationError:
+        raise Unreadable("damaged (no zone)") from None
 
 
 # -- deciding --------------------------------------------------------------------------------------
@@ -246,7 +284,18 @@ def _unusable(
         return "older than --max-age"
     if not needed <= kept.sources:
         return "stored without a source this run reads"
-    then = stored_zone_of(kept.data)
-    if (then.plan, then.status, then.name) != (zone.plan, zone.status, zone.name):
+    if zone.type == "secondary":
+        return "secondary zone (its records come by zone transfer, which the audit log does not record)"
+    try:
+        then = stored_zone_of(kept.data)
+    except Unreadable:
+        return "stored snapshot unreadable"
+    if (then.plan, then.status, then.name, then.account_id, then.type) != (
+        zone.plan,
+        zone.status,
+        zone.name,
+        zone.account_id,
+        zone.type,
+    ):
         return "plan or status changed"
     return None

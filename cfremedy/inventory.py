@@ -9,7 +9,7 @@ the file and the key, because a silently ignored typo would make a broken zone l
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +20,7 @@ from cfremedy.errors import UsageError, first_validation_error
 from cfremedy.files import read_toml
 from cfremedy.hostnames import ascii_hostname
 from cfremedy.models import frozen_mapping, normalise_name
+from cfremedy.suggest import NEAR_MISS, closest, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,62 @@ def parse_inventory(data: Mapping[str, Any], source: str = "inventory", base_dir
 
 def load_inventory(path: Path) -> Inventory:
     return parse_inventory(read_toml(path, "inventory"), str(path), base_dir=path.parent)
+
+
+# -- typos: entries that match nothing --------------------------------------------------------
+# An inventory entry whose zone or hostname is misspelt is never looked up, so the checks it
+# feeds pass silently. These say so (the audit logs them as warnings), naming the closest name
+# when it is a near miss: names in a zone share its suffix, so any two look alike to difflib.
+
+
+def unknown_zones(
+    inventory: Inventory, audited: Collection[str], visible: Collection[str], whole_account: bool
+) -> list[str]:
+    """Inventory zones that match no zone of the audit, when that looks like a mistake. Pure.
+
+    In an audit of every zone the token can see (`whole_account`), an inventory zone that
+    matches none of them is stale or misspelt: always said, naming the closest visible zone.
+    Otherwise an inventory shared between teams rightly names zones this audit does not
+    cover, so only a near miss of an audited zone that has no entry of its own is said
+    (`exmaple.com` for `example.com`). `visible`: the zones the token can see, as far as the
+    audit listed them.
+    """
+    unmatched = [zone for zone in inventory.zones if zone not in audited]
+    if whole_account:
+        return [
+            f"{inventory.source}: zone {zone!r} matches no zone the token can see"
+            f"{did_you_mean(zone, visible, NEAR_MISS)}; its entries are not used"
+            for zone in unmatched
+        ]
+    problems = []
+    for zone in sorted(set(audited) - set(inventory.zones)):
+        typo = closest(zone, (z for z in unmatched if z not in visible), cutoff=NEAR_MISS)
+        if typo is not None:
+            problems.append(
+                f"{inventory.source}: zone {typo!r} matches no zone of this audit (did you mean {zone!r}?);"
+                " its entries are not used"
+            )
+    return problems
+
+
+def unknown_hostnames(inventory: ZoneInventory, zone: str, source: str, names: Collection[str]) -> list[str]:
+    """The zone's inventory hostnames (origins, slow endpoints) that are not a DNS record or a
+    load balancer of the zone (`names`, normalised), nor covered by a wildcard record. Pure."""
+
+    def known(hostname: str) -> bool:
+        parent = hostname.partition(".")[2]
+        return hostname in names or f"*.{parent}" in names
+
+    entries = [(h, "origins", "its addresses are not checked") for h in inventory.origins]
+    entries += [
+        (s.hostname, "slow_endpoints", "its slow requests do not predict a 524") for s in inventory.slow_endpoints
+    ]
+    problems = []
+    for hostname, key, consequence in dict.fromkeys(entries):  # a hostname's slow paths: one warning
+        if known(hostname):
+            continue
+        problems.append(
+            f"{source}: zones.{zone}.{key}: {hostname!r} is not a DNS record or load balancer of {zone}"
+            f"{did_you_mean(hostname, names, NEAR_MISS)}; {consequence}"
+        )
+    return problems

@@ -16,11 +16,12 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cfremedy.baseline import zone_slice, zones_of
 from cfremedy.errors import UsageError
 from cfremedy.models import Change, utc_now_iso
 from cfremedy.redaction import redact
@@ -279,11 +280,19 @@ class Journal:
 
     _COLUMNS = "id, kind, zone, zone_id, plan_checksum, started_at, finished_at, rolls_back, only"
 
-    def runs(self, limit: int | None = None) -> list[Run]:
-        """Newest first."""
-        query = f"SELECT {self._COLUMNS} FROM runs ORDER BY rowid DESC"
-        rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+    def runs(self, limit: int | None = None, zone: str | None = None) -> list[Run]:
+        """Newest first; optionally only those of one zone (a normalised name)."""
+        where, args = (" WHERE zone = ?", [zone]) if zone is not None else ("", [])
+        query = f"SELECT {self._COLUMNS} FROM runs{where} ORDER BY rowid DESC"
+        rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         return [self._load(r) for r in rows]
+
+    def zones(self) -> set[str]:
+        """Every zone a run or a stored audit names: what `history --zone` could have meant."""
+        found = {row[0] for row in self._db.execute("SELECT DISTINCT zone FROM runs")}
+        for (report,) in self._db.execute("SELECT report FROM audits"):
+            found |= zones_of(json.loads(report))
+        return found
 
     def _lookup(self, table: str, columns: str, wanted: str, what: str) -> tuple[Any, ...]:
         """A row by id, or by an unambiguous prefix or suffix of it (`3f9a` for `...Z-3f9a`)."""
@@ -340,6 +349,25 @@ class Journal:
         query = f"SELECT {self._AUDIT_COLUMNS} FROM audits{where} ORDER BY rowid DESC"
         rows = self._db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
         return [self._audit(r) for r in rows]
+
+    def audits_covering(self, zone: str, limit: int | None = None) -> list[AuditRecord]:
+        """Newest first, the audits whose report covers `zone` (a normalised name): its zone
+        audits, and account audits in which it was audited or failed to be; each report cut
+        to that zone, with that zone's own summary (`baseline.zone_slice`)."""
+        rows = self._db.execute(
+            f"SELECT {self._AUDIT_COLUMNS} FROM audits WHERE scope = ? OR scope NOT LIKE 'zone %' ORDER BY rowid DESC",
+            (f"zone {zone}",),
+        )
+        found: list[AuditRecord] = []
+        for row in rows:
+            record = self._audit(row)
+            sliced = zone_slice(record.report, zone)
+            if sliced is None:
+                continue
+            found.append(replace(record, report=sliced))
+            if limit and len(found) >= limit:
+                break
+        return found
 
     def audit(self, audit_id: str) -> AuditRecord:
         return self._audit(self._lookup("audits", self._AUDIT_COLUMNS, audit_id, "audit"))

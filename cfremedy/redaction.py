@@ -22,9 +22,10 @@ MIN_LENGTH = 4  # shorter values would mask innocent words; no real secret is th
 _lock = threading.Lock()
 _forms: tuple[str, ...] = ()  # longest first, so a form containing another is masked whole
 
-# Header values no log line should show, whatever logged them: cookies are session secrets too.
+# Header values no log line should show, whatever logged them (the SDK's `Headers({...})`,
+# httpcore's `(b'Set-Cookie', b'...')` at -vvv): cookies are session secrets too.
 _SENSITIVE_HEADER = re.compile(
-    r"(?i)(['\"]?\b(?:set-cookie|cookie|authorization|x-auth-key)\b['\"]?\s*[:=,]\s*['\"]?)([^'\"\n]+)"
+    r"(?i)(['\"]?\b(?:set-cookie|cookie|authorization|x-auth-key)\b['\"]?\s*[:=,]\s*b?['\"]?)([^'\"\n]+)"
 )
 
 

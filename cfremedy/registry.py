@@ -20,6 +20,7 @@ from types import ModuleType
 from cfremedy.errors import UsageError
 from cfremedy.facts import ZoneFacts
 from cfremedy.models import Change, Finding, PlaybookMeta, Severity
+from cfremedy.suggest import did_you_mean
 
 BUILTIN_PACKAGE = "playbooks"
 
@@ -141,17 +142,34 @@ def _directory_modules(directory: Path) -> Iterable[tuple[str, ModuleType]]:
 class Registry:
     playbooks: tuple[Playbook, ...]
 
-    def get(self, playbook_id: str) -> Playbook:
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.playbooks)
+
+    def get(self, playbook_id: str, option: str = "") -> Playbook:
+        """The playbook of that id; an unknown id is a usage error naming the closest one
+        (`option`, e.g. "--exclude-playbook", says where the id came from)."""
         for playbook in self.playbooks:
             if playbook.id == playbook_id:
                 return playbook
-        known = ", ".join(p.id for p in self.playbooks)
-        raise UsageError(f"unknown playbook {playbook_id!r}; known playbooks: {known}")
+        where = f"{option}: " if option else ""
+        raise UsageError(
+            f"{where}unknown playbook {playbook_id!r}{did_you_mean(playbook_id, self.ids)};"
+            f" known playbooks: {', '.join(self.ids)}"
+        )
 
-    def select(self, ids: Sequence[str] | None) -> tuple[Playbook, ...]:
-        if not ids:
-            return self.playbooks
-        return tuple(self.get(i) for i in dict.fromkeys(ids))
+    def select(self, ids: Sequence[str] | None, exclude: Sequence[str] | None = None) -> tuple[Playbook, ...]:
+        """`ids` (all when empty), less `exclude`. Excluding every selected playbook is a
+        usage error: a run that checks nothing would pass forever."""
+        chosen = tuple(self.get(i) for i in dict.fromkeys(ids)) if ids else self.playbooks
+        left_out = {self.get(i, "--exclude-playbook").id for i in exclude or ()}
+        kept = tuple(p for p in chosen if p.id not in left_out)
+        if not kept:
+            raise UsageError(
+                "--exclude-playbook leaves no playbook to run",
+                hint="exclude fewer, or choose the ones to run with --playbook",
+            )
+        return kept
 
 
 def load_registry(extra_dirs: Sequence[Path] = ()) -> Registry:

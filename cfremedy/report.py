@@ -98,6 +98,8 @@ def summary(report: Report) -> dict[str, Any]:
     }
     if report.baseline:
         data["baseline"] = {"source": report.baseline, "known_findings_left_out": report.baseline_known}
+    if report.min_severity:
+        data["min_severity"] = {"level": report.min_severity, "findings_left_out": report.below_min_severity}
     return data
 
 

@@ -199,7 +199,7 @@ def _follow(start: str, by_name: Mapping[str, list[DnsRecord]], zone: str) -> _F
         if name in seen:
             return _Followed(problem=f"the CNAME chain loops ({' -> '.join([*seen, name])})")
         seen.append(name)
-        records = by_name.get(name, [])
+        records = _records_at(name, by_name, zone)
         addresses = tuple((r.content.strip(), r.id) for r in records if r.is_address and r.content.strip())
         if addresses:
             return _Followed(addresses=addresses)
@@ -208,6 +208,21 @@ def _follow(start: str, by_name: Mapping[str, list[DnsRecord]], zone: str) -> _F
             return _Followed(problem=f"{name} has no A, AAAA or CNAME record in the zone")
         name = normalise_name(cname.content)
     return _Followed(outside=name)
+
+
+def _records_at(name: str, by_name: Mapping[str, list[DnsRecord]], zone: str) -> list[DnsRecord]:
+    """The records answering for `name`: its own, or, when it has none, those of the closest
+    wildcard above it in the zone (`*.example.com` answers for `app.example.com`)."""
+    records = by_name.get(name)
+    if records:
+        return records
+    parent = name
+    while parent != zone and "." in parent:
+        parent = parent.split(".", 1)[1]
+        wildcard = by_name.get(f"*.{parent}")
+        if wildcard:
+            return wildcard
+    return []
 
 
 def _rule_matches(expression: str, hostname: str) -> Match:
@@ -446,9 +461,10 @@ def _with_rules(
         if override.origin_host and allow_resolve:
             label = override.rules[-1].label
             template = Endpoint(hostname, override.origin_host, True)
-            targets, needed, problem = _from_name(
+            targets, needed, found = _from_name(
                 hostname, override.origin_host, by_name, zone, template, f"{label} DNS record override"
             )
+            problem = problem or found  # one variant's dead end is not hidden by another's
             names += needed
         endpoints += [_apply(e, override, partial) for e in targets]
     unique = list(dict.fromkeys(endpoints))

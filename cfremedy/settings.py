@@ -6,7 +6,9 @@ in the stack can read the token on its own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +17,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cfremedy.redaction import register_secret
+from cfremedy.suggest import did_you_mean
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 MIN_PLAN_KEY_LENGTH = 16
+PREFIX = "CFREMEDY_"  # cfremedy's own variables; CLOUDFLARE_* are shared with other tools
 
 
 def default_state_dir() -> Path:
@@ -125,6 +129,37 @@ class Settings(BaseSettings):
             )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http(s) URL such as https://api.cloudflare.com/client/v4")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise ValueError(
+                "http:// would send the token in clear text; use https://, or http:// on this machine"
+                " only (127.0.0.1, ::1, localhost: `cfremedy sandbox serve`)"
+            )
         if any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
             raise ValueError("the URL contains a control, space or non-ASCII character")
         return value.rstrip("/")
+
+
+def known_variables() -> frozenset[str]:
+    """The variables `Settings` reads: each field's `validation_alias`."""
+    return frozenset(str(f.validation_alias) for f in Settings.model_fields.values() if f.validation_alias)
+
+
+def unknown_variables(names: Iterable[str], where: str) -> list[str]:
+    """One warning per CFREMEDY_* name cfremedy does not read (compared as pydantic-settings
+    compares them, ignoring case): a misspelt CFREMEDY_STAE_DIR would otherwise send history
+    to the default directory without a word. Pure."""
+    known = sorted(known_variables())
+    return [
+        f"{where}: {name} is not a cfremedy variable{did_you_mean(name.upper(), known)}; it is ignored"
+        for name in sorted(set(names))
+        if name.upper().startswith(PREFIX) and name.upper() not in known
+    ]
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

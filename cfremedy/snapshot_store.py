@@ -45,8 +45,9 @@ class SnapshotStore:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"schema version {version}, written by another cfremedy")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version == 0:  # a new store; an existing one needs no write lock to be read
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError:
             self._db.close()
             raise
@@ -57,6 +58,9 @@ class SnapshotStore:
         path = state_dir / FILENAME
         try:
             return cls(path)
+        except sqlite3.OperationalError as exc:  # busy (another shard writing), not damaged
+            log.warning("the snapshot store %s cannot be used now (%s): auditing every zone in full", path, exc)
+            return None
         except sqlite3.DatabaseError as exc:
             aside = path.with_name(f"{FILENAME}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
             try:
@@ -80,8 +84,15 @@ class SnapshotStore:
         self.close()
 
     def load_all(self) -> dict[str, StoredZone]:
-        """Every stored snapshot by zone id (the text is decoded only for zones reused)."""
-        rows = self._db.execute("SELECT zone_id, account_id, name, read_at, sources, data FROM snapshots")
+        """Every stored snapshot by zone id (the text is decoded only for zones reused); none,
+        with a warning, when the store cannot be read now."""
+        try:
+            rows = self._db.execute(
+                "SELECT zone_id, account_id, name, read_at, sources, data FROM snapshots"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            log.warning("cannot read the snapshot store %s (%s): auditing every zone in full", self.path, exc)
+            return {}
         found: dict[str, StoredZone] = {}
         for zone_id, account_id, name, read_at, sources, data in rows:
             try:
@@ -92,15 +103,21 @@ class SnapshotStore:
         return found
 
     def save(self, snapshots: Iterable[StoredZone]) -> int:
+        """Store the snapshots, all or none; 0, with a warning, when the store refuses (a full
+        disk, a lock held too long): the audit's own outcome must not depend on its cache."""
         rows = [
             (s.zone_id, s.account_id, s.name, iso_z(s.read_at, "microseconds"), " ".join(sorted(s.sources)), s.data)
             for s in snapshots
         ]
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.warning("could not store the zone snapshots in %s (%s): the next run reads them again", self.path, exc)
+            return 0
         return len(rows)

@@ -107,5 +107,10 @@ def lowers_security(change: Change) -> bool:
         before, after = _rank(order, change.before), _rank(order, change.after)
         return before is None or after is None or after < before
     if change.kind == "dns" and isinstance(change.before, Mapping) and isinstance(change.after, Mapping):
-        return any(change.before.get(f) is True and change.after.get(f) is not True for f in DNS_PROTECTIONS)
+        # Anything but an explicit `false` before counts as protected: apply never takes the
+        # file's word that a record was not proxied in a shape it does not expect.
+        return any(
+            f in change.before and change.before[f] is not False and change.after.get(f) is not True
+            for f in DNS_PROTECTIONS
+        )
     return False

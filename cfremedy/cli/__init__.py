@@ -116,7 +116,14 @@ COMMANDS: dict[str, Lazy] = {
         "Cloudflare's IP ranges: write an origin allowlist, or check one (no token needed).",
     ),
     "sandbox": Lazy("cfremedy.cli.sandbox_cmd", "sandbox_app", "Serve the offline Cloudflare API sandbox."),
+    "completion": Lazy(
+        "cfremedy.cli.completion", "completion_command", "Print the shell completion script for bash, zsh or fish."
+    ),
 }
+
+# `-h` as well as `--help`, on the root and, through click's context inheritance, on every
+# command and group below it, loaded lazily or not.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
 def load(name: str, lazy: Lazy) -> Any:
@@ -147,6 +154,52 @@ class LazyRoot(TyperGroup):
             self.commands[cmd_name] = found
         return found
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """A mistyped command is refused naming the closest one (typer only suggests among
+        the commands already loaded, which at the root is none)."""
+        from typer._click.exceptions import UsageError
+
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            if args and "Did you mean" not in exc.message:
+                from cfremedy.suggest import closest
+
+                match = closest(args[0], self.list_commands(ctx))
+                if match is not None:
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {match!r}?"
+            raise
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """Command names from the table, without importing a command to offer its name."""
+        from typer._click.shell_completion import CompletionItem
+
+        items = []
+        for name in self.list_commands(ctx):
+            if not name.startswith(incomplete):
+                continue
+            if name in COMMANDS and name not in self.commands:
+                items.append(CompletionItem(name, help=COMMANDS[name].short_help))
+                continue
+            found = self.get_command(ctx, name)
+            if found is not None and not found.hidden:
+                items.append(CompletionItem(name, help=found.get_short_help_str()))
+        # The root's own options (--version, --help), as click completes any command's.
+        return items + list(super(TyperGroup, self).shell_complete(ctx, incomplete))
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        """`_CFREMEDY_COMPLETE=bash_complete` (click's spelling) as well as `complete_bash`
+        (typer's, which `cfremedy completion` prints): see `cfremedy.cli.completion`."""
+        import os
+
+        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        instruction = os.environ.get(var)
+        if not instruction:
+            return
+        from cfremedy.cli.completion import respond
+
+        raise SystemExit(respond(self, ctx_args, prog_name, var, instruction))
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list from the table, without importing a single command."""
         rows = [(name, COMMANDS[name].short_help) for name in self.list_commands(ctx) if name in COMMANDS]
@@ -171,6 +224,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

@@ -110,7 +110,7 @@ async def _execute(
     if to_write:  # never ask about changes that would only be skipped
         verb = "Roll back" if kind is RunKind.ROLLBACK else "Apply"
         _confirm(f"{verb} {to_write} change(s) to {plan.zone}?", yes)
-    executor = Executor(gateway, journal, prepared, kind, rolls_back, only=only, checksum=checksum)
+    executor = Executor(gateway, journal, prepared, kind, rolls_back, only=only, checksum=checksum, refreshed=refreshed)
     log.info("run %s: applying %d change(s) to %s", executor.run_id, len(plan.changes), plan.zone)
     try:
         return _Outcome(await executor.run())

@@ -26,6 +26,7 @@ from cfremedy.cli.console import ProgressLine, err, out, terminal_width, use_col
 from cfremedy.cli.flags import (
     AccountIdOpt,
     ErrorsSince,
+    ExcludePlaybookIds,
     ParallelOpt,
     PlaybookIds,
     ProbeFlags,
@@ -112,7 +113,11 @@ def finish_and_emit(
     outputs = resolve_outputs(flags_.format, flags_.output, sys.stdout.isatty())  # typos fail first
     journal = open_journal(settings)
     try:
-        outcome = finish(report, FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline), journal)
+        outcome = finish(
+            report,
+            FinishOptions(config, fail_threshold(flags_.fail_on), flags_.baseline, min_severity=flags_.shown_from),
+            journal,
+        )
     finally:
         if journal is not None:
             journal.close()
@@ -154,6 +159,7 @@ def audit_zone_command(
     report: ReportFlags,
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
     verbose: Verbose = 0,
@@ -173,10 +179,17 @@ def audit_zone_command(
       cfremedy audit zone example.com --format json --fail-on critical
 
       cfremedy audit zone example.com --inventory origins.toml --playbook origin_ip
+
+      cfremedy audit zone example.com --exclude-playbook origin_keepalive
+
+      cfremedy audit zone example.com --min-severity medium --fail-on high
     """
     settings = load_settings()
     config = report.load_config(settings)  # a typo fails now, not after the API calls
-    options = audit_options(settings, probe, playbooks=playbook, errors_since=errors_since, config=config)
+    check_baseline(report.baseline, settings)
+    options = audit_options(
+        settings, probe, playbooks=playbook, exclude=exclude_playbook, errors_since=errors_since, config=config
+    )
     result = run_audit(settings, ZoneSelection(name), options, rate_limit)
     return finish_and_emit(result, settings, options, config, report)
 
@@ -191,6 +204,7 @@ def audit_account_command(
     zone: ZoneGlobs = None,
     shard: ShardOpt = None,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     errors_since: ErrorsSince = None,
     parallel: ParallelOpt = 8,
@@ -251,10 +265,12 @@ def audit_account_command(
     freshest = window_option(max_age or "7d", "--max-age")
     selection = account_selection(account_id, zone, shard)
     config = report.load_config(settings)  # a typo fails now, not after the API calls
+    check_baseline(report.baseline, settings)
     options = audit_options(
         settings,
         probe,
         playbooks=playbook,
+        exclude=exclude_playbook,
         errors_since=errors_since,
         config=config,
         parallel=parallel,
@@ -277,6 +293,23 @@ def audit_account_command(
                 log.info("stored %d zone snapshot(s) for the next --incremental run", store.save(fresh))
             store.close()
     return finish_and_emit(result, settings, options, config, report)
+
+
+def check_baseline(baseline: str | None, settings: Settings) -> None:
+    """A baseline that cannot be used fails now, before an account audit's twenty minutes,
+    not after them (when the report would be lost)."""
+    from cfremedy.baseline import load_report_file
+    from cfremedy.finish import LAST
+
+    if baseline is None:
+        return
+    if baseline != LAST:
+        load_report_file(Path(baseline))
+        return
+    journal = open_journal(settings)
+    if journal is None:
+        raise UsageError("--baseline last needs the state database, which could not be opened")
+    journal.close()
 
 
 def open_store(settings: Settings) -> SnapshotStore | None:
@@ -327,6 +360,7 @@ def plan_zone_command(
     ],
     probe: ProbeFlags,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     detailed_exitcode: DetailedExitcode = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -350,7 +384,7 @@ def plan_zone_command(
     from cfremedy.reporters.table import render_changes
 
     settings = load_settings()
-    options = audit_options(settings, probe, playbooks=playbook)
+    options = audit_options(settings, probe, playbooks=playbook, exclude=exclude_playbook)
     (zone,) = run_audit(settings, ZoneSelection(name), options).zones
     failure = next((e for e in zone.errors if e.stage == "api"), None)
     if failure is not None:
@@ -417,6 +451,7 @@ def plan_account_command(
     zone: ZoneGlobs = None,
     shard: ShardOpt = None,
     playbook: PlaybookIds = None,
+    exclude_playbook: ExcludePlaybookIds = None,
     rate_limit: RateLimitOpt = "1000/300",
     parallel: ParallelOpt = 8,
     detailed_exitcode: DetailedExitcode = False,
@@ -443,8 +478,8 @@ def plan_account_command(
 
     settings = load_settings()
     selection = account_selection(account_id, zone, shard)
-    _plan_directory(output)  # before any API request
-    options = audit_options(settings, probe, playbooks=playbook, parallel=parallel)
+    options = audit_options(settings, probe, playbooks=playbook, exclude=exclude_playbook, parallel=parallel)
+    _plan_directory(output)  # after the flags are checked, before any API request
     progress = ProgressLine("zones planned")
     try:
         report = run_audit(settings, selection, options, rate_limit, progress.update)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import stat
 import sys
 from collections.abc import Callable, Coroutine
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from cfremedy.cli.console import report_error, setup_logging
+from cfremedy.cli.console import err, report_error, setup_logging
 from cfremedy.errors import UsageError, first_validation_error
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ T = TypeVar("T")
 
 EXIT_CODES_HELP = (
     "Exit codes (the same for every command): 0 success (for audits: nothing at or above"
-    " --fail-on); 1 findings at or above --fail-on; 2 bad usage, input or configuration;"
+    " --fail-on); 1 findings at or above --fail-on (diff --exit-code: new findings); 2 bad usage,"
+    " input or configuration;"
     " 3 Cloudflare API or network failure (auth, permission, rate limit, unreachable);"
     " 4 apply/rollback refused or partly failed; 5 plan --detailed-exitcode: the plan proposes"
     " changes; 70 a bug (in cfremedy or a playbook)."
@@ -57,7 +59,7 @@ Verbose = Annotated[
         "-v",
         count=True,
         show_default=False,
-        help="More detail on stderr (-vv: every HTTP request too; -vvv: library tracebacks too).",
+        help="More detail on stderr (-vv: every API request and answer too; -vvv: all libraries' debug output).",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
@@ -80,7 +82,7 @@ def load_settings() -> Settings:
     what to fix, never a crash, and never an echo of the token."""
     from pydantic import ValidationError
 
-    from cfremedy.settings import Settings
+    from cfremedy.settings import DEFAULT_BASE_URL, Settings
 
     _check_dotenv(DOTENV)
     try:
@@ -91,7 +93,31 @@ def load_settings() -> Settings:
         raise UsageError(f"cannot read {DOTENV.resolve()}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"cannot read {DOTENV.resolve()}: {exc.strerror or exc}") from None
+    _warn_unknown_variables()
+    if settings.base_url != DEFAULT_BASE_URL and "CLOUDFLARE_BASE_URL" not in os.environ:
+        # A `.env` in the working directory (an untrusted checkout, say) sends the token elsewhere.
+        err(f"cfremedy: note: the API is {settings.base_url} (CLOUDFLARE_BASE_URL from {DOTENV.resolve()})")
     return settings
+
+
+_warned: set[str] = set()  # each warning once per run, however many times settings are read
+
+
+def _warn_unknown_variables() -> None:
+    """CFREMEDY_* names in the environment or `.env` that cfremedy does not read."""
+    import os
+
+    from cfremedy.settings import unknown_variables
+
+    problems = unknown_variables(os.environ, "environment")
+    if DOTENV.is_file():
+        from dotenv import dotenv_values
+
+        problems += unknown_variables(dotenv_values(DOTENV), str(DOTENV))
+    for problem in problems:
+        if problem not in _warned:
+            _warned.add(problem)
+            err(f"cfremedy: warning: {problem}")
 
 
 def _check_dotenv(path: Path) -> None:

@@ -43,25 +43,29 @@ class _QuietLibraries(logging.Filter):
         return True
 
 
+# What -vv adds: every API request and answer, as the SDK and httpx log them. Everything
+# else libraries log (HTTP/2 header encoding, connection pools, the event loop) waits for -vvv.
+HTTP_LOGGERS = ("cloudflare", "httpx")
+
+
 def setup_logging(verbosity: int, quiet: bool = False) -> None:
-    """-q: warnings only; default: cfremedy's progress; -v: cfremedy debug; -vv: libraries too;
-    -vvv: their tracebacks too."""
+    """-q: warnings only; default: cfremedy's progress; -v: cfremedy's debug lines; -vv: every
+    HTTP request and answer too; -vvv: all the libraries' debug output, tracebacks included."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("cfremedy: %(message)s"))
     handler.addFilter(_QuietLibraries(verbosity))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbosity >= LIBRARY_TRACEBACKS else logging.WARNING)
     ours = logging.getLogger("cfremedy")
     if quiet:
         ours.setLevel(logging.WARNING)
     else:
         ours.setLevel(logging.DEBUG if verbosity >= 1 else logging.INFO)
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.NOTSET)
     if verbosity >= 2:
         handler.setFormatter(_RedactingFormatter("%(name)s: %(message)s"))
-    # httpcore's debug lines dump raw headers (Set-Cookie from an edge, say): -vv shows the
-    # requests through httpx's and the SDK's own lines instead.
-    logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 def err(text: str = "") -> None:

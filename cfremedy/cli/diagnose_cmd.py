@@ -22,7 +22,7 @@ from cfremedy.cli.common import (
     run_async,
 )
 from cfremedy.cli.console import err, out
-from cfremedy.cli.flags import FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
+from cfremedy.cli.flags import ExcludePlaybookIds, FailOnOpt, ProbeFlags, audit_options, fail_threshold, flags
 from cfremedy.diagnosis import PlaybookRun, ZoneReads, build_bundle, bundle_markdown, interpret
 from cfremedy.edge_tls import judge
 from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageError, ZoneNotFound
@@ -137,6 +137,7 @@ def diagnose_command(
     ] = None,
     format: ListFormatOpt = None,
     fail_on: FailOnOpt = "high",
+    exclude_playbook: ExcludePlaybookIds = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -152,7 +153,8 @@ def diagnose_command(
     names. Maps the code to the article's section and - with CLOUDFLARE_API_TOKEN - reads the
     zone's custom error pages (a customised page's look proves nothing) and runs the playbooks
     that check the code on this hostname only (526 -> ssl_origin_cert, 522/523 -> origin_ip,
-    530 with 1016 -> origin_dns, with 1033 -> tunnel_health). When the edge's certificate does
+    530 with 1016 -> origin_dns, with 1033 -> tunnel_health; --exclude-playbook keeps one from
+    running). When the edge's certificate does
     not verify here, says why (compared with the zone's certificate packs, with SSL and
     Certificates Read) and still reads the status without verification. --bundle writes what
     the article says to give your host or Cloudflare support, with how to get /cdn-cgi/trace
@@ -172,7 +174,7 @@ def diagnose_command(
         raise UsageError(f"{url!r} is not an http(s) URL with a hostname")
     host = parts.hostname.lower()
     settings = load_settings()
-    options = audit_options(settings, probe)
+    options = audit_options(settings, probe, exclude=exclude_playbook)
     edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]
     try:
         rules = (

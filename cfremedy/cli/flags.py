@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
+from cfremedy.cli.console import err
 from cfremedy.errors import UsageError
 from cfremedy.models import Severity
 from cfremedy.reporters.formats import REPORT_FORMATS
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from cfremedy.config import Config
     from cfremedy.inventory import Inventory
     from cfremedy.probes.options import ProbeOptions
-    from cfremedy.registry import Playbook
+    from cfremedy.registry import Playbook, Registry
     from cfremedy.selection import AccountSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,15 +42,18 @@ log = logging.getLogger("cfremedy.cli")
 
 NEVER = "never"
 FAIL_ON_CHOICES = (*(s.value for s in Severity), NEVER)
+SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
 # Typer offers a `Literal`'s values as the option's choices; the values come from the core, so
 # a new severity or report format needs no edit here. (Type checkers see plain strings.)
 if TYPE_CHECKING:
     FailOnChoice = str
     FormatChoice = str
+    SeverityChoice = str
 else:
     FailOnChoice = Literal[FAIL_ON_CHOICES]
     FormatChoice = Literal[REPORT_FORMATS]
+    SeverityChoice = Literal[SEVERITY_CHOICES]
 
 
 def fail_threshold(fail_on: str) -> Severity | None:
@@ -180,14 +184,19 @@ PlaybookDirs = Annotated[
 ]
 
 
-def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:
-    """The built-in playbooks, those of `--playbooks-dir` and CFREMEDY_PLAYBOOKS_DIR, by id."""
+def registry_for(settings: Settings, dirs: list[Path] | None) -> Registry:
+    """The built-in playbooks and those of `--playbooks-dir` and CFREMEDY_PLAYBOOKS_DIR."""
     from cfremedy.registry import load_registry
 
     extra = list(dirs or [])
     if settings.playbooks_dir is not None:
         extra.append(settings.playbooks_dir)
-    return load_registry(extra).select(ids)
+    return load_registry(extra)
+
+
+def select_playbooks(settings: Settings, ids: list[str] | None, dirs: list[Path] | None) -> tuple[Playbook, ...]:
+    """Those playbooks by id (all of them when `ids` is empty)."""
+    return registry_for(settings, dirs).select(ids)
 
 
 @dataclass(frozen=True)
@@ -254,9 +263,6 @@ class ProbeFlags:
         path = self.inventory or settings.inventory
         return load_inventory(path) if path is not None else EMPTY
 
-    def playbooks(self, settings: Settings, ids: list[str] | None = None) -> tuple[Playbook, ...]:
-        return select_playbooks(settings, ids, self.playbooks_dir)
-
 
 FailOnOpt = Annotated[
     FailOnChoice, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
@@ -284,6 +290,15 @@ class ReportFlags:
         ),
     ] = None
     fail_on: FailOnOpt = "high"
+    min_severity: Annotated[
+        SeverityChoice | None,
+        typer.Option(
+            "--min-severity",
+            help="Show only findings at or above this severity: the others (and the changes only they"
+            " propose) are left out of the report and counted in a note on stderr. Presentation"
+            " only: --fail-on still counts every finding, and history stores them all.",
+        ),
+    ] = None
     config: Annotated[
         Path | None,
         typer.Option(
@@ -302,6 +317,10 @@ class ReportFlags:
         ),
     ] = None
 
+    @property
+    def shown_from(self) -> Severity | None:
+        return Severity(self.min_severity) if self.min_severity is not None else None
+
     def load_config(self, settings: Settings) -> Config:
         from cfremedy.config import load_config
 
@@ -311,6 +330,15 @@ class ReportFlags:
 PlaybookIds = Annotated[
     list[str] | None,
     typer.Option("--playbook", "-p", metavar="ID", help="Run only this playbook (repeatable; see `playbooks list`)."),
+]
+ExcludePlaybookIds = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-playbook",
+        metavar="ID",
+        help="Do not run this playbook (repeatable; applied after --playbook). An unknown id, or"
+        " excluding every selected playbook, is an error.",
+    ),
 ]
 ErrorsSince = Annotated[
     str | None,
@@ -361,6 +389,7 @@ def audit_options(
     probe: ProbeFlags,
     *,
     playbooks: list[str] | None = None,
+    exclude: list[str] | None = None,
     errors_since: str | None = None,
     config: Config | None = None,
     **more: Any,
@@ -368,8 +397,14 @@ def audit_options(
     """The one place an `AuditOptions` is built from flags."""
     from cfremedy.audit import AuditOptions
 
+    registry = registry_for(settings, probe.playbooks_dir)
+    if config is not None:  # checked against every playbook known, not only those selected
+        from cfremedy.config import unknown_playbooks
+
+        for problem in unknown_playbooks(config, registry.ids):
+            err(f"cfremedy: warning: {problem}")
     return AuditOptions(
-        playbooks=probe.playbooks(settings, playbooks),
+        playbooks=registry.select(playbooks, exclude),
         probe=probe.probe_options(settings),
         inventory=probe.load_inventory(settings),
         errors_since=window_option(errors_since, "--errors-since"),

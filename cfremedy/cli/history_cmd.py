@@ -20,17 +20,29 @@ from cfremedy.cli.common import (
     run_async,
 )
 from cfremedy.cli.console import err, out, terminal_width, use_color
-from cfremedy.errors import EXIT_OK, ApiError, UsageError
+from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
+from cfremedy.hostnames import ascii_hostname
 from cfremedy.journal import AuditRecord, Journal, Run
 from cfremedy.lock import Locked, state_lock
 from cfremedy.reporters.runs import render_diff, render_history
 from cfremedy.settings import Settings
+from cfremedy.suggest import did_you_mean
 
 
 @command
 def history_command(
     format: ListFormatOpt = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Show the N newest of each.")] = 20,
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone",
+            "-z",
+            metavar="NAME",
+            help="Only this zone: its apply and rollback runs, its zone audits, and the account"
+            " audits that covered it (counted over that zone alone).",
+        ),
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Do not re-check in-doubt changes against the API.")
     ] = False,
@@ -46,23 +58,47 @@ def history_command(
     running right now), it still lists every run, with its in-doubt writes counted as
     unsettled, and says why on stderr (exit 0). Audit ids work with `cfremedy diff`, run ids
     with `cfremedy rollback`.
+
+    With --zone, an account audit is listed when the zone was in it (audited, or failed to be
+    read), with that zone's own counts; a name no run or audit mentions is warned about,
+    naming the closest one that history knows.
+
+    Examples:
+
+      cfremedy history
+
+      cfremedy history --zone example.com --format json
     """
     settings = load_settings()
     fmt = list_format(format)
+    name = _zone_name(zone) if zone is not None else None
     with Journal.in_state_dir(settings.state_dir) as journal:
-        runs = journal.runs(limit)
+        runs = journal.runs(limit, zone=name)
         doubtful = [r for r in runs if r.in_doubt]
         if doubtful and not offline and settings.api_token is not None:
             _settle(settings, journal, doubtful)
-            runs = journal.runs(limit)
+            runs = journal.runs(limit, zone=name)
         elif doubtful:
             err(
                 f"cfremedy: {sum(len(r.in_doubt) for r in doubtful)} change(s) in doubt;"
                 " set CLOUDFLARE_API_TOKEN (and drop --offline) to re-check them"
             )
-        audits = journal.audits(limit)
+        audits = journal.audits(limit) if name is None else journal.audits_covering(name, limit)
+        if name is not None and not runs and not audits:
+            err(
+                f"cfremedy: warning: no run or audit in history names zone {name!r}"
+                f"{did_you_mean(name, journal.zones())}"
+            )
     out(render_history(runs, audits, fmt, terminal_width(), color=use_color()))
     return EXIT_OK
+
+
+def _zone_name(text: str) -> str:
+    """The zone's name as runs and reports store it: lower-case ASCII, no trailing dot."""
+    try:
+        return ascii_hostname(text)
+    except ValueError as exc:
+        raise UsageError(f"--zone: {exc}") from None
 
 
 def _settle(settings: Settings, journal: Journal, doubtful: list[Run]) -> None:
@@ -117,6 +153,14 @@ def diff_command(
         str | None, typer.Argument(metavar="[NEW]", help="An audit id or a JSON report [default: the newest audit]")
     ] = None,
     format: ListFormatOpt = None,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 1 when NEW has findings OLD did not (suppressed ones included), 0 otherwise;"
+            " resolved findings alone exit 0 (like `git diff --exit-code`).",
+        ),
+    ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> int:
@@ -134,6 +178,8 @@ def diff_command(
       cfremedy diff 3f9a 7c01
 
       cfremedy diff last-week.json report.json
+
+      cfremedy diff --exit-code || echo "new findings since the last audit"
     """
     settings = load_settings()
     fmt = list_format(format)
@@ -175,4 +221,4 @@ def diff_command(
         )
     diff = diff_reports(old_report, new_report, old_label, new_label)
     out(render_diff(diff, fmt, terminal_width(), color=use_color()))
-    return EXIT_OK
+    return EXIT_FINDINGS if exit_code and diff.appeared else EXIT_OK

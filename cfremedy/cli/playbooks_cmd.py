@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cfremedy.cli.common import Quiet, Verbose, command, load_settings
+from cfremedy.cli.common import ListFormatOpt, Quiet, Verbose, command, list_format, load_settings
 from cfremedy.cli.console import out, terminal_width, use_color
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
@@ -32,9 +32,29 @@ playbooks_app = typer.Typer(
 
 @playbooks_app.command("list")
 @command
-def list_command(playbooks_dir: PlaybookDirs = None, verbose: Verbose = 0, quiet: Quiet = False) -> int:
-    """List every playbook with the errors it prevents and the token permissions it needs."""
+def list_command(
+    playbooks_dir: PlaybookDirs = None, format: ListFormatOpt = None, verbose: Verbose = 0, quiet: Quiet = False
+) -> int:
+    """List every playbook with the errors it prevents and the token permissions it needs.
+
+    --format json prints {"schema_version": 1, "playbooks": [...]}, one object per playbook:
+    id, title, summary, severity, error_codes, docs_url, read_permissions, write_permissions,
+    automatic_fix, reads, uses_probes, builtin, source (docs/architecture.md, "The playbook list").
+
+    Examples:
+
+      cfremedy playbooks list
+
+      cfremedy playbooks list --format json | jq -r '.playbooks[] | select(.automatic_fix) | .id'
+    """
     playbooks = select_playbooks(load_settings(), None, playbooks_dir)
+    if list_format(format) == "json":
+        import json
+
+        from cfremedy.catalog import catalog_dict
+
+        out(json.dumps(catalog_dict([p.meta for p in playbooks]), indent=2, ensure_ascii=False) + "\n")
+        return 0
     rows = [
         [
             p.id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shlex
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +65,7 @@ def serve_command(
     offline, e.g. `cfremedy audit zone shop.example`. Probes reach the stand-in origins
     through --connect-to rules only, so nothing is sent beyond this machine.
     """
-    with SandboxSession(_load(scenario), port=port) as session:
+    with _serving(_load(scenario), port) as session:
         env = session.env()
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         if env_file is not None:
@@ -85,6 +88,26 @@ def serve_command(
         except KeyboardInterrupt:
             err("cfremedy sandbox: stopped")
     return 0
+
+
+@contextlib.contextmanager
+def _serving(scenario: Scenario, port: int) -> Iterator[SandboxSession]:
+    """The session on `port`; a port that is taken or not ours to bind is the user's choice
+    to change (exit 2), not a crash."""
+    try:
+        session = SandboxSession(scenario, port=port).__enter__()
+    except OSError as exc:
+        if port and exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            why = "is already in use" if exc.errno == errno.EADDRINUSE else "may not be bound by this user"
+            raise UsageError(
+                f"--port {port}: port {port} on 127.0.0.1 {why}",
+                hint="choose another --port, or --port 0 for any free one (the variables printed say which)",
+            ) from None
+        raise
+    try:
+        yield session
+    finally:
+        session.__exit__(None, None, None)
 
 
 def _audit_all(session: SandboxSession, probe_timeout: float) -> Outcome:

@@ -80,15 +80,18 @@ async def paginate(
     per_page: int,
     concurrency: int = 1,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+    keep: Callable[[dict[str, Any]], Any] | None = None,
+) -> list[Any]:
     """Every item of a paged list, each once (by `key`), in the order the API gave them.
 
     `fetch(n)` returns page n's body. An item seen twice (a record added while we paged shifts
     the pages by one) is kept once. Pages are fetched ahead, at most `concurrency` at a time,
     only when page 1's `total_pages` and `total_count` agree with each other: totals that do
-    not are a server to be careful with, read one page at a time.
+    not are a server to be careful with, read one page at a time. `keep` turns each new item
+    into what is collected (a model) as its page arrives, so a 100,000-record zone never holds
+    all its raw JSON at once.
     """
-    collected: dict[str, dict[str, Any]] = {}
+    collected: dict[str, Any] = {}
     seen_pages: set[tuple[str, ...]] = set()
     ahead: dict[int, asyncio.Future[Any]] = {}
     last_ahead = 1  # pages up to this one may be fetched ahead
@@ -105,7 +108,8 @@ async def paginate(
                 break
             seen_pages.add(ids)
             for ident, item in zip(ids, page.items, strict=True):
-                collected.setdefault(ident, item)
+                if ident not in collected:
+                    collected[ident] = keep(item) if keep is not None else item
             if limit is not None and len(collected) >= limit:
                 break
             size = page.per_page or per_page

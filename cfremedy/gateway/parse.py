@@ -45,7 +45,7 @@ def convert(parse: Callable[[dict[str, Any]], T], data: Any, what: str) -> T:
         raise ApiError(f"unexpected answer about {what}: expected an object, got {type(data).__name__}")
     try:
         return parse(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         detail = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ApiError(f"unexpected answer about {what}: {detail}") from None
 
@@ -71,6 +71,7 @@ def zone(data: dict[str, Any]) -> Zone:
         account_id=str(account.get("id") or ""),
         status=str(data.get("status") or ""),
         permissions=tuple(str(p) for p in permissions),
+        type=str(data.get("type") or "full"),
     )
 
 

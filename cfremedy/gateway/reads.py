@@ -81,8 +81,8 @@ RULE_PHASES = {
 TUNNELS_PER_PAGE = 100
 AUDIT_LOG_PER_PAGE = 1000  # the API's maximum
 PACKS_PER_PAGE = 50  # certificate packs per request (the sandbox's maximum; zones have a few)
-# A 404 naming these is about the route or the zone id, not a missing entry point ruleset.
-_NO_ROUTE_CODES = frozenset({7000, 7003})
+# The 404's code for "no entry point ruleset in this phase"; any other 404 is a failure.
+NO_ENTRYPOINT = 10003
 
 
 @dataclass(frozen=True)
@@ -232,14 +232,15 @@ class CloudflareGateway:
         what = f"the DNS records of {zone.name}"
         op = Op(f"list {what}", "DNS Read")
         path = f"/zones/{zone.id}/dns_records"
-        items = await paginate(
+        records = await paginate(
             lambda n: self._transport.get(op, path, {"per_page": DNS_PER_PAGE, "page": n}),
             what=what,
             key=lambda r: str(r["id"]),
             per_page=DNS_PER_PAGE,
             concurrency=DNS_PAGES_AT_ONCE,
+            keep=lambda item: parse.convert(parse.record, item, what),
         )
-        return tuple(parse.convert(parse.record, item, what) for item in items)
+        return tuple(records)
 
     async def snapshot(self, zone: Zone) -> ZoneSnapshot:
         """Settings and DNS records of a zone already read (e.g. from the zone list): two
@@ -283,8 +284,8 @@ class CloudflareGateway:
             try:
                 return await client.get(path, cast_to=object)
             except cloudflare.NotFoundError as exc:
-                if error_codes(exc) & _NO_ROUTE_CODES:
-                    raise
+                if NO_ENTRYPOINT not in error_codes(exc):
+                    raise  # a wrong route, a proxy's 404 page: not the answer "no rules"
                 return None  # 10003: no entry point ruleset in this phase
 
         body = await self._transport.call(Op(what, RULE_PHASES[phase][1]), send)
@@ -428,7 +429,10 @@ class CloudflareGateway:
         items = envelope(body, what)
         if not isinstance(items, list):
             raise ApiError(f"unexpected answer to {what}: no result list")
-        return parse.page_ssl_rules(items)
+        try:
+            return parse.page_ssl_rules(items)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ApiError(f"unexpected answer to {what}: {exc}") from None
 
     async def count_dns_records(self, zone: Zone) -> int:
         """How many records the zone has, from one 1-record page's `total_count`."""

@@ -98,6 +98,8 @@ def _retry_after(exc: cloudflare.APIStatusError) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": RFC 5322's "UTC, source unknown"
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -108,11 +110,19 @@ class DeadlinePassed(Exception):
         super().__init__(f"no complete answer within {seconds:g} s")
 
 
+class NotJson(Exception):
+    """A 2xx whose body claimed to be JSON but was not (cut off by a proxy, empty): retried
+    like a network failure, since the next answer may well be whole."""
+
+    def __init__(self, error: ValueError) -> None:
+        super().__init__(f"the answer was not JSON ({error})")
+
+
 def _describe(exc: Exception) -> str:
     """What went wrong, in words: httpx's timeouts carry no message of their own."""
     if isinstance(exc, cloudflare.APIStatusError):
         return error_detail(exc)
-    if isinstance(exc, DeadlinePassed):
+    if isinstance(exc, (DeadlinePassed, NotJson)):
         return str(exc)
     cause = exc.__cause__ or exc.__context__ or exc
     if isinstance(cause, httpx.ConnectTimeout):
@@ -124,7 +134,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _network(exc: Exception) -> bool:
-    return isinstance(exc, (cloudflare.APIConnectionError, DeadlinePassed))
+    return isinstance(exc, (cloudflare.APIConnectionError, DeadlinePassed, NotJson))
 
 
 class Transport:
@@ -195,13 +205,14 @@ class Transport:
         if op.write and not self.allow_writes:
             raise WritesNotAllowed(f"refusing to {op.what}: this session is read-only")
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        spent = 0.0  # on the wire and in our own backoff: queueing for the limiter is not counted
         attempt = 0
         while True:
             attempt += 1
             if self._limiter is not None:
                 await self._limiter.acquire()
             failure: Exception
+            sent_at = loop.time()
             try:
                 async with asyncio.timeout(self._timeout):
                     return await send()
@@ -209,13 +220,17 @@ class Transport:
                 failure = exc
             except TimeoutError:
                 failure = DeadlinePassed(self._timeout)
+            except ValueError as exc:  # the SDK's json.loads of a body that is not JSON
+                failure = NotJson(exc)
             finally:
                 if self._limiter is not None:
                     self._limiter.release()  # before any wait below: that is not API traffic
-            wait = self._retry_wait(op, failure, attempt, loop.time() - started)
+            spent += loop.time() - sent_at
+            wait = self._retry_wait(op, failure, attempt, spent)
             if isinstance(failure, cloudflare.RateLimitError) and self._limiter is not None:
                 self._limiter.pause(wait)  # every task holds off, not only this one
             else:
+                spent += wait
                 await self._sleep(wait)
 
     async def get(
@@ -297,6 +312,11 @@ class Transport:
 
     def _unreachable(self, op: Op, exc: Exception, attempts: int, elapsed: float) -> ApiUnreachable:
         tried = f"{attempts} attempt(s) in {elapsed:.0f} s" if attempts > 1 else "1 attempt"
+        if isinstance(exc, NotJson):
+            return ApiUnreachable(
+                f"the Cloudflare API at {self.base_url} gave no usable answer to {op.what} ({tried}; {_describe(exc)})",
+                hint="a proxy between this machine and the API may be cutting answers short",
+            )
         if isinstance(exc, DeadlinePassed):
             return ApiUnreachable(
                 f"the Cloudflare API at {self.base_url} did not answer in time to {op.what}"

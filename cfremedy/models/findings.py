@@ -104,6 +104,9 @@ class Report:
     # Set when findings known in a baseline were left out: where it came from, how many.
     baseline: str = ""
     baseline_known: int = 0
+    # Set when `--min-severity` left findings below it out of what is shown: the level, how many.
+    min_severity: str = ""
+    below_min_severity: int = 0
 
     @property
     def findings(self) -> tuple[Finding, ...]:

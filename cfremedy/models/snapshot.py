@@ -19,13 +19,16 @@ class Zone:
     status: str = "active"
     # Permission strings the API reports for this token on this zone (e.g. "#dns_records:edit").
     permissions: tuple[str, ...] = ()
+    # "full" (Cloudflare is authoritative), "partial" (CNAME setup) or "secondary" (records
+    # come by zone transfer from another provider, unseen by the account's audit log).
+    type: str = "full"
 
     @property
     def is_enterprise(self) -> bool:
         return self.plan == "enterprise"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a zone can hold 100,000 of them
 class DnsRecord:
     id: str
     type: str

@@ -257,6 +257,10 @@ class SandboxApi(LoopbackServer):
             # An endless list answers its first page's items (with fresh ids) on every page.
             asked = {**query, "page": "1"} if fault is not None and fault.kind == "endless" else query
             reply = self._dispatch(handler.command, path, asked, body, malformed, token)
+            if fault is not None and fault.kind == "reset_after":
+                self._append(LoggedRequest(status=0, fault="reset_after", at=time.time(), **entry))
+                handler.reset_connection()
+                return
             if fault is not None:
                 reply = alter_answer(fault, reply, query)
         else:

@@ -30,8 +30,11 @@ class Reply:
     body: Any  # JSON; a str sent as it is when `content_type` is not JSON
     headers: tuple[tuple[str, str], ...] = ()
     content_type: str = "application/json"
+    raw: bytes | None = None  # sent instead of the body (a "truncated" fault's half answer)
 
     def payload(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         if self.content_type != "application/json" and isinstance(self.body, str):
             return self.body.encode()
         return json.dumps(self.body).encode()

@@ -13,7 +13,9 @@ HTML page (a captive portal or a proxy's error page), "body" a 200 whose JSON is
 runs): "trickle" sends it at `bytes_per_second`, "odd" puts and drops values at JSON Pointers
 in it (`ttl: "auto"`, a record without `id`, `result: null`, `success: false`), "endless" makes
 a list invent a next page forever (fresh ids, `total_pages` one more than the page, and a
-`total_count` to match).
+`total_count` to match), "truncated" sends the first half of the answer's bytes (JSON cut off
+by a proxy), and "500_after" and "reset_after" run the operation (a write lands) and then
+answer 500 or close the connection: the case a client cannot tell from a write that failed.
 `latency_ms` (settable at run time) is slept before every API request, faulted or not.
 
 Rate limit (`rate_limit_requests` per `rate_limit_window` seconds, when the scenario sets it):
@@ -36,10 +38,11 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cfremedy.sandbox.envelope import Reply
+from cfremedy.sandbox.envelope import Reply, internal_error
 from cfremedy.sandbox.scenario import FaultSpec
 
-ANSWER_FAULTS = frozenset({"trickle", "odd", "endless"})  # the kinds that alter the real answer
+# The kinds that alter the real answer: the operation runs (a write lands) first.
+ANSWER_FAULTS = frozenset({"trickle", "odd", "endless", "truncated", "500_after", "reset_after"})
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body>Wi-Fi</body></html>"
 
 
@@ -101,6 +104,11 @@ def alter_answer(fault: FaultSpec, reply: Reply, query: dict[str, str]) -> Reply
         for pointer in fault.drop:
             _drop(body, pointer)
         return replace(reply, body=body)
+    if fault.kind == "truncated":
+        whole = reply.payload()
+        return replace(reply, raw=whole[: len(whole) // 2])
+    if fault.kind == "500_after":
+        return internal_error()
     if fault.kind == "endless" and isinstance(reply.body, dict) and isinstance(reply.body.get("result"), list):
         page = int(query.get("page") or 1)
         body = copy.deepcopy(reply.body)

@@ -754,7 +754,9 @@ class OriginSpec(_Strict):
         return ciphers
 
 
-FaultKind = Literal["429", "500", "403", "reset", "trickle", "html", "body", "odd", "endless"]
+FaultKind = Literal[
+    "429", "500", "403", "reset", "trickle", "html", "body", "odd", "endless", "truncated", "500_after", "reset_after"
+]
 
 
 class FaultSpec(_Strict):

@@ -59,6 +59,7 @@ class SandboxSession:
             self.edge.stop()
             self.api.stop()
             self.fleet.stop()
+            shutil.rmtree(self.state_dir, ignore_errors=True)  # __exit__ will not run
             raise
         return self
 

@@ -136,9 +136,13 @@ def test_debug_logs_show_no_cookie_and_no_library_traceback_below_vvv(
     assert "HTTP Response" in proc.stderr and "set-cookie" in proc.stderr.lower()  # the SDK logged headers...
     assert cookie not in proc.stderr  # ...with the cookie's value masked
     assert "Traceback" not in proc.stderr and "retrying" in proc.stderr
+    sources = {line.split(":")[0] for line in proc.stderr.splitlines()}
+    assert {"cfremedy.gateway", "cloudflare._base_client", "httpx"} <= sources
+    assert not sources & {"httpcore.connection", "httpcore.http11", "asyncio", "hpack.hpack"}  # -vvv's
     demo.api.set_faults([FaultSpec(kind="reset", path="/settings$", count=1)])
     proc = run(["audit", "zone", "healthy.example", "-vvv", *NO_PROBE], env)
     assert "Traceback" in proc.stderr and cookie not in proc.stderr
+    assert "httpcore.http11" in {line.split(":")[0] for line in proc.stderr.splitlines()}  # raw headers, masked
 
 
 # -- answers the API should never give ------------------------------------------------------------
@@ -392,3 +396,61 @@ def test_the_journal_reports_and_plans_are_readable_by_their_owner_only(env: dic
     written = [report, plan, *state.iterdir()]
     assert "cfremedy.sqlite3" in {p.name for p in written}  # (its -wal, when present, is checked too)
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o600" for p in written}
+
+
+def test_a_damaged_state_database_stops_apply_and_rollback_before_any_write(
+    env: dict[str, str], demo: SandboxSession, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"  # shop.example's origin_ip change: a plan with a write in it
+    assert run(["plan", "zone", "shop.example", "--no-probe", "-o", str(plan)], env).returncode == 0
+    damaged_state(env)
+    demo.api.clear_log()
+    for args in (["apply", str(plan), "--yes"], ["rollback", "20261206T000000Z-abcdef", "--yes"]):
+        proc = run(args, env)
+        assert proc.returncode == 2, proc.stderr
+        assert "cfremedy.sqlite3" in one_clear_line(proc) and "not a usable cfremedy database" in proc.stderr
+    assert [r for r in demo.api.requests if r.method != "GET"] == []
+
+
+@pytest.mark.parametrize("command", [["audit", "zone", "blog.example"], ["audit", "account"]])
+def test_an_unusable_baseline_fails_before_the_audit(
+    env: dict[str, str], demo: SandboxSession, tmp_path: Path, command: list[str]
+) -> None:
+    """A typo in --baseline after a twenty-minute account audit would lose the report."""
+    (tmp_path / "not-a-report.json").write_text('{"hello": 1}')
+    for baseline, fragment in (
+        (tmp_path / "missing.json", "missing.json"),
+        (tmp_path / "not-a-report.json", "not a cfremedy JSON report"),
+    ):
+        demo.api.clear_log()
+        proc = run([*command, *NO_PROBE, "--baseline", str(baseline)], env)
+        assert proc.returncode == 2
+        assert fragment in one_clear_line(proc)
+        assert demo.api.requests == []
+
+
+def test_page_rules_of_an_odd_shape_cost_precision_not_the_audit(env: dict[str, str], demo: SandboxSession) -> None:
+    """A Page Rules answer that cannot be read (here `actions: 5`) is the API's failure to
+    answer that one question: the zone is judged without Page Rules, and the report says so."""
+    demo.api.set_faults([FaultSpec(kind="odd", path="/pagerules$", put={"/result": [{"id": "p", "actions": 5}]})])
+    proc = run(["audit", "zone", "blog.example", *NO_PROBE], env)
+    assert proc.returncode in (0, 1), proc.stderr
+    (zone,) = json.loads(proc.stdout)["zones"]
+    assert any("Page Rules of blog.example" in e["message"] for e in zone["errors"]), zone["errors"]
+
+
+def test_the_token_never_travels_in_clear_text_beyond_this_machine(env: dict[str, str], demo: SandboxSession) -> None:
+    proc = run(
+        ["audit", "zone", "blog.example", *NO_PROBE], {**env, "CLOUDFLARE_BASE_URL": "http://api.example.net/client/v4"}
+    )
+    assert proc.returncode == 2 and "clear text" in one_clear_line(proc)
+    assert demo.api.requests == []
+
+
+def test_an_api_address_from_a_dotenv_is_said(env: dict[str, str], demo: SandboxSession, tmp_path: Path) -> None:
+    """An untrusted checkout's `.env` could send the token elsewhere: the run says where it goes."""
+    (tmp_path / ".env").write_text(f"CLOUDFLARE_BASE_URL={demo.api.url}\n")
+    without = {k: v for k, v in env.items() if k != "CLOUDFLARE_BASE_URL"}
+    proc = run(["audit", "zone", "healthy.example", *NO_PROBE], without, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"note: the API is {demo.api.url} (CLOUDFLARE_BASE_URL from {tmp_path / '.env'})" in proc.stderr

@@ -9,6 +9,7 @@ of a full audit of the same state.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import stat
@@ -186,3 +187,41 @@ def test_origins_are_probed_for_zones_taken_from_the_store(session: SandboxSessi
     assert "6 zone(s) from stored snapshots" in stderr
     assert findings(second) == findings(first)
     assert any(f[0] == "ssl_origin_cert" for f in findings(second))  # found by probing an origin
+
+
+def test_a_fuller_stored_snapshot_is_judged_as_this_run_reads(session: SandboxSession) -> None:
+    """Stored with every rule, reused by a --skip-rules run: the rules are not seen, as they
+    would not have been read."""
+    from dataclasses import replace
+
+    from pydantic import SecretStr
+
+    from cfremedy.audit import SKIP_RULES, AuditOptions, read_zone
+    from cfremedy.gateway import CloudflareGateway
+    from cfremedy.incremental import StoredZone
+    from cfremedy.registry import load_registry
+
+    async def go() -> tuple[Any, Any]:
+        async with CloudflareGateway(SecretStr(session.scenario.tokens[0].value), session.api.url) as gateway:
+            zone = await gateway.zone_by_name("apps.example")
+            kept: list[StoredZone] = []
+            everything = AuditOptions(playbooks=load_registry().playbooks, probe=None, remember=kept.append)
+            fresh, _ = await read_zone(gateway, zone, everything)
+            reused, _ = await read_zone(gateway, zone, replace(everything, skip=SKIP_RULES), kept[0])
+            return fresh, reused
+
+    fresh, reused = asyncio.run(go())
+    assert fresh.ssl_rules is not None and fresh.origin_rules  # apps.example has an Origin Rule
+    assert (reused.ssl_rules, reused.origin_rules, reused.cache_rules) == (None, None, None)
+    assert reused.records == fresh.records
+
+
+def test_a_damaged_stored_row_is_read_again_with_a_warning(session: SandboxSession, env: dict[str, str]) -> None:
+    audit(session, env, "--incremental")
+    store = Path(env["CFREMEDY_STATE_DIR"]) / "snapshots.sqlite3"
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE snapshots SET data = substr(data, 1, 100) WHERE name = 'shop.example'")
+    report, stderr, read = audit(session, env, "--incremental")
+    assert read == {"shop.example"} and "1 stored snapshot unreadable" in stderr
+    full, _, _ = audit(session, env)
+    assert findings(report) == findings(full)

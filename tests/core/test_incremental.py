@@ -18,7 +18,9 @@ from cfremedy.incremental import (
     MARGIN,
     AccountLog,
     StoredZone,
+    Unreadable,
     changes_by_zone,
+    codec,
     decide,
     decode,
     encode,
@@ -231,3 +233,35 @@ def test_the_log_is_read_from_the_oldest_snapshot_less_the_margin() -> None:
     older, newer = stored(A, read_at=READ - timedelta(hours=5)), stored(B)
     assert log_since([newer, older]) == READ - timedelta(hours=5) - MARGIN
     assert log_since([]) is None
+
+
+def test_a_snapshot_of_another_shape_or_damaged_is_read_again() -> None:
+    other_version = stored(A)
+    other_version = replace(other_version, data=other_version.data.replace(codec(), "0" * 16))
+    damaged = replace(stored(B), data=stored(B).data[:50])
+    decision = decide(
+        [A, B], {A.id: other_version, B.id: damaged}, log(), needed=SOURCES, max_age=timedelta(days=7), now=NOW
+    )
+    assert dict(decision.reread) == {A.id: "stored snapshot unreadable", B.id: "stored snapshot unreadable"}
+    with pytest.raises(Unreadable, match="written by a cfremedy whose snapshots differ"):
+        decode(other_version.data, A)
+
+
+def test_a_secondary_zone_is_never_taken_from_the_store() -> None:
+    secondary = replace(A, type="secondary")
+    decision = decide([secondary], {A.id: stored(secondary)}, log(), needed=SOURCES, max_age=timedelta(days=7), now=NOW)
+    assert decision.reread[A.id].startswith("secondary zone")
+
+
+def test_a_zone_moved_to_another_account_is_read_again() -> None:
+    moved = replace(A, account_id="acc9")
+    decision = decide(
+        [moved], {A.id: stored(A)}, log(account="acc9"), needed=SOURCES, max_age=timedelta(days=7), now=NOW
+    )
+    assert dict(decision.reread) == {A.id: "plan or status changed"}
+
+
+def test_settings_values_come_back_as_a_fresh_read_gives_them() -> None:
+    """The mapping is frozen like a fresh read's; the values inside are plain JSON, as read."""
+    back = decode(encode(snapshot(A)), A)
+    assert type(back.settings["minify"]) is dict

@@ -719,3 +719,22 @@ def test_routes_iterate_and_collect_endpoints_in_hostname_order() -> None:
     )
     assert [r.hostname for r in routes] == ["b.example.com", "a.example.com"]
     assert [e.address for e in routes.endpoints] == ["192.0.2.2", "192.0.2.1"]
+
+
+def test_a_cname_to_a_name_only_a_wildcard_record_covers_leads_to_the_wildcard() -> None:
+    """`app CNAME web.example.com` with only `*.example.com A ...`: the wildcard answers."""
+    snap = snapshot(cname(HOST, "web.example.com", "r1"), a("*.example.com", "192.0.2.9", "w1", proxied=False))
+    route = route_of(snap)
+    assert route.problem == "" and [e.address for e in route.endpoints] == ["192.0.2.9"]
+
+
+def test_a_dead_end_for_all_the_traffic_is_not_hidden_by_a_path_rule_that_works() -> None:
+    """A rule for every request overrides DNS to a name that does not exist; a later path rule
+    sends /v2/ to one that does: most of the traffic still meets the dead end."""
+    everything = origin_rule("to nothing", origin_host="nothing.example.com")
+    v2 = origin_rule("v2 to backend", expression=V2_PATH, position=1, origin_host="backend.example.com")
+    snap = snapshot(
+        a(HOST, "192.0.2.1", "r1"), a("backend.example.com", "192.0.2.7", "r2"), origin_rules=(everything, v2)
+    )
+    route = route_of(snap)
+    assert "nothing.example.com" in route.problem

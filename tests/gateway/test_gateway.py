@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,7 @@ from cfremedy.errors import (
 )
 from cfremedy.gateway import CloudflareGateway, RetryPolicy
 from cfremedy.models import ZoneSnapshot
+from cfremedy.ratelimit import Rate, RateLimiter
 from cfremedy.sandbox.scenario import FaultSpec
 
 TOKEN = "test-token-5f1b9c"
@@ -255,3 +257,42 @@ def test_custom_pages_and_certificate_packs_for_diagnose(sandbox_factory) -> Non
     assert len(listed) == 1 and listed[0].query["status"] == "all"
     _, refused = asyncio.run(go(TOKEN))  # READ_ONLY has no SSL and Certificates Read
     assert isinstance(refused, MissingPermission) and refused.permission == "SSL and Certificates Read"
+
+
+def test_an_answer_cut_short_is_retried_and_then_a_clear_error(sandbox_factory) -> None:
+    """A proxy that cuts the JSON in half: a 200 the SDK cannot parse is a network failure."""
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="truncated", count=1, path="/settings$")])
+    sleeps = Sleeps()
+    assert snapshot(api.url, sleep=sleeps).zone.name == "example.com"
+    assert len(sleeps.waits) == 1
+    api.set_faults([FaultSpec(kind="truncated", path="/settings$")])
+    with pytest.raises(ApiUnreachable, match="gave no usable answer to read the settings of example.com.*not JSON"):
+        snapshot(api.url, sleep=Sleeps())
+
+
+def test_a_retry_after_date_in_unknown_time_zone_is_read_as_utc() -> None:
+    from email.utils import format_datetime
+
+    import cloudflare
+    import httpx
+
+    from cfremedy.gateway.transport import _retry_after
+
+    soon = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=120)
+    value = format_datetime(soon)  # a naive datetime is written with "-0000"
+    assert value.endswith("-0000")
+    response = httpx.Response(429, headers={"retry-after": value}, request=httpx.Request("GET", "http://api.test/"))
+    wait = _retry_after(cloudflare.RateLimitError("slow down", response=response, body=None))
+    assert wait is not None and 100 < wait <= 120
+
+
+def test_waiting_for_the_rate_limiter_does_not_use_up_the_retry_budget(sandbox_factory) -> None:
+    """A request that queued 2.5 s behind the limiter still gets its retries within a 2 s budget."""
+    api = sandbox_factory(scenario())
+    api.set_faults([FaultSpec(kind="reset", count=1, path="/settings$")])
+    limiter = RateLimiter(Rate(1000, 1.0))
+    limiter.pause(2.5)
+    snap = snapshot(api.url, timeout=2.0, limiter=limiter)
+    assert snap.zone.name == "example.com"
+    assert sorted(r.status for r in api.requests if r.path.endswith("/settings")) == [0, 200]
