@@ -91,6 +91,6 @@ def render_errors(
                 section,
             ]
         )
-    # The sections are anchors in the article. Its address is longer than a narrow terminal, and
-    # is printed whole even then, so it can still be clicked or copied.
-    return head + grid(COLUMNS, rows, width, color=color) + f"Article: {ARTICLE_URL}\n"
+    # The sections are anchors in the article. Its address is longer than a narrow terminal: it
+    # goes on a line of its own then, whole, so it can still be clicked or copied.
+    return head + grid(COLUMNS, rows, width, color=color) + paragraph(f"Article: {ARTICLE_URL}", width)
