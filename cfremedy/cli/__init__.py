@@ -5,6 +5,9 @@ subcommands): `cfremedy --help` and `--version` load no SDK, no probe and no san
 `cfremedy audit zone` does not pay for `diagnose`'s imports. The table below is all the root
 knows of each command: where it lives and the line its help shows
 (`tests/cli/test_fast_start.py` checks that every entry loads and that `--help` imports none).
+
+`--no-color` is accepted before the command (`cfremedy --no-color audit zone x`) and after it,
+by every command (`load` gives each one the option): whatever prints a table prints it plain.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from cfremedy.cli.common import EXIT_CODES_HELP
+from cfremedy.cli.console import refuse_color
 
 HELP = """\
 Find and safely fix the Cloudflare misconfigurations behind 5xx errors.
@@ -35,6 +39,41 @@ class Lazy:
     attribute: str
     short_help: str
     epilog: str | None = None
+
+
+NO_COLOR_HELP = (
+    "Plain tables, without colour, even on a terminal (as NO_COLOR=1 does; a pipe or a file never gets colour)."
+)
+
+
+def _refuse_color(value: bool) -> None:
+    if value:
+        refuse_color()
+
+
+def _no_color_option() -> Any:
+    """The click parameter `--no-color`, as typer builds it, for `load` to add to a command."""
+    probe = typer.Typer(rich_markup_mode=None, add_completion=False)
+
+    @probe.command()
+    def probe_command(
+        no_color: bool = typer.Option(
+            False, "--no-color", help=NO_COLOR_HELP, callback=_refuse_color, expose_value=False
+        ),
+    ) -> None:
+        pass
+
+    return typer.main.get_command(probe).params[0]
+
+
+def _with_no_color(command: Any) -> Any:
+    """Every command of a group (recursively), or the command, also accepts `--no-color`."""
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _with_no_color(sub)
+    elif not any(param.name == "no_color" for param in command.params):
+        command.params.append(_no_color_option())
+    return command
 
 
 COMMANDS: dict[str, Lazy] = {
@@ -94,10 +133,10 @@ def load(name: str, lazy: Lazy) -> Any:
         group = typer.main.get_group(target)
         group.name = name
         group.short_help = lazy.short_help
-        return group
+        return _with_no_color(group)
     single = typer.Typer(rich_markup_mode=None)
     single.command(name, epilog=lazy.epilog, short_help=lazy.short_help)(target)
-    return typer.main.get_command(single)
+    return _with_no_color(typer.main.get_command(single))
 
 
 class LazyRoot(TyperGroup):
@@ -194,8 +233,9 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    no_color: bool = typer.Option(False, "--no-color", help=NO_COLOR_HELP),
 ) -> None:
-    pass
+    refuse_color(no_color)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from cfremedy.cli.common import (
     run_async,
     writable_gateway_for,
 )
-from cfremedy.cli.console import err, out, terminal_width
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.cli.flags import ProbeFlags, audit_options, flags
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, EXIT_REFUSED, CfremedyError, Refused, UsageError
 from cfremedy.gateway import WritableGateway
@@ -40,6 +40,7 @@ from cfremedy.journal import Journal, Run, RunKind
 from cfremedy.lock import DEFAULT_WAIT, state_lock
 from cfremedy.models import Change
 from cfremedy.plan import Plan
+from cfremedy.reporters.grid import paragraph
 from cfremedy.reporters.runs import render_rechecks, render_refresh, render_run, run_summary
 from cfremedy.reporters.table import render_changes
 from cfremedy.selection import ZoneSelection
@@ -104,7 +105,7 @@ async def _execute(
 ) -> _Outcome:
     prepared = await prepare(gateway, plan, options)
     refreshed = await refresh(gateway, prepared.zone, plan.changes)
-    out("\n" + render_refresh(refreshed, terminal_width()))
+    out("\n" + render_refresh(refreshed, terminal_width(), color=use_color()))
     to_write = sum(1 for r in refreshed if r.will_write)
     if to_write:  # never ask about changes that would only be skipped
         verb = "Roll back" if kind is RunKind.ROLLBACK else "Apply"
@@ -126,7 +127,8 @@ def _in_doubt(run: Run) -> str:
 
 def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
     run = outcome.run
-    out(f"\nResults:\n{render_run(run, terminal_width())}\n{run_summary(run)}\n")
+    width = terminal_width()
+    out(f"\nResults:\n{render_run(run, width, color=use_color())}\n{paragraph(run_summary(run), width)}")
     if run.in_doubt:
         err(
             f"cfremedy: warning: {_in_doubt(run)}: the write was sent, no answer came and the value"
@@ -138,7 +140,7 @@ def _report(outcome: _Outcome, rechecks: list[Recheck] | None = None) -> int:
         )
     worse = made_worse(rechecks or [])
     if rechecks is not None:
-        out("\n" + render_rechecks(rechecks, terminal_width()))
+        out("\n" + render_rechecks(rechecks, terminal_width(), color=use_color()))
     if worse:
         err(
             f"cfremedy: warning: the re-audit found {len(worse)} finding(s) that were not there when"
@@ -246,6 +248,7 @@ def apply_command(
             _assessed(plan.changes),
             title=f"Plan for {plan.zone} ({count}, {whole.checksum[:19]}...)",
             width=terminal_width(),
+            color=use_color(),
         )
     )
 
@@ -328,6 +331,7 @@ def rollback_command(
                             _assessed(plan.changes),
                             title=f"Rollback of run {run.id} on {run.zone} ({len(plan.changes)} change(s))",
                             width=terminal_width(),
+                            color=use_color(),
                         )
                     )
                     return await _execute(

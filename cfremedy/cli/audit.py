@@ -22,7 +22,7 @@ from cfremedy.cli.common import (
     parse_rate,
     run_async,
 )
-from cfremedy.cli.console import ProgressLine, err, out, terminal_width
+from cfremedy.cli.console import ProgressLine, err, out, terminal_width, use_color
 from cfremedy.cli.flags import (
     AccountIdOpt,
     ErrorsSince,
@@ -122,8 +122,10 @@ def finish_and_emit(
         if journal is not None:
             journal.close()
     for fmt, destination in outputs:
-        text = render(outcome.report, fmt, width=terminal_width(), playbooks=options.playbooks)
-        if destination == "-":
+        to_stdout = destination == "-"
+        color = to_stdout and use_color()  # a file never gets escape sequences
+        text = render(outcome.report, fmt, width=terminal_width(), color=color, playbooks=options.playbooks)
+        if to_stdout:
             out(text)
             continue
         write_private(Path(destination), text, "the report")
@@ -393,7 +395,10 @@ def plan_zone_command(
     plan.write(output, key)
     out(
         render_changes(
-            plan.changes, title=f"Plan for {zone.name} ({len(plan.changes)} change(s))", width=terminal_width()
+            plan.changes,
+            title=f"Plan for {zone.name} ({len(plan.changes)} change(s))",
+            width=terminal_width(),
+            color=use_color(),
         )
     )
     _say_manual(zone, plan)
@@ -501,6 +506,7 @@ def plan_account_command(
                 plan.changes,
                 title=f"Plan for {plan.zone} ({len(plan.changes)} change(s)) -> {path}",
                 width=terminal_width(),
+                color=use_color(),
             )
             + "\n"
         )

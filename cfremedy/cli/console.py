@@ -8,6 +8,7 @@ their tracebacks for errors cfremedy handles are only shown at -vvv.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import traceback
@@ -17,6 +18,8 @@ from cfremedy.errors import EXIT_INTERNAL, CfremedyError
 from cfremedy.redaction import redact, redact_headers
 
 LIBRARY_TRACEBACKS = 3  # the verbosity at which a library's logged tracebacks are shown
+
+_color_refused = False  # `--no-color`, given to the root or to the command
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -72,6 +75,24 @@ def err(text: str = "") -> None:
 def terminal_width() -> int:
     """Columns to fit a table into: the terminal's, $COLUMNS, or 120 when neither is known."""
     return shutil.get_terminal_size((120, 24)).columns
+
+
+def refuse_color(refused: bool = True) -> None:
+    """`--no-color`: remembered for the rest of the process, for `use_color` to read."""
+    global _color_refused
+    _color_refused = refused
+
+
+def use_color() -> bool:
+    """Whether the report on stdout may be coloured: only for a person at a terminal.
+
+    Never with `--no-color`, never when $NO_COLOR is set to anything (no-color.org), never on a
+    terminal that says it is dumb, and never when stdout is a pipe or a file: what a script or
+    a file receives is always plain text. `-o FILE` reports are never coloured at all.
+    """
+    if _color_refused or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
 
 
 def out(text: str) -> None:

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import typer
-from tabulate import tabulate
 
 from cfremedy import permissions
 from cfremedy.cli.common import Quiet, Verbose, command, gateway_for, load_settings, run_async
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_OK, ApiError
 from cfremedy.gateway import TokenStatus
 from cfremedy.models import Zone
 from cfremedy.registry import ROUTE_SOURCES, SOURCES, Playbook
+from cfremedy.reporters.grid import Column, grid, paragraph
 
 BASE_READ = ("Zone Read", "Zone Settings Read", "DNS Read")  # without them no audit runs at all
+STATUS_STYLES = {"MISSING": "bold red", "missing (optional)": "yellow", "ok": "green"}
 
 
 def _needs(playbooks: Sequence[Playbook]) -> dict[str, str]:
@@ -105,7 +106,8 @@ def doctor_command(
         ),
         f"State: {settings.state_dir}",
     ]
-    out("\n".join(lines) + "\n")
+    width = terminal_width()
+    out("".join(paragraph(line, width, indent=" " * len("Zones: ")) for line in lines))
     if found.token.status and found.token.status != "active":
         raise ApiError(f"the API token is {found.token.status}")
     if found.zone is None:
@@ -131,13 +133,7 @@ def doctor_command(
         else:
             status = "ok"
         rows.append([group, status, uses])
-    out(
-        f"\nPermissions on {found.zone.name}:\n"
-        + tabulate(
-            rows, headers=["PERMISSION", "STATUS", "NEEDED FOR"], tablefmt="simple", maxcolwidths=[None, None, 70]
-        )
-        + "\n"
-    )
+    out(f"\nPermissions on {found.zone.name}:\n" + _permissions_table(rows, width, use_color()))
     if not granted:
         out("The API did not report this token's permissions for the zone; an audit will tell.\n")
     if degraded:
@@ -151,3 +147,12 @@ def doctor_command(
             hint="edit the token in the dashboard (My Profile > API Tokens) and add them",
         )
     return EXIT_OK
+
+
+def _permissions_table(rows: list[list[str]], width: int, color: bool) -> str:
+    columns = (
+        Column("PERMISSION"),
+        Column("STATUS", style=STATUS_STYLES.get),
+        Column("NEEDED FOR", free=True),
+    )
+    return grid(columns, rows, width, color=color)

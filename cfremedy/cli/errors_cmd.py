@@ -18,7 +18,7 @@ from cfremedy.cli.common import (
     load_settings,
     run_async,
 )
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks, window_option
 from cfremedy.errors import EXIT_OK
 from cfremedy.reporters.errors import render_errors
@@ -70,6 +70,6 @@ def errors_zone_command(
     zone, observed, messages, queries = run_async(go())
     for message in messages:
         err(f"cfremedy: warning: GraphQL: {message}")
-    out(render_errors(zone, observed, playbooks, fmt))
+    out(render_errors(zone, observed, playbooks, fmt, terminal_width(), color=use_color()))
     err(f"cfremedy: GraphQL: {queries} quer{'y' if queries == 1 else 'ies'} for 1 zone")
     return EXIT_OK

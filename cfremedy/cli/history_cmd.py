@@ -19,7 +19,7 @@ from cfremedy.cli.common import (
     load_settings,
     run_async,
 )
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, ApiError, UsageError
 from cfremedy.hostnames import ascii_hostname
 from cfremedy.journal import AuditRecord, Journal, Run
@@ -89,7 +89,7 @@ def history_command(
                 f"cfremedy: warning: no run or audit in history names zone {name!r}"
                 f"{did_you_mean(name, journal.zones())}"
             )
-    out(render_history(runs, audits, fmt))
+    out(render_history(runs, audits, fmt, terminal_width(), color=use_color()))
     return EXIT_OK
 
 
@@ -220,5 +220,5 @@ def diff_command(
             f" {new_record.scope}): findings outside their overlap will look new or resolved"
         )
     diff = diff_reports(old_report, new_report, old_label, new_label)
-    out(render_diff(diff, fmt))
+    out(render_diff(diff, fmt, terminal_width(), color=use_color()))
     return EXIT_FINDINGS if exit_code and diff.appeared else EXIT_OK

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import SecretStr
-from tabulate import tabulate
 
 from cfremedy import __version__
 from cfremedy.allowlist import (
@@ -41,12 +40,13 @@ from cfremedy.cli.common import (
     load_settings,
     run_async,
 )
-from cfremedy.cli.console import err, out
+from cfremedy.cli.console import err, out, terminal_width
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from cfremedy.facts import packaged_cloudflare_ranges
 from cfremedy.gateway import CloudflareGateway
 from cfremedy.models import AllowlistFile, IPNetwork
 from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
+from cfremedy.reporters.grid import Column, grid, paragraph
 from cfremedy.settings import Settings
 
 log = logging.getLogger("cfremedy.cli")
@@ -183,12 +183,20 @@ def _short(networks: Sequence[IPNetwork], limit: int = 6) -> str:
     return shown + (f" and {len(networks) - limit} more" if len(networks) > limit else "")
 
 
-def _table(results: list[tuple[AllowlistFile, AllowlistCheck]], total: int, source: str) -> str:
+CHECK_COLUMNS = (
+    Column("STATE"),
+    Column("FILE"),
+    Column("MISSING", keep=True, justify="right"),
+    Column("STALE", keep=True, justify="right"),
+    Column("OTHER", keep=True, justify="right"),
+)
+
+
+def _table(results: list[tuple[AllowlistFile, AllowlistCheck]], total: int, source: str, width: int) -> str:
     rows = []
     for file, result in results:
         state = "ok" if result.ok else ("MISSING RANGES" if result.missing else "STALE RANGES")
         rows.append([state, file.path, f"{len(result.missing)}/{total}", len(result.stale), len(result.other)])
-    text = tabulate(rows, headers=["STATE", "FILE", "MISSING", "STALE", "OTHER"], tablefmt="simple")
     details = []
     for file, result in results:
         if result.missing:
@@ -203,7 +211,8 @@ def _table(results: list[tuple[AllowlistFile, AllowlistCheck]], total: int, sour
         if not result.ok:
             details.append(f"  fix: {_fix_command(file.path)}")
     footer = f"Compared with Cloudflare's {total} current ranges from {source}."
-    return "\n".join([text, *details, "", footer]) + "\n"
+    lines = [paragraph(line, width, indent=" " * (len(line) - len(line.lstrip()) + 2)) for line in details]
+    return grid(CHECK_COLUMNS, rows, width) + "".join(lines) + "\n" + paragraph(footer, width)
 
 
 def _json(results: list[tuple[AllowlistFile, AllowlistCheck]], ranges: Sequence[IPNetwork], source: str) -> str:
@@ -272,5 +281,5 @@ def check_command(
     ranges, source = _ranges(settings, packaged)
     results = [(file, check(file.networks, ranges)) for file in read]
     fmt = list_format(format)
-    out(_json(results, ranges, source) if fmt == "json" else _table(results, len(ranges), source))
+    out(_json(results, ranges, source) if fmt == "json" else _table(results, len(ranges), source, terminal_width()))
     return EXIT_OK if all(r.ok for _, r in results) else EXIT_FINDINGS

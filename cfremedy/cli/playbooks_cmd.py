@@ -7,12 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tabulate import tabulate
 
 from cfremedy.cli.common import ListFormatOpt, Quiet, Verbose, command, list_format, load_settings
-from cfremedy.cli.console import out
+from cfremedy.cli.console import out, terminal_width, use_color
 from cfremedy.cli.flags import PlaybookDirs, select_playbooks
 from cfremedy.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from cfremedy.reporters.grid import Column, fit_text, grid, paragraph, severity_style
+from cfremedy.reporters.table import codes_text
+
+LIST_COLUMNS = (
+    Column("ID", keep=True),
+    Column("ERRORS"),
+    Column("SEVERITY", keep=True, style=severity_style),
+    Column("CHECKS", free=True),
+    Column("READ", free=True),
+    Column("WRITE (apply)", free=True),
+)
+SHOW_LABEL = 15  # "  writes with: ": the values of `show` line up after it
 
 playbooks_app = typer.Typer(
     rich_markup_mode=None, help="List the playbooks and show what each one checks.", no_args_is_help=True
@@ -47,7 +58,7 @@ def list_command(
     rows = [
         [
             p.id,
-            ",".join(map(str, p.error_codes)) or "-",
+            codes_text(p.error_codes),
             p.severity.value,
             p.title,
             ", ".join(p.read_permissions),
@@ -55,15 +66,7 @@ def list_command(
         ]
         for p in playbooks
     ]
-    out(
-        tabulate(
-            rows,
-            headers=["ID", "ERRORS", "SEVERITY", "CHECKS", "READ", "WRITE (apply)"],
-            tablefmt="simple",
-            maxcolwidths=[None, None, None, 40, 30, 22],
-        )
-        + "\n"
-    )
+    out(grid(LIST_COLUMNS, rows, terminal_width(), color=use_color()))
     return 0
 
 
@@ -77,17 +80,29 @@ def show_command(
 ) -> int:
     """Show one playbook: the anti-pattern it detects, the fix, permissions and the article section."""
     (playbook,) = select_playbooks(load_settings(), [playbook_id], playbooks_dir)
+    width = terminal_width()
+    fields = {
+        "prevents": ", ".join(map(str, playbook.error_codes)) or "no status code (see the docs page)",
+        "severity": f"{playbook.severity.value} (default)",
+        "reads with": ", ".join(playbook.read_permissions),
+        "writes with": ", ".join(playbook.write_permissions) or "- (manual fixes only)",
+        "article": playbook.docs_url,
+        "source": str(playbook.source),
+    }
     out(
-        f"{playbook.id}: {playbook.title}\n"
-        f"  prevents:    {', '.join(map(str, playbook.error_codes)) or 'no status code (see the docs page)'}\n"
-        f"  severity:    {playbook.severity.value} (default)\n"
-        f"  reads with:  {', '.join(playbook.read_permissions)}\n"
-        f"  writes with: {', '.join(playbook.write_permissions) or '- (manual fixes only)'}\n"
-        f"  article:     {playbook.docs_url}\n"
-        f"  source:      {playbook.source}\n\n"
-        f"{playbook.docstring}\n"
+        paragraph(f"{playbook.id}: {playbook.title}", width, indent="  ")
+        + "".join(_field(label, value, width) for label, value in fields.items())
+        + "\n"
+        + fit_text(playbook.docstring, width)
     )
     return 0
+
+
+def _field(label: str, value: str, width: int) -> str:
+    """`  reads with:  Zone Read, ...`, wrapped under the value; a value of one word (the
+    article's address, the source's path) stays whole beside its label, to be clicked or copied."""
+    line = f"  {label + ':':<{SHOW_LABEL - 2}}{value}"
+    return paragraph(line, width, indent=" " * SHOW_LABEL) if " " in value.strip() else f"{line}\n"
 
 
 @playbooks_app.command("test")

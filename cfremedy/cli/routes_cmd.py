@@ -17,7 +17,7 @@ from cfremedy.cli.common import (
     load_settings,
     run_async,
 )
-from cfremedy.cli.console import err, out, terminal_width
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -71,5 +71,5 @@ def routes_zone_command(
     snapshot, routes, errors = run_async(go())
     for error in errors:
         err(f"cfremedy: warning: {error.message}")
-    out(render_routes(snapshot, routes, list_format(format), terminal_width()))
+    out(render_routes(snapshot, routes, list_format(format), terminal_width(), color=use_color()))
     return EXIT_OK

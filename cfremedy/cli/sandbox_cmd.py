@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from cfremedy.audit import AuditOptions, audit
 from cfremedy.cli.common import Quiet, Verbose, command, run_async
-from cfremedy.cli.console import err, out, terminal_width
+from cfremedy.cli.console import err, out, terminal_width, use_color
 from cfremedy.errors import UsageError
 from cfremedy.finish import FinishOptions, Outcome, finish
 from cfremedy.gateway import CloudflareGateway
@@ -23,6 +23,7 @@ from cfremedy.journal import Journal
 from cfremedy.models import Report
 from cfremedy.ratelimit import DEFAULT_RATE, RateLimiter
 from cfremedy.registry import load_registry
+from cfremedy.reporters.grid import fit_text, paragraph
 from cfremedy.reporters.table import render_zone, summary_line
 from cfremedy.sandbox.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from cfremedy.sandbox.session import SandboxSession
@@ -165,17 +166,21 @@ def demo_command(
         )
         outcome = _audit_all(session, probe_timeout)
         api_log = session.api.requests
+    width, color = terminal_width(), use_color()
     if session.scenario.description:
-        out(session.scenario.description.strip() + "\n\n")
+        out(fit_text(session.scenario.description.strip(), width) + "\n")
     for report in outcome.report.zones:
-        out(render_zone(report, terminal_width()) + "\n")
+        out(render_zone(report, width, color=color) + "\n")
     for note in outcome.notes:
         err(f"cfremedy demo: {note}")
     summary = summary_line(outcome.report)
     writes = sum(1 for r in api_log if r.method != "GET")
     out(
-        f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}"
-        f"\n\n{NEXT_STEPS.format(permissions=_read_permissions())}"
+        paragraph(
+            f"{summary}; {len(api_log)} API request(s), {'all reads' if not writes else f'{writes} WRITES'}", width
+        )
+        + "\n"
+        + fit_text(NEXT_STEPS.format(permissions=_read_permissions()), width)
     )
     return 0
 

@@ -23,10 +23,18 @@ _WITH_PLAYBOOKS: dict[str, Callable[[Report, Sequence[PlaybookMeta]], str]] = {
 FORMATS = REPORT_FORMATS
 
 
-def render(report: Report, fmt: str, *, width: int = DEFAULT_WIDTH, playbooks: Sequence[PlaybookMeta] = ()) -> str:
-    """`width` only shapes the table, which wraps its free-text columns to a terminal's width."""
+def render(
+    report: Report,
+    fmt: str,
+    *,
+    width: int = DEFAULT_WIDTH,
+    color: bool = False,
+    playbooks: Sequence[PlaybookMeta] = (),
+) -> str:
+    """`width` and `color` only shape the table, which fits a terminal's width and may colour
+    severities there; every other format is the same wherever it goes."""
     if fmt == "table":
-        return render_table(report, width)
+        return render_table(report, width, color=color)
     if fmt == "json":
         return render_json(report)
     if fmt in _WITH_PLAYBOOKS:

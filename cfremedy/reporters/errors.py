@@ -7,11 +7,20 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from cfremedy.analytics import ObservedErrors, sparkline
 from cfremedy.article import ARTICLE_URL, SECTIONS
 from cfremedy.models import PlaybookMeta, iso_z
+from cfremedy.reporters.grid import Column, grid, paragraph
+from cfremedy.reporters.table import DEFAULT_WIDTH
+
+COLUMNS = (
+    Column("CODE", keep=True),
+    Column("COUNT", keep=True, justify="right"),
+    Column("ORIGIN ANSWERED", free=True),
+    Column("OVER TIME (oldest to newest)", keep=True, whole=True),
+    Column("CHECKED BY"),
+    Column("ARTICLE SECTION"),
+)
 
 
 def _origin_breakdown(observed: ObservedErrors, status: int) -> Counter[int]:
@@ -49,16 +58,25 @@ def errors_dict(zone: str, observed: ObservedErrors, playbooks: Sequence[Playboo
     }
 
 
-def render_errors(zone: str, observed: ObservedErrors, playbooks: Sequence[PlaybookMeta], fmt: str) -> str:
+def render_errors(
+    zone: str,
+    observed: ObservedErrors,
+    playbooks: Sequence[PlaybookMeta],
+    fmt: str,
+    width: int = DEFAULT_WIDTH,
+    *,
+    color: bool = False,
+) -> str:
     data = errors_dict(zone, observed, playbooks)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    head = (
+    head = paragraph(
         f"5xx responses on {zone} in the last {observed.window}"
-        f" ({data['since'][:16]}Z to {data['until'][:16]}Z): {data['total']}\n"
+        f" ({data['since'][:16]}Z to {data['until'][:16]}Z): {data['total']}",
+        width,
     )
     if not data["codes"]:
-        return head + "None: Cloudflare counted no 5xx in this window.\n"
+        return head + paragraph("None: Cloudflare counted no 5xx in this window.", width)
     rows = []
     for code in data["codes"]:
         origin = ", ".join(f"{'none' if k == '0' else k}: {v}" for k, v in code["origin_status"].items())
@@ -73,10 +91,6 @@ def render_errors(zone: str, observed: ObservedErrors, playbooks: Sequence[Playb
                 section,
             ]
         )
-    table = tabulate(
-        rows,
-        headers=["CODE", "COUNT", "ORIGIN ANSWERED", "OVER TIME (oldest to newest)", "CHECKED BY", "ARTICLE SECTION"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    return f"{head}{table}\nArticle: {ARTICLE_URL}\n"
+    # The sections are anchors in the article. Its address is longer than a narrow terminal: it
+    # goes on a line of its own then, whole, so it can still be clicked or copied.
+    return head + grid(COLUMNS, rows, width, color=color) + paragraph(f"Article: {ARTICLE_URL}", width)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from cfremedy.models import ZoneSnapshot
+from cfremedy.reporters.grid import Column, grid, paragraph
 from cfremedy.reporters.table import DEFAULT_WIDTH
 from cfremedy.routes import Endpoint, Route, Routes
 
+COLUMNS = (Column("HOSTNAME"), Column("ROUTE"), Column("SSL"), Column("TIMEOUT"), Column("GOES TO", free=True))
 KIND_NAMES = {"dns": "DNS", "load_balancer": "load balancer", "tunnel": "tunnel", "pages": "Pages", "none": "nowhere"}
 
 
@@ -93,7 +93,9 @@ def route_dict(route: Route) -> dict[str, Any]:
     return data
 
 
-def render_routes(snapshot: ZoneSnapshot, routes: Routes, fmt: str, width: int = DEFAULT_WIDTH) -> str:
+def render_routes(
+    snapshot: ZoneSnapshot, routes: Routes, fmt: str, width: int = DEFAULT_WIDTH, *, color: bool = False
+) -> str:
     ordered = sorted(routes, key=lambda r: (not r.proxied, r.hostname))
     if fmt == "json":
         body = {"zone": snapshot.zone.name, "routes": [route_dict(r) for r in ordered]}
@@ -108,11 +110,5 @@ def render_routes(snapshot: ZoneSnapshot, routes: Routes, fmt: str, width: int =
         ]
         for r in ordered
     ]
-    fixed = 30 + 14 + 10 + 9
-    table = tabulate(
-        rows,
-        headers=["HOSTNAME", "ROUTE", "SSL", "TIMEOUT", "GOES TO"],
-        tablefmt="simple",
-        maxcolwidths=[30, 14, 10, 9, max(30, width - fixed - 10)],
-    )
-    return f"== {snapshot.zone.name} ({snapshot.zone.plan}) ==\n{table}\n* set by a rule for this hostname\n"
+    header = paragraph(f"== {snapshot.zone.name} ({snapshot.zone.plan}) ==", width)
+    return header + grid(COLUMNS, rows, width, color=color) + "* set by a rule for this hostname\n"

@@ -6,30 +6,62 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from cfremedy.apply import Recheck, Refreshed
 from cfremedy.baseline import Diff
 from cfremedy.journal import AuditRecord, ChangeState, Run
 from cfremedy.report import change_dict
-from cfremedy.reporters.table import DEFAULT_WIDTH, _text_width, describe_change
+from cfremedy.reporters.grid import Column, grid, paragraph, severity_style
+from cfremedy.reporters.table import DEFAULT_WIDTH, codes_text, describe_change
+
+RUN_COLUMNS = (
+    Column("RESULT", keep=True),
+    Column("TARGET"),
+    Column("CHANGE", free=True),
+    Column("DETAIL", free=True),
+)
+REFRESH_COLUMNS = (
+    Column("NOW", keep=True),
+    Column("TARGET"),
+    Column("CHANGE", free=True),
+    Column("DETAIL", free=True),
+)
+RECHECK_COLUMNS = (
+    Column("FINDING"),
+    Column("PLAYBOOK", keep=True),
+    Column("RESOURCE"),
+    Column("CODES"),
+    Column("NOTE", free=True),
+)
+AUDIT_COLUMNS = (
+    Column("AUDIT", keep=True),
+    Column("STARTED (UTC)"),
+    Column("SCOPE"),
+    Column("ZONES", keep=True, justify="right"),
+    Column("FINDINGS", free=True),
+)
+HISTORY_RUN_COLUMNS = (
+    Column("RUN", keep=True),
+    Column("STARTED (UTC)"),
+    Column("KIND", free=True),
+    Column("ZONE"),
+    Column("APPLIED", keep=True, justify="right"),
+    Column("OUTCOME", free=True),
+)
+DIFF_COLUMNS = (
+    Column("SEVERITY", keep=True, style=severity_style),
+    Column("PLAYBOOK", keep=True),
+    Column("ZONE"),
+    Column("RESOURCE"),
+    Column("CODES"),
+)
 
 
-def render_run(run: Run, width: int = DEFAULT_WIDTH) -> str:
+def render_run(run: Run, width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
     rows = [
         [e.state.value.upper().replace("_", " "), e.change.target, describe_change(e.change), e.detail]
         for e in run.entries
     ]
-    widths: list[int | None] = [None, None, 40]
-    return (
-        tabulate(
-            rows,
-            headers=["RESULT", "TARGET", "CHANGE", "DETAIL"],
-            tablefmt="simple",
-            maxcolwidths=[*widths, _text_width(width, rows, widths)],
-        )
-        + "\n"
-    )
+    return grid(RUN_COLUMNS, rows, width, color=color)
 
 
 def refresh_summary(refreshed: Sequence[Refreshed]) -> str:
@@ -48,7 +80,7 @@ def refresh_summary(refreshed: Sequence[Refreshed]) -> str:
     return ", ".join(parts)
 
 
-def render_refresh(refreshed: Sequence[Refreshed], width: int = DEFAULT_WIDTH) -> str:
+def render_refresh(refreshed: Sequence[Refreshed], width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
     """The live values read before asking: every change that would not simply be written, and
     the count of each kind."""
     rows = [
@@ -56,37 +88,17 @@ def render_refresh(refreshed: Sequence[Refreshed], width: int = DEFAULT_WIDTH) -
         for r in refreshed
         if r.status != "to change"
     ]
-    text = f"Refreshed against the live zone: {refresh_summary(refreshed)}.\n"
+    text = paragraph(f"Refreshed against the live zone: {refresh_summary(refreshed)}.", width)
     if not rows:
         return text
-    widths: list[int | None] = [None, None, 40]
-    return (
-        text
-        + tabulate(
-            rows,
-            headers=["NOW", "TARGET", "CHANGE", "DETAIL"],
-            tablefmt="simple",
-            maxcolwidths=[*widths, _text_width(width, rows, widths)],
-        )
-        + "\n"
-    )
+    return text + grid(REFRESH_COLUMNS, rows, width, color=color)
 
 
-def render_rechecks(rechecks: Sequence[Recheck], width: int = DEFAULT_WIDTH) -> str:
+def render_rechecks(rechecks: Sequence[Recheck], width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
     if not rechecks:
         return "Re-audit of every playbook on a fresh snapshot: nothing to report.\n"
-    rows = [[r.status, r.playbook, r.resource, ",".join(map(str, r.error_codes)) or "-", r.note] for r in rechecks]
-    widths: list[int | None] = [None, None, None, None]
-    return (
-        "Re-audit of every playbook on a fresh snapshot:\n"
-        + tabulate(
-            rows,
-            headers=["FINDING", "PLAYBOOK", "RESOURCE", "CODES", "NOTE"],
-            tablefmt="simple",
-            maxcolwidths=[*widths, _text_width(width, rows, widths)],
-        )
-        + "\n"
-    )
+    rows = [[r.status, r.playbook, r.resource, codes_text(r.error_codes), r.note] for r in rechecks]
+    return "Re-audit of every playbook on a fresh snapshot:\n" + grid(RECHECK_COLUMNS, rows, width, color=color)
 
 
 def run_summary(run: Run) -> str:
@@ -112,7 +124,9 @@ def run_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str) -> str:
+def render_history(
+    runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str, width: int = DEFAULT_WIDTH, *, color: bool = False
+) -> str:
     if fmt == "json":
         return (
             json.dumps(
@@ -134,21 +148,15 @@ def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str)
                     a.started_at.replace("T", " ")[:19],
                     a.scope,
                     s.get("zones", 0),
-                    f"{s.get('findings', 0)}" + (f" ({severities})" if severities else ""),
-                    s.get("suppressed", 0),
-                    s.get("errors", 0),
+                    f"{s.get('findings', 0)}"
+                    + (f" ({severities})" if severities else "")
+                    + (f"; {s['suppressed']} suppressed" if s.get("suppressed") else "")
+                    + (f"; {s['errors']} error(s)" if s.get("errors") else ""),
                 ]
             )
-        parts.append(
-            "Audits:\n"
-            + tabulate(
-                rows,
-                headers=["AUDIT", "STARTED (UTC)", "SCOPE", "ZONES", "FINDINGS", "SUPPRESSED", "ERRORS"],
-                tablefmt="simple",
-            )
-        )
+        parts.append("Audits:\n" + grid(AUDIT_COLUMNS, rows, width, color=color))
     else:
-        parts.append("Audits: none stored yet.")
+        parts.append("Audits: none stored yet.\n")
     if runs:
         rows = [
             [
@@ -161,13 +169,10 @@ def render_history(runs: Sequence[Run], audits: Sequence[AuditRecord], fmt: str)
             ]
             for r in runs
         ]
-        parts.append(
-            "Apply and rollback runs:\n"
-            + tabulate(rows, headers=["RUN", "STARTED (UTC)", "KIND", "ZONE", "APPLIED", "OUTCOME"], tablefmt="simple")
-        )
+        parts.append("Apply and rollback runs:\n" + grid(HISTORY_RUN_COLUMNS, rows, width, color=color))
     else:
-        parts.append("Apply and rollback runs: none yet.")
-    return "\n\n".join(parts) + "\n"
+        parts.append("Apply and rollback runs: none yet.\n")
+    return "\n".join(parts)
 
 
 def audit_dict(record: AuditRecord) -> dict[str, Any]:
@@ -175,7 +180,7 @@ def audit_dict(record: AuditRecord) -> dict[str, Any]:
     return {"id": record.id, "scope": record.scope, "started_at": record.started_at, "summary": summary}
 
 
-def render_diff(diff: Diff, fmt: str) -> str:
+def render_diff(diff: Diff, fmt: str, width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
     if fmt == "json":
         return json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
@@ -188,11 +193,11 @@ def render_diff(diff: Diff, fmt: str) -> str:
                 f.get("playbook", ""),
                 zone,
                 f.get("resource", ""),
-                ",".join(map(str, f.get("error_codes", []))) or "-",
+                codes_text(f.get("error_codes", [])),
             ]
             for zone, f in items
         ]
-        return tabulate(rows, headers=["SEVERITY", "PLAYBOOK", "ZONE", "RESOURCE", "CODES"], tablefmt="simple") + "\n"
+        return grid(DIFF_COLUMNS, rows, width, color=color)
 
     return (
         f"From {diff.old}\nto   {diff.new}\n\n"

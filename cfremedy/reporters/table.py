@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from cfremedy.models import Change, Report, ZoneReport
 from cfremedy.report import summary
+from cfremedy.reporters.grid import Column, grid, paragraph, severity_style
 
 
 def _value(value: Any) -> str:
@@ -29,20 +28,33 @@ def describe_change(change: Change) -> str:
 
 
 DEFAULT_WIDTH = 120
-_MIN_TEXT = 30  # the free-text column never gets narrower than this
+
+CHANGE_COLUMNS = (
+    Column("TARGET"),
+    Column("CHANGE", free=True),
+    Column("PLAYBOOK", keep=True),
+    Column("WHY", free=True),
+)
+FINDING_COLUMNS = (
+    Column("SEVERITY", keep=True, style=severity_style),
+    Column("PLAYBOOK", keep=True),
+    Column("CODES"),
+    Column("RESOURCE"),
+    Column("FINDING", free=True),
+)
 
 
-def _text_width(width: int, rows: list[list[str]], fixed: list[int | None]) -> int:
-    """What is left for the last (free-text) column once the others take what they need."""
-    used = 0
-    for i, cap in enumerate(fixed):
-        longest = max((len(r[i]) for r in rows), default=0)
-        used += min(longest, cap) if cap else longest
-    return max(_MIN_TEXT, width - used - 2 * len(fixed))
+def codes_text(codes: tuple[int, ...] | list[int]) -> str:
+    """`521, 522`: a space after each comma, so a narrow column wraps between codes, not inside one."""
+    return ", ".join(map(str, codes)) or "-"
 
 
 def render_changes(
-    changes: tuple[Change, ...] | list[Change], title: str = "Proposed changes (dry run)", width: int = DEFAULT_WIDTH
+    changes: tuple[Change, ...] | list[Change],
+    title: str = "Proposed changes (dry run)",
+    width: int = DEFAULT_WIDTH,
+    *,
+    color: bool = False,
 ) -> str:
     if not changes:
         return f"{title}: none\n"
@@ -50,25 +62,17 @@ def render_changes(
         [c.target, describe_change(c), c.playbook, ("LOWERS SECURITY; " if c.lowers_security else "") + c.reason]
         for c in changes
     ]
-    widths: list[int | None] = [None, 40, None]
-    table = tabulate(
-        rows,
-        headers=["TARGET", "CHANGE", "PLAYBOOK", "WHY"],
-        tablefmt="simple",
-        maxcolwidths=[*widths, _text_width(width, rows, widths)],
-    )
-    return f"{title}:\n{table}\n"
+    return f"{title}:\n{grid(CHANGE_COLUMNS, rows, width, color=color)}"
 
 
-def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH) -> str:
-    header = f"== {zone.name} ({zone.plan or 'plan unknown'}) =="
-    parts = [header]
+def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
+    parts = [paragraph(f"== {zone.name} ({zone.plan or 'plan unknown'}) ==", width)]
     if zone.findings:
         rows = [
             [
                 f.severity.value.upper() if f.suppression is None else f"({f.severity.value}) SUPPRESSED",
                 f.playbook,
-                ",".join(map(str, f.error_codes)) or "-",
+                codes_text(f.error_codes),
                 f.resource,
                 f.message
                 if f.suppression is None
@@ -76,27 +80,19 @@ def render_zone(zone: ZoneReport, width: int = DEFAULT_WIDTH) -> str:
             ]
             for f in zone.findings
         ]
-        widths: list[int | None] = [None, None, None, 28]
-        parts.append(
-            tabulate(
-                rows,
-                headers=["SEVERITY", "PLAYBOOK", "CODES", "RESOURCE", "FINDING"],
-                tablefmt="simple",
-                maxcolwidths=[*widths, _text_width(width, rows, widths)],
-            )
-        )
+        parts.append(grid(FINDING_COLUMNS, rows, width, color=color))
     else:
-        parts.append("No findings.")
-    parts.append(render_changes(zone.changes, width=width).rstrip("\n"))
+        parts.append("No findings.\n")
+    parts.append(render_changes(zone.changes, width=width, color=color))
     for error in zone.errors:
-        parts.append(f"! {error.stage} error ({error.resource}): {error.message}")
-    return "\n".join(parts) + "\n"
+        parts.append(paragraph(f"! {error.stage} error ({error.resource}): {error.message}", width, indent="  "))
+    return "".join(parts)
 
 
-def render_table(report: Report, width: int = DEFAULT_WIDTH) -> str:
-    """`width` is the terminal's; the free-text columns wrap to fit it."""
-    blocks = [render_zone(z, width) for z in report.zones]
-    blocks.append(summary_line(report) + "\n")
+def render_table(report: Report, width: int = DEFAULT_WIDTH, *, color: bool = False) -> str:
+    """`width` is the terminal's: every table fits in it. `color` only for a terminal."""
+    blocks = [render_zone(z, width, color=color) for z in report.zones]
+    blocks.append(paragraph(summary_line(report), width))
     return "\n".join(blocks)
 
 

@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from cfremedy.cli import COMMANDS, app, load
 
-HEAVY = ("cloudflare", "cryptography", "httpx", "pydantic", "dns", "asyncio", "cfremedy.sandbox", "cfremedy.probes",
-         "cfremedy.gateway", "cfremedy.audit", "importlib.metadata")  # fmt: skip
+HEAVY = ("cloudflare", "cryptography", "httpx", "pydantic", "dns", "asyncio", "rich", "cfremedy.sandbox",
+         "cfremedy.probes", "cfremedy.gateway", "cfremedy.audit", "cfremedy.reporters",
+         "importlib.metadata")  # fmt: skip
 PROBE = (
     "import json, sys\n"
     "from cfremedy.cli import main\n"

@@ -177,8 +177,8 @@ def test_playbooks_list_json_is_the_documented_shape() -> None:
 
 def test_playbooks_list_is_json_off_a_terminal_and_a_table_on_request(tmp_path: Path) -> None:
     assert json.loads(run(["playbooks", "list"]).stdout)["playbooks"]
-    table = run(["playbooks", "list", "--format", "table"]).stdout
-    assert re.search(r"^origin_ip\s+521,522,523,1000\s", table, re.M), table
+    table = run(["playbooks", "list", "--format", "table"], {"COLUMNS": "200"}).stdout
+    assert re.search(r"^origin_ip\s+521, 522, 523, 1000\s", table, re.M), table
     assert run(["playbooks", "list", "--format", "yaml"]).returncode == 2
 
 
