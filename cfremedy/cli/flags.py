@@ -26,7 +26,7 @@ import typer
 from cfremedy.cli.console import err
 from cfremedy.errors import UsageError
 from cfremedy.models import Severity
-from cfremedy.reporters.formats import REPORT_FORMATS
+from cfremedy.reporters.formats import REPORT_FORMATS, resolve_outputs
 from cfremedy.settings import Settings
 
 if TYPE_CHECKING:
@@ -323,8 +323,11 @@ class ReportFlags:
         return Severity(self.min_severity) if self.min_severity is not None else None
 
     def load_config(self, settings: Settings) -> Config:
+        """The config file, once it and every `-o` are known to be usable: a typo fails before
+        the first API request, not after the audit it would have thrown away."""
         from cfremedy.config import load_config
 
+        resolve_outputs(self.format, self.output, terminal=False)
         return load_config(self.config or settings.config)
 
 

@@ -180,3 +180,24 @@ def test_min_severity_takes_the_core_severities_only(env: dict[str, str]) -> Non
     assert proc.returncode == 2 and "--min-severity" in proc.stderr
     help_text = run(["audit", "account", "--help"]).stdout
     assert "--min-severity" in help_text and "--fail-on still counts" in " ".join(help_text.split())
+
+
+# -- -o typos ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "said"),
+    [
+        (["audit", "zone", "blog.example"], "sarf:out.sarif", "unknown format 'sarf'"),
+        (["audit", "zone", "blog.example"], "report.xlsx", "cannot tell the format from .xlsx"),
+        (["audit", "account"], "sarf:out.sarif", "unknown format 'sarf'"),
+    ],
+)
+def test_a_mistyped_output_fails_before_the_first_api_request(
+    env: dict[str, str], demo: SandboxSession, tmp_path: Path, command: list[str], output: str, said: str
+) -> None:
+    proc = run([*command, "-o", str(tmp_path / output) if ":" not in output else output], env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert said in one_clear_line(proc)
+    assert demo.api.requests == []  # the audit it would have thrown away never ran
+    assert list(tmp_path.glob("*sarif*")) == [] and list(tmp_path.glob("*.xlsx")) == []
