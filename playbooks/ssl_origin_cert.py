@@ -664,6 +664,13 @@ def _unprobed(facts: ZoneFacts, proxied: Sequence[OriginProbe]) -> list[Endpoint
     (strict) would start validating them blind."""
     seen = {(p.hostname, p.https_port, p.http_port, p.sni, p.host_header, p.via) for p in proxied}
     addressed = {(p.hostname, p.address, p.https_port) for p in proxied}
+    # A name to resolve is probed once per `_target_key` (`plan_targets` merges the endpoints
+    # that share one, say two pools with the same origin) under the first one's label only:
+    # any label of the endpoints sharing the key may be the one its probes carry.
+    labels: dict[tuple[str, str, int, int, str, str], set[str]] = {}
+    for route in facts.routes:
+        for endpoint in route.endpoints:
+            labels.setdefault(_target_key(endpoint), set()).add(endpoint.label)
     missing: list[Endpoint] = []
     for route in facts.routes:
         if not route.proxied or route.kind not in ("dns", "load_balancer"):
@@ -675,12 +682,24 @@ def _unprobed(facts: ZoneFacts, proxied: Sequence[OriginProbe]) -> list[Endpoint
                 continue
             key = (endpoint.hostname, endpoint.https_port, endpoint.http_port, endpoint.sni, endpoint.host_header)
             if endpoint.resolve:
-                found = (*key, endpoint.label) in seen
+                found = any((*key, label) in seen for label in labels[_target_key(endpoint)])
             else:
                 found = (endpoint.hostname, endpoint.address, endpoint.https_port) in addressed
             if not found:
                 missing.append(endpoint)
     return missing
+
+
+def _target_key(endpoint: Endpoint) -> tuple[str, str, int, int, str, str]:
+    """What `plan_targets` probes each endpoint once for (the route's label is not part of it)."""
+    return (
+        endpoint.hostname,
+        endpoint.address,
+        endpoint.https_port,
+        endpoint.http_port,
+        endpoint.sni,
+        endpoint.host_header,
+    )
 
 
 def _unprobed_blocker(endpoint: Endpoint) -> str:
