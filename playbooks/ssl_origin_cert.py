@@ -242,8 +242,9 @@ def _https_failure(probe: OriginProbe) -> tuple[int, str, bool] | None:
     tls = probe.tls
     alert = _post_handshake(probe)
     if tls is not None and tls.handshake_ok and alert:
-        demand = f": {_AOP_OFF}" if tls.client_certificate or "CERTIFICATE_REQUIRED" in alert.upper() else ""
-        return 525, f"the handshake completes, then {alert}{demand}", True
+        if _demands_client_certificate(probe):
+            return 525, f"the handshake completes, then {alert}: {_AOP_OFF}", False
+        return 525, f"the handshake completes, then {alert}", True
     if tls is None or tls.handshake_ok or tls.outcome is Outcome.ERROR:
         return None
     if tls.outcome is Outcome.NOT_TLS:
@@ -252,14 +253,28 @@ def _https_failure(probe: OriginProbe) -> tuple[int, str, bool] | None:
     if tls.client_certificate:
         reason += f"; {tls.client_certificate}: {_AOP_OFF}"
     conclusion = _sni_conclusion(probe)
-    return 525, f"{reason}; {conclusion}" if conclusion else reason, True
+    # A demand for a client certificate is a 525 only if nothing presents one: per-hostname
+    # Authenticated Origin Pulls, which the audit does not read, may (see `_AOP_OFF`).
+    return 525, f"{reason}; {conclusion}" if conclusion else reason, not tls.client_certificate
 
 
 # Only reached when the zone's Authenticated Origin Pulls is off: with it on, see `_with_aop`.
+# Per-hostname AOP (its own certificate for chosen hostnames, whatever the zone setting) is not
+# read, so the verdict is not conclusive: high, not critical.
 _AOP_OFF = (
-    "it demands a client certificate, which Cloudflare presents only with Authenticated Origin Pulls"
-    " (tls_client_auth), and that is off for the zone"
+    "it demands a client certificate, which Cloudflare presents only with Authenticated Origin Pulls;"
+    " zone-level AOP (tls_client_auth) is off, so per-hostname AOP would be needed for this hostname"
+    " (cfremedy does not read it): 525 unless that is on"
 )
+
+
+def _demands_client_certificate(probe: OriginProbe) -> bool:
+    """Whether the origin was seen demanding a client certificate (TLS 1.2's CertificateRequest,
+    or TLS 1.3's certificate_required alert after the handshake)."""
+    tls = probe.tls
+    if tls is None:
+        return False
+    return bool(tls.client_certificate) or "CERTIFICATE_REQUIRED" in _post_handshake(probe).upper()
 
 
 def _aop_on(facts: ZoneFacts) -> bool:
@@ -469,6 +484,14 @@ def _connection_finding(
             f"In {mode}, Cloudflare connects to port {port}: make the web server listen there and"
             " let every Cloudflare IP range in (no rate limit), or install a certificate and raise"
             " the mode to Full (strict), which uses the HTTPS port instead.",
+        )
+    elif code == 525 and _demands_client_certificate(probe):
+        remediation = (
+            "Check SSL/TLS > Origin Server > Authenticated Origin Pulls: if per-hostname AOP is on for"
+            " this hostname with a certificate the origin trusts, Cloudflare presents it and this is no"
+            " 525; otherwise turn AOP on (for the zone or this hostname) with a certificate the origin"
+            " trusts, or stop demanding a client certificate on the origin.",
+            "Do not switch to Flexible: it hides the problem and leaves the origin leg unencrypted.",
         )
     elif code == 525:
         remediation = (
