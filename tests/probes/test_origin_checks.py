@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,11 +32,12 @@ from cfremedy.probes.revocation import (
     loopback_only,
     ocsp_request,
     parse_server_flight,
+    staple_look,
 )
 from cfremedy.probes.runner import probe_origins
 from cfremedy.probes.targets import ProbeTarget, plan_candidates, plan_targets
 from cfremedy.routes import build_routes
-from cfremedy.sandbox.certs import Issuer, make_ca, make_leaf, ocsp_response
+from cfremedy.sandbox.certs import Issuer, LeafFiles, make_ca, make_leaf, ocsp_response
 from cfremedy.sandbox.ocsp import OcspResponder
 from cfremedy.sandbox.origins import OriginFleet
 from cfremedy.sandbox.scenario import OriginSpec
@@ -414,6 +419,103 @@ def test_origins_that_demand_nothing_are_not_said_to(results: dict[str, OriginPr
     for name in ("ocsp_good", "sni_reject", "keepalive_off"):
         tls = results[name].tls
         assert tls is not None and tls.client_certificate == "", name
+
+
+def _offers_tls13(record: bytes) -> bool | None:
+    """Whether a ClientHello record lists TLS 1.3 in supported_versions; None while incomplete."""
+    if len(record) < 5 or len(record) < 5 + int.from_bytes(record[3:5], "big"):
+        return None
+    body = record[9 : 5 + int.from_bytes(record[3:5], "big")]  # past the record and handshake headers
+    at = 2 + 32  # legacy_version, random
+    at += 1 + body[at]  # session id
+    at += 2 + int.from_bytes(body[at : at + 2], "big")  # cipher suites
+    at += 1 + body[at]  # compression methods
+    end, at = at + 2 + int.from_bytes(body[at : at + 2], "big"), at + 2
+    while at + 4 <= end:
+        kind, size = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + 4], "big")
+        data, at = body[at + 4 : at + 4 + size], at + 4 + size
+        if kind == 43:  # supported_versions
+            return b"\x03\x04" in {data[i : i + 2] for i in range(1, len(data), 2)}
+    return False
+
+
+class BrokenTls13Origin:
+    """An origin whose TLS 1.2 asks for a client certificate (CertificateRequest) and fails
+    without one, and whose TLS 1.3 is broken for another reason: every ClientHello offering TLS
+    1.3 gets a bare handshake_failure alert. Cloudflare offers TLS 1.3, so it gets that alert."""
+
+    def __init__(self, leaf: LeafFiles) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(leaf.cert_path, leaf.key_path)
+        self.context.verify_mode = ssl.CERT_REQUIRED
+        self.context.load_verify_locations(cafile=str(leaf.cert_path))
+        self.context.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(5)
+            try:
+                hello = b""
+                deadline = time.monotonic() + 5
+                while (tls13 := _offers_tls13(hello)) is None and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                    hello = connection.recv(65536, socket.MSG_PEEK)
+                if tls13:
+                    connection.recv(len(hello))  # read, so that closing sends no reset
+                    connection.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure
+                    connection.shutdown(socket.SHUT_WR)
+                    connection.recv(65536)
+                else:
+                    self.context.wrap_socket(connection, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                return  # no client certificate, or a client that hung up after the first flight
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def broken_tls13(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokenTls13Origin]:
+    directory = tmp_path_factory.mktemp("broken-tls13")
+    now = dt.datetime.now(dt.UTC)
+    leaf = make_leaf(
+        directory,
+        "leaf",
+        ("c20.example.com",),
+        issuer=None,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=30),
+    )
+    origin = BrokenTls13Origin(leaf)
+    yield origin
+    origin.close()
+
+
+def test_a_failed_tls13_handshake_is_not_blamed_on_a_tls12_certificate_request(
+    broken_tls13: BrokenTls13Origin,
+) -> None:
+    # The origin does ask TLS 1.2 clients for a certificate...
+    local = ("127.0.0.1", broken_tls13.port)
+    assert asyncio.run(staple_look(local, "c20.example.com", TIMEOUT)).certificate_request
+    # ...but Cloudflare's offer gets TLS 1.3, which fails for another reason: a 525, not AOP's business.
+    rules = (parse_connect_to(f"198.51.100.20:443:127.0.0.1:{broken_tls13.port}"),)
+    chosen = ProbeOptions(timeout=TIMEOUT, connect_to=rules, only_connect_to=True)
+    probed = asyncio.run(probe_origins([ProbeTarget("c20.example.com", "198.51.100.20", True, strict=True)], chosen))
+    (probe,) = probed.probes
+    tls = probe.tls
+    assert tls is not None and tls.outcome is Outcome.TLS_ALERT and "handshake failure" in tls.error
+    assert tls.client_certificate == ""
 
 
 # -- candidates: the inventory's addresses, probed before a DNS rewrite ------------------------
