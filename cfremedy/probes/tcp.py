@@ -61,14 +61,18 @@ async def no_local_route(host: str, port: int) -> str:
     "network unreachable" raised here (no route in our own routing table, no address of that
     family, an interface down) says nothing about whether Cloudflare reaches the origin, so it
     is our side's failure, not a 523. Asked by connecting a UDP socket, which only looks the
-    route up and sends nothing."""
+    route up and sends nothing; "" too when that socket cannot be created (out of file
+    descriptors): the connect's own classification then stands."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except OSError:
         return ""
     family, kind, proto, _, address = infos[0]
-    probe = socket.socket(family, kind, proto)
+    try:
+        probe = socket.socket(family, kind, proto)
+    except OSError:
+        return ""  # no socket to ask with (EMFILE under a high --concurrency): cannot tell
     try:
         probe.connect(address)
     except OSError as exc:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -28,9 +30,10 @@ from cfremedy.models import DnsRecord, Zone, ZoneSnapshot
 from cfremedy.probes.certificates import cert_info, hostname_matches, origin_ca_root
 from cfremedy.probes.connect_to import ConnectTo, parse_connect_to, route
 from cfremedy.probes.options import ProbeOptions
-from cfremedy.probes.results import CertInfo, OriginProbe, Outcome, ProbeResults
+from cfremedy.probes.results import CertInfo, OriginProbe, Outcome, ProbeResults, StepResult
 from cfremedy.probes.runner import probe_origins
 from cfremedy.probes.targets import ProbeTarget, plan_targets
+from cfremedy.probes.tcp import connect, no_local_route
 from cfremedy.probes.tls import ProbeConfigError
 from cfremedy.routes import build_routes
 from cfremedy.sandbox.dns import DnsServer
@@ -644,6 +647,39 @@ NETNS_SCRIPT = textwrap.dedent(
     ]))
     """
 )
+
+
+def _no_udp_sockets(real: type[socket.socket]) -> type[socket.socket]:
+    """`socket.socket`, except that UDP sockets fail as they do when the process is out of file
+    descriptors (EMFILE under a high `--concurrency`)."""
+
+    class Exhausted(real):  # type: ignore[misc, valid-type]
+        def __init__(self, family: int = -1, type: int = -1, *args: object, **kwargs: object) -> None:  # noqa: A002
+            if type == socket.SOCK_DGRAM:
+                raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+            super().__init__(family, type, *args, **kwargs)
+
+    return Exhausted
+
+
+def test_no_file_descriptor_for_the_route_lookup_keeps_the_connect_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connect fails with "network unreachable" and the UDP socket that asks our own routing
+    # table cannot even be created: that is no crash, and says nothing either way, so the
+    # connect's own classification stands.
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENETUNREACH, os.strerror(errno.ENETUNREACH))
+
+    async def run() -> tuple[str, tuple[StepResult, object]]:
+        loop = asyncio.get_running_loop()
+        with monkeypatch.context() as patched:
+            patched.setattr(socket, "socket", _no_udp_sockets(socket.socket))
+            patched.setattr(loop, "create_connection", unreachable)
+            return await no_local_route("127.0.0.1", 9), await connect("127.0.0.1", 9, TIMEOUT)
+
+    local, (result, connection) = asyncio.run(run())
+    assert local == ""
+    assert connection is None
+    assert result.outcome is Outcome.UNREACHABLE and "Network is unreachable" in result.error
 
 
 @pytest.mark.netns
