@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -116,11 +117,17 @@ class DeadlinePassed(Exception):
 
 
 class NotJson(Exception):
-    """A 2xx whose body claimed to be JSON but was not (cut off by a proxy, empty): retried
-    like a network failure, since the next answer may well be whole."""
+    """A 2xx whose body claimed to be JSON but did not parse (cut off by a proxy, empty): retried
+    like a network failure, since the next answer may well be whole. Only a JSON syntax error
+    or bytes ending inside a character: a whole answer of the wrong shape is no such thing."""
 
     def __init__(self, error: ValueError) -> None:
         super().__init__(f"the answer was not JSON ({error})")
+
+
+def _cut_mid_character(exc: UnicodeDecodeError) -> bool:
+    """The bytes end inside a multi-byte character: what an answer cut short looks like."""
+    return exc.reason == "unexpected end of data"
 
 
 def _describe(exc: Exception) -> str:
@@ -238,8 +245,13 @@ class Transport:
                 failure = exc
             except TimeoutError:
                 failure = DeadlinePassed(self._timeout)
-            except ValueError as exc:  # the SDK's json.loads of a body that is not JSON
+            except json.JSONDecodeError as exc:  # the SDK's json.loads of a body that is not (whole) JSON
                 failure = NotJson(exc)
+            except UnicodeDecodeError as exc:  # json.loads decodes the bytes first
+                # Cut off inside a character is cut short; any other bad byte is a bad answer,
+                # not retried. Other ValueErrors (a pydantic ValidationError of a whole answer
+                # of the wrong shape) are not ours: they keep their own handling.
+                failure = NotJson(exc) if _cut_mid_character(exc) else exc
             finally:
                 if self._limiter is not None:
                     self._limiter.release()  # before any wait below: that is not API traffic

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from cfremedy.errors import (
     EXIT_API,
+    ApiError,
     ApiUnreachable,
     AuthenticationFailed,
     MissingPermission,
@@ -343,6 +344,98 @@ def test_an_answer_cut_short_is_retried_and_then_a_clear_error(sandbox_factory) 
     api.set_faults([FaultSpec(kind="truncated", path="/settings$")])
     with pytest.raises(ApiUnreachable, match="gave no usable answer to read the settings of example.com.*not JSON"):
         snapshot(api.url, sleep=Sleeps())
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers every GET with `body` as application/json, counting the requests."""
+
+    protocol_version = "HTTP/1.1"
+    body = b""
+    requests = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).requests += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def answers() -> Iterator[Callable[[bytes], tuple[str, type[_Answers]]]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(body: bytes) -> tuple[str, type[_Answers]]:
+        handler = type("Handler", (_Answers,), {"body": body, "requests": 0})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/client/v4", handler
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class _Widget(BaseModel):
+    id: str
+
+
+def _read_widgets(url: str, sleeps: Sleeps, validate: bool = False) -> Any:
+    """One read through the transport, its answer validated inside the request when asked (a
+    pydantic ValidationError raised where the JSON is read)."""
+    from cfremedy.gateway.transport import Op, Transport
+
+    async def go() -> Any:
+        transport = Transport(SecretStr(TOKEN), url, sleep=sleeps)
+        await transport.open()
+        try:
+
+            async def send() -> Any:
+                body = await transport.client.get("/widgets", cast_to=object)
+                return TypeAdapter(list[_Widget]).validate_python(body["result"]) if validate else body
+
+            return await transport.call(Op("read the widgets"), send)
+        finally:
+            await transport.close()
+
+    return asyncio.run(go())
+
+
+def test_a_whole_answer_of_the_wrong_shape_is_not_called_cut_short(answers) -> None:
+    """Valid JSON of the wrong shape is no "not JSON": not retried, not blamed on a proxy; the
+    validation error is the caller's to handle."""
+    url, handler = answers(json.dumps({"success": True, "result": {"unexpected": 1}}).encode())
+    sleeps = Sleeps()
+    with pytest.raises(ValidationError):
+        _read_widgets(url, sleeps, validate=True)
+    assert handler.requests == 1 and sleeps.waits == []
+
+
+def test_an_answer_with_a_bad_byte_is_an_error_but_not_cut_short(answers) -> None:
+    url, handler = answers(b'{"success": true, "result": "\xff"}')
+    sleeps = Sleeps()
+    with pytest.raises(ApiError) as caught:
+        _read_widgets(url, sleeps)
+    assert not isinstance(caught.value, ApiUnreachable)
+    assert "failed to read the widgets (UnicodeDecodeError" in str(caught.value) and "invalid start byte" in str(
+        caught.value
+    )
+    assert "cutting answers short" not in f"{caught.value} {caught.value.hint}"
+    assert handler.requests == 1 and sleeps.waits == []
+
+
+def test_an_answer_cut_inside_a_character_is_cut_short(answers) -> None:
+    url, handler = answers(b'{"success": true, "result": "caf' + "é".encode()[:1])
+    with pytest.raises(ApiUnreachable, match="gave no usable answer to read the widgets.*not JSON") as caught:
+        _read_widgets(url, Sleeps())
+    assert caught.value.hint == "a proxy between this machine and the API may be cutting answers short"
+    assert handler.requests == 4  # retried, like the JSON cut short
 
 
 def test_a_retry_after_date_in_unknown_time_zone_is_read_as_utc() -> None:
