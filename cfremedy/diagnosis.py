@@ -54,7 +54,8 @@ class Interpretation:
     section: Section | None
     # Who generated the page: "cloudflare", "origin", "unknown" (a custom page without
     # Cloudflare's structure), "not_cloudflare" (no cf-ray: it did not come through Cloudflare),
-    # "none" (no 5xx), "unreachable" or "redirect_loop" (redirects without end: no answer).
+    # "none" (no 5xx), "unreachable", "redirect_loop" (redirects without end: no answer) or
+    # "redirect_invalid" (a redirect to a URL that cannot be requested: no answer).
     source: str
     headline: str
     contact: str  # whom to turn to first, and why
@@ -236,8 +237,30 @@ def _redirect_chain(response: EdgeResponse) -> list[str]:
     ]
 
 
+def _invalid_redirect(response: EdgeResponse) -> Interpretation:
+    """A redirect to a URL nobody can request: the chain ends there, the Location is the finding."""
+    last = response.redirects[-1] if response.redirects else None
+    cloudflare = last is not None and (bool(last.ray) or last.server.lower() == "cloudflare")
+    contact = (
+        "A browser cannot follow it either: it shows an error instead of a page (a Location with another"
+        " scheme it may hand to another application). Whoever sets this redirect fixes its Location: the"
+        " answer came through Cloudflare (cf-ray), so a redirect rule, Bulk Redirect or Page Rule of the"
+        " zone, or the origin itself; the hops below say which URL answered it."
+        if cloudflare
+        else "A browser cannot follow it either: it shows an error instead of a page (a Location with"
+        " another scheme it may hand to another application). The answer did not come through Cloudflare"
+        " (no cf-ray): whoever runs the server that answered fixes its Location."
+    )
+    return Interpretation(
+        None, None, "redirect_invalid", f"{response.requested_url} ends in a {response.error}", contact,
+        notes=tuple(_redirect_chain(response)),
+    )  # fmt: skip
+
+
 def _redirect_problem(response: EdgeResponse) -> Interpretation:
     """The redirects never ended: no final answer to judge, the loop is the finding."""
+    if response.redirect_problem == "invalid_location":
+        return _invalid_redirect(response)
     loop = response.redirect_problem == "loop"
     cloudflare = any(hop.ray or hop.server.lower() == "cloudflare" for hop in response.redirects)
     headline = (

@@ -28,6 +28,15 @@ _SENSITIVE_HEADER = re.compile(
     r"(?i)(['\"]?\b(?:set-cookie|cookie|authorization|x-auth-key)\b['\"]?\s*[:=,]\s*b?['\"]?)([^'\"\n]+)"
 )
 
+# `scheme://user:password@`: a URL's userinfo, in any text (a page's title, a header, a log line
+# of the raw headers a server sent). Up to the authority's last `@`, as a URL parser reads it.
+_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#<>\"']*@")
+
+
+def without_url_credentials(text: str) -> str:
+    """`text` with `user:password@` cut from every `scheme://` URL in it (an e-mail address stays)."""
+    return _URL_USERINFO.sub(r"\1", text)
+
 
 def _forms_of(value: str) -> set[str]:
     forms = {value, value.strip()}

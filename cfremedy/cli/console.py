@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Iterable
 
 from cfremedy.errors import EXIT_INTERNAL, CfremedyError
-from cfremedy.redaction import redact, redact_headers
+from cfremedy.redaction import redact, redact_headers, without_url_credentials
 
 LIBRARY_TRACEBACKS = 3  # the verbosity at which a library's logged tracebacks are shown
 
@@ -24,7 +24,7 @@ _color_refused = False  # `--no-color`, given to the root or to the command
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(redact_headers(super().format(record)))
+        return redact(redact_headers(without_url_credentials(super().format(record))))
 
 
 class _QuietLibraries(logging.Filter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from cfremedy.errors import EXIT_API, EXIT_FINDINGS, EXIT_OK, ApiError, UsageErr
 from cfremedy.files import write_private
 from cfremedy.models import CertificatePack, CustomPage
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, without_userinfo
+from cfremedy.probes.edge import EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, url_problem, without_userinfo
 from cfremedy.redaction import register_secret
 from cfremedy.registry import Playbook
 from cfremedy.selection import HostnameSelection
@@ -129,8 +130,8 @@ def diagnose_command(
         bool,
         typer.Option(
             "--follow-redirects",
-            help="Follow redirects, each reported, at most 10; a loop is itself the finding (default: report"
-            " the first response).",
+            help="Follow redirects, each reported, at most 10; a loop, or a redirect to a URL that cannot be"
+            " requested, is itself the finding (default: report the first response).",
         ),
     ] = False,
     edge_connect_to: Annotated[
@@ -168,8 +169,9 @@ def diagnose_command(
     Certificates Read) and still reads the status without verification. --bundle writes what
     the article says to give your host or Cloudflare support, with how to get /cdn-cgi/trace
     from the affected browser; never the token, never a cookie. Exits 1 when the URL returned a
-    5xx, its certificate did not verify, its redirects loop, or a playbook found something at or
-    above --fail-on.
+    5xx, its certificate did not verify, its redirects loop or lead to a URL that cannot be
+    requested, or a playbook found something at or above --fail-on; 2 when the URL itself cannot
+    be requested.
 
     Examples:
 
@@ -179,14 +181,14 @@ def diagnose_command(
 
       HTTPS_PROXY=http://proxy.corp:3128 SSL_CERT_FILE=/etc/corp/ca.pem cfremedy diagnose https://www.example.com/
     """
-    parts = urlsplit(url)
     # Credentials in the URL are never sent nor written: dropped here, before anything can print
     # the URL, and masked in any output as a last line of defence.
-    register_secret(parts.password)
+    with contextlib.suppress(ValueError):  # a URL that cannot be parsed is refused just below
+        register_secret(urlsplit(url).password)
     url = without_userinfo(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{url!r} is not an http(s) URL with a hostname")
+    problem = url_problem(url)
+    if problem:
+        raise UsageError(f"{url!r}: {problem}")
     settings = load_settings()
     options = audit_options(settings, probe, exclude=exclude_playbook)
     edge_specs = [*settings.edge_connect_to_rules, *(edge_connect_to or [])]

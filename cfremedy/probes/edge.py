@@ -12,8 +12,11 @@ request's nor the response's, so they cannot end up in a support bundle.
 Redirects are followed here, one hop at a time, never by httpx: each hop is routed by the
 --connect-to rules and picks its proxy as a browser would, each is kept (status, Location,
 server, cf-ray, where it connected), and a loop or an eleventh redirect ends the chain with the
-hops that led there. Credentials in a URL (`https://user:pass@host/`) are dropped before any
-request: they are never sent, kept nor printed.
+hops that led there. A Location that cannot be requested (not http(s), no host, a port out of
+range, unparseable) ends the chain too: it is reported, never requested. Credentials in a URL
+(`https://user:pass@host/`) are dropped before any request: they are never sent, kept nor
+printed, be the URL the one asked for or one a server sent (a Location, a URL in a page's
+title, a kept header or the trace; the CLI's log formatter cuts them from library logs too).
 
 Every request has a deadline, its body included (the probe timeout): httpx's timeouts are per
 read, so a server trickling a byte at a time would never trip them. The body is read up to
@@ -23,7 +26,9 @@ BODY_LIMIT bytes; a page cut by the limit or by the deadline is kept as read and
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -41,6 +46,7 @@ from cfremedy.probes.connect_to import ConnectTo, find_rule, format_host, route
 from cfremedy.probes.proxy_env import proxy_for, redacted
 from cfremedy.probes.results import CertInfo
 from cfremedy.probes.trust import unverified_context, verification_failure, verifying_context
+from cfremedy.redaction import without_url_credentials
 
 # Response headers worth keeping: the ones the article and support ask about. No cookies.
 KEPT_HEADERS = ("cf-ray", "server", "cf-cache-status", "content-type", "location", "cf-mitigated", "retry-after", "via")
@@ -48,14 +54,49 @@ USER_AGENT = "cfremedy-diagnose (+https://github.com/cfremedy/cfremedy)"
 BODY_LIMIT = 1024 * 1024  # bytes of a body read: Cloudflare's pages are a few KB
 MAX_REDIRECTS = 10  # as browsers and curl: an eleventh redirect ends the chain
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_HTTPX_LOG = logging.getLogger("httpx")
+
+
+# `scheme://` or `//`, then `user:password@`: the authority's userinfo, read as text.
+_AUTHORITY_USERINFO = re.compile(r"^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*:)?//)[^/?#]*@")
 
 
 def without_userinfo(url: str) -> str:
-    """The URL without `user:password@`: nothing else changes (case, port, path, query)."""
-    parts = urlsplit(url)
+    """The URL without `user:password@`: nothing else changes (case, port, path, query). A URL
+    Python cannot parse (an unclosed IPv6 bracket) loses its userinfo all the same."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _AUTHORITY_USERINFO.sub(r"\1", url)
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
+def _raw_port(netloc: str) -> str:
+    """The port as written in the authority ("" when none), as `urlsplit` finds it."""
+    hostinfo = netloc.rpartition("@")[2]
+    _, bracket, rest = hostinfo.partition("[")
+    if bracket:
+        return rest.partition("]")[2].partition(":")[2]
+    return hostinfo.partition(":")[2]
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be requested, "" when it can: it parses, it is http(s) with a hostname,
+    and its port, when it has one, is 1-65535. Never repeats the URL's credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"unparseable ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL with a hostname"
+    port = _raw_port(parts.netloc)
+    if port and not (port.isascii() and port.isdigit()):
+        return f"port {port!r} is not a number"
+    if port and not 1 <= int(port) <= 65535:
+        return f"port {int(port)} is out of range (1-65535)"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,7 @@ class RedirectHop:
 
     url: str
     status: int
-    location: str  # the Location header, as sent (absolute or relative)
+    location: str  # the Location header, as sent (absolute or relative) but without credentials
     connected_to: str
     proxy: str = ""
     server: str = ""
@@ -98,7 +139,9 @@ class EdgeResponse:
     error: str = ""  # why there is no response at all
     requested_url: str = ""  # the URL asked for (no credentials); `url` when nothing redirected
     redirects: tuple[RedirectHop, ...] = ()  # the redirects followed, in order
-    redirect_problem: str = ""  # "loop" or "too_many": the chain ended without a final answer
+    # "loop", "too_many" or "invalid_location" (a Location that cannot be requested): the chain
+    # ended without a final answer
+    redirect_problem: str = ""
     body_cut: str = ""  # "size" (BODY_LIMIT reached) or "deadline": the page was read in part
     body_bytes: int = 0  # bytes of the body read
 
@@ -226,20 +269,29 @@ async def _get(request: _Request, *, timeout: float, verify: ssl.SSLContext, lim
     and the certificate presented. The deadline covers the whole exchange: no status by then is
     `Deadline`; a body still arriving then is kept as read, marked "deadline"."""
     deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient(
-        timeout=timeout,
-        follow_redirects=False,  # `fetch` follows, hop by hop
-        trust_env=False,  # proxies are chosen by `proxy_env`, trust by `trust`: nothing implicit
-        http2=True,
-        verify=verify,
-        proxy=request.proxy,
-    ) as client:
+    # proxies are chosen by `proxy_env`, trust by `trust`: nothing implicit
+    transport = httpx.AsyncHTTPTransport(verify=verify, trust_env=False, http2=True, proxy=request.proxy)
+    # The client only builds the request (its default headers, the timeouts): it is sent on the
+    # transport, so httpx never reads the Location itself (`fetch` follows, hop by hop). A client
+    # sending it would, even not following: it builds the next request from any redirect, and a
+    # Location its parser rejects would fail the whole exchange.
+    async with httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False) as client:
         outgoing = client.build_request("GET", request.url, headers=request.headers, extensions=request.extensions)
         try:
             async with asyncio.timeout_at(deadline):
-                response = await client.send(outgoing, stream=True)
+                response = await transport.handle_async_request(outgoing)
+                response.request = outgoing
         except TimeoutError:
             raise Deadline(f"no answer within {timeout:g} s (the deadline of the whole request)") from None
+        # the line httpx's client logs for each exchange (-vv shows it), which the transport does not
+        _HTTPX_LOG.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            outgoing.method,
+            outgoing.url,
+            response.http_version,
+            response.status_code,
+            without_url_credentials(response.reason_phrase),
+        )
         try:
             certificate = _peer_certificate(response) if request.url.startswith("https:") else None
             body = bytearray()
@@ -299,16 +351,39 @@ def _failure(exc: Exception, timeout: float) -> str:
     return str(exc) if isinstance(exc, Deadline) else classify_http(exc, timeout)[1]
 
 
-def _next_url(url: str, answer: _Answer) -> str | None:
-    """Where a redirect leads, when it is one a browser follows (an http(s) Location)."""
-    location = answer.response.headers.get("location", "").strip()
+def _next_url(url: str, answer: _Answer) -> tuple[str, str] | None:
+    """Where a redirect leads (without credentials nor fragment) and why it cannot be requested
+    ("" when it can); None when the answer is no redirect (another status, or no Location)."""
+    # without its credentials first: Python's complaint about a URL may quote its authority
+    location = without_userinfo(answer.response.headers.get("location", "").strip())
     if answer.response.status_code not in REDIRECT_STATUSES or not location:
         return None
-    target = without_userinfo(urljoin(url, location))
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return urlunsplit(parts._replace(fragment=""))
+    try:
+        target = urljoin(url, location)
+    except ValueError as exc:
+        return location, f"unparseable ({exc})"
+    problem = url_problem(target)
+    if problem:
+        return target, problem
+    return urlunsplit(urlsplit(target)._replace(fragment="")), ""
+
+
+def _kept_headers(response: httpx.Response) -> Mapping[str, str]:
+    """The headers worth keeping, without credentials in any URL they hold."""
+    kept = {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}
+    return frozen_mapping(
+        {k: without_userinfo(v) if k == "location" else without_url_credentials(v) for k, v in kept.items()}
+    )
+
+
+def _page(body: str) -> ErrorPage:
+    """The page as `read_page` reads it, without credentials in what is printed of it."""
+    page = read_page(body)
+    return replace(
+        page,
+        title=without_url_credentials(page.title),
+        hops=frozen_mapping({k: without_url_credentials(v) for k, v in page.hops.items()}),
+    )
 
 
 def _same_resource(url: str) -> str:
@@ -332,6 +407,9 @@ async def fetch(
     deadline, its body included."""
     env = os.environ if env is None else env
     url = without_userinfo(url)
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(f"{url}: {problem}")
     at_utc, at_local = _now()
     started = time.perf_counter()
     hops: list[RedirectHop] = []
@@ -367,27 +445,28 @@ async def fetch(
             return replace(blank, error=_failure(exc, timeout), elapsed_ms=_since(started))
         answer = hop.answer
         response = answer.response
-        headers = frozen_mapping({k: response.headers[k] for k in KEPT_HEADERS if k in response.headers})
+        headers = _kept_headers(response)
         final = replace(
             blank,
             status=response.status_code,
-            reason=response.reason_phrase,
+            reason=without_url_credentials(response.reason_phrase),
             http_version=response.http_version,
             headers=headers,
-            page=read_page(answer.body),
+            page=_page(answer.body),
             elapsed_ms=_since(started),
             tls=hop.tls,
             body_cut=answer.cut,
             body_bytes=answer.body_bytes,
         )
-        target = _next_url(current, answer) if follow_redirects else None
-        if target is None:
+        following = _next_url(current, answer) if follow_redirects else None
+        if following is None:
             return final
+        target, problem = following
         hops.append(
             RedirectHop(
                 url=current,
                 status=response.status_code,
-                location=response.headers.get("location", ""),
+                location=headers.get("location", ""),
                 connected_to=request.connected_to,
                 proxy=blank.proxy,
                 server=headers.get("server", ""),
@@ -395,6 +474,16 @@ async def fetch(
                 tls_failure=hop.tls.failure if hop.tls is not None else "",
             )
         )
+        if problem:  # never requested: the chain ends here, as a browser's would
+            return replace(
+                final,
+                status=None,
+                reason="",
+                page=ErrorPage(),
+                redirects=tuple(hops),
+                redirect_problem="invalid_location",
+                error=f"redirect to an invalid URL: {current} redirects to {target}: {problem}",
+            )
         if _same_resource(target) in seen:
             back = next(i for i, h in enumerate(hops, 1) if _same_resource(h.url) == _same_resource(target))
             return replace(
@@ -432,7 +521,11 @@ async def fetch_trace(
     Sent like the page's request (same proxy, same trust, same deadline); read without
     verification only when the certificate fails, and then marked so."""
     env = os.environ if env is None else env
-    parts = urlsplit(without_userinfo(url))
+    url = without_userinfo(url)
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(f"{url}: {problem}")
+    parts = urlsplit(url)
     trace_url = urlunsplit((parts.scheme, parts.netloc, "/cdn-cgi/trace", "", ""))
     request = _request(trace_url, rules, only_connect_to, env)
     try:
@@ -445,6 +538,6 @@ async def fetch_trace(
     status = hop.answer.response.status_code
     if status != 200:
         return Trace(error=f"HTTP {status} from /cdn-cgi/trace (not proxied by Cloudflare?)", unverified=unverified)
-    text = hop.answer.body.strip()
+    text = without_url_credentials(hop.answer.body.strip())
     fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     return Trace(text=text, fields=frozen_mapping(fields), unverified=unverified)

@@ -23,6 +23,7 @@ from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import EdgeSpec, TokenSpec, load_scenario, parse_scenario
 from cfremedy.sandbox.session import SandboxSession
 from tests.connect_proxy import ConnectProxy
+from tests.redirect_server import RedirectServer
 from tests.reporters.tablecheck import rows, tables
 from tests.slow_server import SlowServer
 
@@ -533,6 +534,87 @@ def test_a_password_in_the_url_is_never_written(env: dict[str, str], tmp_path: P
     assert "- URL: http://www.blog.example/\n" in markdown.stdout and f"alice:{password}" not in markdown.stdout
     bad = run(["diagnose", f"ftp://alice:{password}@www.blog.example/"], env)
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr and f"alice:{password}" not in bad.stderr
+
+
+def loopback_args(server: RedirectServer, fmt: str = "json") -> list[str]:
+    """diagnose of the loopback server's URL: a rule covers it, and nothing else is connected to."""
+    rule = f"127.0.0.1:{server.port}:127.0.0.1:{server.port}"
+    return ["diagnose", server.url + "/", "--format", fmt, "--probe-timeout", "2",
+            "--edge-connect-to", rule, "--connect-to-only"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("https://example.com:99999/", "port 99999 is out of range (1-65535)"),
+    ("https://alice:pw@example.com:99999/", "port 99999 is out of range (1-65535)"),
+    ("http://example.com:0/", "port 0 is out of range (1-65535)"),
+    ("http://example.com:8o/", "port '8o' is not a number"),
+    ("http://[::1/", "unparseable (Invalid IPv6 URL)"),
+])  # fmt: skip
+def test_a_url_that_cannot_be_requested_is_a_usage_error(url: str, words: str) -> None:
+    """Refused before anything is sent, in one line naming what is wrong (no traceback, no exit 70)."""
+    proc = run(["diagnose", url], {})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("cfremedy: error: ") and proc.stderr.count("\n") == 1
+    assert words in proc.stderr and "alice" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(("location", "shown", "words"), [
+    ("http://127.0.0.1:99999/", "http://127.0.0.1:99999/", "port 99999 is out of range (1-65535)"),
+    ("http://u:secretpw@127.0.0.1:99999/", "http://127.0.0.1:99999/", "port 99999 is out of range (1-65535)"),
+    ("ftp://127.0.0.1/file", "ftp://127.0.0.1/file", "not an http(s) URL with a hostname"),
+    ("http://[::1/x", "http://[::1/x", "unparseable (Invalid IPv6 URL)"),
+])  # fmt: skip
+def test_a_redirect_to_an_invalid_url_ends_the_chain(tmp_path: Path, location: str, shown: str, words: str) -> None:
+    """The Location is never requested: the chain ends with the hops that led there, and the broken
+    redirect is the finding (exit 1, as a loop: the site's answer, not a failure to fetch)."""
+    answers = {"/": (301, {"Location": "/next"}, ""), "/next": (302, {"Location": location}, "")}
+    with RedirectServer(answers) as server:
+        proc = run([*loopback_args(server), "--follow-redirects", "--bundle", str(tmp_path / "b")], {})
+    assert proc.returncode == 1, proc.stderr
+    assert [r.split()[1] for r in server.requests] == ["/", "/next", "/cdn-cgi/trace"]  # nothing else
+    report = json.loads(proc.stdout)
+    assert report["redirect_problem"] == "invalid_location" and report["error"]["status"] is None
+    assert report["error"]["generated_by"] == "redirect_invalid"
+    error = f"redirect to an invalid URL: {server.url}/next redirects to {shown}: {words}"
+    assert report["error"]["fetch_error"] == error and report["url"] == f"{server.url}/next"
+    assert error in report["diagnosis"]["headline"] and "no cf-ray" in report["diagnosis"]["contact"]
+    assert [(h["url"], h["status"], h["location"]) for h in report["redirects"]] == [
+        (f"{server.url}/", 301, "/next"), (f"{server.url}/next", 302, shown)]  # fmt: skip
+    assert f"  2. 302 {server.url}/next -> {shown} (server: " in (tmp_path / "b" / "bundle.md").read_text()
+    assert "secretpw" not in proc.stdout + proc.stderr
+
+
+def test_a_password_in_a_redirects_location_is_never_sent_nor_written(tmp_path: Path) -> None:
+    """A server's URLs lose their credentials as the one asked for does: the Location of each hop
+    and of the final answer, a URL in the page's title or in the trace, and in the logs."""
+    answers = {
+        "/": (302, {"Location": "http://u:secretpw@127.0.0.1:{port}/x"},
+              "<title>Moved to http://u:secretpw@127.0.0.1/x</title>"),
+        "/x": (200, {"Content-Type": "text/html"}, "<title>ok</title>"),
+        "/cdn-cgi/trace": (200, {}, "h=127.0.0.1\nref=http://u:secretpw@127.0.0.1/\n"),
+    }  # fmt: skip
+    with RedirectServer(answers) as server:
+        location = answers["/"][1]["Location"].format(port=server.port)
+        answers["/"][1]["Location"] = location
+        followed = run([*loopback_args(server), "--follow-redirects", "-vv", "--bundle", str(tmp_path / "f")], {})
+        first = run([*loopback_args(server), "-vvv", "--bundle", str(tmp_path / "n")], {})  # raw headers logged
+        markdown = run([*loopback_args(server, "table"), "--follow-redirects"], {})
+    assert followed.returncode == 0 and first.returncode == 0 and markdown.returncode == 0, followed.stderr
+    assert not any("secretpw" in r or "authorization" in r.lower() for r in server.requests), server.requests
+    assert f'HTTP Request: GET {server.url}/x "HTTP/1.1 200 OK"' in followed.stderr  # -vv: each request
+    report = json.loads(followed.stdout)
+    assert report["url"] == f"{server.url}/x" and report["error"]["status"] == 200
+    assert report["redirects"][0]["location"] == f"{server.url}/x"
+    assert any(f"Location: {server.url}/x" in n for n in report["diagnosis"]["notes"])
+    assert report["cdn_cgi_trace"]["fields"]["ref"] == "http://127.0.0.1/"
+    assert "httpcore.http11" in first.stderr and f"127.0.0.1:{server.port}/x" in first.stderr  # logged, cut
+    unfollowed = json.loads(first.stdout)
+    assert unfollowed["response_headers"]["location"] == f"{server.url}/x"
+    assert unfollowed["error"]["message"] == "Moved to http://127.0.0.1/x"
+    bundles = "".join(p.read_text() for d in ("f", "n") for p in (tmp_path / d).iterdir())
+    assert f"-> {server.url}/x (server: " in bundles
+    everything = followed.stdout + followed.stderr + first.stdout + first.stderr + markdown.stdout + bundles
+    assert "secretpw" not in everything and "u:secretpw" not in everything
 
 
 # -- a deadline and a size limit for what the URL answers --------------------------------------

@@ -285,6 +285,24 @@ def test_a_redirect_loop_is_the_finding(problem: str, error: str, words: str) ->
     assert outside.playbook_ids == ()
 
 
+@pytest.mark.parametrize(("ray", "words"), [("0123456789abcdef-SJC", "redirect rule"), ("", "no cf-ray")])
+def test_a_redirect_to_an_invalid_url_is_the_finding(ray: str, words: str) -> None:
+    error = ("redirect to an invalid URL: http://b.example.com/ redirects to http://b.example.com:99999/:"
+             " port 99999 is out of range (1-65535)")  # fmt: skip
+    hops = (hop("http://a.example.com/", 301, "http://b.example.com/", ray),
+            hop("http://b.example.com/", 302, "http://b.example.com:99999/", ray))  # fmt: skip
+    resp = EdgeResponse(url="http://b.example.com/", at_utc=NOW, at_local="", requested_url="http://a.example.com/",
+                        redirects=hops, redirect_problem="invalid_location", error=error)  # fmt: skip
+    result = interpret(resp)
+    assert result.source == "redirect_invalid" and result.code is None and result.playbook_ids == ()
+    assert result.headline == f"http://a.example.com/ ends in a {error}"
+    assert words in result.contact and "A browser cannot follow it either" in result.contact
+    assert [n.split(":")[0] for n in result.notes] == ["Hop 1", "Hop 2"]
+    bundle = build_bundle(resp, Trace(), result, PlaybookRun(None, (), (), ""))
+    assert bundle["redirect_problem"] == "invalid_location" and bundle["error"]["fetch_error"] == error
+    assert "  2. 302 http://b.example.com/ -> http://b.example.com:99999/ (server: " in bundle_markdown(bundle)
+
+
 def test_a_failure_after_a_redirect_keeps_the_chain() -> None:
     resp = EdgeResponse(url="https://www.example.com/", at_utc=NOW, at_local="", requested_url="http://example.com/",
                         redirects=(hop("http://example.com/", 301, "https://www.example.com/"),),

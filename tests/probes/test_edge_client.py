@@ -19,12 +19,22 @@ from typing import Any, TypeVar
 import pytest
 
 from cfremedy.probes.connect_to import parse_connect_to
-from cfremedy.probes.edge import BODY_LIMIT, EdgeResponse, EdgeRouteRefused, fetch, fetch_trace, without_userinfo
+from cfremedy.probes.edge import (
+    BODY_LIMIT,
+    EdgeResponse,
+    EdgeRouteRefused,
+    fetch,
+    fetch_trace,
+    url_problem,
+    without_userinfo,
+)
 from cfremedy.probes.proxy_env import bypassed, proxy_for, redacted
 from cfremedy.probes.trust import verification_failure, verifying_context
+from cfremedy.redaction import without_url_credentials
 from cfremedy.sandbox.edge import EdgeServer, branded_page
 from cfremedy.sandbox.scenario import EdgeSpec, parse_scenario
 from tests.connect_proxy import ConnectProxy
+from tests.redirect_server import RedirectServer
 from tests.slow_server import SlowServer
 
 T = TypeVar("T")
@@ -235,6 +245,45 @@ def test_at_most_ten_redirects(edge: EdgeServer) -> None:
     assert eleven.status is None and "more than 10 redirects" in eleven.error
 
 
+@pytest.mark.parametrize(("location", "shown", "problem"), [
+    ("http://127.0.0.1:99999/", "http://127.0.0.1:99999/", "port 99999 is out of range (1-65535)"),
+    ("//127.0.0.1:0/x", "http://127.0.0.1:0/x", "port 0 is out of range (1-65535)"),
+    ("http://127.0.0.1:8o/", "http://127.0.0.1:8o/", "port '8o' is not a number"),
+    ("mailto:ops@example.com", "mailto:ops@example.com", "not an http(s) URL with a hostname"),
+    ("http://:8080/", "http://:8080/", "not an http(s) URL with a hostname"),
+    ("http://u:pw@[::1/x", "http://[::1/x", "unparseable (Invalid IPv6 URL)"),
+    # Python's complaint quotes the authority, which must not hold the password
+    ("http://u:pw@ex\u2100ample.com/", "http://ex\u2100ample.com/",
+     "unparseable (netloc 'ex\u2100ample.com' contains invalid characters under NFKC normalization)"),
+])  # fmt: skip
+def test_a_location_that_cannot_be_requested_ends_the_chain(location: str, shown: str, problem: str) -> None:
+    """Never requested, never a crash: the hop that sent it is kept, and the chain ends there. Not
+    followed, the redirect is the answer, whatever its Location (httpx never reads it)."""
+    wire = location.encode().decode("latin-1")  # UTF-8 bytes, as http.server writes latin-1
+    with RedirectServer({"/": (302, {"Location": wire, "Server": "nginx"}, "<title>Moved</title>")}) as server:
+        route = (parse_connect_to(f"127.0.0.1:{server.port}:127.0.0.1:{server.port}"),)
+        followed = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, follow_redirects=True, env={}))
+        first = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, env={}))
+    assert [r.split()[1] for r in server.requests] == ["/", "/"]  # twice the first URL, nothing else
+    assert followed.status is None and followed.redirect_problem == "invalid_location"
+    assert followed.error == f"redirect to an invalid URL: {server.url}/ redirects to {shown}: {problem}"
+    (hop,) = followed.redirects
+    kept = without_userinfo(location)
+    assert (hop.url, hop.status, hop.location, hop.server) == (f"{server.url}/", 302, kept, "nginx")
+    assert first.error == "" and first.status == 302 and first.title == "Moved" and first.redirects == ()
+    assert first.headers["location"] == kept
+
+
+def test_a_url_that_cannot_be_requested_is_refused_before_any_request() -> None:
+    for url in ("http://www.example.com:99999/", "ftp://www.example.com/", "http://[::1/"):
+        with pytest.raises(ValueError, match=r"out of range|not an http\(s\) URL|unparseable"):
+            asyncio.run(fetch(url, only_connect_to=True, env={}))
+        with pytest.raises(ValueError):
+            asyncio.run(fetch_trace(url, only_connect_to=True, env={}))
+    assert url_problem("https://www.example.com:443/") == url_problem("http://[::1]:8080/") == ""
+    assert url_problem("http://[::1]:65536/") == "port 65536 is out of range (1-65535)"
+
+
 # -- credentials in the URL --------------------------------------------------------------------
 
 
@@ -243,6 +292,35 @@ def test_userinfo_is_never_kept_nor_sent(edge: EdgeServer) -> None:
     assert response.status == 502 and response.url == "http://www.example.com/"
     assert without_userinfo("https://alice:pw@WWW.example.com:8443/a?b#c") == "https://WWW.example.com:8443/a?b#c"
     assert without_userinfo("https://www.example.com/x@y") == "https://www.example.com/x@y"
+    assert without_userinfo("//u:p@www.example.com/x") == "//www.example.com/x"
+    assert without_userinfo("http://u:p@[::1/x") == "http://[::1/x"  # unparseable: still cut
+
+
+def test_credentials_a_server_sends_are_never_sent_nor_kept() -> None:
+    """A Location with `user:password@` is followed without them (no Authorization either) and
+    kept without them, as is a URL in the page's title or in the trace."""
+    answers = {
+        "/": (302, {"Location": "", "Via": "1.1 http://u:secretpw@proxy.example/"},
+              "<title>Go to http://u:secretpw@127.0.0.1/x</title>"),
+        "/x": (200, {}, "<title>ok</title>"),
+        "/cdn-cgi/trace": (200, {}, "h=127.0.0.1\nref=https://u:secretpw@127.0.0.1/\n"),
+    }  # fmt: skip
+    with RedirectServer(answers) as server:
+        answers["/"][1]["Location"] = f"http://u:secretpw@127.0.0.1:{server.port}/x"
+        route = (parse_connect_to(f"127.0.0.1:{server.port}:127.0.0.1:{server.port}"),)
+        followed = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, follow_redirects=True, env={}))
+        first = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, env={}))
+        trace = bounded(fetch_trace(server.url + "/", rules=route, only_connect_to=True, env={}))
+    assert [r.split()[1] for r in server.requests] == ["/", "/x", "/", "/cdn-cgi/trace"]
+    assert not any("secretpw" in r or "authorization" in r.lower() for r in server.requests), server.requests
+    assert followed.status == 200 and followed.url == f"{server.url}/x"
+    assert followed.redirects[0].location == f"{server.url}/x"
+    assert first.headers["location"] == f"{server.url}/x" and first.title == "Go to http://127.0.0.1/x"
+    assert first.headers["via"] == "1.1 http://proxy.example/"
+    assert trace.fields["ref"] == "https://127.0.0.1/" and "secretpw" not in trace.text
+    assert without_url_credentials("see <http://a:b@x.example/> or ftp://c@d@y.example, or e@f.example") == (
+        "see <http://x.example/> or ftp://y.example, or e@f.example"
+    )
 
 
 # -- a deadline for the whole request, a cap on the body ---------------------------------------
