@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cfremedy.addresses import address_problem
 from cfremedy.article import section_url
@@ -77,6 +78,7 @@ __all__ = [
     "TlsResult",
     "connect_failure",
     "expiry_horizon",
+    "https_redirect",
     "mode_port",
     "address_problem",
     "CLOUDFLARE_ORIGIN_CIPHERS",
@@ -198,6 +200,20 @@ EXPIRY_HORIZON_DAYS = 21
 def expiry_horizon(facts: ZoneFacts) -> int:
     """`origin_cert_expiry`'s horizon in days, as cfremedy.toml sets it (or the default)."""
     return int(facts.option("origin_cert_expiry", "days", EXPIRY_HORIZON_DAYS))
+
+
+def https_redirect(probe: OriginProbe) -> str:
+    """The Location when the origin's plain-HTTP answer sends the hostname to `https://` on the
+    same name (what loops under Off and Flexible, where Cloudflare asks port 80 again), else ""."""
+    response = probe.response
+    if response is None or response.scheme != "http" or not response.redirect:
+        return ""
+    target = urlsplit(response.location)
+    if target.scheme != "https":
+        return ""
+    host, name = (target.hostname or "").lower(), probe.hostname
+    same_host = host in ("", name) or (name.startswith("*.") and host.endswith(name[1:]))
+    return response.location if same_host else ""
 
 
 def mode_port(probe: OriginProbe, mode: str) -> tuple[int, StepResult]:

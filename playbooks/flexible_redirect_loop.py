@@ -23,7 +23,6 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from cfremedy.kit import (
     REVOKED,
@@ -36,6 +35,7 @@ from cfremedy.kit import (
     expiry_horizon,
     finding,
     frozen_mapping,
+    https_redirect,
     section_url,
 )
 
@@ -47,19 +47,6 @@ docs_url = section_url(525)
 read_permissions = ("Zone Read", "Zone Settings Read", "DNS Read", "Config Rules Read", "Page Rules Read")
 write_permissions = ("Zone Settings Write",)
 reads = ("ssl_rules",)
-
-
-def _redirects_to_https(probe: OriginProbe) -> str:
-    """The Location when the plain-HTTP answer sends this hostname to HTTPS, else ""."""
-    response = probe.response
-    if response is None or response.scheme != "http" or not response.redirect:
-        return ""
-    target = urlsplit(response.location)
-    if target.scheme != "https":
-        return ""
-    host, name = (target.hostname or "").lower(), probe.hostname
-    same_host = host in ("", name) or (name.startswith("*.") and host.endswith(name[1:]))
-    return response.location if same_host else ""
 
 
 def _no_tls(governed: list[OriginProbe]) -> list[str]:
@@ -78,7 +65,7 @@ def detect(facts: ZoneFacts) -> list[Finding]:
     findings = []
     for probe in proxied:
         effective = modes[probe.hostname]
-        location = _redirects_to_https(probe)
+        location = https_redirect(probe)
         if effective.mode != "flexible" or not location:
             continue
         assert probe.response is not None

@@ -14,8 +14,10 @@ Anti-pattern:
 Fix:
     When the inventory names the hostname's provisioned address, the change rewrites the
     record's content to it (`dns:<id>`), but only once that address has been probed and passes
-    what the hostname's mode needs: it accepts connections on the port Cloudflare would use
-    and, in Full or Full (strict), completes a TLS handshake (in Full (strict), with a valid,
+    what the hostname's mode needs: it accepts connections on the port Cloudflare would use;
+    in Off and Flexible, it answers Cloudflare's plain-HTTP `GET /` without redirecting the
+    hostname to `https://` (that loops, as `flexible_redirect_loop` says: fix the loop first);
+    in Full or Full (strict), it completes a TLS handshake (in Full (strict), with a valid,
     unrevoked certificate for the name). Otherwise the finding names what the new address fails
     and nothing is proposed. A person must find the right address with the host when there is
     no inventory entry; for private origins, publish the service on a public address or put it
@@ -42,6 +44,8 @@ from cfremedy.kit import (
     effective_modes,
     finding,
     frozen_mapping,
+    https_redirect,
+    mode_name,
     mode_port,
     section_url,
 )
@@ -69,11 +73,10 @@ def _mode(facts: ZoneFacts, hostname: str) -> str:
     return effective_modes(facts.snapshot, [hostname])[hostname].mode
 
 
-def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
-    """What the inventory's `address` fails of what the hostname's SSL mode needs, "" when it
-    passes: probed as the record's endpoint would be (`facts.probes.candidates`, or the
-    hostname's own probes when a record already names it)."""
-    probe = next(
+def _candidate(facts: ZoneFacts, hostname: str, address: str) -> OriginProbe | None:
+    """The inventory's `address` probed as the record's endpoint would be
+    (`facts.probes.candidates`, or the hostname's own probes when a record already names it)."""
+    return next(
         (
             p
             for p in (*facts.probes.candidates, *facts.probes.probes)
@@ -81,6 +84,21 @@ def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
         ),
         None,
     )
+
+
+def _loops(facts: ZoneFacts, hostname: str, address: str) -> str:
+    """The `https://` Location the address answers Cloudflare's plain-HTTP request with, when
+    the hostname is served in Off or Flexible (a redirect loop once the record points there)."""
+    probe = _candidate(facts, hostname, address)
+    if probe is None or _mode(facts, hostname) not in ("off", "flexible"):
+        return ""
+    return https_redirect(probe)
+
+
+def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
+    """What the inventory's `address` fails of what the hostname's SSL mode needs, "" when it
+    passes: probed as the record's endpoint would be (`_candidate`)."""
+    probe = _candidate(facts, hostname, address)
     if probe is None:
         why = facts.probes.skipped_reason or "it was not probed"
         return f"it could not be checked ({why})"
@@ -94,7 +112,7 @@ def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
     if not step.ok:
         return f"port {port} does not open ({step.outcome.value})"
     if mode in ("off", "flexible"):
-        return ""
+        return _plain_http_check(probe, port, mode)
     tls = probe.tls
     if tls is None or not tls.handshake_ok:
         detail = f"{tls.outcome.value}: {tls.error}" if tls is not None else "no handshake"
@@ -108,6 +126,27 @@ def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
         )
     if tls.revocation is not None and tls.revocation.status == REVOKED:
         return f"its certificate is revoked ({tls.revocation.detail}; 526 once the record points there)"
+    return ""
+
+
+def _plain_http_check(probe: OriginProbe, port: int, mode: str) -> str:
+    """What the address fails of Off and Flexible, where Cloudflare sends a plain-HTTP request to
+    `port`: an answer, and one that does not send the hostname back to `https://` (Cloudflare
+    would ask port 80 again, and the visitor would loop)."""
+    response = probe.response
+    if response is None:
+        return f"its answer to a plain-HTTP request on port {port} was not checked"
+    if response.outcome in (Outcome.ERROR, Outcome.SKIPPED):
+        return f"its answer on port {port} could not be checked ({response.error or response.outcome.value})"
+    if response.outcome is not Outcome.OK:
+        return f"it does not answer a plain-HTTP request on port {port} ({response.outcome.value}: {response.error})"
+    location = https_redirect(probe)
+    if location:
+        return (
+            f"under {mode_name(mode)}, its plain-HTTP answer on port {port} ({response.status}) redirects"
+            f" to {location}: a redirect loop once the record points there, until the loop is fixed as"
+            " flexible_redirect_loop advises"
+        )
     return ""
 
 
@@ -171,11 +210,24 @@ def _record_findings(facts: ZoneFacts) -> list[Finding]:
         if failing and not any(not why for why in checked.values()):
             mode = _mode(facts, record.name)
             message += f"; no rewrite is proposed: the inventory's address fails what {mode} mode needs ({failing})"
-            remediation.append(
-                "Make the provisioned origin answer as this hostname's SSL mode needs (the port, and"
-                " in Full (strict) a valid certificate for the name), then audit again: the rewrite is"
-                " proposed once it passes."
-            )
+            loops = {a: location for a in checked if (location := _loops(facts, record.name, a))}
+            looping = list(loops)
+            if loops:
+                evidence["replacement_loops"] = loops
+                remediation.append(
+                    f"{', '.join(looping)} {'redirects' if len(looping) == 1 else 'redirect'} plain HTTP"
+                    " to HTTPS, which loops under"
+                    f" {mode_name(mode)}: fix that loop first, as flexible_redirect_loop advises (install"
+                    " a certificate on the origin, then use a mode in which Cloudflare speaks HTTPS to it,"
+                    " Full (strict); or remove the origin's redirect), then audit again: the rewrite is"
+                    " proposed once the address passes."
+                )
+            if any(why and a not in loops for a, why in checked.items()):
+                remediation.append(
+                    "Make the provisioned origin answer as this hostname's SSL mode needs (the port, and"
+                    " in Full (strict) a valid certificate for the name), then audit again: the rewrite is"
+                    " proposed once it passes."
+                )
         findings.append(
             finding(
                 playbook=id,

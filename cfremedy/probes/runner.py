@@ -186,7 +186,11 @@ class ProbePool:
         connected = tuple(f"{format_host(d[0])}:{d[1]}" for d in (https, http) if d is not None)
         probe = dataclasses.replace(self._base(target, tcp443, tcp80), tls=tls, connected_to=connected)
         if target.candidate:
-            return probe  # an address to check before a DNS rewrite: reachability and TLS only
+            # An address to check before a DNS rewrite: reachability and TLS; and in Off/Flexible,
+            # the plain-HTTP answer Cloudflare would get (a redirect to HTTPS there loops).
+            if target.scheme != "http":
+                return probe
+            return dataclasses.replace(probe, response=await self._response(target, https, http, tls, tcp80))
         http2, response, keepalive = await asyncio.gather(
             self._http2(target, https, tls),
             self._response(target, https, http, tls, tcp80),

@@ -90,6 +90,32 @@ def test_plan_account_writes_one_plan_per_zone_with_changes(
     assert Plan.read(plans / "blog.example.json").changes == Plan.read(single).changes
 
 
+def test_the_demos_static_plan_applied_leaves_no_new_finding(tmp_path: Path) -> None:
+    """static.example is Flexible, and its www origin redirects plain HTTP to HTTPS: the plan
+    moves assets and media to the file server the inventory names, which serves the page over
+    plain HTTP (the origin_ip candidate check), so the apply trades their 522/523 for no
+    redirect loop. Its own sandbox: the apply changes the zone."""
+    with SandboxSession(load_scenario("demo")) as session:
+        env = {**session.env(), "CFREMEDY_STATE_DIR": str(tmp_path / "state")}
+        quick = ["--probe-timeout", "1"]  # the dead files.static.example costs two timeouts per run
+        plan = tmp_path / "static.example.json"
+        made = run(["plan", "zone", "static.example", "-o", str(plan), *quick], env)
+        assert made.returncode == 0, made.stderr
+        assert {(c.before["name"], c.before["content"], c.after["content"]) for c in Plan.read(plan).changes} == {
+            ("assets.static.example", "10.0.12.7", "93.184.215.41"),
+            ("media.static.example", "93.184.215.99", "93.184.215.41"),
+        }
+        applied = run(["apply", str(plan), "--yes", *quick], env)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        rechecks = applied.stdout.split("Re-audit", 1)[1]
+        assert re.search(r"^resolved\s+origin_ip\s+assets\.static\.example", rechecks, re.M), rechecks
+        assert re.search(r"^resolved\s+origin_ip\s+media\.static\.example", rechecks, re.M), rechecks
+        assert not re.search(r"^new\s", rechecks, re.M), rechecks
+        after = json.loads(run(["audit", "zone", "static.example", "--format", "json", *quick], env).stdout)
+        loops = [f["resource"] for f in after["zones"][0]["findings"] if f["playbook"] == "flexible_redirect_loop"]
+        assert loops == ["www.static.example"]
+
+
 def test_plan_account_selects_zones_like_audit_account_and_refuses_a_used_directory(
     demo: SandboxSession, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -81,3 +81,9 @@ def test_demo_zones_with_origins_on_their_real_addresses(tmp_path: Path) -> None
     assert "this machine has no route to 10." in json.dumps(reports["static.example"])
     assert ("origin_ip", "files.static.example", (522,)) in static
     assert ("origin_ip", "assets.static.example", (522, 523)) in static
+    # The inventory's file server, probed on its own address as the rewrite's candidate (in
+    # Flexible: port 80 and the plain-HTTP GET /, which it answers without a redirect to HTTPS).
+    rewrites = {c["before"]["name"]: c["after"]["content"] for c in reports["static.example"]["changes"]}
+    assert rewrites == {"assets.static.example": "93.184.215.41", "media.static.example": "93.184.215.41"}
+    checks = [f["evidence"].get("replacement_checks") for f in reports["static.example"]["findings"]]
+    assert checks.count({"93.184.215.41": "passes"}) == 2

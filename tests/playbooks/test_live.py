@@ -100,12 +100,17 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "moved-strict-valid": ({"ssl": "strict"}, {"https": "drop", "http": "drop"}),
     "moved-strict-self-signed": ({"ssl": "strict"}, {"https": "closed", "http": "closed"}),
     "moved-flexible-80-closed": ({"ssl": "flexible"}, {"https": "closed", "http": "closed"}),
+    "moved-flexible-redirect": ({"ssl": "flexible"}, {"https": "closed", "http": "closed"}),
+    "moved-flexible-plain": ({"ssl": "flexible"}, {"https": "closed", "http": "closed"}),
 }
 # The inventory's address for a row's hostname, and how the origin there behaves.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "moved-strict-valid": {},
     "moved-strict-self-signed": {"https": "self_signed"},
     "moved-flexible-80-closed": {"http": "closed"},
+    # Flexible: what the inventory's address answers a plain-HTTP request with decides too
+    "moved-flexible-redirect": {"http": "redirect_https"},
+    "moved-flexible-plain": {"https": "closed"},
 }
 # Zone fields beyond settings, per row (Configuration Rules and Page Rules).
 RULES: dict[str, dict[str, Any]] = {
@@ -370,6 +375,23 @@ def test_origin_ip_rewrites_only_to_an_address_that_passes_the_modes_probes(repo
     assert plain.changes == ()
     (mismatch,) = [f for f in plain.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
     assert "port 80 refuses connections (521 once the record points there)" in mismatch.message
+
+    # Flexible: Cloudflare would send GET / over plain HTTP to the new address; one that
+    # redirects to https:// on the same name would loop, one that serves the page is fine.
+    looping = reports["moved-flexible-redirect"]
+    assert looping.changes == ()
+    (mismatch,) = [f for f in looping.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
+    location = "https://www.moved-flexible-redirect.example/"
+    assert "no rewrite is proposed" in mismatch.message
+    assert f"under Flexible, its plain-HTTP answer on port 80 (301) redirects to {location}" in mismatch.message
+    assert mismatch.evidence["replacement_loops"] == {_candidate("moved-flexible-redirect"): location}
+    assert any("flexible_redirect_loop" in r for r in mismatch.remediation)
+
+    plain = reports["moved-flexible-plain"]
+    (change,) = plain.changes
+    assert change.after["content"] == _candidate("moved-flexible-plain")
+    (mismatch,) = [f for f in plain.findings if f.playbook == "origin_ip" and f.error_codes == (522, 523)]
+    assert mismatch.evidence["replacement_checks"] == {_candidate("moved-flexible-plain"): "passes"}
 
 
 def test_no_raise_to_strict_while_a_certificate_expires_within_the_horizon(reports: dict[str, ZoneReport]) -> None:
