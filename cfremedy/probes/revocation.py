@@ -7,7 +7,9 @@ the origin staples into its handshake when asked to (`status_request`). Python's
 ask for a staple, so `staple_look` sends its own TLS 1.2 ClientHello and reads the handshake
 messages that TLS 1.2 sends in clear (Certificate, CertificateStatus), then hangs up: no key is
 ever agreed, nothing is decrypted. An origin that speaks only TLS 1.3 (where the staple travels
-encrypted) is reported as such.
+encrypted) is reported as such. `offer_look` sends Cloudflare's offer the same way and reads
+which version the origin chose and whether its TLS 1.2 first flight asks for a client
+certificate (the runner's `client_certificate_demand`).
 
 Only an answer signed by the issuer (or by a responder the issuer delegated to) and still
 current counts. A responder that cannot be reached, answers "unknown", or sends something
@@ -20,6 +22,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 import os
+import ssl
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from cfremedy.probes.certificates import issued_by
 from cfremedy.probes.classify import describe
 from cfremedy.probes.results import GOOD, NOT_CHECKED, REVOKED, UNKNOWN, Revocation
+from cfremedy.probes.tls import cloudflare_offer
 
 # A response this far in the future or past still counts (clocks differ a little).
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -207,9 +211,10 @@ async def ask_responder(url: str, request: bytes, timeout: float) -> tuple[bytes
 
 @dataclass(frozen=True)
 class StapleLook:
-    """What a TLS 1.2 handshake asking for a staple showed, before we hung up."""
+    """What a handshake of our own (a TLS 1.2 one asking for a staple, or Cloudflare's offer)
+    showed in clear, before we hung up."""
 
-    status: str  # sent | none | tls13_only | failed
+    status: str  # sent | none | tls13_only | tls13 | failed
     staple: bytes = b""
     chain: tuple[bytes, ...] = ()
     detail: str = ""
@@ -227,19 +232,39 @@ def _extension(kind: int, body: bytes) -> bytes:
 
 def client_hello(server_name: str) -> bytes:
     """A TLS 1.2 ClientHello record asking for an OCSP staple (`status_request`)."""
+    status_request = _extension(5, b"\x01\x00\x00\x00\x00")  # OCSP, no ids, no extensions
+    return _hello(server_name, _SUITES, status_request, session=b"")
+
+
+def offer_hello(server_name: str) -> bytes:
+    """A ClientHello record with Cloudflare's offer to an origin: TLS 1.3 down to 1.0
+    (`supported_versions`), an x25519 key share (random bytes: the handshake is never finished)
+    and the cipher suites `cloudflare_offer` gives a context, TLS 1.3's and the older ones."""
+    versions = _extension(43, _vector(b"\x03\x04\x03\x03\x03\x02\x03\x01", 1))
+    key_share = _extension(51, _vector(struct.pack("!H", 0x001D) + _vector(os.urandom(32), 2), 2))
+    # A session id, as Cloudflare's TLS 1.3 middlebox compatibility mode sends one.
+    return _hello(server_name, (*_offered_suites(), 0x00FF), versions + key_share, session=os.urandom(32))
+
+
+def _offered_suites() -> tuple[int, ...]:
+    context = cloudflare_offer(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    return tuple(int(cipher["id"]) & 0xFFFF for cipher in context.get_ciphers())
+
+
+def _hello(server_name: str, suites: Sequence[int], more: bytes, *, session: bytes) -> bytes:
     extensions = b""
     if server_name and not _is_ip(server_name):
         name = server_name.encode("idna")
         extensions += _extension(0, _vector(b"\x00" + _vector(name, 2), 2))
-    extensions += _extension(5, b"\x01\x00\x00\x00\x00")  # status_request: OCSP, no ids, no extensions
+    extensions += more
     extensions += _extension(10, _vector(b"".join(struct.pack("!H", g) for g in _GROUPS), 2))
     extensions += _extension(11, b"\x01\x00")  # ec_point_formats: uncompressed
     extensions += _extension(13, _vector(b"".join(struct.pack("!H", s) for s in _SIGNATURES), 2))
     body = (
         b"\x03\x03"
         + os.urandom(32)
-        + b"\x00"
-        + _vector(b"".join(struct.pack("!H", s) for s in _SUITES), 2)
+        + _vector(session, 1)
+        + _vector(b"".join(struct.pack("!H", s) for s in suites), 2)
         + b"\x01\x00"
         + _vector(extensions, 2)
     )
@@ -255,23 +280,25 @@ def _is_ip(name: str) -> bool:
     return True
 
 
-def parse_server_flight(data: bytes) -> StapleLook | None:
-    """The staple and chain in the server's first flight, or None while it is incomplete."""
+def parse_server_flight(data: bytes, oldest: int = 0x0303) -> StapleLook | None:
+    """The staple and chain in the server's first flight, or None while it is incomplete.
+
+    A ServerHello choosing TLS 1.3 (its `supported_versions` says 0x0304, a HelloRetryRequest
+    too) ends the look as `tls13`: what follows is encrypted. One choosing a version older than
+    `oldest` (or newer than TLS 1.2 without saying TLS 1.3) is `failed`."""
     messages = bytearray()
     at = 0
+    unexpected = alert = -1
     while at + 5 <= len(data):
         kind, length = data[at], int.from_bytes(data[at + 3 : at + 5], "big")
         if at + 5 + length > len(data):
             break
         fragment = data[at + 5 : at + 5 + length]
         at += 5 + length
-        if kind == _ALERT:
-            description = fragment[1] if len(fragment) > 1 else -1
-            if description == 70:  # protocol_version: it will not speak TLS 1.2
-                return StapleLook("tls13_only", detail="the origin refuses TLS 1.2, so its staple cannot be read")
-            return StapleLook("failed", detail=f"the origin answered with TLS alert {description}")
         if kind != _HANDSHAKE:
-            return StapleLook("failed", detail=f"unexpected TLS record type {kind}")
+            # An alert; TLS 1.3's ChangeCipherSpec and encrypted records (after its ServerHello).
+            unexpected, alert = kind, (fragment[1] if kind == _ALERT and len(fragment) > 1 else -1)
+            break
         messages += fragment
     chain: tuple[bytes, ...] = ()
     staple = b""
@@ -280,11 +307,15 @@ def parse_server_flight(data: bytes) -> StapleLook | None:
     while offset + 4 <= len(messages):
         kind, length = messages[offset], int.from_bytes(messages[offset + 1 : offset + 4], "big")
         if offset + 4 + length > len(messages):
-            return None
+            break
         body = bytes(messages[offset + 4 : offset + 4 + length])
         offset += 4 + length
-        if kind == _SERVER_HELLO and body[:2] != b"\x03\x03":
-            return StapleLook("failed", detail=f"the origin chose TLS version {body[:2].hex()}")
+        if kind == _SERVER_HELLO:
+            version = _chosen_version(body)
+            if version == 0x0304:
+                return StapleLook("tls13", detail="the origin chose TLS 1.3")
+            if not oldest <= version <= 0x0303:
+                return StapleLook("failed", detail=f"the origin chose TLS version {version:04x}")
         if kind == _CERTIFICATE:
             chain = _certificates(body)
         elif kind == _CERTIFICATE_STATUS and body[:1] == b"\x01":
@@ -293,7 +324,31 @@ def parse_server_flight(data: bytes) -> StapleLook | None:
             requested = True
         elif kind == _SERVER_HELLO_DONE:
             return StapleLook("sent" if staple else "none", staple, chain, certificate_request=requested)
+    if unexpected == _ALERT:
+        if alert == 70:  # protocol_version: it will not speak TLS 1.2
+            return StapleLook("tls13_only", detail="the origin refuses TLS 1.2, so its staple cannot be read")
+        return StapleLook("failed", detail=f"the origin answered with TLS alert {alert}")
+    if unexpected >= 0:
+        return StapleLook("failed", detail=f"unexpected TLS record type {unexpected}")
     return None
+
+
+def _chosen_version(server_hello: bytes) -> int:
+    """The version a ServerHello (or HelloRetryRequest) chose: its `supported_versions`
+    extension, else its legacy version field. -1 when it cannot be read."""
+    if len(server_hello) < 35:
+        return -1
+    legacy = int.from_bytes(server_hello[:2], "big")
+    at = 34 + 1 + server_hello[34] + 2 + 1  # random, session id, cipher suite, compression
+    if at + 2 > len(server_hello):
+        return legacy  # no extensions
+    end, at = at + 2 + int.from_bytes(server_hello[at : at + 2], "big"), at + 2
+    while at + 4 <= min(end, len(server_hello)):
+        kind, size = struct.unpack_from("!HH", server_hello, at)
+        if kind == 43 and size == 2:  # supported_versions: the one chosen
+            return int.from_bytes(server_hello[at + 4 : at + 6], "big")
+        at += 4 + size
+    return legacy
 
 
 def _certificates(body: bytes) -> tuple[bytes, ...]:
@@ -308,13 +363,29 @@ def _certificates(body: bytes) -> tuple[bytes, ...]:
 
 async def staple_look(connect: tuple[str, int], server_name: str, timeout: float) -> StapleLook:
     """Ask the origin for its staple over TLS 1.2, read its first flight, hang up."""
+    return await _first_flight(connect, client_hello(server_name), timeout, parse_server_flight)
+
+
+async def offer_look(connect: tuple[str, int], server_name: str, timeout: float) -> StapleLook:
+    """Send Cloudflare's offer (`offer_hello`), read the answer in clear, hang up: `tls13` when
+    the origin chose TLS 1.3 from it; a look with `certificate_request` when it chose TLS 1.2 or
+    older and its first flight asked for a client certificate; `failed` for an alert, a reset,
+    a timeout (which do not say what Cloudflare's handshake would be)."""
+    return await _first_flight(
+        connect, offer_hello(server_name), timeout, lambda data: parse_server_flight(data, oldest=0x0301)
+    )
+
+
+async def _first_flight(
+    connect: tuple[str, int], hello: bytes, timeout: float, parse: Callable[[bytes], StapleLook | None]
+) -> StapleLook:
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(connect[0], connect[1])
     except Exception as exc:  # noqa: BLE001 - every failure is a result
         return StapleLook("failed", detail=describe(exc))
     try:
-        writer.write(client_hello(server_name))
+        writer.write(hello)
         data = b""
         async with asyncio.timeout(timeout):
             while len(data) < MAX_HANDSHAKE:
@@ -322,7 +393,7 @@ async def staple_look(connect: tuple[str, int], server_name: str, timeout: float
                 if not chunk:
                     break
                 data += chunk
-                look = parse_server_flight(data)
+                look = parse(data)
                 if look is not None:
                     return look
         return StapleLook("failed", detail="the origin closed the connection during the handshake")

@@ -38,14 +38,13 @@ from cfremedy.probes.results import (
     StepResult,
     TlsResult,
 )
-from cfremedy.probes.revocation import check_revocation, loopback_only, staple_look
+from cfremedy.probes.revocation import check_revocation, loopback_only, offer_look
 from cfremedy.probes.targets import ProbeTarget, with_address
 from cfremedy.probes.tcp import close, connect
 from cfremedy.probes.tls import (
     inspecting_context,
     permissive_context,
     permissive_look,
-    refuses_tls13,
     sni_look,
     tls_probe,
     verifying_context,
@@ -329,18 +328,20 @@ def _cert_required(error: str) -> bool:
 
 async def client_certificate_demand(connect: tuple[str, int], server_name: str, tls: TlsResult, timeout: float) -> str:
     """After a failed handshake: did the origin demand a client certificate? Said by the alert
-    itself (TLS 1.3's certificate_required), or by the CertificateRequest its TLS 1.2 first
-    flight carries in clear (read by a ClientHello of our own, never finished). "" when not.
+    itself (TLS 1.3's certificate_required), or by the CertificateRequest its TLS 1.2 (or older)
+    first flight carries in clear, read by a ClientHello of our own with Cloudflare's offer
+    (`offer_look`, never finished). "" when not.
 
-    The CertificateRequest explains the failure only if the failed handshake was TLS 1.2 (or
-    older): an origin that speaks TLS 1.3 chooses it from Cloudflare's offer, and there a demand
-    for a client certificate does not fail the handshake (it comes as certificate_required, in
-    the handshake or right after it). A TLS 1.3 handshake that fails otherwise is a 525 of its
-    own, whatever the origin asks of TLS 1.2 clients; so is one whose version cannot be told."""
+    The CertificateRequest explains the failure only if Cloudflare's handshake runs as TLS 1.2
+    or older, so the same hello proves the version: an origin that chooses TLS 1.3 from the
+    offer is not failed by a demand for a client certificate (it comes as certificate_required,
+    in the handshake or right after it), and a TLS 1.3 handshake that fails otherwise is a 525
+    of its own, whatever the origin asks of TLS 1.2 clients. An alert, a reset or a timeout to
+    the hello does not tell the version: no demand is inferred."""
     if _cert_required(tls.error):
         return f"it refused the handshake with a certificate_required alert ({tls.error})"
-    look = await staple_look(connect, server_name, timeout)
-    if look.certificate_request and await refuses_tls13(connect, server_name, timeout):
+    look = await offer_look(connect, server_name, timeout)
+    if look.certificate_request:
         return "its TLS 1.2 handshake asks for a client certificate (CertificateRequest) and then fails without one"
     return ""
 

@@ -118,43 +118,6 @@ async def permissive_look(
         await close(transport, link)
 
 
-# What OpenSSL says when a TLS 1.3-only handshake meets an origin that speaks nothing newer than
-# TLS 1.2: its protocol_version alert, or a TLS 1.2 ServerHello from a server that does not know
-# TLS 1.3 at all.
-_NO_TLS13 = frozenset({"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "WRONG_SSL_VERSION"})
-
-
-def tls13_context() -> ssl.SSLContext:
-    """TLS 1.3 only, no verification: does the origin speak TLS 1.3 at all?"""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    return context
-
-
-async def refuses_tls13(connect: tuple[str, int], hostname: str, timeout: float) -> bool:
-    """Whether the origin refuses TLS 1.3 outright, so a handshake with Cloudflare's offer (TLS
-    1.3 and older) ran as TLS 1.2 or older. False when it speaks TLS 1.3, and when a TLS 1.3-only
-    handshake fails in any other way (an alert, a reset): that does not tell."""
-    try:
-        async with asyncio.timeout(timeout):
-            transport, link = await asyncio.get_running_loop().create_connection(
-                Link,
-                connect[0],
-                connect[1],
-                ssl=tls13_context(),
-                server_hostname=hostname,
-                ssl_handshake_timeout=timeout + 5,
-            )
-    except ssl.SSLError as exc:
-        return exc.reason in _NO_TLS13
-    except Exception:  # noqa: BLE001 - no answer says nothing about the versions it speaks
-        return False
-    await close(transport, link)
-    return False
-
-
 def peer_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
     """The certificates the peer sent, leaf first, as DER (what the revocation check needs: the
     leaf and its issuer). Python 3.13 has `get_unverified_chain` on the SSL object; 3.10 to 3.12

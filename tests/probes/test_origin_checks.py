@@ -6,9 +6,11 @@ staple's handshake messages, candidate planning) with plain data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,8 @@ from cfremedy.probes.revocation import (
     judge_response,
     loopback_only,
     ocsp_request,
+    offer_hello,
+    offer_look,
     parse_server_flight,
     staple_look,
 )
@@ -421,35 +425,52 @@ def test_origins_that_demand_nothing_are_not_said_to(results: dict[str, OriginPr
         assert tls is not None and tls.client_certificate == "", name
 
 
-def _offers_tls13(record: bytes) -> bool | None:
-    """Whether a ClientHello record lists TLS 1.3 in supported_versions; None while incomplete."""
+def _hello_offer(record: bytes) -> tuple[set[int], set[int]] | None:
+    """The cipher suites and supported_versions a ClientHello record lists; None while incomplete."""
     if len(record) < 5 or len(record) < 5 + int.from_bytes(record[3:5], "big"):
         return None
     body = record[9 : 5 + int.from_bytes(record[3:5], "big")]  # past the record and handshake headers
     at = 2 + 32  # legacy_version, random
     at += 1 + body[at]  # session id
-    at += 2 + int.from_bytes(body[at : at + 2], "big")  # cipher suites
+    size, at = int.from_bytes(body[at : at + 2], "big"), at + 2
+    suites = {int.from_bytes(body[i : i + 2], "big") for i in range(at, at + size, 2)}
+    at += size
     at += 1 + body[at]  # compression methods
     end, at = at + 2 + int.from_bytes(body[at : at + 2], "big"), at + 2
+    versions: set[int] = set()
     while at + 4 <= end:
         kind, size = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + 4], "big")
         data, at = body[at + 4 : at + 4 + size], at + 4 + size
         if kind == 43:  # supported_versions
-            return b"\x03\x04" in {data[i : i + 2] for i in range(1, len(data), 2)}
-    return False
+            versions = {int.from_bytes(data[i : i + 2], "big") for i in range(1, len(data), 2)}
+    return suites, versions
 
 
-class BrokenTls13Origin:
+HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"  # a fatal handshake_failure alert
+
+
+class AopOrigin:
     """An origin whose TLS 1.2 asks for a client certificate (CertificateRequest) and fails
-    without one, and whose TLS 1.3 is broken for another reason: every ClientHello offering TLS
-    1.3 gets a bare handshake_failure alert. Cloudflare offers TLS 1.3, so it gets that alert."""
+    without one (nginx's `ssl_verify_client on`), in one of two kinds:
 
-    def __init__(self, leaf: LeafFiles) -> None:
+    - `old`: it does not implement TLS 1.3 at all (OpenSSL 1.0.2, CentOS 7's nginx): a
+      ClientHello with TLS 1.2 suites gets TLS 1.2 whatever its supported_versions says, one with
+      nothing but TLS 1.3's suites a bare handshake_failure (no shared cipher), not the
+      protocol_version alert a server that knows TLS 1.3 sends;
+    - `tls13_broken`: it speaks TLS 1.3 and chooses it from any hello that offers it (a real
+      ServerHello), then fails the handshake for another reason: it resets the connection (a
+      plain alert after a TLS 1.3 ServerHello is refused by OpenSSL as a bad record type)."""
+
+    def __init__(self, leaf: LeafFiles, kind: str) -> None:
+        self.kind = kind
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(leaf.cert_path, leaf.key_path)
         self.context.verify_mode = ssl.CERT_REQUIRED
         self.context.load_verify_locations(cafile=str(leaf.cert_path))
         self.context.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.tls13 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls13.load_cert_chain(leaf.cert_path, leaf.key_path)
+        self.tls13.minimum_version = ssl.TLSVersion.TLSv1_3
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -462,22 +483,42 @@ class BrokenTls13Origin:
                 return  # closed
             threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
+    def _server_hello(self, hello: bytes) -> bytes:
+        """The first record of a real TLS 1.3 server's answer: its ServerHello."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        engine = self.tls13.wrap_bio(incoming, outgoing, server_side=True)
+        incoming.write(hello)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            engine.do_handshake()
+        flight = outgoing.read()
+        return flight[: 5 + int.from_bytes(flight[3:5], "big")]
+
     def _serve(self, connection: socket.socket) -> None:
         with connection:
             connection.settimeout(5)
             try:
                 hello = b""
                 deadline = time.monotonic() + 5
-                while (tls13 := _offers_tls13(hello)) is None and time.monotonic() < deadline:
+                while (offer := _hello_offer(hello)) is None and time.monotonic() < deadline:
                     time.sleep(0.005)
                     hello = connection.recv(65536, socket.MSG_PEEK)
-                if tls13:
-                    connection.recv(len(hello))  # read, so that closing sends no reset
-                    connection.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure
-                    connection.shutdown(socket.SHUT_WR)
-                    connection.recv(65536)
+                if offer is None:
+                    return
+                suites, versions = offer
+                if self.kind == "old" and not suites - {0x1301, 0x1302, 0x1303, 0x00FF}:  # no TLS 1.2 suite
+                    refusal = HANDSHAKE_FAILURE  # no shared cipher
+                elif self.kind == "tls13_broken" and 0x0304 in versions:
+                    connection.sendall(self._server_hello(connection.recv(len(hello))))
+                    time.sleep(0.05)
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # closing now resets the connection
                 else:
                     self.context.wrap_socket(connection, server_side=True).close()
+                    return
+                connection.recv(65536)  # read, so that closing sends no reset
+                connection.sendall(refusal)
+                connection.shutdown(socket.SHUT_WR)
+                connection.recv(65536)
             except (OSError, ssl.SSLError):
                 return  # no client certificate, or a client that hung up after the first flight
 
@@ -485,9 +526,8 @@ class BrokenTls13Origin:
         self.listener.close()
 
 
-@pytest.fixture(scope="module")
-def broken_tls13(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokenTls13Origin]:
-    directory = tmp_path_factory.mktemp("broken-tls13")
+def _aop_origin(tmp_path_factory: pytest.TempPathFactory, kind: str) -> AopOrigin:
+    directory = tmp_path_factory.mktemp(kind)
     now = dt.datetime.now(dt.UTC)
     leaf = make_leaf(
         directory,
@@ -497,25 +537,103 @@ def broken_tls13(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokenTls
         not_before=now - dt.timedelta(days=1),
         not_after=now + dt.timedelta(days=30),
     )
-    origin = BrokenTls13Origin(leaf)
+    return AopOrigin(leaf, kind)
+
+
+@pytest.fixture(scope="module")
+def old_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AopOrigin]:
+    origin = _aop_origin(tmp_path_factory, "old")
     yield origin
     origin.close()
 
 
-def test_a_failed_tls13_handshake_is_not_blamed_on_a_tls12_certificate_request(
-    broken_tls13: BrokenTls13Origin,
-) -> None:
-    # The origin does ask TLS 1.2 clients for a certificate...
-    local = ("127.0.0.1", broken_tls13.port)
-    assert asyncio.run(staple_look(local, "c20.example.com", TIMEOUT)).certificate_request
-    # ...but Cloudflare's offer gets TLS 1.3, which fails for another reason: a 525, not AOP's business.
-    rules = (parse_connect_to(f"198.51.100.20:443:127.0.0.1:{broken_tls13.port}"),)
+@pytest.fixture(scope="module")
+def tls13_broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AopOrigin]:
+    origin = _aop_origin(tmp_path_factory, "tls13_broken")
+    yield origin
+    origin.close()
+
+
+def _probe_c20(port: int) -> OriginProbe:
+    rules = (parse_connect_to(f"198.51.100.20:443:127.0.0.1:{port}"),)
     chosen = ProbeOptions(timeout=TIMEOUT, connect_to=rules, only_connect_to=True)
     probed = asyncio.run(probe_origins([ProbeTarget("c20.example.com", "198.51.100.20", True, strict=True)], chosen))
     (probe,) = probed.probes
-    tls = probe.tls
+    return probe
+
+
+def test_a_client_certificate_demanded_by_an_origin_without_tls13_is_seen(old_origin: AopOrigin) -> None:
+    # A TLS 1.3-only hello gets handshake_failure, not protocol_version: that alone told nothing...
+    local = ("127.0.0.1", old_origin.port)
+    with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        with socket.create_connection(local, timeout=TIMEOUT) as raw, context.wrap_socket(raw):
+            pass
+    # ...but Cloudflare's offer gets TLS 1.2 and a CertificateRequest: the demand is proven.
+    look = asyncio.run(offer_look(local, "c20.example.com", TIMEOUT))
+    assert look.status == "none" and look.certificate_request
+    tls = _probe_c20(old_origin.port).tls
     assert tls is not None and tls.outcome is Outcome.TLS_ALERT and "handshake failure" in tls.error
+    assert "CertificateRequest" in tls.client_certificate
+
+
+def test_a_failed_tls13_handshake_is_not_blamed_on_a_tls12_certificate_request(tls13_broken: AopOrigin) -> None:
+    # The origin does ask TLS 1.2 clients for a certificate...
+    local = ("127.0.0.1", tls13_broken.port)
+    assert asyncio.run(staple_look(local, "c20.example.com", TIMEOUT)).certificate_request
+    # ...but chooses TLS 1.3 from Cloudflare's offer, which fails for another reason: a 525, not AOP's business.
+    assert asyncio.run(offer_look(local, "c20.example.com", TIMEOUT)).status == "tls13"
+    tls = _probe_c20(tls13_broken.port).tls
+    assert tls is not None and tls.outcome in (Outcome.TLS_ALERT, Outcome.RESET), tls
     assert tls.client_certificate == ""
+
+
+def _record(kind: int, body: bytes) -> bytes:
+    return bytes([kind]) + b"\x03\x03" + len(body).to_bytes(2, "big") + body
+
+
+def _message(kind: int, body: bytes) -> bytes:
+    return bytes([kind]) + len(body).to_bytes(3, "big") + body
+
+
+def _server_hello(version: int | None, legacy: bytes = b"\x03\x03") -> bytes:
+    extensions = b"" if version is None else b"\x00\x2b\x00\x02" + version.to_bytes(2, "big")
+    body = legacy + bytes(32) + b"\x00" + b"\xc0\x2f" + b"\x00"
+    return _message(2, body + len(extensions).to_bytes(2, "big") + extensions)
+
+
+def test_the_version_chosen_from_cloudflares_offer_is_read_in_clear() -> None:
+    request = _message(13, b"\x01\x01\x00\x00\x00\x00")  # CertificateRequest
+    done = _message(14, b"")
+    for version in (None, 0x0303, 0x0301):
+        flight = _record(22, _server_hello(version) + _message(11, b"\x00\x00\x00") + request + done)
+        look = parse_server_flight(flight, oldest=0x0301)
+        assert look is not None and look.certificate_request, version
+    # TLS 1.3 chosen (a ServerHello or a HelloRetryRequest saying 0x0304): what follows is encrypted.
+    for tls13 in (_record(22, _server_hello(0x0304)) + _record(20, b"\x01") + _record(23, b"x" * 40),):
+        look = parse_server_flight(tls13, oldest=0x0301)
+        assert look is not None and look.status == "tls13" and not look.certificate_request
+    assert parse_server_flight(_record(22, _server_hello(0x0304)), oldest=0x0301) == parse_server_flight(
+        _record(22, _server_hello(0x0304)) + _record(20, b"\x01"), oldest=0x0301
+    )
+    # An alert says nothing of the version; staple_look's own TLS 1.2 hello still wants TLS 1.2.
+    alert = parse_server_flight(HANDSHAKE_FAILURE, oldest=0x0301)
+    assert alert is not None and alert.status == "failed" and not alert.certificate_request
+    old = parse_server_flight(_record(22, _server_hello(None, b"\x03\x01") + request + done))
+    assert old is not None and old.status == "failed"
+
+
+def test_cloudflares_offer_is_what_the_hello_carries() -> None:
+    offer = _hello_offer(offer_hello("c20.example.com"))
+    assert offer is not None
+    suites, versions = offer
+    assert versions == {0x0304, 0x0303, 0x0302, 0x0301}
+    assert {0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC013, 0x009C, 0x002F, 0xC030, 0x0035} <= suites
+    assert 0xCCA8 not in suites  # ChaCha20 for TLS 1.2: not in Cloudflare's list
+    staple = _hello_offer(client_hello("c20.example.com"))
+    assert staple is not None and staple[1] == set()  # staple_look's hello stays TLS 1.2 only
 
 
 # -- candidates: the inventory's addresses, probed before a DNS rewrite ------------------------
