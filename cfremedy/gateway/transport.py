@@ -249,8 +249,9 @@ class Transport:
                 failure = NotJson(exc)
             except UnicodeDecodeError as exc:  # json.loads decodes the bytes first
                 # Cut off inside a character is cut short; any other bad byte is a bad answer,
-                # not retried. Other ValueErrors (a pydantic ValidationError of a whole answer
-                # of the wrong shape) are not ours: they keep their own handling.
+                # not retried (to a write: one of unknown outcome, see `_retry_wait`). Other
+                # ValueErrors (a pydantic ValidationError of a whole answer of the wrong shape)
+                # are not ours: they keep their own handling.
                 failure = NotJson(exc) if _cut_mid_character(exc) else exc
             finally:
                 if self._limiter is not None:
@@ -346,6 +347,13 @@ class Transport:
             return wait
         if isinstance(exc, cloudflare.APIStatusError):
             raise ApiError(f"Cloudflare API refused to {op.what} ({error_detail(exc)})") from None
+        if op.write and isinstance(exc, ValueError):
+            # A 2xx whose body cannot be read (a bad byte): the write may well have landed, so it
+            # is no refusal; the caller's read-back decides.
+            raise WriteOutcomeUnknown(
+                f"an answer to the request to {op.what} that cannot be read ({_describe(exc)});"
+                " it may or may not have been applied"
+            ) from None
         raise ApiError(f"Cloudflare API failed to {op.what} ({_describe(exc)})") from None
 
     def _backoff(self, attempt: int) -> float:

@@ -14,7 +14,8 @@ runs): "trickle" sends it at `bytes_per_second`, "odd" puts and drops values at 
 in it (`ttl: "auto"`, a record without `id`, `result: null`, `success: false`), "endless" makes
 a list invent a next page forever (fresh ids, `total_pages` one more than the page, and a
 `total_count` to match), "truncated" sends the first half of the answer's bytes (JSON cut off
-by a proxy), and "500_after" and "reset_after" run the operation (a write lands) and then
+by a proxy), "bad_byte" sends the answer's bytes with an invalid UTF-8 byte (0xff) in its first
+string (whole, but undecodable), and "500_after" and "reset_after" run the operation (a write lands) and then
 answer 500 or close the connection: the case a client cannot tell from a write that failed.
 `latency_ms` (settable at run time) is slept before every API request, faulted or not.
 
@@ -42,7 +43,7 @@ from cfremedy.sandbox.envelope import Reply, internal_error
 from cfremedy.sandbox.scenario import FaultSpec
 
 # The kinds that alter the real answer: the operation runs (a write lands) first.
-ANSWER_FAULTS = frozenset({"trickle", "odd", "endless", "truncated", "500_after", "reset_after"})
+ANSWER_FAULTS = frozenset({"trickle", "odd", "endless", "truncated", "bad_byte", "500_after", "reset_after"})
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body>Wi-Fi</body></html>"
 
 
@@ -107,6 +108,10 @@ def alter_answer(fault: FaultSpec, reply: Reply, query: dict[str, str]) -> Reply
     if fault.kind == "truncated":
         whole = reply.payload()
         return replace(reply, raw=whole[: len(whole) // 2])
+    if fault.kind == "bad_byte":
+        whole = reply.payload()
+        at = whole.find(b'"') + 1  # inside the first string: no JSON syntax error, only the byte
+        return replace(reply, raw=whole[:at] + b"\xff" + whole[at:])
     if fault.kind == "500_after":
         return internal_error()
     if fault.kind == "endless" and isinstance(reply.body, dict) and isinstance(reply.body.get("result"), list):

@@ -759,7 +759,19 @@ class OriginSpec(_Strict):
 
 
 FaultKind = Literal[
-    "429", "500", "403", "reset", "trickle", "html", "body", "odd", "endless", "truncated", "500_after", "reset_after"
+    "429",
+    "500",
+    "403",
+    "reset",
+    "trickle",
+    "html",
+    "body",
+    "odd",
+    "endless",
+    "truncated",
+    "bad_byte",
+    "500_after",
+    "reset_after",
 ]
 
 

@@ -334,7 +334,7 @@ def test_nothing_to_write_means_no_question(api: SandboxApi, env: dict[str, str]
 # -- a write that lands, then an answer that is lost -------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["500_after", "reset_after"])
+@pytest.mark.parametrize("fault", ["500_after", "reset_after", "bad_byte"])
 @pytest.mark.parametrize(
     ("method", "path", "what"),
     [("PATCH", r"/settings/ssl$", "setting:ssl"), ("POST", r"/dns_records/batch$", "DNS batch")],
@@ -349,9 +349,10 @@ def test_a_write_that_landed_before_its_answer_was_lost_is_read_back_as_applied_
     path: str,
     what: str,
 ) -> None:
-    """The sandbox runs the write, then answers 500 or resets the connection: the client
-    cannot tell it from a write that failed. The journal holds it in doubt (`sent`), the
-    read-back finds the planned value, and it is recorded as applied, never written again."""
+    """The sandbox runs the write, then answers 500, resets the connection, or answers 200 with
+    a byte that is not UTF-8: the client cannot tell it from a write that failed. The journal
+    holds it in doubt (`sent`), the read-back finds the planned value, and it is recorded as
+    applied (so a rollback undoes it), never written again."""
     plan = ten_change_plan(api)
     plan_path = tmp_path / "plan.json"
     plan.write(plan_path)
@@ -370,7 +371,8 @@ def test_a_write_that_landed_before_its_answer_was_lost_is_read_back_as_applied_
     assert run.outcome == "applied" and not run.in_doubt
     assert {e.change.target: e.state for e in run.entries} == {c.target: ChangeState.APPLIED for c in plan.changes}
     # the client saw no usable answer, so the read-back, not the answer, settled the write
-    assert f"cfremedy: {what}: no answer to the request" in proc.stderr
+    unread = "an answer to the request" if fault == "bad_byte" else "no answer to the request"
+    assert f"cfremedy: {what}: {unread}" in proc.stderr
     assert "it may or may not have been applied" in proc.stderr
     assert "in doubt" not in proc.stderr
 

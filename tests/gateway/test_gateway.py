@@ -177,6 +177,25 @@ def test_a_write_whose_connection_drops_after_sending_stays_in_doubt(sandbox_fac
     assert [r.method for r in api.requests] == ["GET", "PATCH"] and sleeps.waits == []
 
 
+def test_a_write_answered_with_an_undecodable_body_is_in_doubt_not_refused(sandbox_factory) -> None:
+    """The PATCH ran (the setting changed) and its 200 has a byte that is not UTF-8: no refusal
+    (an ApiError would journal it not applied), but a write of unknown outcome, not retried."""
+    data = scenario()
+    data["tokens"][0]["permissions"] = [*READ_ONLY, "Zone Settings Write"]
+    api = sandbox_factory(data)
+    api.set_faults([FaultSpec(kind="bad_byte", method="PATCH")])
+    sleeps = Sleeps()
+
+    async def go() -> None:
+        async with WritableGateway(SecretStr(TOKEN), api.url, sleep=sleeps) as gw:
+            await gw.edit_setting(await gw.zone_by_name("example.com"), "ssl", "full")
+
+    with pytest.raises(WriteOutcomeUnknown, match="cannot be read .*UnicodeDecodeError.*may or may not have been"):
+        asyncio.run(go())
+    assert [(r.method, r.fault) for r in api.requests] == [("GET", None), ("PATCH", "bad_byte")]
+    assert sleeps.waits == []
+
+
 def test_a_403_on_a_request_that_names_no_permission_says_so_without_empty_quotes(sandbox_factory) -> None:
     api = sandbox_factory(scenario())
     api.set_faults([FaultSpec(kind="403", path="tokens/verify$")])
