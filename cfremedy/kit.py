@@ -204,14 +204,20 @@ def expiry_horizon(facts: ZoneFacts) -> int:
 
 def https_redirect(probe: OriginProbe) -> str:
     """The Location when the origin's plain-HTTP answer sends the hostname to `https://` on the
-    same name (what loops under Off and Flexible, where Cloudflare asks port 80 again), else ""."""
+    same name (what loops under Off and Flexible, where Cloudflare asks port 80 again), else "".
+    A Location that does not parse (`https://[x`: `urlsplit` raises) is no redirect to https:
+    one half-configured server must not stop the playbook for the whole zone."""
     response = probe.response
     if response is None or response.scheme != "http" or not response.redirect:
         return ""
-    target = urlsplit(response.location)
+    try:
+        target = urlsplit(response.location)
+        host = (target.hostname or "").lower()
+    except ValueError:
+        return ""
     if target.scheme != "https":
         return ""
-    host, name = (target.hostname or "").lower(), probe.hostname
+    name = probe.hostname
     same_host = host in ("", name) or (name.startswith("*.") and host.endswith(name[1:]))
     return response.location if same_host else ""
 
