@@ -131,8 +131,9 @@ def replacement_check(facts: ZoneFacts, hostname: str, address: str) -> str:
 
 def _plain_http_check(probe: OriginProbe, port: int, mode: str) -> str:
     """What the address fails of Off and Flexible, where Cloudflare sends a plain-HTTP request to
-    `port`: an answer, and one that does not send the hostname back to `https://` (Cloudflare
-    would ask port 80 again, and the visitor would loop)."""
+    `port`: an answer, not a 5xx (the rewrite would trade a 522 for it), and not one that sends
+    the hostname back to `https://` (Cloudflare would ask port 80 again, and the visitor would
+    loop)."""
     response = probe.response
     if response is None:
         return f"its answer to a plain-HTTP request on port {port} was not checked"
@@ -140,6 +141,11 @@ def _plain_http_check(probe: OriginProbe, port: int, mode: str) -> str:
         return f"its answer on port {port} could not be checked ({response.error or response.outcome.value})"
     if response.outcome is not Outcome.OK:
         return f"it does not answer a plain-HTTP request on port {port} ({response.outcome.value}: {response.error})"
+    if response.status is not None and 500 <= response.status <= 599:
+        return (
+            f"under {mode_name(mode)}, it answers a plain-HTTP GET / on port {port} with {response.status}:"
+            f" visitors would get that {response.status} instead once the record points there"
+        )
     location = https_redirect(probe)
     if location:
         return (
