@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from cfremedy.models import frozen_mapping
+from cfremedy.redaction import without_url_credentials
 
 # The three status boxes of Cloudflare's 5xx pages, by element id, and the hop each stands for.
 HOP_BOXES = {"cf-browser-status": "browser", "cf-cloudflare-status": "cloudflare", "cf-host-status": "host"}
@@ -33,10 +34,17 @@ _STATUS_CLASSES = {"text-red-error": "Error", "text-green-success": "Working", "
 # Markers of Cloudflare's error templates (5xx and 1xxx alike).
 _TEMPLATE_IDS = frozenset({"cf-error-details", "cf-wrapper"})
 _CODE_CLASS = "cf-error-code"
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+# Every pattern run on a body is linear in it: a tag is read up to the next `<` as well as `>`,
+# so an unclosed one is not read to the end of the body again from each `<` (1 MiB of
+# `Ray ID: <` took hours), and the title's end is looked for once (`_title`), not from each
+# `<title>`.
+_TITLE_START = re.compile(r"<title[^<>]*>", re.I)
+_TITLE_END = re.compile(r"</title>", re.I)
+TITLE_LIMIT = 512  # characters of the title kept; a longer one is cut and ends in TITLE_CUT
+TITLE_CUT = "…"
 _1XXX_TEXT = re.compile(r"\berror\s*(?:code\s*)?(1\d{3})\b", re.I)
 _1XXX = re.compile(r"^\s*(1\d{3})\s*$")
-_RAY = re.compile(r"Ray ID:\s*(?:<[^>]+>\s*)*([0-9a-f]{16})\b", re.I)
+_RAY = re.compile(r"Ray ID:\s*(?:<[^<>]+>\s*)*([0-9a-f]{16})\b", re.I)
 # The bare page nginx (and Cloudflare's proxy, built on it) answers, signed below a rule.
 _BARE_SIGNATURE = re.compile(r"<hr\s*/?>\s*<center>\s*(cloudflare(?:-nginx)?)\s*</center>", re.I)
 _WORD = re.compile(r"cloudflare", re.I)
@@ -157,10 +165,20 @@ class _Reader(HTMLParser):
                 box.failing = True
 
 
+def _title(body: str) -> str:
+    """The first `<title>`'s text, white space collapsed, without credentials in its URLs (cut
+    before the text is, so a cut never leaves half a password) and at most TITLE_LIMIT long."""
+    start = _TITLE_START.search(body)
+    end = _TITLE_END.search(body, start.end()) if start else None
+    if start is None or end is None:  # no later `<title>` has an end either
+        return ""
+    title = without_url_credentials(" ".join(body[start.end() : end.start()].split()))
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - len(TITLE_CUT)] + TITLE_CUT
+
+
 def read_page(body: str) -> ErrorPage:
     """What `body` (HTML, or anything else) says about the error it shows."""
-    title_match = _TITLE.search(body)
-    title = " ".join(title_match.group(1).split()) if title_match else ""
+    title = _title(body)
     mentions = bool(_WORD.search(body))
     reader = _Reader()
     try:

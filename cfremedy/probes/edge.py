@@ -13,10 +13,11 @@ Redirects are followed here, one hop at a time, never by httpx: each hop is rout
 --connect-to rules and picks its proxy as a browser would, each is kept (status, Location,
 server, cf-ray, where it connected), and a loop or an eleventh redirect ends the chain with the
 hops that led there. A Location that cannot be requested (not http(s), no host, a port out of
-range, unparseable) ends the chain too: it is reported, never requested. Credentials in a URL
-(`https://user:pass@host/`) are dropped before any request: they are never sent, kept nor
-printed, be the URL the one asked for or one a server sent (a Location, a URL in a page's
-title, a kept header or the trace; the CLI's log formatter cuts them from library logs too).
+range, unparseable, a host httpx refuses such as 999.1.1.1) ends the chain too: it is reported,
+never requested. Credentials in a URL (`https://user:pass@host/`) are dropped before any
+request: they are never sent, kept nor printed, be the URL the one asked for or one a server
+sent (a Location, a URL in a page's title, a kept header or the trace; the CLI's log formatter
+cuts them from library logs too).
 
 Every request has a deadline, its body included (the probe timeout): httpx's timeouts are per
 read, so a server trickling a byte at a time would never trip them. The body is read up to
@@ -84,7 +85,10 @@ def _raw_port(netloc: str) -> str:
 
 def url_problem(url: str) -> str:
     """Why `url` cannot be requested, "" when it can: it parses, it is http(s) with a hostname,
-    and its port, when it has one, is 1-65535. Never repeats the URL's credentials."""
+    its port, when it has one, is 1-65535 (at most 5 digits: Python refuses to read a number of
+    thousands), and httpx takes it (a valid IPv4 address, an IDNA host name, no control
+    character). Never repeats the URL's credentials."""
+    url = without_userinfo(url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -94,8 +98,15 @@ def url_problem(url: str) -> str:
     port = _raw_port(parts.netloc)
     if port and not (port.isascii() and port.isdigit()):
         return f"port {port!r} is not a number"
+    if len(port) > 5:
+        shown = port if len(port) <= 12 else f"{port[:5]}... ({len(port)} digits)"
+        return f"port {shown} is out of range (1-65535)"
     if port and not 1 <= int(port) <= 65535:
         return f"port {int(port)} is out of range (1-65535)"
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:  # what `build_request` would raise
+        return f"not a valid URL ({exc})"
     return ""
 
 

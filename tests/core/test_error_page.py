@@ -7,9 +7,12 @@ here, because each is a way the word "cloudflare" alone would answer wrongly.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from cfremedy.error_page import read_page
+from cfremedy import error_page
+from cfremedy.error_page import TITLE_CUT, TITLE_LIMIT, read_page
 from cfremedy.sandbox.edge import bare_page, branded_page, error_1xxx_page
 from cfremedy.sandbox.scenario import EdgeSpec
 
@@ -138,3 +141,43 @@ def test_a_box_never_holds_another_box() -> None:
     browser_end = body.index("</div>\n", body.index('<span class="md:block w-full truncate">You</span>'))
     page = read_page(body[:browser_end] + body[browser_end + len("</div>\n") :])
     assert page.failing_hop == "host" and set(page.hops) == {"browser", "cloudflare", "host"}
+
+
+# -- bodies made to be slow: every pattern is linear in the body ---------------------------------
+
+
+def test_a_long_title_is_read_at_once_and_cut() -> None:
+    """A page's title has no size of its own: 1 MB of `a.a.` took minutes to rid of credentials
+    (a regex restarting at every word); now it is read fast, and kept up to TITLE_LIMIT."""
+    started = time.perf_counter()
+    page = read_page("<title>" + "a." * 500_000 + "</title>")
+    assert time.perf_counter() - started < 2
+    assert len(page.title) == TITLE_LIMIT and page.title.endswith(TITLE_CUT) and page.title.startswith("a.a.")
+    assert read_page("<title>" + "a" * TITLE_LIMIT + "</title>").title == "a" * TITLE_LIMIT  # not cut
+
+
+def test_credentials_are_cut_from_the_title_before_the_title_is_cut() -> None:
+    """Cut first, the password would be left in part, its `@` gone with the rest."""
+    title = read_page(f"<title>{'x' * (TITLE_LIMIT - 10)} http://user:longpassword@h.example/ y</title>").title
+    assert "user" not in title and "pass" not in title
+    assert title == f"{'x' * (TITLE_LIMIT - 10)} http://h.example/ y"[: TITLE_LIMIT - len(TITLE_CUT)] + TITLE_CUT
+
+
+@pytest.mark.parametrize("body", ["<title>" * 40_000, "<title" * 40_000, "<title>x</TITLE>" + "<title>" * 40_000])
+def test_titles_without_an_end_are_not_looked_for_again_and_again(body: str) -> None:
+    """The title alone (`<title<title` is slow in the HTML parser too, see the ray's test)."""
+    started = time.perf_counter()
+    title = error_page._title(body)
+    assert time.perf_counter() - started < 2
+    assert title == ("x" if body.startswith("<title>x") else "")
+    assert read_page("<TITLE lang=en>a\n b</title><title>c</title>").title == "a b"
+
+
+def test_ray_ids_after_unclosed_tags_are_found_in_linear_time() -> None:
+    """Each `Ray ID: <` read the rest of the body for a `>` (the pattern alone: the HTML parser
+    has quadratic inputs of its own, see the report). A real one is still found."""
+    started = time.perf_counter()
+    assert error_page._RAY.search("Ray ID: <" * 40_000) is None
+    assert time.perf_counter() - started < 2
+    found = error_page._RAY.search('Ray ID: <strong class="x"> <span>0123456789abcdef</span>')
+    assert found is not None and found.group(1) == "0123456789abcdef"

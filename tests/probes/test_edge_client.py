@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from cfremedy.error_page import TITLE_LIMIT
 from cfremedy.probes.connect_to import parse_connect_to
 from cfremedy.probes.edge import (
     BODY_LIMIT,
@@ -255,13 +256,21 @@ def test_at_most_ten_redirects(edge: EdgeServer) -> None:
     # Python's complaint quotes the authority, which must not hold the password
     ("http://u:pw@ex\u2100ample.com/", "http://ex\u2100ample.com/",
      "unparseable (netloc 'ex\u2100ample.com' contains invalid characters under NFKC normalization)"),
+    # Python reads these, httpx does not: requested, they would crash the diagnosis
+    ("http://999.1.1.1/", "http://999.1.1.1/", "not a valid URL (Invalid IPv4 address: '999.1.1.1')"),
+    ("http://a\u200d.de/", "http://a\u200d.de/", "not a valid URL (Invalid IDNA hostname: 'a\\u200d.de')"),
+    # more digits than Python reads as a number (4300): never `int`ed, nor printed whole
+    (f"http://127.0.0.1:{'9' * 5000}/", f"http://127.0.0.1:{'9' * 5000}/",
+     "port 99999... (5000 digits) is out of range (1-65535)"),
+    ("http://127.0.0.1:000080/", "http://127.0.0.1:000080/", "port 000080 is out of range (1-65535)"),
 ])  # fmt: skip
 def test_a_location_that_cannot_be_requested_ends_the_chain(location: str, shown: str, problem: str) -> None:
     """Never requested, never a crash: the hop that sent it is kept, and the chain ends there. Not
-    followed, the redirect is the answer, whatever its Location (httpx never reads it)."""
+    followed, the redirect is the answer, whatever its Location (httpx never reads it). The rule
+    sends any host to the server: a Location wrongly followed would show in its requests."""
     wire = location.encode().decode("latin-1")  # UTF-8 bytes, as http.server writes latin-1
     with RedirectServer({"/": (302, {"Location": wire, "Server": "nginx"}, "<title>Moved</title>")}) as server:
-        route = (parse_connect_to(f"127.0.0.1:{server.port}:127.0.0.1:{server.port}"),)
+        route = (parse_connect_to(f"::127.0.0.1:{server.port}"),)
         followed = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, follow_redirects=True, env={}))
         first = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, env={}))
     assert [r.split()[1] for r in server.requests] == ["/", "/"]  # twice the first URL, nothing else
@@ -275,8 +284,10 @@ def test_a_location_that_cannot_be_requested_ends_the_chain(location: str, shown
 
 
 def test_a_url_that_cannot_be_requested_is_refused_before_any_request() -> None:
-    for url in ("http://www.example.com:99999/", "ftp://www.example.com/", "http://[::1/"):
-        with pytest.raises(ValueError, match=r"out of range|not an http\(s\) URL|unparseable"):
+    too_long = f"http://www.example.com:{'8' * 5000}/"
+    for url in ("http://www.example.com:99999/", "ftp://www.example.com/", "http://[::1/", "http://999.1.1.1/",
+                "http://a\u200d.de/", too_long):  # fmt: skip
+        with pytest.raises(ValueError, match=r"out of range|not an http\(s\) URL|unparseable|not a valid URL"):
             asyncio.run(fetch(url, only_connect_to=True, env={}))
         with pytest.raises(ValueError):
             asyncio.run(fetch_trace(url, only_connect_to=True, env={}))
@@ -321,6 +332,43 @@ def test_credentials_a_server_sends_are_never_sent_nor_kept() -> None:
     assert without_url_credentials("see <http://a:b@x.example/> or ftp://c@d@y.example, or e@f.example") == (
         "see <http://x.example/> or ftp://y.example, or e@f.example"
     )
+
+
+@pytest.mark.parametrize(("text", "cut"), [
+    # RFC 3986 allows `'` in userinfo (a sub-delim): a page's title, a -vvv line of raw headers
+    ("<title>http://u:p'w@h.example/</title>", "<title>http://h.example/</title>"),
+    ("(b'Location', b\"http://u:p'w@h.example/\")", "(b'Location', b\"http://h.example/\")"),
+    ("http://u:p%40w-._~!$&'()*+,;=:x@h.example/", "http://h.example/"),  # all the RFC allows
+    # the quotes around a URL stay: `@` ends the userinfo, the closing quote is after the host
+    ('<a href="http://u:p@h.example/">', '<a href="http://h.example/">'),
+    ("<a href='http://u:p@h.example'>", "<a href='http://h.example'>"),
+    ("(b'Location', b'http://u:p@h.example/x'), (b'Via', b'1.1 a@b')", "(b'Location', b'http://h.example/x'), "
+     "(b'Via', b'1.1 a@b')"),
+    ("HTTPS://U:P@H.EXAMPLE/, mail ops@h.example", "HTTPS://H.EXAMPLE/, mail ops@h.example"),
+])  # fmt: skip
+def test_every_character_of_a_userinfo_is_cut(text: str, cut: str) -> None:
+    assert without_url_credentials(text) == cut
+
+
+@pytest.mark.parametrize("text", ["a." * 500_000, "a://" * 250_000, "http://" + "a@" * 500_000, "a:/@" * 250_000])
+def test_cutting_credentials_takes_linear_time(text: str) -> None:
+    """A match tried at every word, its scheme read forward, was quadratic: 160 KB of `a.a.`
+    took 13 s, and it runs on a page's title and the trace after the request's deadline."""
+    started = time.perf_counter()
+    without_url_credentials(text)
+    assert time.perf_counter() - started < 2
+
+
+def test_a_title_of_a_megabyte_does_not_hold_diagnose() -> None:
+    """1 MiB of `a.a.` in the title (the body's cap) is read within the deadline, the title cut."""
+    body = "<title>" + "a." * (BODY_LIMIT // 2 - 10) + "</title>"
+    with RedirectServer({"/": (502, {"Content-Type": "text/html"}, body)}) as server:
+        route = (parse_connect_to(f"127.0.0.1:{server.port}:127.0.0.1:{server.port}"),)
+        started = time.perf_counter()
+        response = bounded(fetch(server.url + "/", rules=route, only_connect_to=True, env={}))
+        took = time.perf_counter() - started
+    assert response.status == 502 and response.body_cut == "" and len(response.title) == TITLE_LIMIT
+    assert took < 5, took
 
 
 # -- a deadline for the whole request, a cap on the body ---------------------------------------
