@@ -12,7 +12,7 @@ import time
 import pytest
 
 from cfremedy import error_page
-from cfremedy.error_page import TITLE_CUT, TITLE_LIMIT, read_page
+from cfremedy.error_page import PARSED_LIMIT, TITLE_CUT, TITLE_LIMIT, read_page
 from cfremedy.sandbox.edge import bare_page, branded_page, error_1xxx_page
 from cfremedy.sandbox.scenario import EdgeSpec
 
@@ -174,10 +174,30 @@ def test_titles_without_an_end_are_not_looked_for_again_and_again(body: str) -> 
 
 
 def test_ray_ids_after_unclosed_tags_are_found_in_linear_time() -> None:
-    """Each `Ray ID: <` read the rest of the body for a `>` (the pattern alone: the HTML parser
-    has quadratic inputs of its own, see the report). A real one is still found."""
+    """Each `Ray ID: <` read the rest of the body for a `>` (the pattern alone: the HTML parser's
+    own quadratic inputs are the next test's). A real one is still found."""
     started = time.perf_counter()
     assert error_page._RAY.search("Ray ID: <" * 40_000) is None
     assert time.perf_counter() - started < 2
     found = error_page._RAY.search('Ray ID: <strong class="x"> <span>0123456789abcdef</span>')
     assert found is not None and found.group(1) == "0123456789abcdef"
+
+
+@pytest.mark.parametrize("unit", ["Ray ID: <", "<!--", "<title", "<a b='"])
+def test_a_megabyte_of_markup_the_html_parser_is_slow_on_is_read_in_bounded_time(unit: str) -> None:
+    """Python's HTMLParser is quadratic on such markup (64 KiB of `Ray ID: <` took 9 s on
+    3.11.7): only the page's first PARSED_LIMIT characters are parsed, so the 1 MiB a
+    hostile page may send cannot hold `diagnose` after its deadline."""
+    started = time.perf_counter()
+    page = read_page(unit * (1024 * 1024 // len(unit)))
+    assert time.perf_counter() - started < 5
+    assert page.kind == "other" and page.failing_hop is None
+
+
+def test_a_cloudflare_page_is_still_read_when_padded_beyond_what_is_parsed() -> None:
+    """The templates hold their boxes within a few KiB: what follows the parsed part (a
+    custom page's inline assets, say) does not hide them."""
+    body = OLD_TEMPLATE.replace("</body>", "<!--" + "x" * (2 * PARSED_LIMIT) + "--></body>")
+    assert len(body) > PARSED_LIMIT
+    page = read_page(body)
+    assert (page.kind, page.failing_hop, page.ray) == ("cloudflare", "host", "7d1f0a0b0c0d0e0f")
