@@ -208,7 +208,7 @@ def test_an_empty_or_wildcard_id_matches_no_run_or_audit_but_its_own(tmp_path: P
         only = start(journal)
         audit = journal.record_audit("zone example.com", {"zones": []})
         wildcard = only[:4] + "_" + only[5:]  # one character replaced by LIKE's any-one
-        for wanted in ["", "%", "_", "%%", "2%", "%" + only[-3:], "_" * len(only), wildcard, only.upper()]:
+        for wanted in ["", "%", "_", "%%", "2%", "%" + only[-3:], "_" * len(only), wildcard, only.lower()]:
             with pytest.raises(UsageError, match="empty run id|no run") as caught:
                 journal.run(wanted)
             assert caught.value.exit_code == EXIT_USAGE
