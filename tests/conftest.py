@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,13 @@ import pytest
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import Scenario, parse_scenario
 from tests.support import OPENAPI_SUBSET
+
+# The terminal the suite runs in must not shape what the CLI prints: a COLUMNS=80 exported by the
+# user's shell (or set by a test runner's workers) would wrap the tables every test that does
+# not choose a width reads at the default (120), and NO_COLOR would hide what the colour tests
+# look for. Tests that care pass these themselves.
+for _variable in ("COLUMNS", "LINES", "NO_COLOR"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="session")
