@@ -11,7 +11,7 @@ import pytest
 
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import Scenario, parse_scenario
-from tests.support import OPENAPI_SUBSET
+from tests.support import NO_API, OPENAPI_SUBSET
 
 # The terminal the suite runs in must not shape what the CLI prints: a COLUMNS=80 exported by the
 # user's shell (or set by a test runner's workers) would wrap the tables every test that does
@@ -19,6 +19,12 @@ from tests.support import OPENAPI_SUBSET
 # look for. Tests that care pass these themselves.
 for _variable in ("COLUMNS", "LINES", "NO_COLOR"):
     os.environ.pop(_variable, None)
+# Nor may the developer's Cloudflare settings reach a test (a real token, a real state
+# directory), and no test may reach Cloudflare's real API: whatever runs the CLI or builds
+# `Settings` here without naming a sandbox gets a closed port on loopback (`NO_API`).
+for _variable in [v for v in os.environ if v.startswith(("CLOUDFLARE_", "CFREMEDY_"))]:
+    del os.environ[_variable]
+os.environ["CLOUDFLARE_BASE_URL"] = NO_API
 
 
 @pytest.fixture(scope="session")

@@ -33,9 +33,10 @@ from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import FaultSpec, parse_scenario
 from tests.apply.test_apply import OTHER, TOKEN, ZONE, hosts, live, ten_change_plan, two_zones, zone_id
 from tests.apply.test_plan import sealed_findings
+from tests.support import NO_API, clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+CLEAN_ENV = clean_env()
 KEY = "ci-plan-key-0123456789abcdef"
 
 
@@ -460,7 +461,7 @@ def test_history_with_the_api_down_still_lists_the_runs_as_unsettled(
 ) -> None:
     run_id = in_doubt_run(api, Path(env["CFREMEDY_STATE_DIR"]))
     # nothing listens on port 9; a 2 s budget keeps the retries of each request short
-    down = {**env, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4", "CFREMEDY_API_TIMEOUT": "2"}
+    down = {**env, "CLOUDFLARE_BASE_URL": NO_API, "CFREMEDY_API_TIMEOUT": "2"}
     proc = cli(["history", "--format", "json"], down)
     assert proc.returncode == 0, proc.stderr
     (run,) = json.loads(proc.stdout)["runs"]

@@ -10,7 +10,6 @@ write left in doubt, and compares every journaled change with the sandbox's stat
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -25,6 +24,7 @@ from cfremedy.journal import FILENAME
 from cfremedy.sandbox.api import SandboxApi
 from cfremedy.sandbox.scenario import parse_scenario
 from tests.apply.test_apply import TOKEN, live, scenario, ten_change_plan
+from tests.support import clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 LATENCY_MS = 25
@@ -39,7 +39,7 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 def test_sigkill_at_random_points(tmp_path: Path, rounds: int) -> None:
     """Six kills in the default run; `pytest -m long` runs twenty (about 75 s on 2 cores)."""
     rng = random.Random(20261121)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+    base_env = clean_env()
     outcomes: list[str] = []
     settled_later = 0
     window = None  # how long the write phase lasts, measured by the first round (not killed)

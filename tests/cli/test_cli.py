@@ -7,7 +7,6 @@ against a sandbox API and real origin servers on loopback.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,18 +20,24 @@ import pytest
 from cfremedy.sandbox.scenario import FaultSpec, TokenSpec, load_scenario
 from cfremedy.sandbox.session import SandboxSession
 from tests.reporters.tablecheck import rows, tables
+from tests.support import NO_API, clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 SECRET = "s3cr3t-5ee-this-and-fail-7f3a"
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+CLEAN_ENV = clean_env()
 
 
 def run(
-    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+    args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    drop: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CFREMEDY, *args], env={**CLEAN_ENV, **(env or {})}, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    """The installed CLI with `clean_env()` plus `env`, less the variables in `drop` (say
+    CLOUDFLARE_BASE_URL, for a test where a `.env` must supply it)."""
+    merged = {k: v for k, v in {**CLEAN_ENV, **(env or {})}.items() if k not in drop}
+    return subprocess.run([CFREMEDY, *args], env=merged, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def one_clear_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -150,7 +155,7 @@ def test_api_failures_exit_3_with_one_clear_line(
 
 
 def test_unreachable_api_exits_3(env: dict[str, str]) -> None:
-    proc = run(["audit", "zone", "shop.example"], {**env, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"})
+    proc = run(["audit", "zone", "shop.example"], {**env, "CLOUDFLARE_BASE_URL": NO_API})
     assert proc.returncode == 3
     assert "cannot reach the Cloudflare API" in one_clear_line(proc)
 
@@ -197,7 +202,7 @@ def test_the_token_never_appears_anywhere(demo: SandboxSession, env: dict[str, s
     # whole) and an unreachable API
     for extra in (
         {"CLOUDFLARE_API_TOKEN": SECRET + "-revoked"},
-        {"CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"},
+        {"CLOUDFLARE_BASE_URL": NO_API},
     ):
         proc = run(["audit", "zone", "blog.example", "-vv"], {**secret_env, **extra})
         assert proc.returncode == 3
@@ -288,7 +293,8 @@ def test_sandbox_serve_is_usable_from_another_process(tmp_path: Path) -> None:
 def test_settings_come_from_a_dotenv_file(demo: SandboxSession, tmp_path: Path) -> None:
     env = demo.env()
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    proc = run(["audit", "zone", "docs.example", "--format", "json", "--fail-on", "critical"], cwd=tmp_path)
+    args = ["audit", "zone", "docs.example", "--format", "json", "--fail-on", "critical"]
+    proc = run(args, cwd=tmp_path, drop=("CLOUDFLARE_BASE_URL",))  # the .env's comes through
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["zones"][0]["changes"][0]["target"] == "setting:ssl"
 

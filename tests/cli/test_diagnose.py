@@ -8,7 +8,6 @@ the demo scenario says. Everything runs through the installed `cfremedy` command
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,15 +25,12 @@ from tests.connect_proxy import ConnectProxy
 from tests.redirect_server import RedirectServer
 from tests.reporters.tablecheck import rows, tables
 from tests.slow_server import SlowServer
+from tests.support import clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
 # The machine's proxies and trust settings stay out: each test says which it wants.
 CLIENT_ENV = {"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"}
-BASE_ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if not k.startswith(("CLOUDFLARE_", "CFREMEDY_")) and k.upper() not in CLIENT_ENV
-}
+BASE_ENV = clean_env(*CLIENT_ENV, *(name.lower() for name in CLIENT_ENV))
 COOKIE = "demo-cookie-value"
 CUSTOM_5XX = "https://errors.static.example/5xx.html"
 # What visitors get on more of the demo's hostnames: Cloudflare's page for the origin's own 502

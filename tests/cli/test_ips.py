@@ -7,16 +7,16 @@ loopback port, so any request they tried would fail the run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from cfremedy.sandbox.api import SandboxApi
+from tests.support import NO_API, clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
-NOWHERE = {"CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"}  # closed: nothing listens
+CLEAN_ENV = clean_env()
+NOWHERE = {"CLOUDFLARE_BASE_URL": NO_API}  # closed: nothing listens
 
 STALE_2015 = """\
 # CloudFlare, from cloudflare.com/ips-v4 (2015)

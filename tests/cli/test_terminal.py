@@ -28,13 +28,10 @@ from cfremedy.registry import load_registry
 from cfremedy.sandbox.scenario import load_scenario
 from cfremedy.sandbox.session import SandboxSession
 from tests.reporters.tablecheck import ANSI, assert_fits, check_table, tables
+from tests.support import clean_env
 
 CFREMEDY = str(Path(sys.executable).with_name("cfremedy"))
-CLEAN_ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if not k.startswith(("CLOUDFLARE_", "CFREMEDY_")) and k not in ("COLUMNS", "NO_COLOR", "TERM", "FORCE_COLOR")
-}
+CLEAN_ENV = clean_env("COLUMNS", "NO_COLOR", "TERM", "FORCE_COLOR")
 WIDTHS = (80, 120, 200)
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m")  # a foreground colour, not just bold
 

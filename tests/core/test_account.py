@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC
@@ -22,6 +21,7 @@ from cfremedy.registry import load_registry
 from cfremedy.report import report_dict
 from cfremedy.sandbox.scenario import FaultSpec
 from cfremedy.selection import AccountSelection, Shard
+from tests.support import clean_env
 
 TOKEN = "account-token"
 PLAYBOOKS = load_registry().playbooks
@@ -248,7 +248,7 @@ def cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
 def account(sandbox_factory, tmp_path: Path) -> tuple[Any, dict[str, str]]:
     """A sandbox of 8 zones and the environment pointing the CLI at it."""
     api = sandbox_factory(scenario(zones=8))
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CFREMEDY_"))}
+    base = clean_env()
     return api, {
         **base,
         "CLOUDFLARE_API_TOKEN": TOKEN,

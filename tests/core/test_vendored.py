@@ -1,4 +1,5 @@
-"""The vendored documents are the ones SOURCES.md names, byte for byte.
+"""The vendored documents are the ones SOURCES.md names, byte for byte, and the suite stands
+alone: nothing reads the developers' folder beside the clone, nothing reaches Cloudflare.
 
 A schema silently edited to make a failing output pass would defeat the tests that use it.
 """
@@ -6,10 +7,14 @@ A schema silently edited to make a failing output pass would defeat the tests th
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = (ROOT / "tests" / "vendored" / "SOURCES.md", ROOT / "cfremedy" / "data" / "SOURCES.md")
@@ -36,6 +41,11 @@ def test_checksum(path: Path, sha256: str) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
 
 
+# The folder's name is spelt in pieces, so that this file does not name it either.
+_FOLDER = "sha" + "red"
+FORBIDDEN = re.compile(rf"\.\./{_FOLDER}|{_FOLDER}_dir|[\"']{_FOLDER}[\"']")
+
+
 def test_nothing_reads_the_developers_shared_folder() -> None:
     """A user's clone has nothing beside it: no product or test file may look there."""
     offenders = []
@@ -45,9 +55,18 @@ def test_nothing_reads_the_developers_shared_folder() -> None:
         *ROOT.glob("tests/**/*.py"),
         *ROOT.glob("benchmarks/*.py"),
     ]:
-        if path == Path(__file__).resolve():
-            continue
         text = path.read_text(encoding="utf-8")
-        if re.search(r"\.\./shared|shared_dir|[\"']shared[\"']", text):
+        if FORBIDDEN.search(text):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_no_test_can_reach_cloudflares_real_api() -> None:
+    """The CLI's default API is Cloudflare's; in the suite, a command or `Settings` that no test
+    pointed at a sandbox goes to a closed loopback port instead (tests/conftest.py, `clean_env`)."""
+    from cfremedy.settings import DEFAULT_BASE_URL, Settings
+
+    for base_url in (os.environ["CLOUDFLARE_BASE_URL"], clean_env()["CLOUDFLARE_BASE_URL"], Settings().base_url):
+        assert base_url != DEFAULT_BASE_URL
+        assert urlsplit(base_url).hostname == "127.0.0.1"
+    assert not [k for k in clean_env() if k.startswith("CFREMEDY_") or k == "CLOUDFLARE_API_TOKEN"]
