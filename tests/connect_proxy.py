@@ -12,49 +12,18 @@ import contextlib
 import socket
 import threading
 from collections.abc import Mapping
-from types import TracebackType
+
+from tests.loopback_server import LoopbackServer
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     def __init__(self, routes: Mapping[str, tuple[str, int]]) -> None:
+        super().__init__()
         self.routes = {k.lower(): v for k, v in routes.items()}
         self.requests: list[str] = []  # "host:port" of each CONNECT, in order
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self.url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ConnectProxy:
-        self._spawn(self._accept)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._listener.close()
-
-    def _spawn(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._spawn(self._serve, client)
-
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         with contextlib.closing(client):
             client.settimeout(10)
             head = b""
@@ -78,7 +47,7 @@ class ConnectProxy:
     def _relay(self, a: socket.socket, b: socket.socket) -> None:
         def pump(src: socket.socket, dst: socket.socket) -> None:
             with contextlib.suppress(OSError):
-                while not self._stop.is_set():
+                while not self.stopping.is_set():
                     data = src.recv(65536)
                     if not data:
                         break

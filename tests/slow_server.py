@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-from types import TracebackType
+
+from tests.loopback_server import LoopbackServer
 
 HEAD = (
     b"HTTP/1.1 502 Bad Gateway\r\nServer: cloudflare\r\nCF-RAY: 0123456789abcdef-SJC\r\n"
@@ -19,46 +19,15 @@ HEAD = (
 )
 
 
-class SlowServer:
+class SlowServer(LoopbackServer):
     def __init__(self, mode: str, interval: float = 0.05, prefix: bytes = b"") -> None:
         self.mode = mode
         self.interval = interval
         self.prefix = prefix  # body bytes sent at once, before the trickle
         self.requests: list[bytes] = []  # each request's head, as received
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        super().__init__()
 
-    def __enter__(self) -> SlowServer:
-        self._spawn(self._accept)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        for thread in list(self._threads):
-            thread.join(timeout=5)
-        self._listener.close()
-
-    def _spawn(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._spawn(self._serve, client)
-
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         with contextlib.closing(client), contextlib.suppress(OSError):
             client.settimeout(5)
             head = b""
@@ -70,17 +39,17 @@ class SlowServer:
             self.requests.append(head)
             if self.mode == "slow_head":
                 for byte in HEAD:
-                    if self._stop.wait(self.interval):
+                    if self.stopping.wait(self.interval):
                         return
                     client.sendall(bytes([byte]))
                 return
             if self.mode == "trickle":
                 client.sendall(HEAD + b"Content-Length: 10000000\r\n\r\n" + self.prefix)
-                while not self._stop.wait(self.interval):
+                while not self.stopping.wait(self.interval):
                     client.sendall(b" ")
                 return
             client.sendall(HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
             chunk = b"<p>" + b"x" * (64 * 1024 - 7) + b"</p>\n"
             framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 client.sendall(framed)

@@ -486,38 +486,25 @@ async def fetch(
             )
         )
         if problem:  # never requested: the chain ends here, as a browser's would
-            return replace(
-                final,
-                status=None,
-                reason="",
-                page=ErrorPage(),
-                redirects=tuple(hops),
-                redirect_problem="invalid_location",
-                error=f"redirect to an invalid URL: {current} redirects to {target}: {problem}",
-            )
+            why = f"redirect to an invalid URL: {current} redirects to {target}: {problem}"
+            return _chain_ended(final, hops, "invalid_location", why)
         if _same_resource(target) in seen:
             back = next(i for i, h in enumerate(hops, 1) if _same_resource(h.url) == _same_resource(target))
-            return replace(
-                final,
-                status=None,
-                reason="",
-                page=ErrorPage(),
-                redirects=tuple(hops),
-                redirect_problem="loop",
-                error=f"redirect loop: {current} redirects to {target}, already requested at hop {back}",
+            return _chain_ended(
+                final, hops, "loop", f"redirect loop: {current} redirects to {target}, already requested at hop {back}"
             )
         if len(hops) > MAX_REDIRECTS:
-            return replace(
-                final,
-                status=None,
-                reason="",
-                page=ErrorPage(),
-                redirects=tuple(hops),
-                redirect_problem="too_many",
-                error=f"more than {MAX_REDIRECTS} redirects: {url} was still redirecting at {current}",
-            )
+            why = f"more than {MAX_REDIRECTS} redirects: {url} was still redirecting at {current}"
+            return _chain_ended(final, hops, "too_many", why)
         seen.add(_same_resource(target))
         current = target
+
+
+def _chain_ended(last: EdgeResponse, hops: list[RedirectHop], problem: str, error: str) -> EdgeResponse:
+    """The answer when a redirect chain ends in a problem: the hops so far, no final status."""
+    return replace(
+        last, status=None, reason="", page=ErrorPage(), redirects=tuple(hops), redirect_problem=problem, error=error
+    )
 
 
 async def fetch_trace(

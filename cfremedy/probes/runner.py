@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from cfremedy.probes.classify import describe
 from cfremedy.probes.connect_to import find_rule, format_host, route
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 # Retries run at most this many at a time: alone enough not to be a crowd, many enough that a
 # zone of dead origins does not retry them one by one.
 RETRY_CONCURRENCY = 8
+R = TypeVar("R")  # what a request probe returns
 
 _DNS_ONLY = "DNS-only record: Cloudflare never connects to this origin on port 80"
 _ONLY_CONNECT_TO = "--connect-to-only is set and no --connect-to rule covers it"
@@ -243,18 +244,7 @@ class ProbePool:
         tcp80: StepResult,
     ) -> HttpResponseResult | None:
         """The request Cloudflare would send: over TLS in Full/Full (strict), plain in Off/Flexible."""
-        where = self._request_route(target, https, http, tls, tcp80)
-        if where is None:
-            return None
-        return await response_probe(
-            where[0],
-            target.server_name,
-            scheme=target.scheme,
-            port=where[1],
-            context=self.request_context if target.scheme == "https" else None,
-            timeout=self.options.timeout,
-            host=target.host,
-        )
+        return await self._as_cloudflare(response_probe, target, self._request_route(target, https, http, tls, tcp80))
 
     async def _keepalive(
         self,
@@ -265,10 +255,16 @@ class ProbePool:
         tcp80: StepResult,
     ) -> KeepAliveResult | None:
         """Two requests on one connection, where and how Cloudflare sends them."""
-        where = self._request_route(target, https, http, tls, tcp80)
+        return await self._as_cloudflare(keepalive_probe, target, self._request_route(target, https, http, tls, tcp80))
+
+    async def _as_cloudflare(
+        self, probe: Callable[..., Awaitable[R]], target: ProbeTarget, where: tuple[tuple[str, int], int] | None
+    ) -> R | None:
+        """`probe` sent where Cloudflare sends its requests (None: nowhere it could), with the
+        target's SNI, scheme, port and Host."""
         if where is None:
             return None
-        return await keepalive_probe(
+        return await probe(
             where[0],
             target.server_name,
             scheme=target.scheme,
