@@ -212,6 +212,18 @@ def parse_response(
     )
 
 
+async def _open(
+    connect: tuple[str, int], hostname: str, scheme: str, context: ssl.SSLContext | None, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection as Cloudflare opens one to the origin: TLS with SNI = hostname when `scheme`
+    is https, plain otherwise; within `timeout`."""
+    tls = scheme == "https"
+    async with asyncio.timeout(timeout):
+        return await asyncio.open_connection(
+            connect[0], connect[1], ssl=context if tls else None, server_hostname=hostname if tls else None
+        )
+
+
 async def response_probe(
     connect: tuple[str, int],
     hostname: str,
@@ -237,13 +249,7 @@ async def response_probe(
         return round((time.perf_counter() - start) * 1000, 3)
 
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                connect[0],
-                connect[1],
-                ssl=context if scheme == "https" else None,
-                server_hostname=hostname if scheme == "https" else None,
-            )
+        reader, writer = await _open(connect, hostname, scheme, context, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure is a result
         outcome, error = classify(exc, timeout)
         return HttpResponseResult(outcome, error, scheme=scheme, port=port, elapsed_ms=elapsed())
@@ -341,13 +347,7 @@ async def keepalive_probe(
         return round((time.perf_counter() - start) * 1000, 3)
 
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                connect[0],
-                connect[1],
-                ssl=context if scheme == "https" else None,
-                server_hostname=hostname if scheme == "https" else None,
-            )
+        reader, writer = await _open(connect, hostname, scheme, context, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure is a result
         outcome, error = classify(exc, timeout)
         return KeepAliveResult(outcome, error, elapsed_ms=elapsed(), **base)
